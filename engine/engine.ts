@@ -1,0 +1,396 @@
+/**
+ * The reservation engine: typed wrappers around the Lua transitions of engine/lua. Every
+ * contended decision is one atomic script; this module only builds keys, passes `now`, and turns
+ * answers into typed outcomes. It never decides a rule that a concurrent caller could race:
+ * those live in the scripts. Binding spans two shards and is orchestrated in engine/binding.ts.
+ */
+import { randomBytes } from 'node:crypto';
+import { EngineError, isEngineCode, type EngineCode, type Outcome, type Refusal } from './codes.ts';
+import { KeySpace, dueBucketOf } from './keys.ts';
+import { callScript, defineEngineCommands, type EngineRedis, type ScriptName } from './scripts.ts';
+import {
+  oralInfo,
+  writtenInfo,
+  WRITTEN_SUBJECTS,
+  type OralSubject,
+  type Subject,
+  type WrittenSubject,
+} from './subjects.ts';
+import {
+  asList,
+  decodeCampus,
+  decodeItem,
+  decodeOrder,
+  decodeRegistration,
+  decodeReview,
+  oralOpensAtFor,
+  seatCount,
+  type CampusInfo,
+  type ItemView,
+  type OrderView,
+  type RegistrationView,
+  type ReviewView,
+  type SeatCount,
+} from './views.ts';
+import type { Campus, CalendarEntry } from './world.ts';
+
+export const HOUR_MS = 3_600_000;
+
+export interface EngineOptions {
+  /** Key namespace (deployments or test runs sharing one Redis). */
+  readonly namespace?: string;
+  /** R22: how long a held subject waits for payment. */
+  readonly holdMs?: number;
+  /** R8: how long a saved registration may stay without any subject. */
+  readonly emptyMs?: number;
+  /** Binding: how old a pending account claim must be before another attempt may recover it. */
+  readonly claimStaleMs?: number;
+}
+
+export interface CandidateRef {
+  readonly accountId: string;
+  readonly provinceCode: string;
+  readonly candidateId: string;
+}
+
+type Answer =
+  { ok: true; [field: string]: unknown } | { ok: false; code: string; details?: Record<string, unknown> };
+
+export class Engine {
+  readonly keys: KeySpace;
+  readonly holdMs: number;
+  readonly emptyMs: number;
+  readonly claimStaleMs: number;
+
+  constructor(
+    readonly redis: EngineRedis,
+    options: EngineOptions = {},
+  ) {
+    this.keys = new KeySpace(options.namespace ?? 'cet');
+    this.holdMs = options.holdMs ?? 12 * HOUR_MS;
+    this.emptyMs = options.emptyMs ?? 12 * HOUR_MS;
+    this.claimStaleMs = options.claimStaleMs ?? 30_000;
+    defineEngineCommands(redis);
+  }
+
+  /** Runs a script and reads its JSON answer; refusals must be among `allowed`. */
+  async run(name: ScriptName, keys: readonly string[], args: readonly (string | number)[]): Promise<Answer> {
+    const raw = await callScript(this.redis, name, keys, args);
+    let answer: Answer;
+    try {
+      answer = JSON.parse(raw) as Answer;
+    } catch (cause) {
+      throw new EngineError(`script ${name} answered non-JSON`, { cause });
+    }
+    if (!answer.ok && !isEngineCode(answer.code))
+      throw new EngineError(`script ${name} refused with ${answer.code}`);
+    return answer;
+  }
+
+  refusal<C extends EngineCode>(answer: Answer, allowed: readonly C[]): Refusal<C> {
+    if (answer.ok) throw new EngineError('refusal() called on a success');
+    if (!(allowed as readonly string[]).includes(answer.code)) {
+      throw new EngineError(`unexpected refusal ${answer.code} (allowed: ${allowed.join(', ')})`);
+    }
+    const details = answer.details && Object.keys(answer.details).length > 0 ? answer.details : undefined;
+    return details ? { ok: false, code: answer.code as C, details } : { ok: false, code: answer.code as C };
+  }
+
+  // ---------------------------------------------------------------- reading
+
+  async registration(provinceCode: string, candidateId: string): Promise<RegistrationView | null> {
+    const raw = await this.redis.hget(
+      this.keys.province(provinceCode).registrations(candidateId),
+      candidateId,
+    );
+    return raw === null ? null : decodeRegistration(provinceCode, JSON.parse(raw));
+  }
+
+  async order(orderId: string): Promise<OrderView | null> {
+    if (!ORDER_ID.test(orderId)) return null;
+    const raw = await this.redis.hget(this.keys.province(provinceOfOrder(orderId)).orders(orderId), orderId);
+    return raw === null ? null : decodeOrder(JSON.parse(raw));
+  }
+
+  async review(accountId: string): Promise<ReviewView | null> {
+    const raw = await this.redis.hget(this.keys.account(accountId).reviews, accountId);
+    return raw === null ? null : decodeReview(JSON.parse(raw));
+  }
+
+  async campuses(provinceCode: string): Promise<Map<string, CampusInfo>> {
+    const all = await this.redis.hgetall(this.keys.province(provinceCode).campuses);
+    return new Map(Object.entries(all).map(([id, raw]) => [id, decodeCampus(id, raw)]));
+  }
+
+  /** R21: remaining, capacity and colour of every campus×subject of a province. */
+  async seatCounts(provinceCode: string): Promise<SeatCount[]> {
+    const keys = this.keys.province(provinceCode);
+    const [capacity, used] = await Promise.all([
+      this.redis.hgetall(keys.capacity),
+      this.redis.hgetall(keys.used),
+    ]);
+    const counts: SeatCount[] = [];
+    for (const [field, cap] of Object.entries(capacity)) {
+      const bar = field.lastIndexOf('|');
+      const subject = field.slice(bar + 1) as Subject;
+      counts.push(seatCount(field.slice(0, bar), subject, Number(cap), Number(used[field] ?? 0)));
+    }
+    return counts.sort((a, b) => a.campusId.localeCompare(b.campusId) || a.subject.localeCompare(b.subject));
+  }
+
+  /**
+   * R19–R21: the oral campuses a candidate of `writtenCampusId` may choose for `subject` at `now`,
+   * with remaining seats and colour (RED ones are listed but cannot be chosen).
+   */
+  async oralCampuses(
+    provinceCode: string,
+    subject: OralSubject,
+    writtenCampusId: string,
+    now: number,
+  ): Promise<(SeatCount & { name: string; opensAt: number })[]> {
+    const [campuses, counts] = await Promise.all([
+      this.campuses(provinceCode),
+      this.seatCounts(provinceCode),
+    ]);
+    const written = campuses.get(writtenCampusId);
+    const open: (SeatCount & { name: string; opensAt: number })[] = [];
+    for (const count of counts) {
+      if (count.subject !== subject) continue;
+      const campus = campuses.get(count.campusId);
+      if (!campus) continue;
+      const opensAt = oralOpensAtFor(campus, written);
+      if (opensAt !== null && opensAt <= now) open.push({ ...count, name: campus.name, opensAt });
+    }
+    return open;
+  }
+
+  // ---------------------------------------------------------------- subjects
+
+  /** R15–R17, R22: hold a written seat at the candidate's own written campus. */
+  async reserveWritten(
+    input: CandidateRef & { subject: WrittenSubject; eligible: boolean; fee: number; now: number },
+  ) {
+    const keys = this.keys.province(input.provinceCode);
+    const payBy = input.now + this.holdMs;
+    const due = dueBucketOf(payBy);
+    const level = writtenInfo(input.subject).level;
+    const sameLevel = WRITTEN_SUBJECTS.filter((s) => s !== input.subject && writtenInfo(s).level === level);
+    const answer = await this.run(
+      'reserveWritten',
+      [
+        keys.registrations(input.candidateId),
+        keys.calendar,
+        keys.capacity,
+        keys.used,
+        keys.sequence,
+        keys.dueSet,
+        keys.dueList(due.member),
+        keys.stream,
+        keys.seatChannel,
+      ],
+      [
+        input.candidateId,
+        input.accountId,
+        input.subject,
+        input.eligible ? '1' : '0',
+        input.fee,
+        input.now,
+        payBy,
+        due.member,
+        due.score,
+        ...sameLevel,
+      ],
+    );
+    return this.holdOutcome(answer, [
+      'NO_REGISTRATION',
+      'REGISTRATION_NOT_OPEN',
+      'REGISTRATION_CLOSED',
+      'NOT_ELIGIBLE',
+      'ALREADY_REGISTERED',
+      'SAME_LEVEL_TAKEN',
+      'SUBJECT_NOT_OFFERED',
+      'SOLD_OUT',
+    ] as const);
+  }
+
+  /** R18–R22: hold an oral seat at a campus of the candidate's province. */
+  async reserveOral(
+    input: CandidateRef & { subject: OralSubject; campusId: string; fee: number; now: number },
+  ) {
+    const keys = this.keys.province(input.provinceCode);
+    const payBy = input.now + this.holdMs;
+    const due = dueBucketOf(payBy);
+    const answer = await this.run(
+      'reserveOral',
+      [
+        keys.registrations(input.candidateId),
+        keys.calendar,
+        keys.campuses,
+        keys.capacity,
+        keys.used,
+        keys.sequence,
+        keys.dueSet,
+        keys.dueList(due.member),
+        keys.stream,
+        keys.seatChannel,
+      ],
+      [
+        input.candidateId,
+        input.accountId,
+        input.subject,
+        oralInfo(input.subject).requiresWritten,
+        input.campusId,
+        input.fee,
+        input.now,
+        payBy,
+        due.member,
+        due.score,
+      ],
+    );
+    return this.holdOutcome(answer, [
+      'NO_REGISTRATION',
+      'REGISTRATION_NOT_OPEN',
+      'REGISTRATION_CLOSED',
+      'ALREADY_REGISTERED',
+      'WRITTEN_REQUIRED',
+      'CAMPUS_NOT_FOUND',
+      'EXTERNAL_ORAL_NOT_ALLOWED',
+      'CAMPUS_NOT_OPEN',
+      'SUBJECT_NOT_OFFERED',
+      'SOLD_OUT',
+    ] as const);
+  }
+
+  private holdOutcome<C extends EngineCode>(
+    answer: Answer,
+    allowed: readonly C[],
+  ): Outcome<{ item: ItemView; remaining: number; capacity: number }, C> {
+    if (!answer.ok) return this.refusal(answer, allowed);
+    return {
+      ok: true,
+      item: decodeItem(String(answer.subject), answer.item),
+      remaining: Number(answer.remaining),
+      capacity: Number(answer.capacity),
+    };
+  }
+
+  /** Cancel an unpaid subject (a written one takes its dependent oral subject with it). */
+  async cancel(
+    input: CandidateRef & { subject: Subject; now: number },
+  ): Promise<
+    Outcome<
+      { cancelled: Subject[] },
+      'NO_REGISTRATION' | 'REGISTRATION_NOT_OPEN' | 'REGISTRATION_CLOSED' | 'NOT_REGISTERED' | 'ALREADY_PAID'
+    >
+  > {
+    const keys = this.keys.province(input.provinceCode);
+    const emptyDeadline = input.now + this.emptyMs;
+    const due = dueBucketOf(emptyDeadline);
+    const answer = await this.run(
+      'cancelSubject',
+      [
+        keys.registrations(input.candidateId),
+        keys.calendar,
+        keys.capacity,
+        keys.used,
+        keys.dueSet,
+        keys.dueList(due.member),
+        keys.stream,
+        keys.seatChannel,
+      ],
+      [input.candidateId, input.accountId, input.subject, input.now, emptyDeadline, due.member, due.score],
+    );
+    if (!answer.ok) {
+      return this.refusal(answer, [
+        'NO_REGISTRATION',
+        'REGISTRATION_NOT_OPEN',
+        'REGISTRATION_CLOSED',
+        'NOT_REGISTERED',
+        'ALREADY_PAID',
+      ] as const);
+    }
+    return { ok: true, cancelled: asList(answer.cancelled) as Subject[] };
+  }
+
+  // ---------------------------------------------------------------- payment
+
+  /** R23: an order for every unpaid, unexpired held subject. */
+  async createOrder(
+    input: CandidateRef & { method: string; now: number },
+  ): Promise<
+    Outcome<
+      { order: OrderView },
+      'NO_REGISTRATION' | 'REGISTRATION_NOT_OPEN' | 'REGISTRATION_CLOSED' | 'NOTHING_TO_PAY'
+    >
+  > {
+    const keys = this.keys.province(input.provinceCode);
+    const orderId = `${input.provinceCode}-${randomBytes(9).toString('base64url')}`;
+    const answer = await this.run(
+      'createOrder',
+      [keys.registrations(input.candidateId), keys.calendar, keys.orders(orderId), keys.stream],
+      [input.candidateId, input.accountId, orderId, input.method, input.now],
+    );
+    if (!answer.ok) {
+      return this.refusal(answer, [
+        'NO_REGISTRATION',
+        'REGISTRATION_NOT_OPEN',
+        'REGISTRATION_CLOSED',
+        'NOTHING_TO_PAY',
+      ] as const);
+    }
+    return { ok: true, order: decodeOrder(answer.order) };
+  }
+
+  /** R23: apply a provider confirmation exactly once; late items are recorded for refund. */
+  async confirmPayment(input: {
+    orderId: string;
+    now: number;
+    providerTx: string;
+  }): Promise<Outcome<{ order: OrderView; duplicate: boolean }, 'ORDER_NOT_FOUND'>> {
+    const existing = await this.order(input.orderId);
+    if (!existing) return { ok: false, code: 'ORDER_NOT_FOUND' };
+    const keys = this.keys.province(provinceOfOrder(input.orderId));
+    const answer = await this.run(
+      'confirmPayment',
+      [keys.orders(input.orderId), keys.registrations(existing.candidateId), keys.stream],
+      [input.orderId, input.now, input.providerTx],
+    );
+    if (!answer.ok) return this.refusal(answer, ['ORDER_NOT_FOUND'] as const);
+    return { ok: true, order: decodeOrder(answer.order), duplicate: answer.duplicate === true };
+  }
+
+  // ---------------------------------------------------------------- operators
+
+  async upsertCampus(campus: Campus, now: number): Promise<Outcome<object, 'CAPACITY_BELOW_TAKEN'>> {
+    const keys = this.keys.province(campus.provinceCode);
+    const info = {
+      n: campus.name,
+      s: campus.schoolId,
+      x: campus.studentsMayTakeOralElsewhere ? 1 : 0,
+      o: campus.oralOpens.ownSchoolAt,
+      w: campus.oralOpens.provinceWideAt ?? -1,
+    };
+    const answer = await this.run(
+      'upsertCampus',
+      [keys.campuses, keys.capacity, keys.used, keys.stream, keys.seatChannel],
+      [campus.campusId, JSON.stringify(info), JSON.stringify(campus.capacity), now],
+    );
+    return answer.ok ? { ok: true } : this.refusal(answer, ['CAPACITY_BELOW_TAKEN'] as const);
+  }
+
+  async setCalendar(entry: CalendarEntry, now: number): Promise<void> {
+    const keys = this.keys.province(entry.provinceCode);
+    await this.run(
+      'setCalendar',
+      [keys.calendar, keys.stream],
+      [entry.registrationOpensAt, entry.registrationClosesAt, now],
+    );
+  }
+}
+
+/** Order ids carry their province ("11-…") so a notification finds its shard. */
+const ORDER_ID = /^[0-9]{2}-[A-Za-z0-9_-]{1,64}$/;
+export function provinceOfOrder(orderId: string): string {
+  if (!ORDER_ID.test(orderId)) throw new EngineError(`malformed order id ${orderId}`);
+  return orderId.slice(0, 2);
+}

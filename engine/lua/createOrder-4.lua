@@ -1,0 +1,42 @@
+--[[
+  Open a payment order (R23) for every unpaid, unexpired held subject of the registration.
+  KEYS[1] registrations bucket  KEYS[2] calendar  KEYS[3] orders bucket  KEYS[4] stream
+  ARGV[1] candidateId  ARGV[2] accountId  ARGV[3] orderId  ARGV[4] method  ARGV[5] now
+  Returns ok {order}  or NO_REGISTRATION | REGISTRATION_NOT_OPEN | REGISTRATION_CLOSED | NOTHING_TO_PAY
+  order = {id, c candidateId, a accountId, m method, st PENDING, amt, it = {{subject, holdId, fee}}, ca createdAt}
+]]
+local registrationsKey, calendarKey, ordersKey, streamKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local candidateId, accountId, orderId, method = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local nowText = ARGV[5]
+local now = tonumber(nowText)
+
+--@include result
+--@include record
+--@include window
+--@include events
+
+local rec = loadRecord(registrationsKey, candidateId)
+if rec == nil or rec.a ~= accountId then return refuse(CODE.NO_REGISTRATION) end
+
+local closed = windowRefusal(calendarKey, now)
+if closed then return refuse(closed) end
+
+local items, amount = {}, 0
+local subjects = {}
+for subject in pairs(rec.i) do subjects[#subjects + 1] = subject end
+table.sort(subjects)
+for _, subject in ipairs(subjects) do
+  local item = rec.i[subject]
+  if item[I_STATUS] == 'H' and item[I_PAY_BY] > now then
+    items[#items + 1] = { subject, item[I_HOLD], item[I_FEE] }
+    amount = amount + item[I_FEE]
+  end
+end
+if #items == 0 then return refuse(CODE.NOTHING_TO_PAY) end
+
+local order = { id = orderId, c = candidateId, a = accountId, m = method, st = 'PENDING', amt = amount, it = items, ca = now }
+redis.call('HSET', ordersKey, orderId, cjson.encode(order))
+emit(streamKey, 'ORDER_CREATED', nowText, {
+  orderId = orderId, candidateId = candidateId, accountId = accountId, method = method, amount = amount, items = items,
+})
+return ok({ order = order })

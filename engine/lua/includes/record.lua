@@ -1,0 +1,33 @@
+-- A registration record is one JSON value per candidate in a bucketed hash:
+--   c candidateId, a accountId, k bind token, w written campus, t savedAt,
+--   e empty deadline (0 while the registration holds a live subject, R8), s snapshot (R7),
+--   i items by subject: {kind W|O, campus, status H|P|X|C, heldAt, payBy, holdId, fee, requiredWritten,
+--     settledAt (when it was paid, cancelled or expired; 0 while held)}
+local I_KIND, I_CAMPUS, I_STATUS, I_HELD, I_PAY_BY, I_HOLD, I_FEE, I_REQUIRES, I_SETTLED = 1, 2, 3, 4, 5, 6, 7, 8, 9
+
+local function loadRecord(bucketKey, candidateId)
+  local raw = redis.call('HGET', bucketKey, candidateId)
+  if not raw then return nil end
+  local rec = cjson.decode(raw)
+  if type(rec.i) ~= 'table' then rec.i = {} end
+  return rec
+end
+
+local function saveRecord(bucketKey, rec)
+  if next(rec.i) == nil then
+    -- cjson encodes an empty table as {} (an object), which is what we want; keep it a table
+    rec.i = {}
+  end
+  redis.call('HSET', bucketKey, rec.c, cjson.encode(rec))
+end
+
+local function isLive(item)
+  return item ~= nil and (item[I_STATUS] == 'H' or item[I_STATUS] == 'P')
+end
+
+local function hasLiveItem(rec)
+  for _, item in pairs(rec.i) do
+    if isLive(item) then return true end
+  end
+  return false
+end

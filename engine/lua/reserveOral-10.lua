@@ -1,0 +1,66 @@
+--[[
+  Hold an oral seat (R18–R21, R22; I1) at a campus of the candidate's province.
+  KEYS[1] registrations bucket  KEYS[2] calendar  KEYS[3] campuses  KEYS[4] capacity  KEYS[5] used
+  KEYS[6] sequence  KEYS[7] due set  KEYS[8] due list of payBy  KEYS[9] stream  KEYS[10] seat channel
+  ARGV[1] candidateId  ARGV[2] accountId  ARGV[3] oral subject  ARGV[4] the written subject it needs
+  ARGV[5] campusId  ARGV[6] fee  ARGV[7] now  ARGV[8] payBy  ARGV[9] due bucket member  ARGV[10] score
+  Returns ok {item = {...}, remaining, capacity}
+       or NO_REGISTRATION | REGISTRATION_NOT_OPEN | REGISTRATION_CLOSED | ALREADY_REGISTERED
+        | WRITTEN_REQUIRED (R18) | CAMPUS_NOT_FOUND | EXTERNAL_ORAL_NOT_ALLOWED (R19)
+        | CAMPUS_NOT_OPEN {opensAt} (R20) | SUBJECT_NOT_OFFERED | SOLD_OUT (R21)
+]]
+local registrationsKey, calendarKey, campusesKey, capacityKey, usedKey, sequenceKey, dueSetKey, dueListKey, streamKey, channel =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
+local candidateId, accountId, subject, requiredWritten, campusId, fee =
+  ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6])
+local nowText = ARGV[7]
+local now, payBy, bucketMember, bucketScore = tonumber(nowText), tonumber(ARGV[8]), ARGV[9], ARGV[10]
+
+--@include result
+--@include record
+--@include window
+--@include events
+--@include seats
+--@include deadlines
+
+local rec = loadRecord(registrationsKey, candidateId)
+if rec == nil or rec.a ~= accountId then return refuse(CODE.NO_REGISTRATION) end
+
+local closed = windowRefusal(calendarKey, now)
+if closed then return refuse(closed) end
+
+if isLive(rec.i[subject]) then return refuse(CODE.ALREADY_REGISTERED) end
+if not isLive(rec.i[requiredWritten]) then return refuse(CODE.WRITTEN_REQUIRED, { subject = requiredWritten }) end
+
+local targetRaw = redis.call('HGET', campusesKey, campusId)
+if not targetRaw then return refuse(CODE.CAMPUS_NOT_FOUND) end
+local target = cjson.decode(targetRaw)
+local ownCampus = campusId == rec.w
+if not ownCampus then
+  local writtenRaw = redis.call('HGET', campusesKey, rec.w)
+  local written = writtenRaw and cjson.decode(writtenRaw) or nil
+  if written == nil or written.x ~= 1 then return refuse(CODE.EXTERNAL_ORAL_NOT_ALLOWED) end
+end
+
+-- R20: own students from ownSchoolAt (o); the rest of the province from provinceWideAt (w, -1: never)
+local opensAt = nil
+if target.w ~= nil and target.w >= 0 then opensAt = target.w end
+if ownCampus and (opensAt == nil or target.o < opensAt) then opensAt = target.o end
+if opensAt == nil then return refuse(CODE.CAMPUS_NOT_OPEN, { opensAt = cjson.null }) end
+if now < opensAt then return refuse(CODE.CAMPUS_NOT_OPEN, { opensAt = opensAt }) end
+
+local refusal, used, capacity = takeSeat(capacityKey, usedKey, campusId, subject)
+if refusal then return refuse(refusal) end
+
+local holdId = redis.call('INCR', sequenceKey)
+local item = { 'O', campusId, 'H', now, payBy, holdId, fee, requiredWritten, 0 }
+rec.i[subject] = item
+rec.e = 0
+saveRecord(registrationsKey, rec)
+indexDeadline(dueSetKey, dueListKey, bucketMember, bucketScore, candidateId)
+emit(streamKey, 'HELD', nowText, {
+  candidateId = candidateId, subject = subject, kind = 'ORAL', campusId = campusId, holdId = holdId,
+  fee = fee, heldAt = now, payBy = payBy,
+})
+publishSeats(channel, campusId, subject, used, capacity, now)
+return ok({ subject = subject, item = item, remaining = capacity - used, capacity = capacity })

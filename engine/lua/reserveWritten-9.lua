@@ -1,0 +1,53 @@
+--[[
+  Hold a written seat (R15–R17, R22; I1, I3) at the candidate's own written campus.
+  Eligibility (R4, R9–R12) is decided by the caller and passed in.
+  KEYS[1] registrations bucket  KEYS[2] calendar  KEYS[3] capacity  KEYS[4] used  KEYS[5] sequence
+  KEYS[6] due set  KEYS[7] due list of payBy  KEYS[8] stream  KEYS[9] seat channel
+  ARGV[1] candidateId  ARGV[2] accountId  ARGV[3] subject  ARGV[4] eligible "1"|"0"  ARGV[5] fee
+  ARGV[6] now  ARGV[7] payBy  ARGV[8] due bucket member  ARGV[9] its score
+  ARGV[10..] the other written subjects of the same level (R16)
+  Returns ok {item = {...}, remaining, capacity}
+       or NO_REGISTRATION | REGISTRATION_NOT_OPEN | REGISTRATION_CLOSED | NOT_ELIGIBLE
+        | ALREADY_REGISTERED | SAME_LEVEL_TAKEN {subject} | SUBJECT_NOT_OFFERED | SOLD_OUT
+]]
+local registrationsKey, calendarKey, capacityKey, usedKey, sequenceKey, dueSetKey, dueListKey, streamKey, channel =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+local candidateId, accountId, subject, eligible, fee = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
+local nowText = ARGV[6]
+local now, payBy, bucketMember, bucketScore = tonumber(nowText), tonumber(ARGV[7]), ARGV[8], ARGV[9]
+
+--@include result
+--@include record
+--@include window
+--@include events
+--@include seats
+--@include deadlines
+
+local rec = loadRecord(registrationsKey, candidateId)
+if rec == nil or rec.a ~= accountId then return refuse(CODE.NO_REGISTRATION) end
+
+local closed = windowRefusal(calendarKey, now)
+if closed then return refuse(closed) end
+
+if eligible ~= '1' then return refuse(CODE.NOT_ELIGIBLE) end
+if isLive(rec.i[subject]) then return refuse(CODE.ALREADY_REGISTERED) end
+for n = 10, #ARGV do
+  if isLive(rec.i[ARGV[n]]) then return refuse(CODE.SAME_LEVEL_TAKEN, { subject = ARGV[n] }) end
+end
+
+local campusId = rec.w
+local refusal, used, capacity = takeSeat(capacityKey, usedKey, campusId, subject)
+if refusal then return refuse(refusal) end
+
+local holdId = redis.call('INCR', sequenceKey)
+local item = { 'W', campusId, 'H', now, payBy, holdId, fee, '', 0 }
+rec.i[subject] = item
+rec.e = 0
+saveRecord(registrationsKey, rec)
+indexDeadline(dueSetKey, dueListKey, bucketMember, bucketScore, candidateId)
+emit(streamKey, 'HELD', nowText, {
+  candidateId = candidateId, subject = subject, kind = 'WRITTEN', campusId = campusId, holdId = holdId,
+  fee = fee, heldAt = now, payBy = payBy,
+})
+publishSeats(channel, campusId, subject, used, capacity, now)
+return ok({ subject = subject, item = item, remaining = capacity - used, capacity = capacity })
