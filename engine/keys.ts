@@ -51,6 +51,8 @@ export interface ProvinceKeys {
   readonly stream: string;
   readonly seatChannel: string;
   registrations(candidateId: string): string;
+  /** The n-th registrations bucket (0 ≤ n < REGISTRATION_BUCKETS), for full scans. */
+  registrationBucket(index: number): string;
   orders(orderId: string): string;
   dueList(bucketMember: string): string;
 }
@@ -83,6 +85,7 @@ export class KeySpace {
       stream: `${base}:ev`,
       seatChannel: `${base}:seats`,
       registrations: (candidateId) => `${base}:reg:${fnv1a32(candidateId) % REGISTRATION_BUCKETS}`,
+      registrationBucket: (index) => `${base}:reg:${index}`,
       orders: (orderId) => `${base}:ord:${fnv1a32(orderId) % ORDER_BUCKETS}`,
       dueList: (bucketMember) => `${base}:due:${bucketMember}`,
     };

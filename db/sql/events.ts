@@ -1,0 +1,36 @@
+/**
+ * Batch insert of engine events into `events` (I5). One statement per batch with array parameters;
+ * ON CONFLICT (event_id) DO NOTHING makes a redelivered event, or a duplicate inside one batch, a
+ * no-op, so a writer may retry any batch after a crash.
+ */
+import { execute } from '../pool.ts';
+import type { Queryable } from '../pool.ts';
+
+export interface EventRow {
+  /** "<stream>/<stream entry id>", e.g. "p11/1764388800000-0". */
+  readonly eventId: string;
+  readonly stream: string;
+  readonly type: string;
+  /** Engine time of the event, epoch milliseconds. */
+  readonly atMs: number;
+  /** A JSON object. */
+  readonly data: Readonly<Record<string, unknown>>;
+}
+
+const INSERT_EVENTS = `
+  INSERT INTO events (event_id, stream, type, at, data)
+  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::jsonb[])
+  ON CONFLICT (event_id) DO NOTHING`;
+
+/** Inserts the events not already stored; returns how many were new. */
+export async function insertEvents(db: Queryable, events: readonly EventRow[]): Promise<number> {
+  if (events.length === 0) return 0;
+  return execute(db, INSERT_EVENTS, [
+    events.map((event) => event.eventId),
+    events.map((event) => event.stream),
+    events.map((event) => event.type),
+    // ISO strings are exact to the millisecond, unlike float seconds.
+    events.map((event) => new Date(event.atMs).toISOString()),
+    events.map((event) => JSON.stringify(event.data)),
+  ]);
+}

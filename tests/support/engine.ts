@@ -1,0 +1,105 @@
+/**
+ * Engine test fixtures: a real Redis client on the run's Redis, an Engine in a namespace of its
+ * own (so test files never see each other's keys), a small world loader, and cleanup.
+ */
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { Engine, HOUR_MS, bind, type EngineOptions } from '../../engine/index.ts';
+import type { Campus, CalendarEntry } from '../../engine/world.ts';
+import type { Snapshot } from '../../engine/views.ts';
+import { redisUrl } from './env.ts';
+
+export { HOUR_MS };
+/** A fixed instant for tests: 2026-03-01T09:00:00Z. */
+export const T0 = Date.UTC(2026, 2, 1, 9, 0, 0);
+
+export interface TestEngine {
+  readonly engine: Engine;
+  readonly redis: Redis;
+  readonly namespace: string;
+  close(): Promise<void>;
+}
+
+export async function newTestEngine(options: EngineOptions = {}): Promise<TestEngine> {
+  const namespace = `t${randomBytes(5).toString('hex')}`;
+  const redis = new Redis(redisUrl(), { enableAutoPipelining: true, maxRetriesPerRequest: null });
+  const engine = new Engine(redis, { namespace, ...options });
+  return {
+    engine,
+    redis,
+    namespace,
+    async close() {
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${namespace}:*`, 'COUNT', 1000);
+        if (keys.length > 0) await redis.unlink(...keys);
+        cursor = next;
+      } while (cursor !== '0');
+      redis.disconnect();
+    },
+  };
+}
+
+export function campus(overrides: Partial<Campus> & Pick<Campus, 'campusId'>): Campus {
+  return {
+    name: `Campus ${overrides.campusId}`,
+    provinceCode: '11',
+    schoolId: `S${overrides.campusId}`,
+    studentsMayTakeOralElsewhere: true,
+    capacity: { CET4: 100, CET6: 100, CJT4: 10, 'CET-SET4': 10, 'CET-SET6': 10 },
+    oralOpens: { ownSchoolAt: T0, provinceWideAt: T0 },
+    ...overrides,
+  };
+}
+
+export function openWindow(
+  provinceCode = '11',
+  opensAt = T0 - HOUR_MS,
+  closesAt = T0 + 7 * 24 * HOUR_MS,
+): CalendarEntry {
+  return { provinceCode, registrationOpensAt: opensAt, registrationClosesAt: closesAt };
+}
+
+export async function loadFixture(
+  engine: Engine,
+  fixture: { calendar?: CalendarEntry[]; campuses: Campus[] },
+  now = T0,
+): Promise<void> {
+  for (const entry of fixture.calendar ?? [openWindow()]) await engine.setCalendar(entry, now);
+  for (const c of fixture.campuses) {
+    const outcome = await engine.upsertCampus(c, now);
+    if (!outcome.ok) throw new Error(`fixture campus ${c.campusId}: ${outcome.code}`);
+  }
+}
+
+export function snapshot(overrides: Partial<Snapshot> = {}): Snapshot {
+  return {
+    name: '王小明',
+    idType: 'RESIDENT_ID',
+    idMasked: '110105********002X',
+    schoolId: 'S1',
+    grade: '2024',
+    eligibleSubjects: ['CET4'],
+    ...overrides,
+  };
+}
+
+/** Binds account `a<candidateId>` to a candidate and fails the test if it is refused. */
+export async function bindOrThrow(
+  engine: Engine,
+  input: { candidateId: string; campusId: string; provinceCode?: string; accountId?: string; now?: number },
+) {
+  const ref = {
+    accountId: input.accountId ?? `a${input.candidateId}`,
+    provinceCode: input.provinceCode ?? '11',
+    candidateId: input.candidateId,
+  };
+  const outcome = await bind(engine, {
+    ...ref,
+    campusId: input.campusId,
+    snapshot: snapshot(),
+    now: input.now ?? T0,
+  });
+  if (!outcome.ok) throw new Error(`bind ${input.candidateId}: ${outcome.code}`);
+  return ref;
+}
