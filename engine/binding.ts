@@ -64,13 +64,8 @@ export async function readClaim(engine: Engine, accountId: string): Promise<Acco
 
 /** The province-side record of the claimed candidate, if it is bound to this claim. */
 async function confirmedRecord(engine: Engine, accountId: string, claim: AccountClaim): Promise<unknown> {
-  const raw = await engine.redis.hget(
-    engine.keys.province(claim.provinceCode).registrations(claim.candidateId),
-    claim.candidateId,
-  );
-  if (raw === null) return null;
-  const record = JSON.parse(raw) as { a?: string; k?: string };
-  return record.a === accountId && record.k === claim.token ? record : null;
+  const record = await engine.storedRecord(claim.provinceCode, claim.candidateId);
+  return record !== null && record.a === accountId && record.k === claim.token ? record : null;
 }
 
 export async function finalizeClaim(engine: Engine, accountId: string, token: string): Promise<void> {
@@ -122,7 +117,7 @@ export async function bind(
   engine: Engine,
   input: BindInput,
 ): Promise<Outcome<{ registration: RegistrationView; replay: boolean }, BindCode>> {
-  const token = randomBytes(8).toString('base64url');
+  const token = randomBytes(6).toString('base64url');
   const claims = engine.keys.account(input.accountId).claims;
   let claimed = false;
   for (let attempt = 0; attempt < 3 && !claimed; attempt++) {

@@ -31,6 +31,7 @@ import {
   type RegistrationView,
   type ReviewView,
   type SeatCount,
+  unpackRecord,
 } from './views.ts';
 import type { Campus, CalendarEntry } from './world.ts';
 
@@ -99,11 +100,15 @@ export class Engine {
   // ---------------------------------------------------------------- reading
 
   async registration(provinceCode: string, candidateId: string): Promise<RegistrationView | null> {
-    const raw = await this.redis.hget(
-      this.keys.province(provinceCode).registrations(candidateId),
-      candidateId,
-    );
-    return raw === null ? null : decodeRegistration(provinceCode, JSON.parse(raw));
+    const record = await this.storedRecord(provinceCode, candidateId);
+    return record === null ? null : decodeRegistration(provinceCode, record);
+  }
+
+  /** The raw stored record (its fields as in engine/lua/includes/record.lua), or null. */
+  async storedRecord(provinceCode: string, candidateId: string): Promise<Record<string, unknown> | null> {
+    const key = this.keys.province(provinceCode).registrations(candidateId);
+    const stored = await this.redis.hgetBuffer(key, candidateId);
+    return stored === null ? null : unpackRecord(candidateId, stored);
   }
 
   async order(orderId: string): Promise<OrderView | null> {

@@ -118,17 +118,24 @@ export function maskIdNumber(value: string): string {
  * 'YYYY-MM-DD' / 'YYYYMMDD' string; `seq3` is the 3-digit sequence (0..999, odd = male). The date is
  * not checked, so that tests can build a wrong-date number with a correct check digit.
  */
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
+const EIGHT_DIGITS = /^\d{8}$/;
+function twoDigits(value: number): string {
+  return value < 10 ? `0${value}` : String(value);
+}
+
 export function makeResidentId(regionCode6: string, birth: Date | string, seq3: number): string {
   if (!/^\d{6}$/.test(regionCode6)) throw new RangeError('regionCode6 must be 6 digits');
   if (!Number.isInteger(seq3) || seq3 < 0 || seq3 > 999) throw new RangeError('seq3 must be 0..999');
   let birthKey: string;
   if (typeof birth === 'string') {
-    birthKey = birth.replaceAll('-', '');
-    if (!/^\d{8}$/.test(birthKey)) throw new RangeError('birth must be YYYY-MM-DD or YYYYMMDD');
+    birthKey = ISO_DATE.test(birth) ? birth.slice(0, 4) + birth.slice(5, 7) + birth.slice(8, 10) : birth;
+    if (!EIGHT_DIGITS.test(birthKey)) throw new RangeError('birth must be YYYY-MM-DD or YYYYMMDD');
   } else {
-    if (Number.isNaN(birth.getTime())) throw new RangeError('birth is an invalid Date');
-    birthKey = birth.toISOString().slice(0, 10).replaceAll('-', '');
-    if (!/^\d{8}$/.test(birthKey)) throw new RangeError('birth year must have 4 digits');
+    const year = birth.getUTCFullYear();
+    if (!(year >= 1000 && year <= 9999))
+      throw new RangeError('birth must be a valid Date with a 4-digit year');
+    birthKey = `${year}${twoDigits(birth.getUTCMonth() + 1)}${twoDigits(birth.getUTCDate())}`;
   }
   const first17 = `${regionCode6}${birthKey}${String(seq3).padStart(3, '0')}`;
   return first17 + residentIdCheckDigit(first17);

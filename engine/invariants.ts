@@ -8,7 +8,7 @@ import type { Engine } from './engine.ts';
 import { readClaim } from './binding.ts';
 import { REGISTRATION_BUCKETS } from './keys.ts';
 import { writtenInfo, isWrittenSubject } from './subjects.ts';
-import { decodeRegistration, type RegistrationView } from './views.ts';
+import { decodeRegistration, unpackRecord, type RegistrationView } from './views.ts';
 
 export interface Violation {
   readonly invariant: 'I1' | 'I2' | 'I3' | 'I4' | 'COUNTER';
@@ -30,12 +30,13 @@ export async function allRegistrations(engine: Engine, provinceCode: string): Pr
   for (let start = 0; start < REGISTRATION_BUCKETS; start += chunk) {
     const buckets = await Promise.all(
       Array.from({ length: Math.min(chunk, REGISTRATION_BUCKETS - start) }, (_, i) =>
-        engine.redis.hgetall(keys.registrationBucket(start + i)),
+        engine.redis.hgetallBuffer(keys.registrationBucket(start + i)),
       ),
     );
     for (const bucket of buckets) {
-      for (const raw of Object.values(bucket))
-        registrations.push(decodeRegistration(provinceCode, JSON.parse(raw)));
+      for (const [candidateId, stored] of Object.entries(bucket)) {
+        registrations.push(decodeRegistration(provinceCode, unpackRecord(candidateId, stored)));
+      }
     }
   }
   return registrations;

@@ -2,6 +2,7 @@
  * Typed views of what the scripts store and answer (the compact JSON of engine/lua/includes/*.lua),
  * and the decoders that turn one into the other. Pure; no Redis here.
  */
+import { Unpackr } from 'msgpackr';
 import { EngineError } from './codes.ts';
 import { isSubject, seatColor, type SeatColor, type Subject } from './subjects.ts';
 import type { IdType } from './world.ts';
@@ -128,6 +129,14 @@ export function decodeSnapshot(raw: unknown): Snapshot {
     grade: str(s.g, 'grade'),
     eligibleSubjects: eligible === '' ? [] : eligible.split(','),
   };
+}
+
+/** A registration as stored (MessagePack, see engine/lua/includes/record.lua). */
+const unpackr = new Unpackr({ int64AsType: 'number', mapsAsObjects: true, useRecords: false });
+export function unpackRecord(candidateId: string, stored: Buffer): Json {
+  const record = unpackr.unpack(stored) as Json;
+  if (record === null || typeof record !== 'object') return fail('stored registration', record);
+  return { ...record, c: candidateId };
 }
 
 export function decodeRegistration(provinceCode: string, raw: unknown): RegistrationView {
