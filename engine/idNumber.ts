@@ -113,17 +113,17 @@ export function maskIdNumber(value: string): string {
   return `${value.slice(0, 2)}${'*'.repeat(value.length - 4)}${value.slice(-2)}`;
 }
 
-/**
- * Builds a resident ID number with its check digit. `birth` is a Date (its UTC calendar date) or a
- * 'YYYY-MM-DD' / 'YYYYMMDD' string; `seq3` is the 3-digit sequence (0..999, odd = male). The date is
- * not checked, so that tests can build a wrong-date number with a correct check digit.
- */
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
 const EIGHT_DIGITS = /^\d{8}$/;
 function twoDigits(value: number): string {
   return value < 10 ? `0${value}` : String(value);
 }
 
+/**
+ * Builds a resident ID number with its check digit. `birth` is a Date (its UTC calendar date) or a
+ * 'YYYY-MM-DD' / 'YYYYMMDD' string; `seq3` is the 3-digit sequence (0..999, odd = male). The date is
+ * not checked, so that tests can build a wrong-date number with a correct check digit.
+ */
 export function makeResidentId(regionCode6: string, birth: Date | string, seq3: number): string {
   if (!/^\d{6}$/.test(regionCode6)) throw new RangeError('regionCode6 must be 6 digits');
   if (!Number.isInteger(seq3) || seq3 < 0 || seq3 > 999) throw new RangeError('seq3 must be 0..999');

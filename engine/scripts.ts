@@ -2,7 +2,7 @@
  * Loads the engine's Lua scripts (engine/lua/<verbNoun>-<numKeys>.lua) and registers them with
  * ioredis `defineCommand` under versioned names (`cet_v1_<verbNoun>`), so a deploy that changes a
  * script never runs against the previous version's SHA. `--@include name` lines pull in
- * engine/lua/includes/name.lua; every script is prefixed with the code table of engine/codes.ts.
+ * engine/lua/includes/name.lua; `CODE.<NAME>` names a refusal code of engine/codes.ts (checked at load).
  * A script without a key count in its name takes the count as its first argument.
  */
 import { readFileSync, readdirSync } from 'node:fs';
@@ -45,14 +45,17 @@ export interface LoadedScript {
   readonly sha1: string;
 }
 
-function codePrelude(): string {
-  const entries = Object.keys(ENGINE_CODES)
-    .map((code) => `${code} = '${code}'`)
-    .join(', ');
-  return [
-    `local CODE = setmetatable({ ${entries} }, {`,
-    `  __index = function(_, name) error('unknown engine code: ' .. tostring(name)) end })`,
-  ].join('\n');
+const CODE_REFERENCE = /\bCODE\.([A-Z_]+)\b/g;
+
+/**
+ * `CODE.SOLD_OUT` in a script becomes the literal 'SOLD_OUT' at load time, after checking that
+ * the code exists in engine/codes.ts: a typo fails at start-up, and no table is built per call.
+ */
+function substituteCodes(file: string, lua: string): string {
+  return lua.replace(CODE_REFERENCE, (_match, code: string) => {
+    if (!Object.hasOwn(ENGINE_CODES, code)) throw new Error(`engine/lua/${file}: unknown engine code ${code}`);
+    return `'${code}'`;
+  });
 }
 
 function expandIncludes(source: string, seen: Set<string>): string {
@@ -70,14 +73,12 @@ let cache: Map<ScriptName, LoadedScript> | undefined;
 export function loadScripts(): Map<ScriptName, LoadedScript> {
   if (cache) return cache;
   const scripts = new Map<ScriptName, LoadedScript>();
-  const prelude = codePrelude();
   for (const file of readdirSync(LUA_DIR)) {
     const match = SCRIPT_FILE.exec(file);
     if (!match) continue;
     const name = match[1] as ScriptName;
     if (!SCRIPT_NAMES.includes(name)) throw new Error(`engine/lua/${file}: not in SCRIPT_NAMES`);
-    const body = expandIncludes(readFileSync(new URL(file, LUA_DIR), 'utf8'), new Set());
-    const lua = `${prelude}\n${body}`;
+    const lua = substituteCodes(file, expandIncludes(readFileSync(new URL(file, LUA_DIR), 'utf8'), new Set()));
     scripts.set(name, {
       name,
       command: `cet_v${SCRIPT_VERSION}_${name}`,

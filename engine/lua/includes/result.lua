@@ -1,5 +1,5 @@
 -- Answers are JSON strings: {"ok":true,...} or {"ok":false,"code":"...","details":{...}}.
--- CODE (the shared code table) is generated from engine/codes.ts and prepended by the loader.
+-- CODE.<NAME> names a code of engine/codes.ts; the loader checks it and writes the literal string.
 local function ok(fields)
   fields = fields or {}
   fields.ok = true
