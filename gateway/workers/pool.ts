@@ -1,0 +1,67 @@
+/**
+ * The worker pool (piscina) for CPU-bound work: password hashing (KDF), eligibility evaluation,
+ * roster parsing. One pool, shared by every kind of work (so one bounded queue to watch), and one
+ * worker file per kind (`<kind>.worker.ts`, default export) named per task by URL; workers run
+ * TypeScript through tsx's loader. A full queue is an overload answer (WorkerPoolFull → 503
+ * OVERLOADED at the gateway), never an unbounded wait.
+ */
+import { availableParallelism } from 'node:os';
+import { Piscina } from 'piscina';
+
+export type WorkerKind = 'password' | 'eligibility' | 'roster';
+
+export interface WorkerPoolOptions {
+  /** Threads (default: number of cores). */
+  readonly threads?: number;
+  /** Tasks allowed to wait beyond the running ones (default 256 per thread). */
+  readonly maxQueue?: number;
+}
+
+export class WorkerPoolFull extends Error {
+  readonly code = 'OVERLOADED';
+  constructor() {
+    super('worker pool queue is full');
+    this.name = 'WorkerPoolFull';
+  }
+}
+
+const workerUrl = (kind: WorkerKind): string => new URL(`./${kind}.worker.ts`, import.meta.url).href;
+
+export class WorkerPool {
+  private readonly piscina: Piscina;
+  readonly threads: number;
+  readonly maxQueue: number;
+
+  constructor(options: WorkerPoolOptions = {}) {
+    this.threads = options.threads ?? availableParallelism();
+    this.maxQueue = options.maxQueue ?? 256 * this.threads;
+    this.piscina = new Piscina({
+      minThreads: this.threads,
+      maxThreads: this.threads,
+      maxQueue: this.maxQueue,
+      execArgv: ['--import', 'tsx'],
+    });
+  }
+
+  /** Runs one task of `kind`; throws WorkerPoolFull at once when the queue is full. */
+  async run<Result>(kind: WorkerKind, task: unknown): Promise<Result> {
+    if (this.piscina.queueSize >= this.maxQueue) throw new WorkerPoolFull();
+    try {
+      return (await this.piscina.run(task, { filename: workerUrl(kind) })) as Result;
+    } catch (error) {
+      if (error instanceof Error && /queue is at limit|no task queue available/i.test(error.message)) {
+        throw new WorkerPoolFull();
+      }
+      throw error;
+    }
+  }
+
+  /** Tasks waiting (not yet running), for admission metrics. */
+  get queued(): number {
+    return this.piscina.queueSize;
+  }
+
+  async close(): Promise<void> {
+    await this.piscina.destroy();
+  }
+}
