@@ -22,3 +22,4 @@ export {
 export { KeySpace, dueBucketOf } from './keys.ts';
 export * from './views.ts';
 export * from './subjects.ts';
+export { decodeEvent, eventIdOf, type EngineEvent, type EventType } from './events.ts';

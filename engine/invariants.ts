@@ -6,6 +6,7 @@
  */
 import type { Engine } from './engine.ts';
 import { readClaim } from './binding.ts';
+import { decodeEvent } from './events.ts';
 import { REGISTRATION_BUCKETS } from './keys.ts';
 import { writtenInfo, isWrittenSubject } from './subjects.ts';
 import { decodeRegistration, unpackRecord, type RegistrationView } from './views.ts';
@@ -136,15 +137,14 @@ export async function checkInvariants(
       for (;;) {
         const page = await engine.redis.xrange(keys.stream, cursor, '+', 'COUNT', 5000);
         for (const [id, fields] of page) {
-          const type = fields[fields.indexOf('t') + 1];
-          if (type !== 'EXPIRED' && type !== 'CANCELLED') continue;
-          const data = JSON.parse(fields[fields.indexOf('d') + 1] ?? '{}') as { holdId?: number };
-          const hold = String(data.holdId);
+          const event = decodeEvent(keys.stream, id, fields);
+          if (event.type !== 'EXPIRED' && event.type !== 'CANCELLED') continue;
+          const hold = String(event.data.holdId);
           ended.set(hold, (ended.get(hold) ?? 0) + 1);
           if ((ended.get(hold) ?? 0) > 1) {
             violations.push({
               invariant: 'I4',
-              message: `${provinceCode} hold ${hold} released twice (event ${id})`,
+              message: `${provinceCode} hold ${hold} released twice (${event.eventId})`,
             });
           }
         }
