@@ -229,7 +229,7 @@ async function main(): Promise<void> {
       bindsPerSec: Math.round(bindRate),
       candidates: CANDIDATES,
       p1: { ops: OPS, clients, pipeline, wrapperRuns: wrapperRuns.map(Math.round), benchmarkRuns },
-      appendfsync: (await redis.config('GET', 'appendfsync'))[1],
+      appendfsync: ((await redis.config('GET', 'appendfsync')) as string[])[1],
       measuredAt: new Date().toISOString(),
     };
     mkdirSync('reports/bench', { recursive: true });
