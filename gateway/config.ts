@@ -1,0 +1,111 @@
+/**
+ * Configuration: one module, defaults + environment overrides, validated once at start-up with a
+ * strict schema; a bad value stops the process with a message naming the variable. Nothing else
+ * reads process.env for settings.
+ */
+import { randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import { Type, type Static } from '@sinclair/typebox';
+import { Ajv } from 'ajv';
+
+const Int = (minimum: number, maximum = Number.MAX_SAFE_INTEGER) => Type.Integer({ minimum, maximum });
+
+const ConfigSchema = Type.Object(
+  {
+    port: Int(0, 65535),
+    host: Type.String({ minLength: 1 }),
+    threads: Int(1, 64),
+    testMode: Type.Boolean(),
+    adminToken: Type.String({ minLength: 16 }),
+    adminTokenGenerated: Type.Boolean(),
+    redisUrl: Type.String(),
+    databaseUrl: Type.String(),
+    namespace: Type.String({ pattern: '^[A-Za-z0-9_.:-]+$' }),
+    logLevel: Type.Union(
+      ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+    ),
+    maxBodyBytes: Int(256, 16 * 1024 * 1024),
+    maxInFlight: Int(1),
+    poolThreads: Int(1, 64),
+    poolMaxQueue: Int(0),
+    sessionTtlMs: Int(60_000),
+    holdMs: Int(1_000),
+    emptyMs: Int(1_000),
+    wsCoalesceMs: Int(0, 60_000),
+    wsMaxBackpressure: Int(1024),
+    rateLimits: Type.Object({
+      loginPerIpPerMinute: Int(1),
+      smsPerIpPerMinute: Int(1),
+      reservePerAccountPerMinute: Int(1),
+      registerPerIpPerMinute: Int(1),
+    }),
+    paymentSecret: Type.String({ minLength: 16 }),
+    paymentSimulatorPort: Int(0, 65535),
+    publicBaseUrl: Type.String(),
+    sweepIntervalMs: Int(10),
+  },
+  { additionalProperties: false },
+);
+
+export type Config = Static<typeof ConfigSchema>;
+
+const validate = new Ajv({ allErrors: true }).compile(ConfigSchema);
+
+function intFrom(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value)) throw new ConfigError(`${name} must be an integer, got "${raw}"`);
+  return value;
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Reads the environment once. REDIS_URL / DATABASE_URL may be '' (the caller starts private ones). */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const testMode = env.TEST_MODE === '1' || env.TEST_MODE === 'true';
+  const adminTokenGenerated = !env.ADMIN_TOKEN;
+  const port = intFrom(env, 'PORT', 8080);
+  const config: Config = {
+    port,
+    host: env.HOST ?? '0.0.0.0',
+    threads: intFrom(env, 'THREADS', availableParallelism()),
+    testMode,
+    adminToken: env.ADMIN_TOKEN ?? randomBytes(24).toString('base64url'),
+    adminTokenGenerated,
+    redisUrl: env.REDIS_URL ?? '',
+    databaseUrl: env.DATABASE_URL ?? '',
+    namespace: env.KEY_NAMESPACE ?? 'cet',
+    logLevel: (env.LOG_LEVEL ?? 'info') as Config['logLevel'],
+    maxBodyBytes: intFrom(env, 'MAX_BODY_BYTES', 16 * 1024),
+    maxInFlight: intFrom(env, 'MAX_IN_FLIGHT', 4096),
+    poolThreads: intFrom(env, 'POOL_THREADS', availableParallelism()),
+    poolMaxQueue: intFrom(env, 'POOL_MAX_QUEUE', 512),
+    sessionTtlMs: intFrom(env, 'SESSION_TTL_MS', 2 * 3_600_000),
+    holdMs: intFrom(env, 'HOLD_MS', 12 * 3_600_000),
+    emptyMs: intFrom(env, 'EMPTY_REGISTRATION_MS', 12 * 3_600_000),
+    wsCoalesceMs: intFrom(env, 'WS_COALESCE_MS', 250),
+    wsMaxBackpressure: intFrom(env, 'WS_MAX_BACKPRESSURE', 256 * 1024),
+    rateLimits: {
+      loginPerIpPerMinute: intFrom(env, 'RATE_LOGIN_PER_IP_PER_MINUTE', 600),
+      smsPerIpPerMinute: intFrom(env, 'RATE_SMS_PER_IP_PER_MINUTE', 120),
+      reservePerAccountPerMinute: intFrom(env, 'RATE_RESERVE_PER_ACCOUNT_PER_MINUTE', 60),
+      registerPerIpPerMinute: intFrom(env, 'RATE_REGISTER_PER_IP_PER_MINUTE', 600),
+    },
+    paymentSecret:
+      env.PAYMENT_SECRET ?? (testMode ? 'test-mode-payment-secret' : randomBytes(32).toString('base64url')),
+    paymentSimulatorPort: intFrom(env, 'PAYMENT_SIMULATOR_PORT', port === 0 ? 0 : port + 1),
+    publicBaseUrl: env.PUBLIC_BASE_URL ?? '',
+    sweepIntervalMs: intFrom(env, 'SWEEP_INTERVAL_MS', 250),
+  };
+  if (!validate(config)) {
+    const problems = (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message}`).join('; ');
+    throw new ConfigError(`invalid configuration: ${problems}`);
+  }
+  return config;
+}

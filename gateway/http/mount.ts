@@ -1,0 +1,332 @@
+/**
+ * Turns RouteDefs into uWS handlers with the discipline of STYLE.md: everything needed from `req`
+ * is read synchronously; `onAborted` is registered before any await and every later write checks
+ * it and happens inside `cork`; the body is counted in `onData` (413 past the limit, chunks copied);
+ * no exception escapes (one catch answers with the error table, 500 for the unexpected).
+ * The pipeline: admission (bounded in-flight) → body → schema → auth → rate limits → clock →
+ * Idempotency-Key → handler → answer, metrics.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import { ApiError, toApiError } from '../errors.ts';
+import type { Clock } from '../clock.ts';
+import type { GatewayMetrics } from '../metrics.ts';
+import { IdempotencyStore, MAX_IDEMPOTENCY_KEY_LENGTH } from './idempotency.ts';
+import type { RateLimiter, RateLimitRule } from './rateLimit.ts';
+import type { Method, Reply, RequestContext, RouteDef } from './route.ts';
+import { describeErrors, validatorFor } from './schemas.ts';
+
+export interface SessionAuthenticator {
+  authenticate(token: string): Promise<string | null>;
+}
+
+export interface MountDeps {
+  readonly log: Logger;
+  readonly metrics: GatewayMetrics;
+  readonly clock: Clock;
+  readonly sessions: SessionAuthenticator;
+  readonly adminToken: string;
+  readonly idempotency: IdempotencyStore;
+  readonly rateLimiter: RateLimiter;
+  readonly rateLimitRules: Readonly<Record<string, RateLimitRule>>;
+  readonly maxBodyBytes: number;
+  readonly maxInFlight: number;
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  200: '200 OK',
+  201: '201 Created',
+  204: '204 No Content',
+  400: '400 Bad Request',
+  401: '401 Unauthorized',
+  403: '403 Forbidden',
+  404: '404 Not Found',
+  409: '409 Conflict',
+  413: '413 Payload Too Large',
+  422: '422 Unprocessable Entity',
+  429: '429 Too Many Requests',
+  500: '500 Internal Server Error',
+  503: '503 Service Unavailable',
+};
+
+const HEADERS_READ = [
+  'authorization',
+  'idempotency-key',
+  'content-type',
+  'content-length',
+  'x-request-id',
+] as const;
+
+interface ResponseState {
+  aborted: boolean;
+  answered: boolean;
+}
+
+export function errorReply(error: ApiError): Reply {
+  const retryAfter = error.retryAfterSeconds;
+  return {
+    status: error.status,
+    body: error.toBody(),
+    ...(retryAfter === undefined ? {} : { headers: { 'retry-after': String(retryAfter) } }),
+  };
+}
+
+/** Writes a reply once, corked, unless the client went away. */
+export function writeReply(
+  res: HttpResponse,
+  state: ResponseState,
+  reply: Reply,
+  closeConnection = false,
+): void {
+  if (state.aborted || state.answered) return;
+  state.answered = true;
+  const payload =
+    reply.text ?? (reply.body === undefined || reply.status === 204 ? undefined : JSON.stringify(reply.body));
+  res.cork(() => {
+    res.writeStatus(STATUS_TEXT[reply.status] ?? `${reply.status} Status`);
+    if (payload !== undefined)
+      res.writeHeader('content-type', reply.contentType ?? 'application/json; charset=utf-8');
+    for (const [name, value] of Object.entries(reply.headers ?? {})) res.writeHeader(name, value);
+    if (payload === undefined) res.endWithoutBody(0, closeConnection);
+    else res.end(payload, closeConnection);
+  });
+}
+
+function readBody(res: HttpResponse, limit: number, declared: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    if (declared > limit) {
+      reject(new ApiError('PAYLOAD_TOO_LARGE', { details: { limitBytes: limit } }));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let total = 0;
+    let done = false;
+    res.onData((chunk, isLast) => {
+      if (done) return;
+      total += chunk.byteLength;
+      if (total > limit) {
+        done = true;
+        reject(new ApiError('PAYLOAD_TOO_LARGE', { details: { limitBytes: limit } }));
+        return;
+      }
+      // uWS reuses the chunk's memory after this callback returns: copy it
+      chunks.push(Buffer.from(new Uint8Array(chunk)));
+      if (isLast) {
+        done = true;
+        resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total));
+      }
+    });
+  });
+}
+
+function paramNames(pattern: string): string[] {
+  return pattern
+    .split('/')
+    .filter((part) => part.startsWith(':'))
+    .map((part) => part.slice(1));
+}
+
+function sameSecret(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && expected.length > 0 && timingSafeEqual(a, b);
+}
+
+function bearer(authorization: string): string | null {
+  const match = /^Bearer\s+(\S+)$/i.exec(authorization);
+  return match ? match[1]! : null;
+}
+
+const UWS_METHOD: Record<Method, 'get' | 'post' | 'put' | 'del'> = {
+  GET: 'get',
+  POST: 'post',
+  PUT: 'put',
+  DELETE: 'del',
+};
+
+export function mountRoutes(app: TemplatedApp, routes: readonly RouteDef[], deps: MountDeps): void {
+  let inFlight = 0;
+  for (const def of routes) {
+    const names = paramNames(def.path);
+    const expectsBody = def.method === 'POST' || def.method === 'PUT';
+    const bodyValidator = def.body ? validatorFor(def.body) : undefined;
+    const queryValidator = def.query ? validatorFor(def.query) : undefined;
+
+    app[UWS_METHOD[def.method]](def.path, (res, req) => {
+      const state: ResponseState = { aborted: false, answered: false };
+      res.onAborted(() => {
+        state.aborted = true;
+      });
+      const started = performance.now();
+      const headers: Record<string, string> = {};
+      for (const name of HEADERS_READ) {
+        const value = req.getHeader(name);
+        if (value !== '') headers[name] = value;
+      }
+      const params: Record<string, string> = {};
+      names.forEach((name, index) => {
+        params[name] = safeDecode(req.getParameter(index));
+      });
+      const queryString = req.getQuery() ?? '';
+      const ip = Buffer.from(res.getRemoteAddressAsText()).toString();
+
+      const finish = (reply: Reply, closeConnection = false): void => {
+        writeReply(res, state, reply, closeConnection);
+        const seconds = (performance.now() - started) / 1000;
+        deps.metrics.requests.inc({ route: def.path, method: def.method, status: String(reply.status) });
+        deps.metrics.latency.observe({ route: def.path, method: def.method }, seconds);
+      };
+
+      if (inFlight >= deps.maxInFlight) {
+        deps.metrics.shed.inc({ code: 'OVERLOADED' });
+        finish(errorReply(new ApiError('OVERLOADED', { details: { retryAfterSeconds: 1 } })), expectsBody);
+        return;
+      }
+      inFlight++;
+      deps.metrics.inFlight.set(inFlight);
+      const declaredLength = Number(headers['content-length'] ?? 0);
+      const body = expectsBody
+        ? readBody(res, deps.maxBodyBytes, declaredLength)
+        : Promise.resolve(Buffer.alloc(0));
+
+      void (async () => {
+        let idempotency: { scope: string; key: string; hash: string } | undefined;
+        try {
+          const rawBody = await body;
+          let parsedBody: unknown = undefined;
+          if (expectsBody && !def.rawBody) {
+            if (rawBody.length === 0 && !def.body) parsedBody = undefined;
+            else {
+              try {
+                parsedBody = JSON.parse(rawBody.toString('utf8'));
+              } catch {
+                throw new ApiError('VALIDATION_FAILED', {
+                  details: { errors: [{ field: '/', problem: 'body is not valid JSON' }] },
+                });
+              }
+            }
+            if (bodyValidator && !bodyValidator(parsedBody)) {
+              throw new ApiError('VALIDATION_FAILED', {
+                details: { errors: describeErrors(bodyValidator.errors) },
+              });
+            }
+          }
+          const query = Object.fromEntries(new URLSearchParams(queryString));
+          if (queryValidator && !queryValidator(query)) {
+            throw new ApiError('VALIDATION_FAILED', {
+              details: { errors: describeErrors(queryValidator.errors) },
+            });
+          }
+
+          let accountId: string | null = null;
+          if (def.auth === 'session') {
+            const token = bearer(headers.authorization ?? '');
+            accountId = token ? await deps.sessions.authenticate(token) : null;
+            if (accountId === null) throw new ApiError('UNAUTHORIZED');
+          } else if (def.auth === 'admin') {
+            const token = bearer(headers.authorization ?? '');
+            if (token === null || !sameSecret(token, deps.adminToken)) throw new ApiError('UNAUTHORIZED');
+          }
+
+          for (const ruleName of def.rateLimits ?? []) {
+            const rule = deps.rateLimitRules[ruleName];
+            if (!rule) continue;
+            const subject = rule.by === 'account' ? (accountId ?? `ip:${ip}`) : ip;
+            const verdict = await deps.rateLimiter.hit(rule, subject);
+            if (!verdict.allowed) {
+              deps.metrics.shed.inc({ code: 'RATE_LIMITED' });
+              throw new ApiError('RATE_LIMITED', {
+                details: { retryAfterSeconds: verdict.retryAfterSeconds, rule: rule.name },
+              });
+            }
+          }
+
+          const now = await deps.clock.now();
+          const key = headers['idempotency-key'];
+          if (def.idempotent && key !== undefined) {
+            if (key.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
+              throw new ApiError('VALIDATION_FAILED', {
+                details: {
+                  errors: [
+                    { field: 'Idempotency-Key', problem: `longer than ${MAX_IDEMPOTENCY_KEY_LENGTH}` },
+                  ],
+                },
+              });
+            }
+            const scope = accountId ?? `ip:${ip}`;
+            const hash = IdempotencyStore.requestHash(
+              def.method,
+              `${def.path}?${JSON.stringify(params)}`,
+              rawBody,
+            );
+            const start = await deps.idempotency.begin(scope, key, hash);
+            if (start.state === 'conflict') throw new ApiError('IDEMPOTENCY_KEY_REUSED');
+            if (start.state === 'in-progress') throw new ApiError('IDEMPOTENCY_IN_PROGRESS');
+            if (start.state === 'replay') {
+              finish({ ...start.reply, headers: { ...start.reply.headers, 'idempotent-replayed': 'true' } });
+              return;
+            }
+            idempotency = { scope, key, hash };
+          }
+
+          const ctx: RequestContext = {
+            method: def.method,
+            route: def.path,
+            params,
+            query,
+            body: parsedBody,
+            rawBody,
+            headers,
+            ip,
+            accountId,
+            now,
+            log: deps.log,
+          };
+          let reply: Reply;
+          try {
+            reply = await def.handler(ctx as never);
+          } catch (error) {
+            const apiError = toApiError(error);
+            if (apiError.status >= 500) throw error;
+            reply = errorReply(apiError);
+          }
+          if (idempotency)
+            await deps.idempotency.complete(idempotency.scope, idempotency.key, idempotency.hash, reply);
+          finish(reply);
+        } catch (error) {
+          const apiError = toApiError(error);
+          if (apiError.status >= 500 && apiError.code === 'INTERNAL_ERROR') {
+            deps.log.error({ err: error, route: def.path, method: def.method }, 'request failed');
+          }
+          if (idempotency) {
+            await deps.idempotency.abandon(idempotency.scope, idempotency.key).catch(() => undefined);
+          }
+          finish(errorReply(apiError), apiError.code === 'PAYLOAD_TOO_LARGE');
+        } finally {
+          inFlight--;
+          deps.metrics.inFlight.set(inFlight);
+        }
+      })();
+    });
+  }
+}
+
+function safeDecode(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
+}
+
+/** The catch-all: unknown paths answer 404 NOT_FOUND in the error format. */
+export function mountNotFound(app: TemplatedApp): void {
+  app.any('/*', (res) => {
+    const state: ResponseState = { aborted: false, answered: false };
+    res.onAborted(() => {
+      state.aborted = true;
+    });
+    writeReply(res, state, errorReply(new ApiError('NOT_FOUND')));
+  });
+}

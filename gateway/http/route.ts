@@ -1,0 +1,79 @@
+/**
+ * What a route is: method, uWS path pattern, who may call it, the schemas of its body and query,
+ * and a handler that turns a validated request into a Reply. Handlers never touch uWS objects;
+ * gateway/http/mount.ts does the uWS discipline (read req synchronously, onAborted, cork, catch).
+ */
+import type { Static, TSchema } from './schemas.ts';
+import type { Logger } from 'pino';
+
+export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
+export type AuthKind = 'none' | 'session' | 'admin';
+
+export interface RequestContext<Body = unknown, Query = Record<string, string>> {
+  readonly method: Method;
+  /** The route's pattern (metrics label), e.g. /api/v1/payments/:orderId */
+  readonly route: string;
+  readonly params: Readonly<Record<string, string>>;
+  readonly query: Query;
+  readonly body: Body;
+  /** The body as received (signature checks). */
+  readonly rawBody: Buffer;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly ip: string;
+  /** The session's account (auth 'session'); null otherwise. */
+  readonly accountId: string | null;
+  /** The clock's reading for this request (gateway/clock.ts). */
+  readonly now: number;
+  readonly log: Logger;
+}
+
+export interface Reply {
+  readonly status: number;
+  /** JSON-serialised unless `text` is given. */
+  readonly body?: unknown;
+  readonly text?: string;
+  readonly contentType?: string;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+export interface RouteDef<
+  BodySchema extends TSchema | undefined = TSchema | undefined,
+  QuerySchema extends TSchema | undefined = TSchema | undefined,
+> {
+  readonly method: Method;
+  readonly path: string;
+  readonly summary: string;
+  readonly tags?: readonly string[];
+  readonly auth: AuthKind;
+  readonly body?: BodySchema;
+  readonly query?: QuerySchema;
+  /** The body is not JSON (e.g. a provider's form-encoded notification): no parsing, no schema. */
+  readonly rawBody?: boolean;
+  /** Honour Idempotency-Key (every state-changing POST). */
+  readonly idempotent?: boolean;
+  /** Rate-limit rules applied before the handler (gateway/http/rateLimit.ts). */
+  readonly rateLimits?: readonly string[];
+  /** Documented answers for /openapi.json: status → description (and error codes). */
+  readonly responses: Readonly<Record<number, string>>;
+  readonly handler: (
+    ctx: RequestContext<
+      BodySchema extends TSchema ? Static<BodySchema> : undefined,
+      QuerySchema extends TSchema ? Static<QuerySchema> : Record<string, string>
+    >,
+  ) => Promise<Reply>;
+}
+
+/** Keeps the handler's context typed from the route's schemas. */
+export function route<B extends TSchema | undefined = undefined, Q extends TSchema | undefined = undefined>(
+  def: RouteDef<B, Q>,
+): RouteDef {
+  return def as unknown as RouteDef;
+}
+
+export const ok = (body: unknown, headers?: Record<string, string>): Reply => ({
+  status: 200,
+  body,
+  ...(headers ? { headers } : {}),
+});
+export const created = (body: unknown): Reply => ({ status: 201, body });
+export const noContent = (): Reply => ({ status: 204 });
