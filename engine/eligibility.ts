@@ -63,7 +63,7 @@ const INVISIBLE = /[\s\p{Cf}\p{Cc}]/gu;
  *     becomes ・, compatibility ideographs fold to their unified form. NFKC never changes ordinary
  *     CJK characters, so 张 and 張 stay different (simplified vs traditional is not ours to merge).
  *  2. Remove all white space and invisible characters (step 1 already turned U+3000 into a space;
- *     both are removed anyway): "张 三", "张　三" and "张三" are one name, and Latin names typed
+ *     both are removed anyway): "张 三", "张<U+3000>三" and "张三" are one name, and Latin names typed
  *     "ZHANG SAN" or "ZhangSan" compare equal.
  *  3. Middle-dot variants → U+00B7 (see DOT_VARIANTS).
  *  4. Upper-case (locale-independent): passport names are printed in capitals (the machine-readable
@@ -96,7 +96,11 @@ export function normaliseIdNumber(idNumber: string): string {
 
 export type IdentityRefusal =
   | { readonly ok: false; readonly code: 'ID_TYPE_NOT_ACCEPTED' }
-  | { readonly ok: false; readonly code: 'INVALID_ID_NUMBER'; readonly details: { readonly reason: IdNumberFailure } }
+  | {
+      readonly ok: false;
+      readonly code: 'INVALID_ID_NUMBER';
+      readonly details: { readonly reason: IdNumberFailure };
+    }
   | {
       readonly ok: false;
       readonly code: 'VALIDATION_FAILED';
@@ -104,7 +108,12 @@ export type IdentityRefusal =
     };
 
 export type IdentityResult =
-  | { readonly ok: true; readonly idType: IdType; readonly normalisedId: string; readonly normalisedName: string }
+  | {
+      readonly ok: true;
+      readonly idType: IdType;
+      readonly normalisedId: string;
+      readonly normalisedName: string;
+    }
   | IdentityRefusal;
 
 export interface IdentityInput {
@@ -142,8 +151,10 @@ export function checkIdentity(input: IdentityInput, today: Date = new Date()): I
     if (!checked.ok) return { ok: false, code: 'INVALID_ID_NUMBER', details: { reason: checked.reason } };
     normalisedId = checked.normalized;
   } else {
-    const shape = idType === 'PASSPORT' ? PASSPORT : idType === 'HK_MACAO_PERMIT' ? HK_MACAO_PERMIT : TAIWAN_PERMIT;
-    if (!shape.test(candidateId)) return { ok: false, code: 'INVALID_ID_NUMBER', details: { reason: 'FORMAT' } };
+    const shape =
+      idType === 'PASSPORT' ? PASSPORT : idType === 'HK_MACAO_PERMIT' ? HK_MACAO_PERMIT : TAIWAN_PERMIT;
+    if (!shape.test(candidateId))
+      return { ok: false, code: 'INVALID_ID_NUMBER', details: { reason: 'FORMAT' } };
     normalisedId = candidateId;
   }
 
@@ -209,14 +220,41 @@ export function cet6ReviewOffered(input: {
 
 export type Cet6ReviewStatus = 'NONE' | 'PENDING' | 'APPROVED' | 'REJECTED';
 
+/** The account's review application as the engine holds it (engine/reviews.ts ReviewView). */
+export interface AccountReview {
+  readonly candidateId: string;
+  readonly status: Exclude<Cet6ReviewStatus, 'NONE'>;
+}
+
+export interface Evaluation {
+  readonly eligibleSubjects: WrittenSubject[];
+  readonly cet6Review: { readonly offered: boolean; readonly status: Cet6ReviewStatus };
+}
+
 /**
- * R13: what the eligibility-confirmation and registration-info pages show of the review. The
- * status of an existing application is always reported (it can be viewed from both pages), also
- * when the review is no longer offered (approved: CET6 is eligible; or the candidate was barred
- * since). `offered` says whether the apply/edit action is available (R9).
+ * R4 + R9 + R13 for one candidate, given the account's review application (if any):
+ *  - the review counts only when it is for this candidate: before binding an account may look up
+ *    several candidates (R5), and its application for one must not open CET6 for another, nor be
+ *    shown as theirs;
+ *  - only an APPROVED review opens CET6; PENDING (R11) and REJECTED do not;
+ *  - R13: the status is reported whatever `offered` says, so the application can be viewed from
+ *    both pages, also once approved (then CET6 is eligible and the review no longer offered).
  */
-export function cet6ReviewView(offered: boolean, status: Cet6ReviewStatus): { offered: boolean; status: Cet6ReviewStatus } {
-  return { offered, status };
+export function evaluateEligibility(
+  candidateId: string,
+  record: SchoolRecord,
+  facts: Omit<EligibilityFacts, 'reviewApproved'>,
+  review: AccountReview | null,
+): Evaluation {
+  const status: Cet6ReviewStatus =
+    review !== null && review.candidateId === candidateId ? review.status : 'NONE';
+  const subjects = eligibleSubjects(record, { ...facts, reviewApproved: status === 'APPROVED' });
+  const offered = cet6ReviewOffered({
+    cet6Barred: record.cet6Barred,
+    campusOffersCet6: facts.campusOffersCet6,
+    eligibleSubjects: subjects,
+  });
+  return { eligibleSubjects: subjects, cet6Review: { offered, status } };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -266,7 +304,10 @@ export type ReviewMatch =
  *  - else a record matching by ID or name but below 425 → REFUSED SCORE_BELOW_PASS;
  *  - else REFUSED (NO_RECORD / NO_MATCH). A refusal stores nothing (the caller's concern).
  */
-export function matchReview(application: ReviewApplication, recordsForTicket: readonly Cet4Record[]): ReviewMatch {
+export function matchReview(
+  application: ReviewApplication,
+  recordsForTicket: readonly Cet4Record[],
+): ReviewMatch {
   const ticket = parseTicket(application.ticketNumber);
   if (!ticket.ok) return { status: 'REFUSED', reason: 'TICKET_MALFORMED' };
   if (ticket.level !== TICKET_LEVEL_CET4_WRITTEN) return { status: 'REFUSED', reason: 'NOT_CET4_TICKET' };

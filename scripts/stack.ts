@@ -161,8 +161,10 @@ function onSignal(signal: NodeJS.Signals): void {
   const exitCode = 128 + (os.constants.signals[signal] ?? 0);
   if (signalled) process.exit(exitCode); // second signal: leave now, `exit` cleans up what it can
   signalled = true;
-  // When the application listens for this signal too, it owns the decision to exit.
+  // When the application listens for this signal too, it owns the shutdown: it stops what it
+  // runs first and then calls stop(); stopping the servers under it would fail its last writes.
   const applicationListens = process.listenerCount(signal) > 1;
+  if (applicationListens) return;
   void (async () => {
     for (const cleanup of [...exitCleanups].reverse()) await cleanup.graceful().catch(() => undefined);
     if (!applicationListens) process.exit(exitCode);

@@ -145,7 +145,12 @@ const UWS_METHOD: Record<Method, 'get' | 'post' | 'put' | 'del'> = {
   DELETE: 'del',
 };
 
-export function mountRoutes(app: TemplatedApp, routes: readonly RouteDef[], deps: MountDeps): void {
+export interface MountedRoutes {
+  /** Requests admitted and not yet answered on this app. */
+  inFlight(): number;
+}
+
+export function mountRoutes(app: TemplatedApp, routes: readonly RouteDef[], deps: MountDeps): MountedRoutes {
   let inFlight = 0;
   for (const def of routes) {
     const names = paramNames(def.path);
@@ -310,6 +315,7 @@ export function mountRoutes(app: TemplatedApp, routes: readonly RouteDef[], deps
       })();
     });
   }
+  return { inFlight: () => inFlight };
 }
 
 function safeDecode(value: string): string {

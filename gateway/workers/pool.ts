@@ -27,7 +27,12 @@ export class WorkerPoolFull extends Error {
 
 const workerUrl = (kind: WorkerKind): string => new URL(`./${kind}.worker.ts`, import.meta.url).href;
 
-export class WorkerPool {
+/** What services need of the pool: the real one (main thread) or its proxy (gateway app threads). */
+export interface TaskRunner {
+  run<Result>(kind: WorkerKind, task: unknown): Promise<Result>;
+}
+
+export class WorkerPool implements TaskRunner {
   private readonly piscina: Piscina;
   readonly threads: number;
   readonly maxQueue: number;

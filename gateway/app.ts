@@ -1,0 +1,69 @@
+/**
+ * One gateway app (one uWS App on one thread): every route of gateway/routes, the seat dashboards'
+ * WebSockets, and the 404 catch-all, over the thread's Services. `shutdown` is graceful: stop
+ * accepting, let in-flight requests finish (bounded wait), close WebSockets.
+ */
+import type { us_listen_socket } from 'uWebSockets.js';
+import { mountNotFound, mountRoutes } from './http/mount.ts';
+import { IdempotencyStore } from './http/idempotency.ts';
+import { RateLimiter, type RateLimitRule } from './http/rateLimit.ts';
+import { loadNativeUws } from './http/uws.ts';
+import { allRoutes, type RouteOptions } from './routes/index.ts';
+import type { Services } from './services.ts';
+
+export interface GatewayApp {
+  listen(host: string, port: number): Promise<number>;
+  shutdown(graceMs?: number): Promise<void>;
+}
+
+export function rateLimitRules(services: Services): Record<string, RateLimitRule> {
+  const limits = services.config.rateLimits;
+  const minute = 60_000;
+  return {
+    login: { name: 'login', limit: limits.loginPerIpPerMinute, windowMs: minute, by: 'ip' },
+    sms: { name: 'sms', limit: limits.smsPerIpPerMinute, windowMs: minute, by: 'ip' },
+    register: { name: 'register', limit: limits.registerPerIpPerMinute, windowMs: minute, by: 'ip' },
+    reserve: { name: 'reserve', limit: limits.reservePerAccountPerMinute, windowMs: minute, by: 'account' },
+  };
+}
+
+export function createGatewayApp(services: Services, options: RouteOptions = {}): GatewayApp {
+  const uws = loadNativeUws();
+  const app = uws.App();
+  const { config } = services;
+  const mounted = mountRoutes(app, allRoutes(services, options), {
+    log: services.log,
+    metrics: services.metrics,
+    clock: services.clock,
+    sessions: services.auth.sessions,
+    adminToken: config.adminToken,
+    idempotency: new IdempotencyStore(services.redis, { namespace: config.namespace }),
+    rateLimiter: new RateLimiter(services.redis, config.namespace),
+    rateLimitRules: rateLimitRules(services),
+    maxBodyBytes: config.maxBodyBytes,
+    maxInFlight: config.maxInFlight,
+  });
+  mountNotFound(app);
+  let listenSocket: us_listen_socket | undefined;
+
+  return {
+    listen(host, port) {
+      return new Promise((resolve, reject) => {
+        app.listen(host, port, (socket) => {
+          if (!socket) {
+            reject(new Error(`cannot listen on ${host}:${port}`));
+            return;
+          }
+          listenSocket = socket;
+          resolve(uws.us_socket_local_port(socket as never));
+        });
+      });
+    },
+    async shutdown(graceMs = 10_000) {
+      if (listenSocket) uws.us_listen_socket_close(listenSocket);
+      listenSocket = undefined;
+      const deadline = Date.now() + graceMs;
+      while (mounted.inFlight() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    },
+  };
+}

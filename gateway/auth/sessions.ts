@@ -1,0 +1,125 @@
+/**
+ * Bearer sessions (R1). A token is 32 random bytes (256 bits, base64url, 43 characters) handed to
+ * the client once; only its SHA-256 is stored: in PostgreSQL's `sessions` (the record, with expiry
+ * and revocation) and as a Redis cache entry living exactly as long as the session, so checking a
+ * token at opening-time rates is one Redis GET. PostgreSQL is asked only when the cache misses
+ * (Redis lost the entry), and the answer is cached again.
+ * Logout revokes the row and turns the cache entry into a revocation marker for the rest of the
+ * lifetime; a re-cache after a miss uses SET NX, so it can never overwrite that marker (a logout
+ * racing a cache refill cannot resurrect the session). Time comes from `now` so tests can drive it.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import type { Cluster, Redis } from 'ioredis';
+import { execute, query, type Pool } from '../../db/pool.ts';
+import { AuthKeys } from './keys.ts';
+
+export const TOKEN_BYTES = 32;
+const TOKEN_FORMAT = /^[A-Za-z0-9_-]{43}$/;
+const REVOKED = 'revoked';
+
+export interface Session {
+  readonly token: string;
+  readonly accountId: string;
+  /** ISO-8601, UTC. */
+  readonly expiresAt: string;
+}
+
+export interface SessionsOptions {
+  readonly db: Pool;
+  readonly redis: Redis | Cluster;
+  readonly keys?: AuthKeys;
+  /** Session lifetime (default 2 hours). */
+  readonly lifetimeMs?: number;
+  readonly now?: () => number;
+}
+
+function tokenHash(token: string): Buffer {
+  return createHash('sha256').update(token).digest();
+}
+
+export class Sessions {
+  private readonly db: Pool;
+  private readonly redis: Redis | Cluster;
+  private readonly keys: AuthKeys;
+  private readonly now: () => number;
+  readonly lifetimeMs: number;
+
+  constructor(options: SessionsOptions) {
+    this.db = options.db;
+    this.redis = options.redis;
+    this.keys = options.keys ?? new AuthKeys();
+    this.now = options.now ?? Date.now;
+    this.lifetimeMs = options.lifetimeMs ?? 2 * 3_600_000;
+    if (!Number.isInteger(this.lifetimeMs) || this.lifetimeMs < 1_000) {
+      throw new Error('session lifetime must be a whole number of milliseconds, at least 1000');
+    }
+  }
+
+  async create(accountId: string): Promise<Session> {
+    const token = randomBytes(TOKEN_BYTES).toString('base64url');
+    const hash = tokenHash(token);
+    const createdAt = this.now();
+    const expiresAt = createdAt + this.lifetimeMs;
+    await execute(
+      this.db,
+      'INSERT INTO sessions (token_hash, account_id, created_at, expires_at) VALUES ($1, $2, $3, $4)',
+      [hash, accountId, new Date(createdAt), new Date(expiresAt)],
+    );
+    await this.redis.set(
+      this.keys.session(hash.toString('hex')),
+      `${accountId}:${expiresAt}`,
+      'PX',
+      this.lifetimeMs,
+    );
+    return { token, accountId, expiresAt: new Date(expiresAt).toISOString() };
+  }
+
+  /** The account of a live session, or null (malformed, unknown, expired or revoked token). */
+  async authenticate(token: unknown): Promise<string | null> {
+    if (typeof token !== 'string' || !TOKEN_FORMAT.test(token)) return null;
+    const hash = tokenHash(token);
+    const key = this.keys.session(hash.toString('hex'));
+    const now = this.now();
+    const cached = await this.redis.get(key);
+    if (cached === REVOKED) return null;
+    if (cached !== null) {
+      const separator = cached.lastIndexOf(':');
+      const expiresAt = Number(cached.slice(separator + 1));
+      return expiresAt > now ? cached.slice(0, separator) : null;
+    }
+    const rows = await query<{ account_id: string; expires_ms: string }>(
+      this.db,
+      `SELECT account_id::text, (extract(epoch FROM expires_at) * 1000)::bigint::text AS expires_ms
+         FROM sessions WHERE token_hash = $1 AND revoked_at IS NULL`,
+      [hash],
+    );
+    const row = rows[0];
+    if (row === undefined) return null;
+    const expiresAt = Number(row.expires_ms);
+    const remainingMs = expiresAt - now;
+    if (remainingMs <= 0) return null;
+    await this.redis.set(key, `${row.account_id}:${expiresAt}`, 'PX', remainingMs, 'NX');
+    return row.account_id;
+  }
+
+  /** Revokes the session (idempotent; unknown tokens are ignored). */
+  async logout(token: unknown): Promise<void> {
+    if (typeof token !== 'string' || !TOKEN_FORMAT.test(token)) return;
+    const hash = tokenHash(token);
+    const rows = await query<{ expires_ms: string }>(
+      this.db,
+      `UPDATE sessions SET revoked_at = coalesce(revoked_at, $2)
+        WHERE token_hash = $1
+        RETURNING (extract(epoch FROM expires_at) * 1000)::bigint::text AS expires_ms`,
+      [hash, new Date(this.now())],
+    );
+    const row = rows[0];
+    const key = this.keys.session(hash.toString('hex'));
+    const remainingMs = row === undefined ? 0 : Number(row.expires_ms) - this.now();
+    if (remainingMs > 0) {
+      await this.redis.set(key, REVOKED, 'PX', remainingMs);
+    } else {
+      await this.redis.del(key);
+    }
+  }
+}

@@ -1,0 +1,131 @@
+/**
+ * Every error code the gateway answers, with its HTTP status and a human message: the engine's
+ * domain refusals (engine/codes.ts, imported, never repeated) plus the gateway's own (accounts,
+ * sessions, validation, admission control). API.md fixes the codes it names; add new ones here and
+ * nowhere else. `ApiError` is the one error class services throw for an expected refusal; anything
+ * else reaching the gateway's catch-all becomes INTERNAL_ERROR (500) through `toApiError`.
+ * This module must never put personal data (phones, emails, ID numbers, codes) in a message.
+ */
+import { ENGINE_CODES, type EngineCode } from '../engine/codes.ts';
+import { WorkerPoolFull } from './workers/pool.ts';
+
+export interface CodeInfo {
+  readonly status: number;
+  readonly message: string;
+}
+
+/** The gateway's own codes; the engine's are merged in below. */
+export const GATEWAY_CODES = {
+  // request shape and transport
+  VALIDATION_FAILED: { status: 400, message: 'The request is not valid' },
+  PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is too large' },
+  NOT_FOUND: { status: 404, message: 'No such resource' },
+  IDEMPOTENCY_KEY_REUSED: {
+    status: 422,
+    message: 'This Idempotency-Key was already used with a different request body',
+  },
+  IDEMPOTENCY_IN_PROGRESS: {
+    status: 409,
+    message: 'The first request with this Idempotency-Key is still running',
+  },
+  // accounts and sessions (R1, R2)
+  WEAK_PASSWORD: {
+    status: 400,
+    message: 'The password must be 8 to 128 characters long and contain both letters and digits',
+  },
+  SMS_CODE_INVALID: { status: 400, message: 'The SMS code is wrong, expired or already used' },
+  CAPTCHA_FAILED: { status: 400, message: 'The captcha answer is wrong or expired; request a new captcha' },
+  INVALID_CREDENTIALS: { status: 401, message: 'Wrong login or password' },
+  UNAUTHORIZED: { status: 401, message: 'Sign in first: the session is missing, expired or revoked' },
+  ACCOUNT_EXISTS: { status: 409, message: 'An account with this email or phone already exists' },
+  PHONE_IN_USE: { status: 409, message: 'This phone number is already bound to another account' },
+  PHONE_NOT_BOUND: { status: 403, message: 'Bind a mobile phone to this account before registering' },
+  AGREEMENT_REQUIRED: { status: 403, message: 'Accept the registration agreement before registering' },
+  // eligibility and CET6 review (R3, R9–R14) not decided by the engine's scripts
+  INVALID_ID_NUMBER: { status: 400, message: 'The ID number is not valid' },
+  ID_TYPE_NOT_ACCEPTED: { status: 400, message: 'This type of identity document is not accepted' },
+  CANDIDATE_NOT_FOUND: { status: 404, message: 'No candidate matches these identity details' },
+  REVIEW_NOT_OFFERED: {
+    status: 403,
+    message: 'The CET6 eligibility review is not offered to this candidate',
+  },
+  REVIEW_NO_MATCH: { status: 422, message: 'No passing CET4 record matches this application' },
+  // payment provider notifications (R23)
+  BAD_SIGNATURE: { status: 400, message: 'The notification signature is not valid' },
+  // admission control and failures
+  RATE_LIMITED: { status: 429, message: 'Too many requests; retry later' },
+  OVERLOADED: { status: 503, message: 'The service is busy; retry later' },
+  INTERNAL_ERROR: { status: 500, message: 'Internal error' },
+} as const satisfies Record<string, CodeInfo>;
+
+/** Fails to compile if a gateway code repeats an engine code (one definition per code). */
+type AssertNever<T extends never> = T;
+export type GatewayCodesDisjointFromEngine = AssertNever<Extract<keyof typeof GATEWAY_CODES, EngineCode>>;
+
+/** The whole table the gateway answers from. */
+export const API_CODES = { ...ENGINE_CODES, ...GATEWAY_CODES } as const satisfies Record<string, CodeInfo>;
+
+export type GatewayCode = keyof typeof GATEWAY_CODES;
+export type ApiCode = keyof typeof API_CODES;
+
+export function isApiCode(value: unknown): value is ApiCode {
+  return typeof value === 'string' && Object.hasOwn(API_CODES, value);
+}
+
+export type ErrorDetails = Readonly<Record<string, unknown>>;
+
+export interface ErrorBody {
+  readonly error: { readonly code: ApiCode; readonly message: string; readonly details?: ErrorDetails };
+}
+
+export interface ApiErrorOptions {
+  /** Machine-readable context (field names, retryAfterSeconds); never personal data. */
+  readonly details?: ErrorDetails;
+  /** Overrides the table's message for this occurrence. */
+  readonly message?: string;
+  readonly cause?: unknown;
+}
+
+/** An expected refusal with a stable code; its status comes from the table, never from the thrower. */
+export class ApiError extends Error {
+  readonly code: ApiCode;
+  readonly status: number;
+  readonly details: ErrorDetails | undefined;
+
+  constructor(code: ApiCode, options: ApiErrorOptions = {}) {
+    const info: CodeInfo = API_CODES[code];
+    super(
+      options.message ?? info.message,
+      options.cause === undefined ? undefined : { cause: options.cause },
+    );
+    this.name = 'ApiError';
+    this.code = code;
+    this.status = info.status;
+    this.details = options.details;
+  }
+
+  /** Seconds for a `Retry-After` header (RATE_LIMITED, OVERLOADED), when the thrower knew them. */
+  get retryAfterSeconds(): number | undefined {
+    const value = this.details?.retryAfterSeconds;
+    return typeof value === 'number' ? value : undefined;
+  }
+
+  toBody(): ErrorBody {
+    return {
+      error: {
+        code: this.code,
+        message: this.message,
+        ...(this.details === undefined ? {} : { details: this.details }),
+      },
+    };
+  }
+}
+
+/** What the gateway's catch-all answers for anything thrown: refusals keep their code. */
+export function toApiError(err: unknown): ApiError {
+  if (err instanceof ApiError) return err;
+  if (err instanceof WorkerPoolFull) {
+    return new ApiError('OVERLOADED', { details: { retryAfterSeconds: 1 }, cause: err });
+  }
+  return new ApiError('INTERNAL_ERROR', { cause: err });
+}

@@ -1,0 +1,113 @@
+/**
+ * The gateway process: N app threads (default: number of cores) sharing one port, each with its
+ * own Redis connection, and one worker pool (piscina) in this main thread that every app thread
+ * uses through a MessagePort. This thread also merges the threads' metrics for /metrics and
+ * shuts them down gracefully (stop accepting, finish in-flight, close connections).
+ */
+import { MessageChannel, Worker } from 'node:worker_threads';
+import { fileURLToPath } from 'node:url';
+import { AggregatorRegistry } from 'prom-client';
+import type { Logger } from 'pino';
+import type { Config } from './config.ts';
+import type { FromThread, ThreadData, ToThread } from './thread.ts';
+import { WorkerPool } from './workers/pool.ts';
+import { servePool } from './workers/remote.ts';
+import { freePort } from '../scripts/stack.ts';
+
+export interface RunningGateway {
+  readonly port: number;
+  readonly threads: number;
+  readonly pool: WorkerPool;
+  stop(graceMs?: number): Promise<void>;
+}
+
+const THREAD_ENTRY = fileURLToPath(new URL('./thread.ts', import.meta.url));
+const BOOTSTRAP = new URL('./tsWorker.cjs', import.meta.url);
+
+export async function startGateway(config: Config, log: Logger): Promise<RunningGateway> {
+  const port =
+    config.port === 0
+      ? await freePort({ host: config.host === '0.0.0.0' ? '127.0.0.1' : config.host })
+      : config.port;
+  const threadConfig: Config = { ...config, port };
+  const pool = new WorkerPool({ threads: config.poolThreads, maxQueue: config.poolMaxQueue });
+  const workers: Worker[] = [];
+  let nextCollection = 1;
+  const collections = new Map<number, { parts: object[]; requester: Worker; requestId: number }>();
+
+  const broadcast = (message: ToThread) => workers.forEach((worker) => worker.postMessage(message));
+
+  const ready = Array.from({ length: config.threads }, (_, index) => {
+    const { port1, port2 } = new MessageChannel();
+    servePool(pool, port1);
+    const data: ThreadData = { entry: THREAD_ENTRY, config: threadConfig, index, poolPort: port2 };
+    const worker = new Worker(BOOTSTRAP, {
+      execArgv: ['--import', 'tsx'],
+      workerData: data,
+      transferList: [port2],
+    });
+    workers.push(worker);
+    worker.on('message', (message: FromThread) => {
+      if (message.type === 'metrics-request') {
+        const id = nextCollection++;
+        collections.set(id, { parts: [], requester: worker, requestId: message.id });
+        broadcast({ type: 'collect-metrics', id });
+      } else if (message.type === 'metrics-part') {
+        const collection = collections.get(message.id);
+        if (!collection) return;
+        collection.parts.push(message.metrics as object);
+        if (collection.parts.length === workers.length) {
+          collections.delete(message.id);
+          const merged = AggregatorRegistry.aggregate(collection.parts);
+          void merged.metrics().then((text) =>
+            collection.requester.postMessage({
+              type: 'metrics-text',
+              id: collection.requestId,
+              text: `${text}\n# HELP worker_pool_queued Tasks waiting for a worker thread\n# TYPE worker_pool_queued gauge\nworker_pool_queued ${pool.queued}\n`,
+            } satisfies ToThread),
+          );
+        }
+      }
+    });
+    worker.on('error', (error) => log.error({ err: error, thread: index }, 'gateway thread crashed'));
+    return new Promise<void>((resolve, reject) => {
+      const onMessage = (message: FromThread) => {
+        if (message.type === 'ready') {
+          worker.off('message', onMessage);
+          resolve();
+        } else if (message.type === 'failed')
+          reject(new Error(`gateway thread ${index}: ${message.message}`));
+      };
+      worker.on('message', onMessage);
+      worker.once('exit', (code) =>
+        reject(new Error(`gateway thread ${index} exited (${code}) before it was ready`)),
+      );
+    });
+  });
+
+  const stop = async (graceMs = 10_000): Promise<void> => {
+    await Promise.all(
+      workers.map(
+        (worker) =>
+          new Promise<void>((resolve) => {
+            const timer = setTimeout(() => void worker.terminate().then(() => resolve()), graceMs + 5_000);
+            worker.once('exit', () => {
+              clearTimeout(timer);
+              resolve();
+            });
+            worker.postMessage({ type: 'shutdown', graceMs } satisfies ToThread);
+          }),
+      ),
+    );
+    await pool.close();
+  };
+
+  try {
+    await Promise.all(ready);
+  } catch (error) {
+    await stop(1_000).catch(() => undefined);
+    throw error;
+  }
+  log.info({ port, threads: config.threads, poolThreads: pool.threads }, 'gateway ready');
+  return { port, threads: config.threads, pool, stop };
+}

@@ -1,0 +1,92 @@
+/**
+ * Everything a gateway thread's routes use, built once per thread: its own Redis connection and
+ * engine, a small PostgreSQL pool, the shared worker pool (directly in the main thread, through a
+ * MessagePort in app threads), accounts and sessions, eligibility, the clock, metrics and fees.
+ */
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { Engine } from '../engine/engine.ts';
+import { idKeysFromEnv, type IdKeys } from '../engine/idCrypto.ts';
+import { createPool, type Pool } from '../db/pool.ts';
+import { createAuthServices, type AuthServices } from './auth/index.ts';
+import { DrivenClock, systemClock, type Clock } from './clock.ts';
+import type { Config } from './config.ts';
+import { EligibilityService } from './eligibility.ts';
+import { FeeTable } from './fees.ts';
+import { GatewayMetrics } from './metrics.ts';
+import type { TaskRunner, WorkerPool } from './workers/pool.ts';
+
+export interface Services {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly redis: Redis;
+  readonly db: Pool;
+  readonly tasks: TaskRunner;
+  readonly engine: Engine;
+  readonly auth: AuthServices;
+  readonly eligibility: EligibilityService;
+  readonly clock: Clock;
+  /** The admin clock (TEST_MODE only). */
+  readonly drivenClock: DrivenClock | null;
+  readonly metrics: GatewayMetrics;
+  readonly idKeys: IdKeys;
+  readonly fees: FeeTable;
+  close(): Promise<void>;
+}
+
+export function clockKey(namespace: string): string {
+  return `${namespace}:clock:offset`;
+}
+
+export function createServices(
+  config: Config,
+  tasks: TaskRunner,
+  log: Logger,
+  env: NodeJS.ProcessEnv = process.env,
+): Services {
+  const redis = new Redis(config.redisUrl, {
+    enableAutoPipelining: true,
+    maxRetriesPerRequest: 2,
+    enableOfflineQueue: true,
+  });
+  const db = createPool(config.databaseUrl, { max: 8 });
+  const engine = new Engine(redis, {
+    namespace: config.namespace,
+    holdMs: config.holdMs,
+    emptyMs: config.emptyMs,
+  });
+  const drivenClock = config.testMode ? new DrivenClock(redis, clockKey(config.namespace)) : null;
+  const clock = drivenClock ?? systemClock;
+  const idKeys = idKeysFromEnv(env, config.testMode || env.NODE_ENV !== 'production');
+  // services are typed against the pool class; a RemoteTaskRunner offers the same run()
+  const workers = tasks as WorkerPool;
+  const auth = createAuthServices({
+    db,
+    redis,
+    workers,
+    namespace: config.namespace,
+    sessionLifetimeMs: config.sessionTtlMs,
+    revealSmsCodes: config.testMode,
+    logger: log.child({ component: 'auth' }),
+  });
+  const eligibility = new EligibilityService({ db, hmacKey: idKeys.hmacKey, mode: 'pool', pool: workers });
+  return {
+    config,
+    log,
+    redis,
+    db,
+    tasks,
+    engine,
+    auth,
+    eligibility,
+    clock,
+    drivenClock,
+    metrics: new GatewayMetrics(),
+    idKeys,
+    fees: new FeeTable(redis, config.namespace),
+    async close() {
+      await db.end();
+      redis.disconnect();
+    },
+  };
+}

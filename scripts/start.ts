@@ -1,0 +1,110 @@
+/**
+ * `npm start` (API.md "Running it"): migrations first, then the gateway (N app threads on PORT),
+ * the stream writer and the sweeper, and in TEST_MODE the payment-provider simulator. Without
+ * REDIS_URL / DATABASE_URL a private Redis / PostgreSQL is started under `.data/` and stopped on
+ * exit. Ready when GET /readyz answers 200. SIGINT / SIGTERM stop everything gracefully.
+ */
+import { hostname } from 'node:os';
+import { Redis } from 'ioredis';
+import { Engine } from '../engine/engine.ts';
+import { PROVINCE_CODES } from '../engine/provinces.ts';
+import { Sweeper } from '../engine/sweeper.ts';
+import { migrate } from '../db/migrate.ts';
+import { createPool } from '../db/pool.ts';
+import { StreamWriter } from '../db/writer.ts';
+import { DrivenClock, systemClock } from '../gateway/clock.ts';
+import { loadConfig, type Config } from '../gateway/config.ts';
+import { createLogger } from '../gateway/log.ts';
+import { startGateway } from '../gateway/server.ts';
+import { clockKey } from '../gateway/services.ts';
+import { startStack, type Stack } from './stack.ts';
+
+export interface RunningSystem {
+  readonly config: Config;
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+/** Starts the whole system in this process; used by `npm start`, the demo and the tests. */
+export async function startSystem(
+  overrides: NodeJS.ProcessEnv = {},
+  options: { dataDir?: string } = {},
+): Promise<RunningSystem> {
+  const env = { ...process.env, ...overrides };
+  let config = loadConfig(env);
+  const log = createLogger({ level: config.logLevel, name: 'start' });
+  if (config.testMode) {
+    log.warn(
+      'TEST_MODE is ON: the admin clock is enabled and captcha / SMS answers are returned in responses. Never in production.',
+    );
+  }
+  let stack: Stack | undefined;
+  if (!config.redisUrl || !config.databaseUrl) {
+    stack = await startStack({
+      dataDir: options.dataDir ?? '.data',
+      redis: !config.redisUrl,
+      postgres: !config.databaseUrl,
+      quiet: true,
+    });
+    config = {
+      ...config,
+      redisUrl: config.redisUrl || stack.redisUrl,
+      databaseUrl: config.databaseUrl || stack.databaseUrl,
+    };
+    log.info({ dataDir: stack.dataDir }, 'private Redis / PostgreSQL started');
+  }
+  const db = createPool(config.databaseUrl, { max: 4 });
+  const { applied } = await migrate(db);
+  log.info({ applied: applied.length }, 'migrations applied');
+
+  const gateway = await startGateway(config, log);
+  config = { ...config, port: gateway.port };
+  if (config.adminTokenGenerated) {
+    process.stderr.write(`ADMIN_TOKEN was not set; this run's admin token: ${config.adminToken}\n`);
+  }
+
+  const redis = new Redis(config.redisUrl, { enableAutoPipelining: true, maxRetriesPerRequest: null });
+  const engine = new Engine(redis, {
+    namespace: config.namespace,
+    holdMs: config.holdMs,
+    emptyMs: config.emptyMs,
+  });
+  const clock = config.testMode ? new DrivenClock(redis, clockKey(config.namespace)) : systemClock;
+  const sweeper = new Sweeper(engine, {
+    intervalMs: config.sweepIntervalMs,
+    now: () => clock.now(),
+    onError: (error) => log.error({ err: error }, 'sweep failed'),
+  });
+  sweeper.start();
+  const writer = new StreamWriter(redis, db, {
+    streams: engine.keys.allStreams(PROVINCE_CODES),
+    consumer: `${hostname()}-${process.pid}`,
+    onError: (error) => log.error({ err: error }, 'writer batch failed'),
+  });
+  writer.start();
+  log.info({ port: gateway.port, threads: gateway.threads }, 'system started');
+
+  let stopping: Promise<void> | undefined;
+  return {
+    config,
+    port: gateway.port,
+    stop: () =>
+      (stopping ??= (async () => {
+        await gateway.stop();
+        await sweeper.stop();
+        await writer.stop();
+        redis.disconnect();
+        await db.end();
+        await stack?.stop();
+      })()),
+  };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const system = await startSystem();
+  const shutdown = (): void => {
+    void system.stop().then(() => process.exit(0));
+  };
+  process.once('SIGINT', shutdown);
+  process.once('SIGTERM', shutdown);
+}
