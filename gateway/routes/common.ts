@@ -1,0 +1,83 @@
+/**
+ * Pieces every candidate-facing route module shares: the bound registration of the session's
+ * account (object-level authorization: a session only ever reaches its own candidate), turning an
+ * engine refusal into the API's error, and the API's shapes of times and registrations.
+ */
+import { boundCandidate } from '../../engine/binding.ts';
+import type { CandidateRef } from '../../engine/engine.ts';
+import type { EngineCode, Refusal } from '../../engine/codes.ts';
+import type { ItemView, RegistrationView, ReviewView } from '../../engine/views.ts';
+import { ApiError } from '../errors.ts';
+import type { Services } from '../services.ts';
+
+/** ISO-8601 with the +08:00 offset (China Standard Time has no daylight saving). */
+export function isoChina(ms: number): string {
+  const shifted = new Date(ms + 8 * 3_600_000).toISOString();
+  return `${shifted.slice(0, -1)}+08:00`;
+}
+
+export function refusalError(refusal: Refusal<EngineCode>): ApiError {
+  return new ApiError(refusal.code, refusal.details ? { details: refusal.details } : {});
+}
+
+/** The session account's bound candidate, or 404 NO_REGISTRATION. */
+export async function requireBound(
+  services: Services,
+  accountId: string,
+): Promise<CandidateRef & { registration: RegistrationView }> {
+  const bound = await boundCandidate(services.engine, accountId);
+  if (!bound) throw new ApiError('NO_REGISTRATION');
+  return bound;
+}
+
+export function itemBody(item: ItemView) {
+  return {
+    subject: item.subject,
+    campusId: item.campusId,
+    status: item.status,
+    heldAt: isoChina(item.heldAt),
+    payBy: isoChina(item.payBy),
+    fee: item.fee,
+    ...(item.settledAt === null ? {} : { settledAt: isoChina(item.settledAt) }),
+  };
+}
+
+export type ReviewStatus = 'NONE' | 'PENDING' | 'APPROVED' | 'REJECTED';
+
+/** API.md's `registration` object (R24: progress tells the home page what is left to do). */
+export function registrationBody(view: RegistrationView, review: { offered: boolean; status: ReviewStatus }) {
+  const live = [...view.written, ...view.oral].filter(
+    (item) => item.status === 'HELD' || item.status === 'PAID',
+  );
+  return {
+    candidate: {
+      candidateId: view.candidateId,
+      name: view.snapshot.name,
+      idType: view.snapshot.idType,
+      idNumber: view.snapshot.idMasked,
+      provinceCode: view.provinceCode,
+      schoolId: view.snapshot.schoolId,
+      campusId: view.campusId,
+      grade: view.snapshot.grade,
+      eligibleSubjects: view.snapshot.eligibleSubjects,
+    },
+    savedAt: isoChina(view.savedAt),
+    written: view.written.map(itemBody),
+    oral: view.oral.map(itemBody),
+    amountDue: view.amountDue,
+    cet6Review: review,
+    progress: {
+      saved: true,
+      writtenRegistered: view.written.some((item) => item.status === 'HELD' || item.status === 'PAID'),
+      oralRegistered: view.oral.some((item) => item.status === 'HELD' || item.status === 'PAID'),
+      paid: live.length > 0 && live.every((item) => item.status === 'PAID'),
+      unpaid: live.filter((item) => item.status === 'HELD').map((item) => item.subject),
+    },
+    ...(view.deleteAt === null ? {} : { deleteAt: isoChina(view.deleteAt) }),
+  };
+}
+
+export function reviewStatusOf(review: ReviewView | null, candidateId: string | null): ReviewStatus {
+  if (!review || (candidateId !== null && review.candidateId !== candidateId)) return 'NONE';
+  return review.status;
+}

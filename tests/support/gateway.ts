@@ -1,0 +1,138 @@
+/**
+ * A whole running system for HTTP tests: `startSystem` (scripts/start.ts) in TEST_MODE on a free
+ * port, with app threads, the worker pool, the writer and the sweeper, over the run's Redis (in a
+ * key namespace of its own) and a fresh PostgreSQL database. Plus a small JSON client.
+ */
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { Engine } from '../../engine/engine.ts';
+import { startSystem, type RunningSystem } from '../../scripts/start.ts';
+import { redisUrl } from './env.ts';
+import { freshDatabase } from './pg.ts';
+
+export const ADMIN_TOKEN = 'test-admin-token-0123456789';
+
+export interface TestGateway {
+  readonly system: RunningSystem;
+  readonly base: string;
+  readonly namespace: string;
+  readonly databaseUrl: string;
+  /** A Redis client and an engine on the gateway's namespace (for setup and assertions). */
+  readonly redis: Redis;
+  readonly engine: Engine;
+  readonly http: HttpClient;
+  close(): Promise<void>;
+}
+
+export async function startTestGateway(env: NodeJS.ProcessEnv = {}): Promise<TestGateway> {
+  const database = await freshDatabase();
+  const namespace = `g${randomBytes(4).toString('hex')}`;
+  const system = await startSystem({
+    TEST_MODE: '1',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    THREADS: '2',
+    POOL_THREADS: '1',
+    REDIS_URL: redisUrl(),
+    DATABASE_URL: database.url,
+    KEY_NAMESPACE: namespace,
+    ADMIN_TOKEN,
+    LOG_LEVEL: 'warn',
+    PAYMENT_SIMULATOR_PORT: '0',
+    ...env,
+  });
+  const base = `http://127.0.0.1:${system.port}`;
+  const redis = new Redis(redisUrl(), { maxRetriesPerRequest: null });
+  const engine = new Engine(redis, {
+    namespace,
+    holdMs: system.config.holdMs,
+    emptyMs: system.config.emptyMs,
+  });
+  return {
+    system,
+    base,
+    namespace,
+    databaseUrl: database.url,
+    redis,
+    engine,
+    http: new HttpClient(base),
+    async close() {
+      await system.stop();
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${namespace}:*`, 'COUNT', 1000);
+        if (keys.length > 0) await redis.unlink(...keys);
+        cursor = next;
+      } while (cursor !== '0');
+      redis.disconnect();
+      await database.drop();
+    },
+  };
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- test answers are read field by field
+type Json = any;
+
+export interface HttpAnswer<T = Json> {
+  readonly status: number;
+  readonly body: T;
+  readonly headers: Headers;
+  readonly text: string;
+}
+
+export interface RequestOptions {
+  readonly token?: string;
+  readonly idempotencyKey?: string;
+  readonly headers?: Record<string, string>;
+  /** Sent as is (not JSON-encoded). */
+  readonly raw?: string | Buffer;
+}
+
+export class HttpClient {
+  constructor(readonly base: string) {}
+
+  async request<T = Json>(
+    method: string,
+    path: string,
+    body?: unknown,
+    options: RequestOptions = {},
+  ): Promise<HttpAnswer<T>> {
+    const headers: Record<string, string> = { ...options.headers };
+    if (options.token) headers.authorization = `Bearer ${options.token}`;
+    if (options.idempotencyKey) headers['idempotency-key'] = options.idempotencyKey;
+    let payload: string | Buffer | undefined = options.raw;
+    if (payload === undefined && body !== undefined) {
+      payload = JSON.stringify(body);
+      headers['content-type'] ??= 'application/json';
+    }
+    const response = await fetch(`${this.base}${path}`, {
+      method,
+      headers,
+      ...(payload === undefined ? {} : { body: payload }),
+    });
+    const text = await response.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text === '' ? undefined : JSON.parse(text);
+    } catch {
+      // not JSON: keep the text
+    }
+    return { status: response.status, body: parsed as T, headers: response.headers, text };
+  }
+
+  get<T = Json>(path: string, options?: RequestOptions) {
+    return this.request<T>('GET', path, undefined, options);
+  }
+  post<T = Json>(path: string, body?: unknown, options?: RequestOptions) {
+    return this.request<T>('POST', path, body, options);
+  }
+  put<T = Json>(path: string, body?: unknown, options?: RequestOptions) {
+    return this.request<T>('PUT', path, body, options);
+  }
+  delete<T = Json>(path: string, options?: RequestOptions) {
+    return this.request<T>('DELETE', path, undefined, options);
+  }
+  admin<T = Json>(method: string, path: string, body?: unknown) {
+    return this.request<T>(method, path, body, { token: ADMIN_TOKEN });
+  }
+}
