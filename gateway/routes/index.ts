@@ -4,6 +4,7 @@
  */
 import type { RouteDef } from '../http/route.ts';
 import type { Services } from '../services.ts';
+import { accountRoutes } from './accounts.ts';
 import { opsRoutes } from './ops.ts';
 
 export interface RouteOptions {
@@ -19,5 +20,6 @@ export function allRoutes(services: Services, options: RouteOptions = {}): Route
       ...(options.metricsText ? { metricsText: options.metricsText } : {}),
     }),
   );
+  routes.push(...accountRoutes(services));
   return routes;
 }

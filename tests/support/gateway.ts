@@ -136,3 +136,48 @@ export class HttpClient {
     return this.request<T>(method, path, body, { token: ADMIN_TOKEN });
   }
 }
+
+let phoneCounter = 0;
+/** A fresh mainland mobile number for this test run. */
+export function newPhone(): string {
+  phoneCounter += 1;
+  return `13${String(Math.floor(Math.random() * 1e4)).padStart(4, '0')}${String(phoneCounter % 1e5).padStart(5, '0')}`;
+}
+
+export interface SignedUp {
+  readonly token: string;
+  readonly accountId: string;
+  readonly phone: string;
+  readonly password: string;
+}
+
+/**
+ * Through HTTP, as a candidate would (R1, R2): SMS code → account with phone → captcha → login →
+ * agreement. `agreement: false` stops before accepting it.
+ */
+export async function signUp(http: HttpClient, options: { agreement?: boolean } = {}): Promise<SignedUp> {
+  const phone = newPhone();
+  const password = 'opening2026';
+  const code = await http.post('/api/v1/sms-codes', { phone });
+  if (code.status !== 200) throw new Error(`sms-codes: ${code.status} ${code.text}`);
+  const account = await http.post('/api/v1/accounts', { phone, smsCode: code.body.testCode, password });
+  if (account.status !== 201) throw new Error(`accounts: ${account.status} ${account.text}`);
+  const token = await login(http, phone, password);
+  if (options.agreement !== false) {
+    const agreed = await http.post('/api/v1/agreement', { accepted: true }, { token });
+    if (agreed.status !== 200) throw new Error(`agreement: ${agreed.status} ${agreed.text}`);
+  }
+  return { token, accountId: String(account.body.accountId), phone, password };
+}
+
+export async function login(http: HttpClient, loginName: string, password: string): Promise<string> {
+  const captcha = await http.get('/api/v1/captcha');
+  const session = await http.post('/api/v1/sessions', {
+    login: loginName,
+    password,
+    captchaId: captcha.body.captchaId,
+    captchaAnswer: captcha.body.testAnswer,
+  });
+  if (session.status !== 200) throw new Error(`sessions: ${session.status} ${session.text}`);
+  return String(session.body.token);
+}

@@ -1,0 +1,128 @@
+/**
+ * Accounts and sessions (API.md; R1, R2): captcha, SMS codes, registration of an account, login
+ * (captcha first, then one KDF verification whatever the login), logout, phone binding and the
+ * registration agreement. TEST_MODE adds the captcha and SMS answers to the responses.
+ */
+import { created, noContent, ok, route, type RouteDef } from '../http/route.ts';
+import { strictObject, Type } from '../http/schemas.ts';
+import type { Services } from '../services.ts';
+
+const Phone = Type.String({ minLength: 1, maxLength: 32 });
+const Password = Type.String({ minLength: 1, maxLength: 1024 });
+
+const SmsBody = strictObject({ phone: Phone });
+const AccountBody = strictObject({
+  email: Type.Optional(Type.String({ minLength: 1, maxLength: 254 })),
+  phone: Type.Optional(Phone),
+  smsCode: Type.Optional(Type.String({ minLength: 1, maxLength: 16 })),
+  password: Password,
+});
+const SessionBody = strictObject({
+  login: Type.String({ minLength: 1, maxLength: 254 }),
+  password: Password,
+  captchaId: Type.String({ minLength: 1, maxLength: 128 }),
+  captchaAnswer: Type.String({ minLength: 1, maxLength: 32 }),
+});
+const PhoneBody = strictObject({ phone: Phone, smsCode: Type.String({ minLength: 1, maxLength: 16 }) });
+const AgreementBody = strictObject({ accepted: Type.Literal(true) });
+
+export function accountRoutes(services: Services): RouteDef[] {
+  const { accounts, captchas, sms, sessions } = services.auth;
+  const testMode = services.config.testMode;
+  return [
+    route({
+      method: 'GET',
+      path: '/api/v1/captcha',
+      summary: 'A captcha challenge (image); single-use',
+      tags: ['accounts'],
+      auth: 'none',
+      rateLimits: ['login'],
+      responses: { 200: '{captchaId, image} (+ testAnswer in TEST_MODE)', 429: 'RATE_LIMITED' },
+      handler: async () => ok(await captchas.issue({ includeAnswer: testMode })),
+    }),
+    route({
+      method: 'POST',
+      path: '/api/v1/sms-codes',
+      summary: 'Send an SMS code to a mainland mobile number (R1)',
+      tags: ['accounts'],
+      auth: 'none',
+      body: SmsBody,
+      idempotent: true,
+      rateLimits: ['sms'],
+      responses: {
+        200: '{sent: true} (+ testCode in TEST_MODE)',
+        400: 'VALIDATION_FAILED',
+        429: 'RATE_LIMITED',
+      },
+      handler: async (ctx) => ok(await sms.send(ctx.body.phone, { includeCode: testMode })),
+    }),
+    route({
+      method: 'POST',
+      path: '/api/v1/accounts',
+      summary: 'Create an account with an email, or a phone and its SMS code (R1)',
+      tags: ['accounts'],
+      auth: 'none',
+      body: AccountBody,
+      idempotent: true,
+      rateLimits: ['register'],
+      responses: {
+        201: '{accountId, phoneBound}',
+        400: 'VALIDATION_FAILED, WEAK_PASSWORD, SMS_CODE_INVALID',
+        409: 'ACCOUNT_EXISTS',
+      },
+      handler: async (ctx) => created(await accounts.register(ctx.body)),
+    }),
+    route({
+      method: 'POST',
+      path: '/api/v1/sessions',
+      summary: 'Log in with email or phone, password and captcha (R1)',
+      tags: ['accounts'],
+      auth: 'none',
+      body: SessionBody,
+      rateLimits: ['login'],
+      responses: {
+        200: '{token, accountId, phoneBound, expiresAt}',
+        400: 'CAPTCHA_FAILED',
+        401: 'INVALID_CREDENTIALS',
+      },
+      handler: async (ctx) => ok(await accounts.login(ctx.body)),
+    }),
+    route({
+      method: 'DELETE',
+      path: '/api/v1/sessions/current',
+      summary: 'Log out (revoke this session)',
+      tags: ['accounts'],
+      auth: 'session',
+      responses: { 204: 'logged out', 401: 'UNAUTHORIZED' },
+      handler: async (ctx) => {
+        await sessions.logout(/^Bearer\s+(\S+)$/i.exec(ctx.headers.authorization ?? '')?.[1]);
+        return noContent();
+      },
+    }),
+    route({
+      method: 'POST',
+      path: '/api/v1/accounts/me/phone',
+      summary: 'Bind a mobile phone to the account (R1: required before registering)',
+      tags: ['accounts'],
+      auth: 'session',
+      body: PhoneBody,
+      idempotent: true,
+      responses: { 200: '{phoneBound: true}', 400: 'SMS_CODE_INVALID', 409: 'PHONE_IN_USE' },
+      handler: async (ctx) => ok(await accounts.bindPhone(ctx.accountId!, ctx.body.phone, ctx.body.smsCode)),
+    }),
+    route({
+      method: 'POST',
+      path: '/api/v1/agreement',
+      summary: 'Accept the registration agreement (R2)',
+      tags: ['accounts'],
+      auth: 'session',
+      body: AgreementBody,
+      idempotent: true,
+      responses: { 200: '{accepted: true}', 400: 'VALIDATION_FAILED' },
+      handler: async (ctx) => {
+        await accounts.acceptAgreement(ctx.accountId!);
+        return ok({ accepted: true });
+      },
+    }),
+  ];
+}
