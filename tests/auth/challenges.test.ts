@@ -1,0 +1,185 @@
+/**
+ * The two challenges of R1 on a real Redis: the login captcha (an SVG image, single-use answers
+ * with a lifetime) and SMS codes (6 digits, single-use, limited guesses, per-phone send limits),
+ * and what the stand-in SMS sender may write to the log.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApiError } from '../../gateway/errors.ts';
+import { createAuthLogger } from '../../gateway/auth/log.ts';
+import { LogSmsSender, SmsCodes } from '../../gateway/auth/sms.ts';
+import { LogCapture, newAuthFixture, smsCodeFor, uniquePhone, type AuthFixture } from './fixture.ts';
+
+let f: AuthFixture;
+
+beforeAll(async () => {
+  f = await newAuthFixture();
+});
+
+afterAll(async () => {
+  await f?.close();
+});
+
+async function thrown(promise: Promise<unknown>): Promise<ApiError> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!(err instanceof ApiError)) throw new Error(`expected an ApiError, got ${String(err)}`);
+  return err;
+}
+
+describe('R1: login captcha', () => {
+  it('is an SVG data URL of drawn paths, and the answer is given only when asked (TEST_MODE)', async () => {
+    const plain = await f.captchas.issue();
+    expect(plain).not.toHaveProperty('testAnswer');
+    expect(plain.captchaId).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    const prefix = 'data:image/svg+xml;base64,';
+    expect(plain.image.startsWith(prefix)).toBe(true);
+    const svg = Buffer.from(plain.image.slice(prefix.length), 'base64').toString('utf8');
+    expect(svg).toMatch(/^<svg [^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+    expect(svg).not.toContain('<text');
+    // Noise curves plus one filled path per character.
+    expect((svg.match(/<path /g) ?? []).length).toBeGreaterThanOrEqual(f.captchas.length + 1);
+
+    const testing = await f.captchas.issue({ includeAnswer: true });
+    expect(testing.testAnswer).toMatch(new RegExp(`^[A-Z2-9]{${f.captchas.length}}$`));
+    expect(testing.captchaId).not.toBe(plain.captchaId);
+  });
+
+  it('keeps an answer in Redis for its lifetime only', async () => {
+    const { captchaId } = await f.captchas.issue();
+    const ttl = await f.redis.ttl(f.keys.captcha(captchaId));
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(f.captchas.ttlSeconds);
+  });
+
+  it('compares case-insensitively and accepts an answer once', async () => {
+    const { captchaId, testAnswer = '' } = await f.captchas.issue({ includeAnswer: true });
+    expect(await f.captchas.verify(captchaId, ` ${testAnswer.toLowerCase()} `)).toBe(true);
+    expect(await f.captchas.verify(captchaId, testAnswer)).toBe(false);
+  });
+
+  it('burns the captcha on a wrong answer', async () => {
+    const { captchaId, testAnswer = '' } = await f.captchas.issue({ includeAnswer: true });
+    expect(await f.captchas.verify(captchaId, 'nope')).toBe(false);
+    expect(await f.captchas.verify(captchaId, testAnswer)).toBe(false);
+    expect(await f.redis.exists(f.keys.captcha(captchaId))).toBe(0);
+  });
+
+  it('refuses unknown, malformed and missing ids and answers', async () => {
+    const { captchaId, testAnswer = '' } = await f.captchas.issue({ includeAnswer: true });
+    expect(await f.captchas.verify('A'.repeat(22), testAnswer)).toBe(false);
+    expect(await f.captchas.verify('../../x', testAnswer)).toBe(false);
+    expect(await f.captchas.verify(undefined, testAnswer)).toBe(false);
+    expect(await f.captchas.verify(captchaId, undefined)).toBe(false);
+  });
+});
+
+describe('R1: SMS codes', () => {
+  it('sends 6 digits valid for a limited time, the code only when asked (TEST_MODE)', async () => {
+    const phone = uniquePhone();
+    expect(await f.sms.send(phone)).toEqual({ sent: true });
+    const other = uniquePhone();
+    const code = await smsCodeFor(f.sms, other);
+    expect(code).toMatch(/^\d{6}$/);
+    const ttl = await f.redis.pttl(f.keys.sms(other).code);
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(f.sms.codeTtlMs);
+  });
+
+  it('accepts a code once, for its own phone only', async () => {
+    const phone = uniquePhone();
+    const elsewhere = uniquePhone();
+    const code = await smsCodeFor(f.sms, phone);
+    expect(await f.sms.consume(elsewhere, code)).toBe(false);
+    expect(await f.sms.consume(phone, code)).toBe(true);
+    expect(await f.sms.consume(phone, code)).toBe(false);
+  });
+
+  it(`throws a code away after too many wrong guesses`, async () => {
+    const phone = uniquePhone();
+    const code = await smsCodeFor(f.sms, phone);
+    const wrong = (n: number): string => String((Number(code) + n) % 1_000_000).padStart(6, '0');
+    for (let i = 1; i <= f.sms.maxAttempts; i++) expect(await f.sms.consume(phone, wrong(i))).toBe(false);
+    expect(await f.sms.consume(phone, code)).toBe(false);
+  });
+
+  it('refuses malformed phones with VALIDATION_FAILED', async () => {
+    for (const phone of ['12812345678', '1381234567', '138123456789', '+8613812345678', undefined]) {
+      expect((await thrown(f.sms.send(phone))).code).toBe('VALIDATION_FAILED');
+    }
+  });
+
+  it('limits sends per phone: one per interval, then a daily cap (RATE_LIMITED with retryAfterSeconds)', async () => {
+    const phone = uniquePhone();
+    await f.sms.send(phone);
+    const early = await thrown(f.sms.send(phone));
+    expect(early.code).toBe('RATE_LIMITED');
+    expect(early.status).toBe(429);
+    expect(early.retryAfterSeconds).toBeGreaterThan(0);
+    expect(early.retryAfterSeconds).toBeLessThanOrEqual(60);
+    // Another phone is not affected.
+    await f.sms.send(uniquePhone());
+
+    const capped = new SmsCodes({
+      redis: f.redis,
+      keys: f.keys,
+      sender: new LogSmsSender({ logger: f.logger }),
+      minIntervalMs: 1,
+      dailyLimit: 3,
+    });
+    const busy = uniquePhone();
+    for (let i = 0; i < 3; i++) {
+      await capped.send(busy);
+      await sleep(5);
+    }
+    const daily = await thrown(capped.send(busy));
+    expect(daily.code).toBe('RATE_LIMITED');
+    expect(daily.retryAfterSeconds).toBeGreaterThan(23 * 3600);
+    expect(daily.retryAfterSeconds).toBeLessThanOrEqual(24 * 3600);
+  });
+
+  it('admits one send per interval under concurrency', async () => {
+    const phone = uniquePhone();
+    const outcomes = await Promise.allSettled(Array.from({ length: 20 }, () => f.sms.send(phone)));
+    expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+  });
+
+  it('logs the masked phone, never the full phone or the code; the code only in TEST_MODE', async () => {
+    const phone = '13812341234';
+    const logs = new LogCapture();
+    const quiet = new SmsCodes({
+      redis: f.redis,
+      keys: f.keys,
+      sender: new LogSmsSender({ logger: createAuthLogger({ destination: logs }) }),
+    });
+    const code = await smsCodeFor(quiet, phone);
+    expect(logs.text).toContain('sent code to 138****1234');
+    expect(logs.text).not.toContain(phone);
+    expect(logs.text).not.toContain(code);
+
+    const testLogs = new LogCapture();
+    const revealing = new SmsCodes({
+      redis: f.redis,
+      keys: f.keys,
+      sender: new LogSmsSender({ logger: createAuthLogger({ destination: testLogs }), revealCode: true }),
+    });
+    const other = '13912345678';
+    const shown = await smsCodeFor(revealing, other);
+    expect(testLogs.text).toContain(shown);
+    expect(testLogs.text).not.toContain(other);
+  });
+
+  it('redacts personal fields that a caller logs by mistake', () => {
+    const logs = new LogCapture();
+    const logger = createAuthLogger({ destination: logs });
+    logger.info(
+      { phone: '13812341234', password: 'hunter2abc', nested: { email: 'a@b.cn', smsCode: '123456' } },
+      'oops',
+    );
+    for (const secret of ['13812341234', 'hunter2abc', 'a@b.cn', '123456'])
+      expect(logs.text).not.toContain(secret);
+    expect(logs.text).toContain('[redacted]');
+  });
+});

@@ -1,0 +1,69 @@
+/**
+ * The gateway's error table: API.md's codes with their statuses, the engine's codes included from
+ * engine/codes.ts (not repeated), and the catch-all mapping of anything thrown.
+ */
+import { describe, expect, it } from 'vitest';
+import { ENGINE_CODES } from '../../engine/codes.ts';
+import { API_CODES, ApiError, GATEWAY_CODES, isApiCode, toApiError } from '../../gateway/errors.ts';
+import { WorkerPoolFull } from '../../gateway/workers/pool.ts';
+
+describe('gateway error codes (R1, R2 and API.md)', () => {
+  it('gives the statuses API.md fixes', () => {
+    const expected: Record<string, number> = {
+      VALIDATION_FAILED: 400,
+      WEAK_PASSWORD: 400,
+      SMS_CODE_INVALID: 400,
+      CAPTCHA_FAILED: 400,
+      INVALID_CREDENTIALS: 401,
+      UNAUTHORIZED: 401,
+      ACCOUNT_EXISTS: 409,
+      PHONE_IN_USE: 409,
+      PHONE_NOT_BOUND: 403,
+      AGREEMENT_REQUIRED: 403,
+      RATE_LIMITED: 429,
+      OVERLOADED: 503,
+      PAYLOAD_TOO_LARGE: 413,
+      IDEMPOTENCY_KEY_REUSED: 422,
+      IDEMPOTENCY_IN_PROGRESS: 409,
+      SOLD_OUT: 409,
+      REGISTRATION_NOT_OPEN: 403,
+      REVIEW_NO_MATCH: 422,
+    };
+    for (const [code, status] of Object.entries(expected)) {
+      expect(isApiCode(code), code).toBe(true);
+      if (isApiCode(code)) expect(new ApiError(code).status, code).toBe(status);
+    }
+  });
+
+  it('includes every engine code unchanged, and defines no code twice', () => {
+    for (const [code, info] of Object.entries(ENGINE_CODES)) expect(API_CODES).toHaveProperty(code, info);
+    for (const code of Object.keys(GATEWAY_CODES))
+      expect(Object.hasOwn(ENGINE_CODES, code), code).toBe(false);
+    for (const info of Object.values(API_CODES)) expect(info.message.length).toBeGreaterThan(0);
+    expect(isApiCode('NOPE')).toBe(false);
+  });
+
+  it('renders the error body and carries Retry-After seconds', () => {
+    const err = new ApiError('RATE_LIMITED', { details: { retryAfterSeconds: 42 } });
+    expect(err.retryAfterSeconds).toBe(42);
+    expect(err.toBody()).toEqual({
+      error: {
+        code: 'RATE_LIMITED',
+        message: API_CODES.RATE_LIMITED.message,
+        details: { retryAfterSeconds: 42 },
+      },
+    });
+    expect(new ApiError('WEAK_PASSWORD').toBody()).toEqual({
+      error: { code: 'WEAK_PASSWORD', message: API_CODES.WEAK_PASSWORD.message },
+    });
+  });
+
+  it('maps anything thrown: refusals keep their code, a full worker queue is OVERLOADED, the rest 500', () => {
+    const refusal = new ApiError('PHONE_IN_USE');
+    expect(toApiError(refusal)).toBe(refusal);
+    expect(toApiError(new WorkerPoolFull())).toMatchObject({ code: 'OVERLOADED', status: 503 });
+    const internal = toApiError(new Error('connection string postgres://secret'));
+    expect(internal).toMatchObject({ code: 'INTERNAL_ERROR', status: 500 });
+    expect(JSON.stringify(internal.toBody())).not.toContain('secret');
+  });
+});

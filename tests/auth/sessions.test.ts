@@ -1,0 +1,169 @@
+/**
+ * Bearer sessions (R1) on real PostgreSQL and Redis: token size and uniqueness, only the SHA-256
+ * stored, validation from the Redis cache without PostgreSQL, expiry under a driven clock, logout.
+ */
+import { createHash } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { query } from '../../db/pool.ts';
+import { Sessions, TOKEN_BYTES } from '../../gateway/auth/sessions.ts';
+import { newAuthFixture, type AuthFixture } from './fixture.ts';
+
+let f: AuthFixture;
+let accountId: string;
+
+beforeAll(async () => {
+  f = await newAuthFixture();
+  const [row] = await query<{ account_id: string }>(
+    f.db,
+    `INSERT INTO accounts (email, password_hash) VALUES ('sessions@example.edu.cn', '$argon2id$placeholder')
+     RETURNING account_id::text`,
+  );
+  if (row === undefined) throw new Error('no account');
+  accountId = row.account_id;
+});
+
+afterAll(async () => {
+  await f?.close();
+});
+
+const sha256 = (token: string): Buffer => createHash('sha256').update(token).digest();
+
+async function sessionRow(token: string) {
+  const [row] = await query<{ account_id: string; revoked: boolean; lifetime_ms: string }>(
+    f.db,
+    `SELECT account_id::text, revoked_at IS NOT NULL AS revoked,
+            (extract(epoch FROM expires_at - created_at) * 1000)::bigint::text AS lifetime_ms
+       FROM sessions WHERE token_hash = $1`,
+    [sha256(token)],
+  );
+  return row;
+}
+
+describe('R1: sessions', () => {
+  it('issues 256-bit base64url tokens, all distinct, and stores only their SHA-256', async () => {
+    const tokens = await Promise.all(Array.from({ length: 100 }, () => f.sessions.create(accountId)));
+    const seen = new Set<string>();
+    for (const { token } of tokens) {
+      expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      expect(Buffer.from(token, 'base64url').length).toBe(TOKEN_BYTES);
+      expect(TOKEN_BYTES * 8).toBeGreaterThanOrEqual(128);
+      seen.add(token);
+    }
+    expect(seen.size).toBe(tokens.length);
+    // Every bit position varies across 100 tokens (a constant or counter-like token would not).
+    const bytes = tokens.map(({ token }) => Buffer.from(token, 'base64url'));
+    for (let position = 0; position < TOKEN_BYTES; position++) {
+      expect(new Set(bytes.map((b) => b[position])).size).toBeGreaterThan(1);
+    }
+
+    const sample = tokens[0];
+    if (sample === undefined) throw new Error('no token');
+    const row = await sessionRow(sample.token);
+    expect(row).toMatchObject({
+      account_id: accountId,
+      revoked: false,
+      lifetime_ms: String(f.sessions.lifetimeMs),
+    });
+    const [asText] = await query<{ n: string }>(
+      f.db,
+      `SELECT count(*)::text AS n FROM sessions WHERE encode(token_hash, 'escape') LIKE '%' || $1 || '%'
+          OR encode(token_hash, 'base64') = $1`,
+      [sample.token],
+    );
+    expect(asText?.n).toBe('0');
+    // Redis holds the hash as key, never the token.
+    const cachedKeys = await f.redis.keys(`${f.keys.session('*')}`);
+    expect(cachedKeys.length).toBeGreaterThanOrEqual(tokens.length);
+    expect(cachedKeys.some((key) => key.includes(sample.token))).toBe(false);
+  });
+
+  it('authenticates from Redis alone, and falls back to PostgreSQL when the cache entry is gone', async () => {
+    const { token, expiresAt } = await f.sessions.create(accountId);
+    expect(Date.parse(expiresAt)).toBe(f.clock.now + f.sessions.lifetimeMs);
+    const pgQueries = vi.spyOn(f.db, 'query');
+    try {
+      expect(await f.sessions.authenticate(token)).toBe(accountId);
+      expect(pgQueries).not.toHaveBeenCalled();
+
+      const key = f.keys.session(sha256(token).toString('hex'));
+      const ttl = await f.redis.pttl(key);
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(f.sessions.lifetimeMs);
+
+      await f.redis.del(key);
+      expect(await f.sessions.authenticate(token)).toBe(accountId);
+      expect(pgQueries).toHaveBeenCalledTimes(1);
+      // Cached again: the next check is Redis only.
+      expect(await f.sessions.authenticate(token)).toBe(accountId);
+      expect(pgQueries).toHaveBeenCalledTimes(1);
+    } finally {
+      pgQueries.mockRestore();
+    }
+  });
+
+  it('refuses malformed and unknown tokens', async () => {
+    for (const token of ['', 'abc', 'x'.repeat(44), `${'A'.repeat(42)}=`, undefined, 42]) {
+      expect(await f.sessions.authenticate(token)).toBeNull();
+    }
+    expect(await f.sessions.authenticate('A'.repeat(43))).toBeNull();
+  });
+
+  it('expires sessions after their lifetime, from the cache and from PostgreSQL alike', async () => {
+    const sessions = new Sessions({
+      db: f.db,
+      redis: f.redis,
+      keys: f.keys,
+      lifetimeMs: 60_000,
+      now: () => f.clock.now,
+    });
+    const start = f.clock.now;
+    try {
+      const { token } = await sessions.create(accountId);
+      f.clock.now = start + 59_000;
+      expect(await sessions.authenticate(token)).toBe(accountId);
+      f.clock.now = start + 60_000;
+      expect(await sessions.authenticate(token)).toBeNull();
+      await f.redis.del(f.keys.session(sha256(token).toString('hex')));
+      expect(await sessions.authenticate(token)).toBeNull();
+    } finally {
+      f.clock.now = start;
+    }
+  });
+
+  it('logs out: revoked in PostgreSQL, refused at once, and a refill from PostgreSQL cannot revive it', async () => {
+    const { token } = await f.sessions.create(accountId);
+    const other = await f.sessions.create(accountId);
+    expect(await f.sessions.authenticate(token)).toBe(accountId);
+    await f.sessions.logout(token);
+    expect((await sessionRow(token))?.revoked).toBe(true);
+    expect(await f.sessions.authenticate(token)).toBeNull();
+    // Without the cache, PostgreSQL says revoked too.
+    await f.redis.del(f.keys.session(sha256(token).toString('hex')));
+    expect(await f.sessions.authenticate(token)).toBeNull();
+    // Idempotent, and other sessions of the account are untouched.
+    await f.sessions.logout(token);
+    await f.sessions.logout('B'.repeat(43));
+    expect(await f.sessions.authenticate(other.token)).toBe(accountId);
+  });
+
+  it('keeps the revocation marker over a racing cache refill (SET NX)', async () => {
+    const { token } = await f.sessions.create(accountId);
+    const key = f.keys.session(sha256(token).toString('hex'));
+    await f.redis.del(key);
+    // A check that misses the cache reads PostgreSQL; the logout lands before its refill.
+    const realQuery = f.db.query.bind(f.db);
+    const spy = vi.spyOn(f.db, 'query').mockImplementationOnce((async (
+      ...args: Parameters<typeof realQuery>
+    ) => {
+      const result = await realQuery(...args);
+      spy.mockRestore();
+      await f.sessions.logout(token);
+      return result;
+    }) as typeof f.db.query);
+    // This one check started before the logout finished, so it may still pass…
+    expect(await f.sessions.authenticate(token)).toBe(accountId);
+    // …but it did not re-cache the session over the logout.
+    expect(await f.redis.get(key)).toBe('revoked');
+    expect(await f.sessions.authenticate(token)).toBeNull();
+  });
+});
