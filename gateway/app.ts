@@ -1,6 +1,6 @@
 /**
  * One gateway app (one uWS App on one thread): every route of gateway/routes, the seat dashboards'
- * WebSockets, and the 404 catch-all, over the thread's Services. `shutdown` is graceful: stop
+ * WebSockets (with this thread's seat hub), and the 404 catch-all, over the thread's Services. `shutdown` is graceful: stop
  * accepting, let in-flight requests finish (bounded wait), close WebSockets.
  */
 import type { us_listen_socket } from 'uWebSockets.js';
@@ -10,6 +10,8 @@ import { RateLimiter, type RateLimitRule } from './http/rateLimit.ts';
 import { loadNativeUws } from './http/uws.ts';
 import { allRoutes, type RouteOptions } from './routes/index.ts';
 import type { Services } from './services.ts';
+import { SeatHub } from './ws/seatHub.ts';
+import { registerSeatSockets } from './ws/seats.ts';
 
 export interface GatewayApp {
   listen(host: string, port: number): Promise<number>;
@@ -31,7 +33,24 @@ export function createGatewayApp(services: Services, options: RouteOptions = {})
   const uws = loadNativeUws();
   const app = uws.App();
   const { config } = services;
-  const mounted = mountRoutes(app, allRoutes(services, options), {
+  const hub = new SeatHub({
+    app,
+    engine: services.engine,
+    coalesceMs: config.wsCoalesceMs,
+    log: services.log,
+    clock: services.clock,
+  });
+  const seatSockets = registerSeatSockets(app, {
+    hub,
+    metrics: services.metrics,
+    log: services.log,
+    maxBackpressure: config.wsMaxBackpressure,
+  });
+  const routes = allRoutes(services, {
+    ...options,
+    dashboard: { engine: services.engine, provinces: () => hub.knownProvinces() },
+  });
+  const mounted = mountRoutes(app, routes, {
     log: services.log,
     metrics: services.metrics,
     clock: services.clock,
@@ -47,7 +66,8 @@ export function createGatewayApp(services: Services, options: RouteOptions = {})
   let listenSocket: us_listen_socket | undefined;
 
   return {
-    listen(host, port) {
+    async listen(host, port) {
+      await hub.start();
       return new Promise((resolve, reject) => {
         app.listen(host, port, (socket) => {
           if (!socket) {
@@ -64,6 +84,8 @@ export function createGatewayApp(services: Services, options: RouteOptions = {})
       listenSocket = undefined;
       const deadline = Date.now() + graceMs;
       while (mounted.inFlight() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      seatSockets.closeAll();
+      await hub.close();
     },
   };
 }

@@ -11,18 +11,27 @@
  * with WorkerPoolFull (the HTTP layer answers 503 OVERLOADED).
  */
 import {
+  cet6ReviewOffered,
   evaluateEligibility,
   matchReview,
   type AccountReview,
   type Cet6ReviewStatus,
+  type Evaluation,
   type IdentityInput,
   type IdentityRefusal,
   type ReviewRefusalReason,
 } from '../engine/eligibility.ts';
-import type { WrittenSubject } from '../engine/subjects.ts';
+import { WRITTEN_SUBJECTS, type WrittenSubject } from '../engine/subjects.ts';
 import type { IdType } from '../engine/world.ts';
 import type { Queryable } from '../db/pool.ts';
-import { cet4ScoresByTicket, findCandidates, type RosterMatch } from '../db/sql/eligibility.ts';
+import {
+  cet4ScoresByTicket,
+  findCandidates,
+  rosterByCandidate,
+  type CandidateLookup,
+  type RosterMatch,
+  type RosterRecord,
+} from '../db/sql/eligibility.ts';
 import type { TaskRunner } from './workers/pool.ts';
 import {
   checkIdentityBatch,
@@ -166,6 +175,36 @@ export class EligibilityService {
         reject,
       });
     });
+  }
+
+  /**
+   * The roster row of a candidate known by id (a saved registration: the clear ID number is not
+   * kept after binding), with the facts R9 needs; `campusId` tests that campus for a CET6 sitting
+   * (the registration's own written campus, R7). One indexed read, not batched: it serves the
+   * registration page and review applications, not the opening-time surge of queries.
+   */
+  async candidateRecord(lookup: CandidateLookup): Promise<RosterRecord | null> {
+    const [record] = await rosterByCandidate(this.options.db, [lookup]);
+    return record ?? null;
+  }
+
+  /**
+   * R10, R14 for a candidate known by id: the application is matched with the roster's ID digest
+   * and normalised name, exactly as `reviewMatch` matches typed ones. A REFUSED answer must store
+   * nothing (422 REVIEW_NO_MATCH).
+   */
+  async reviewMatchForRecord(
+    record: Pick<RosterRecord, 'idHmacHex' | 'nameNormalised'>,
+    ticketNumber: string,
+  ): Promise<ReviewMatchAnswer> {
+    const records = /^\d{15}$/.test(ticketNumber)
+      ? await cet4ScoresByTicket(this.options.db, [ticketNumber])
+      : [];
+    const match = matchReview(
+      { ticketNumber, idKey: record.idHmacHex, normalisedName: record.nameNormalised },
+      records.map((entry) => ({ ...entry, idKey: entry.idHmacHex })),
+    );
+    return { ok: true, ...match };
   }
 
   /** Answers whatever is still waiting; later calls still work (nothing to close otherwise). */
@@ -316,4 +355,31 @@ function answerFor(match: RosterMatch, identity: Accepted, review: AccountReview
     eligibleSubjects: evaluation.eligibleSubjects,
     cet6Review: evaluation.cet6Review,
   };
+}
+
+/**
+ * R4, R9 and R13 for a saved registration: its subjects are the snapshot's (R7: later changes of
+ * the school records do not reach it) plus CET6 once the account's review for this candidate is
+ * APPROVED (R10); the review is offered while CET6 is not among them, the candidate is not barred
+ * and the registration's written campus holds a CET6 sitting (both from the current records:
+ * the snapshot keeps neither).
+ */
+export function evaluateSaved(
+  saved: { readonly candidateId: string; readonly eligibleSubjects: readonly string[] },
+  facts: Pick<RosterMatch, 'cet6Barred' | 'campusOffersCet6'> | null,
+  review: AccountReview | null,
+): Evaluation {
+  const status: Cet6ReviewStatus =
+    review !== null && review.candidateId === saved.candidateId ? review.status : 'NONE';
+  const listed = new Set(saved.eligibleSubjects);
+  if (status === 'APPROVED') listed.add('CET6');
+  const subjects = WRITTEN_SUBJECTS.filter((subject) => listed.has(subject));
+  const offered =
+    facts !== null &&
+    cet6ReviewOffered({
+      cet6Barred: facts.cet6Barred,
+      campusOffersCet6: facts.campusOffersCet6,
+      eligibleSubjects: subjects,
+    });
+  return { eligibleSubjects: subjects, cet6Review: { offered, status } };
 }

@@ -15,6 +15,8 @@ import { StreamWriter } from '../db/writer.ts';
 import { DrivenClock, systemClock } from '../gateway/clock.ts';
 import { loadConfig, type Config } from '../gateway/config.ts';
 import { createLogger } from '../gateway/log.ts';
+import { localBaseUrl } from '../gateway/payments/payLink.ts';
+import { startPaymentSimulator, type PaymentSimulator } from '../gateway/payments/simulator.ts';
 import { startGateway } from '../gateway/server.ts';
 import { clockKey } from '../gateway/services.ts';
 import { startStack, type Stack } from './stack.ts';
@@ -22,6 +24,8 @@ import { startStack, type Stack } from './stack.ts';
 export interface RunningSystem {
   readonly config: Config;
   readonly port: number;
+  /** The payment-provider simulator (TEST_MODE only): payUrl points at it. */
+  readonly paymentSimulator: { readonly port: number; readonly url: string } | null;
   stop(): Promise<void>;
 }
 
@@ -57,6 +61,18 @@ export async function startSystem(
   const { applied } = await migrate(db);
   log.info({ applied: applied.length }, 'migrations applied');
 
+  // first, so that the gateway threads know its port for payUrl; it learns the gateway's below
+  let paymentSimulator: PaymentSimulator | undefined;
+  if (config.testMode) {
+    paymentSimulator = await startPaymentSimulator({
+      host: config.host,
+      port: config.paymentSimulatorPort,
+      secret: config.paymentSecret,
+      log: log.child({ component: 'payment-simulator' }),
+    });
+    config = { ...config, paymentSimulatorPort: paymentSimulator.port };
+  }
+
   const gateway = await startGateway(config, log);
   config = { ...config, port: gateway.port };
   if (config.adminTokenGenerated) {
@@ -82,14 +98,20 @@ export async function startSystem(
     onError: (error) => log.error({ err: error }, 'writer batch failed'),
   });
   writer.start();
+  paymentSimulator?.connect({
+    gatewayUrl: config.publicBaseUrl || localBaseUrl(config.host, gateway.port),
+    now: () => clock.now(),
+  });
   log.info({ port: gateway.port, threads: gateway.threads }, 'system started');
 
   let stopping: Promise<void> | undefined;
   return {
     config,
     port: gateway.port,
+    paymentSimulator: paymentSimulator ? { port: paymentSimulator.port, url: paymentSimulator.url } : null,
     stop: () =>
       (stopping ??= (async () => {
+        await paymentSimulator?.stop();
         await gateway.stop();
         await sweeper.stop();
         await writer.stop();

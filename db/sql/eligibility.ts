@@ -142,3 +142,76 @@ export async function cet4ScoresByTicket(
     year: row.year,
   }));
 }
+
+/** A roster row found by candidate id (a saved registration, or a CET6 review once bound). */
+export interface RosterRecord extends RosterMatch {
+  /** id_hmac as hex: what a CET4 record of the same ID number holds (R10, after binding the clear
+   * number is no longer known: API.md keeps it masked only). */
+  readonly idHmacHex: string;
+  readonly nameNormalised: string;
+}
+
+export interface CandidateLookup {
+  readonly candidateId: string;
+  /** The campus to test for a CET6 sitting instead of the roster's (a saved registration's own
+   * written campus, R7); null or absent: the roster's. */
+  readonly campusId?: string | null;
+}
+
+interface RosterRecordRow extends Omit<RosterRow, 'ord'> {
+  ord: string;
+  id_hmac_hex: string;
+  name_normalised: string;
+}
+
+const ROSTER_BY_CANDIDATE = `
+  WITH wanted AS (
+    SELECT w.candidate_id, w.campus_id, w.ord
+    FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS w(candidate_id, campus_id, ord)
+  ), found AS (
+    SELECT w.ord, coalesce(w.campus_id, r.campus_id) AS cet6_campus_id, r.*
+    FROM wanted w
+    JOIN roster r ON r.candidate_id = w.candidate_id
+  ), best AS (
+    SELECT s.id_hmac, max(s.score)::int AS cet4_best
+    FROM cet4_scores s
+    WHERE s.id_hmac IN (SELECT id_hmac FROM found)
+    GROUP BY s.id_hmac
+  )
+  SELECT f.ord, f.candidate_id, f.id_type, encode(f.id_hmac, 'hex') AS id_hmac_hex, f.name, f.name_normalised,
+         f.province_code, f.school_id, f.campus_id, f.grade, f.eligible_subjects, f.cet6_barred, b.cet4_best,
+         EXISTS (SELECT 1 FROM campus_capacity c WHERE c.campus_id = f.cet6_campus_id AND c.subject = 'CET6')
+           AS campus_offers_cet6
+  FROM found f
+  LEFT JOIN best b ON b.id_hmac = f.id_hmac`;
+
+/** The roster rows of the given candidate ids, in the lookups' order; null where there is none. */
+export async function rosterByCandidate(
+  db: Queryable,
+  lookups: readonly CandidateLookup[],
+): Promise<(RosterRecord | null)[]> {
+  const records: (RosterRecord | null)[] = new Array<RosterRecord | null>(lookups.length).fill(null);
+  if (lookups.length === 0) return records;
+  const rows = await query<RosterRecordRow>(db, ROSTER_BY_CANDIDATE, [
+    lookups.map((lookup) => lookup.candidateId),
+    lookups.map((lookup) => lookup.campusId ?? null),
+  ]);
+  for (const row of rows) {
+    records[Number(row.ord) - 1] = {
+      candidateId: row.candidate_id,
+      idType: row.id_type,
+      name: row.name,
+      provinceCode: row.province_code,
+      schoolId: row.school_id,
+      campusId: row.campus_id,
+      grade: row.grade,
+      eligibleSubjects: row.eligible_subjects,
+      cet6Barred: row.cet6_barred,
+      cet4Best: row.cet4_best,
+      campusOffersCet6: row.campus_offers_cet6,
+      idHmacHex: row.id_hmac_hex,
+      nameNormalised: row.name_normalised,
+    };
+  }
+  return records;
+}

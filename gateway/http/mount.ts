@@ -192,7 +192,7 @@ export function mountRoutes(app: TemplatedApp, routes: readonly RouteDef[], deps
       deps.metrics.inFlight.set(inFlight);
       const declaredLength = Number(headers['content-length'] ?? 0);
       const body = expectsBody
-        ? readBody(res, deps.maxBodyBytes, declaredLength)
+        ? readBody(res, def.maxBodyBytes ?? deps.maxBodyBytes, declaredLength)
         : Promise.resolve(Buffer.alloc(0));
 
       void (async () => {

@@ -49,6 +49,8 @@ export interface RouteDef<
   readonly query?: QuerySchema;
   /** The body is not JSON (e.g. a provider's form-encoded notification): no parsing, no schema. */
   readonly rawBody?: boolean;
+  /** Overrides the gateway's body limit (MAX_BODY_BYTES) for this route, e.g. bulk admin uploads. */
+  readonly maxBodyBytes?: number;
   /** Honour Idempotency-Key (every state-changing POST). */
   readonly idempotent?: boolean;
   /** Rate-limit rules applied before the handler (gateway/http/rateLimit.ts). */

@@ -5,11 +5,18 @@
 import type { RouteDef } from '../http/route.ts';
 import type { Services } from '../services.ts';
 import { accountRoutes } from './accounts.ts';
+import { adminRoutes } from './admin.ts';
+import { dashboardRoutes, type DashboardDeps } from './dashboard.ts';
 import { opsRoutes } from './ops.ts';
+import { registrationRoutes } from './registration.ts';
+import { reviewRoutes } from './review.ts';
+import { paymentRoutes } from './payments.ts';
 
 export interface RouteOptions {
   /** The whole process's metrics text (all app threads). */
   readonly metricsText?: () => Promise<string>;
+  /** The seat dashboards' routes (the app thread's seat hub knows the provinces). */
+  readonly dashboard?: DashboardDeps;
 }
 
 export function allRoutes(services: Services, options: RouteOptions = {}): RouteDef[] {
@@ -21,5 +28,9 @@ export function allRoutes(services: Services, options: RouteOptions = {}): Route
     }),
   );
   routes.push(...accountRoutes(services));
+  routes.push(...adminRoutes(services));
+  routes.push(...registrationRoutes(services), ...reviewRoutes(services));
+  routes.push(...paymentRoutes(services));
+  routes.push(...dashboardRoutes(options.dashboard ?? { engine: services.engine }));
   return routes;
 }
