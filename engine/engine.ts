@@ -37,6 +37,14 @@ import type { Campus, CalendarEntry } from './world.ts';
 
 export const HOUR_MS = 3_600_000;
 
+/** R16: for each written subject, the other written subjects of its level. */
+const SAME_LEVEL = Object.fromEntries(
+  WRITTEN_SUBJECTS.map((subject) => [
+    subject,
+    WRITTEN_SUBJECTS.filter((other) => other !== subject && writtenInfo(other).level === writtenInfo(subject).level),
+  ]),
+) as unknown as Record<WrittenSubject, readonly WrittenSubject[]>;
+
 export interface EngineOptions {
   /** Key namespace (deployments or test runs sharing one Redis). */
   readonly namespace?: string;
@@ -178,8 +186,7 @@ export class Engine {
     const keys = this.keys.province(input.provinceCode);
     const payBy = input.now + this.holdMs;
     const due = dueBucketOf(payBy);
-    const level = writtenInfo(input.subject).level;
-    const sameLevel = WRITTEN_SUBJECTS.filter((s) => s !== input.subject && writtenInfo(s).level === level);
+    const sameLevel = SAME_LEVEL[input.subject];
     const answer = await this.run(
       'reserveWritten',
       [

@@ -65,12 +65,24 @@ export interface AccountKeys {
 }
 
 export class KeySpace {
+  /** Built once per province: every engine call needs them, and allocation is the hot path's cost. */
+  private readonly provinces = new Map<string, ProvinceKeys>();
+
   /** `namespace` separates deployments and test runs sharing one Redis (no `{` or `}` in it). */
   constructor(readonly namespace = 'cet') {
     if (!/^[A-Za-z0-9_.:-]+$/.test(namespace)) throw new Error(`invalid key namespace: ${namespace}`);
   }
 
   province(code: string): ProvinceKeys {
+    let keys = this.provinces.get(code);
+    if (!keys) {
+      keys = this.buildProvince(code);
+      this.provinces.set(code, keys);
+    }
+    return keys;
+  }
+
+  private buildProvince(code: string): ProvinceKeys {
     if (!PROVINCE_CODE.test(code)) throw new Error(`invalid province code: ${code}`);
     const base = `${this.namespace}:{p${code}}`;
     return {

@@ -28,16 +28,23 @@ const { values } = parseArgs({
     candidates: { type: 'string', default: '100000' },
     ops: { type: 'string', default: '300000' },
     inflight: { type: 'string', default: '800' },
+    connections: { type: 'string', default: '2' },
   },
 });
 const CANDIDATES = Number(values.candidates);
 const OPS = Number(values.ops);
 const INFLIGHT = Number(values.inflight);
+/** Engines on separate connections: with one, Redis and Node take turns on each pipelined batch. */
+const CONNECTIONS = Number(values.connections);
 const NOW = Date.UTC(2026, 2, 1, 9);
 const PROVINCE = '11';
 
 /** Runs `count` calls of `work` with at most `inflight` outstanding; returns calls per second. */
-async function drive(count: number, inflight: number, work: (i: number) => Promise<unknown>): Promise<number> {
+async function drive(
+  count: number,
+  inflight: number,
+  work: (i: number) => Promise<unknown>,
+): Promise<number> {
   let next = 0;
   const started = performance.now();
   await Promise.all(
@@ -67,7 +74,9 @@ function campusFor(index: number, capacity: Campus['capacity']): Campus {
 function redisBenchmark(port: number, host: string, args: string[]): Promise<number> {
   const binary = findBinary('redis-benchmark', REDIS_INSTALL_HINT);
   return new Promise((resolve, reject) => {
-    const child = spawn(binary, ['-h', host, '-p', String(port), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(binary, ['-h', host, '-p', String(port), ...args], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
     child.on('error', reject);
@@ -84,10 +93,26 @@ async function main(): Promise<void> {
   try {
     const url = new URL(stack.redisUrl);
     const redis = new Redis(stack.redisUrl, { enableAutoPipelining: true, maxRetriesPerRequest: null });
-    const engine = new Engine(redis, { namespace: `bench${Date.now()}` });
+    const namespace = `bench${Date.now()}`;
+    const engine = new Engine(redis, { namespace });
+    const engines = [
+      engine,
+      ...Array.from(
+        { length: CONNECTIONS - 1 },
+        () =>
+          new Engine(new Redis(stack.redisUrl, { enableAutoPipelining: true, maxRetriesPerRequest: null }), {
+            namespace,
+          }),
+      ),
+    ];
+    const pick = (i: number): Engine => engines[i % engines.length]!;
     const keys = engine.keys.province(PROVINCE);
     await engine.setCalendar(
-      { provinceCode: PROVINCE, registrationOpensAt: NOW - HOUR_MS, registrationClosesAt: NOW + 100 * HOUR_MS },
+      {
+        provinceCode: PROVINCE,
+        registrationOpensAt: NOW - HOUR_MS,
+        registrationClosesAt: NOW + 100 * HOUR_MS,
+      },
       NOW,
     );
     const campuses = Array.from({ length: 50 }, (_, i) =>
@@ -111,7 +136,7 @@ async function main(): Promise<void> {
     };
     const bindRate = await drive(CANDIDATES, INFLIGHT, async (i) => {
       const ref = { accountId: String(1_000_000 + i), provinceCode: PROVINCE, candidateId: String(i + 1) };
-      const outcome = await bind(engine, {
+      const outcome = await bind(pick(i), {
         ...ref,
         campusId: campuses[i % 50]!.campusId,
         snapshot,
@@ -121,11 +146,17 @@ async function main(): Promise<void> {
       refs[i] = ref;
     });
     const reserveRate = await drive(CANDIDATES, INFLIGHT, async (i) => {
-      const outcome = await engine.reserveWritten({ ...refs[i]!, subject: 'CET4', eligible: true, fee: 30, now: NOW });
+      const outcome = await pick(i).reserveWritten({
+        ...refs[i]!,
+        subject: 'CET4',
+        eligible: true,
+        fee: 30,
+        now: NOW,
+      });
       if (!outcome.ok) throw new Error(`reserve ${i}: ${outcome.code}`);
     });
     const oralRate = await drive(CANDIDATES, INFLIGHT, async (i) => {
-      const outcome = await engine.reserveOral({
+      const outcome = await pick(i).reserveOral({
         ...refs[i]!,
         subject: 'CET-SET4',
         campusId: campuses[i % 50]!.campusId,
@@ -137,7 +168,8 @@ async function main(): Promise<void> {
     const withStream = usedMemory(await redis.info('memory'));
     const streamLength = await redis.xlen(keys.stream);
     await redis.xtrim(keys.stream, 'MAXLEN', 0);
-    for (let shard = 0; shard < 16; shard++) await redis.xtrim(`${engine.keys.namespace}:{a${shard}}:ev`, 'MAXLEN', 0);
+    for (let shard = 0; shard < 16; shard++)
+      await redis.xtrim(`${engine.keys.namespace}:{a${shard}}:ev`, 'MAXLEN', 0);
     await redis.call('MEMORY', 'PURGE').catch(() => undefined);
     const drained = usedMemory(await redis.info('memory'));
 
@@ -149,9 +181,21 @@ async function main(): Promise<void> {
       const outcome = await bind(engine, { ...ref, campusId: soldOutCampus.campusId, snapshot, now: NOW });
       if (!outcome.ok) throw new Error(`bind ${ref.candidateId}: ${outcome.code}`);
     }
-    const taken = await engine.reserveWritten({ ...taker, subject: 'CJT4', eligible: true, fee: 30, now: NOW });
+    const taken = await engine.reserveWritten({
+      ...taker,
+      subject: 'CJT4',
+      eligible: true,
+      fee: 30,
+      now: NOW,
+    });
     if (!taken.ok) throw new Error(`P1 setup: ${taken.code}`);
-    const check = await engine.reserveWritten({ ...probe, subject: 'CJT4', eligible: true, fee: 30, now: NOW });
+    const check = await engine.reserveWritten({
+      ...probe,
+      subject: 'CJT4',
+      eligible: true,
+      fee: 30,
+      now: NOW,
+    });
     if (check.ok || check.code !== 'SOLD_OUT') throw new Error('P1 probe should be SOLD_OUT');
 
     const script = loadScripts().get('reserveWritten')!;
@@ -191,8 +235,14 @@ async function main(): Promise<void> {
     const benchmarkRuns: number[] = [];
     for (let round = 0; round < 3; round++) {
       wrapperRuns.push(
-        await drive(OPS, clients * pipeline, async () => {
-          const outcome = await engine.reserveWritten({ ...probe, subject: 'CJT4', eligible: true, fee: 30, now: NOW });
+        await drive(OPS, clients * pipeline, async (i) => {
+          const outcome = await pick(i).reserveWritten({
+            ...probe,
+            subject: 'CJT4',
+            eligible: true,
+            fee: 30,
+            now: NOW,
+          });
           if (outcome.ok) throw new Error('P1: a sold-out reservation succeeded');
         }),
       );
@@ -228,7 +278,15 @@ async function main(): Promise<void> {
       reserveOralSuccessOpsPerSec: Math.round(oralRate),
       bindsPerSec: Math.round(bindRate),
       candidates: CANDIDATES,
-      p1: { ops: OPS, clients, pipeline, wrapperRuns: wrapperRuns.map(Math.round), benchmarkRuns },
+      p1: {
+        ops: OPS,
+        clients,
+        pipeline,
+        connections: CONNECTIONS,
+        wrapperRuns: wrapperRuns.map(Math.round),
+        benchmarkRuns,
+      },
+      nodeOptions: process.env.NODE_OPTIONS ?? '',
       appendfsync: ((await redis.config('GET', 'appendfsync')) as string[])[1],
       measuredAt: new Date().toISOString(),
     };
@@ -236,7 +294,7 @@ async function main(): Promise<void> {
     writeFileSync('reports/bench/engine.json', `${JSON.stringify(result, null, 2)}\n`);
     console.log(`
 engine benchmark (${CANDIDATES} candidates, appendfsync ${result.appendfsync})
-  P1 reserve (SOLD_OUT path, ${OPS} ops, ${clients}×${pipeline} in flight)
+  P1 reserve (SOLD_OUT path, ${OPS} ops, ${clients}×${pipeline} in flight, wrapper on ${CONNECTIONS} connections)
      through the TypeScript wrapper   ${scriptOpsPerSec.toLocaleString('en')} ops/s   runs ${wrapperRuns.map(Math.round).join(', ')}
      redis-benchmark, same EVALSHA    ${redisBenchmarkOpsPerSec.toLocaleString('en')} ops/s   runs ${benchmarkRuns.join(', ')}
      ratio                            ${result.ratio}   (target ≥ 0.60)
@@ -248,7 +306,7 @@ engine benchmark (${CANDIDATES} candidates, appendfsync ${result.appendfsync})
      outbox drained                   ${result.bytesPerCandidate} bytes   (target ≤ 400)
      outbox undrained                 ${result.bytesPerCandidateUndrainedStream} bytes   (${result.streamEntriesPerCandidate} events each)
   → reports/bench/engine.json`);
-    redis.disconnect();
+    for (const each of engines) each.redis.disconnect();
   } finally {
     await stack.stop();
   }
