@@ -6,7 +6,7 @@
  * run at once (distinct consumer names). This is the base the persistence issue grows
  * (projections, XAUTOCLAIM of dead consumers, dead letters, backoff by SQLSTATE, trimming).
  */
-import type { Cluster, Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { decodeEvent } from '../engine/events.ts';
 import type { Pool } from './pool.ts';
 import { insertEvents, type EventRow } from './sql/events.ts';
@@ -16,6 +16,7 @@ export interface WriterOptions {
   readonly group?: string;
   readonly consumer: string;
   readonly batchSize?: number;
+  /** How long one read blocks waiting for new entries (ms). */
   readonly idleMs?: number;
   readonly onError?: (error: unknown) => void;
 }
@@ -29,6 +30,9 @@ export interface WriterStats {
 
 type StreamReply = [stream: string, entries: [id: string, fields: string[]][]][] | null;
 
+// Single-node Redis: one XREADGROUP reads every stream. (On Redis Cluster the streams of different
+// shards live on different nodes; the persistence issue splits the read per node.)
+
 export class StreamWriter {
   private readonly group: string;
   private readonly batchSize: number;
@@ -36,14 +40,16 @@ export class StreamWriter {
   private loop: Promise<void> | undefined;
   private groupsReady = false;
   private stats: WriterStats = { written: 0, batches: 0, errors: 0, lastWriteAt: 0 };
+  private readonly reader: Redis;
 
   constructor(
-    private readonly redis: Redis | Cluster,
+    private readonly redis: Redis,
     private readonly db: Pool,
     private readonly options: WriterOptions,
   ) {
     this.group = options.group ?? 'writer';
     this.batchSize = options.batchSize ?? 1000;
+    this.reader = redis.duplicate();
   }
 
   get current(): WriterStats {
@@ -62,26 +68,31 @@ export class StreamWriter {
     this.groupsReady = true;
   }
 
-  /** Reads and writes one batch per stream; `from` '0' re-reads this consumer's pending entries. */
-  async drainOnce(from: '>' | '0' = '>'): Promise<number> {
+  /**
+   * Reads one batch across all streams in one XREADGROUP (blocking up to `blockMs` for new entries
+   * when there are none, instead of polling), writes it, then acknowledges it. `from` '0' re-reads
+   * this consumer's pending entries. The reader connection is dedicated (a blocking read would
+   * stall other commands on a shared one).
+   */
+  async drainOnce(from: '>' | '0' = '>', blockMs = 0): Promise<number> {
     await this.ensureGroups();
+    const streams = this.options.streams;
+    const args: (string | number)[] = ['GROUP', this.group, this.options.consumer, 'COUNT', this.batchSize];
+    if (blockMs > 0 && from === '>') args.push('BLOCK', blockMs);
+    args.push('STREAMS', ...streams, ...streams.map(() => from));
+    const reply = (await this.reader.call('XREADGROUP', ...args)) as StreamReply;
     let written = 0;
-    for (const stream of this.options.streams) {
-      const reply = (await this.redis.xreadgroup(
-        'GROUP',
-        this.group,
-        this.options.consumer,
-        'COUNT',
-        this.batchSize,
-        'STREAMS',
-        stream,
-        from,
-      )) as StreamReply;
-      const entries = reply?.[0]?.[1] ?? [];
+    for (const [stream, entries] of reply ?? []) {
       if (entries.length === 0) continue;
       const rows: EventRow[] = entries.map(([id, fields]) => {
         const event = decodeEvent(stream, id, fields);
-        return { eventId: event.eventId, stream: event.stream, type: event.type, atMs: event.at, data: event.data };
+        return {
+          eventId: event.eventId,
+          stream: event.stream,
+          type: event.type,
+          atMs: event.at,
+          data: event.data,
+        };
       });
       await insertEvents(this.db, rows);
       await this.redis.xack(stream, this.group, ...entries.map(([id]) => id));
@@ -100,16 +111,13 @@ export class StreamWriter {
     this.loop = (async () => {
       // first whatever this consumer had read but not acknowledged before a crash
       while (!this.stopped && (await this.safeDrain('0')) > 0);
-      while (!this.stopped) {
-        const written = await this.safeDrain('>');
-        if (written === 0) await new Promise((resolve) => setTimeout(resolve, this.options.idleMs ?? 50));
-      }
+      while (!this.stopped) await this.safeDrain('>', this.options.idleMs ?? 200);
     })();
   }
 
-  private async safeDrain(from: '>' | '0'): Promise<number> {
+  private async safeDrain(from: '>' | '0', blockMs = 0): Promise<number> {
     try {
-      return await this.drainOnce(from);
+      return await this.drainOnce(from, blockMs);
     } catch (error) {
       this.stats = { ...this.stats, errors: this.stats.errors + 1 };
       this.options.onError?.(error);
@@ -121,5 +129,6 @@ export class StreamWriter {
   async stop(): Promise<void> {
     this.stopped = true;
     await this.loop;
+    this.reader.disconnect();
   }
 }

@@ -67,7 +67,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
             collection.requester.postMessage({
               type: 'metrics-text',
               id: collection.requestId,
-              text: `${text}\n# HELP worker_pool_queued Tasks waiting for a worker thread\n# TYPE worker_pool_queued gauge\nworker_pool_queued ${pool.queued}\n`,
+              text: `${text}\n# HELP worker_pool_queued Tasks waiting for a worker thread\n# TYPE worker_pool_queued gauge\nworker_pool_queued ${pool.queued}\n# HELP gateway_threads App threads serving the port\n# TYPE gateway_threads gauge\ngateway_threads ${workers.length}\n`,
             } satisfies ToThread),
           );
         }

@@ -4,6 +4,7 @@
  * MessagePort in app threads), accounts and sessions, eligibility, the clock, metrics and fees.
  */
 import { Redis } from 'ioredis';
+import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import { Engine } from '../engine/engine.ts';
 import { idKeysFromEnv, type IdKeys } from '../engine/idCrypto.ts';
@@ -15,6 +16,7 @@ import { EligibilityService } from './eligibility.ts';
 import { FeeTable } from './fees.ts';
 import { GatewayMetrics } from './metrics.ts';
 import type { TaskRunner, WorkerPool } from './workers/pool.ts';
+import type { BoundRef } from './routes/common.ts';
 
 export interface Services {
   readonly config: Config;
@@ -31,6 +33,8 @@ export interface Services {
   readonly metrics: GatewayMetrics;
   readonly idKeys: IdKeys;
   readonly fees: FeeTable;
+  /** Bound candidates by account (gateway/routes/common.ts boundRef), bounded per thread. */
+  readonly boundCache: LRUCache<string, BoundRef>;
   close(): Promise<void>;
 }
 
@@ -84,6 +88,7 @@ export function createServices(
     metrics: new GatewayMetrics(),
     idKeys,
     fees: new FeeTable(redis, config.namespace),
+    boundCache: new LRUCache<string, BoundRef>({ max: 200_000 }),
     async close() {
       await db.end();
       redis.disconnect();

@@ -20,8 +20,8 @@ import { createPool } from '../db/pool.ts';
 import { AuthKeys } from '../gateway/auth/keys.ts';
 import { Sessions } from '../gateway/auth/sessions.ts';
 import { FeeTable } from '../gateway/fees.ts';
-import { startSystem } from './start.ts';
-import { startStack } from './stack.ts';
+import { spawn } from 'node:child_process';
+import { freePort, startStack } from './stack.ts';
 
 const { values } = parseArgs({
   options: {
@@ -46,18 +46,47 @@ async function run(url: string, opts: Partial<autocannon.Options>): Promise<auto
 async function main(): Promise<void> {
   const stack = await startStack();
   try {
-    const system = await startSystem({
-      REDIS_URL: stack.redisUrl,
-      DATABASE_URL: stack.databaseUrl,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      KEY_NAMESPACE: NAMESPACE,
-      LOG_LEVEL: 'warn',
-      MAX_IN_FLIGHT: '100000',
-      RATE_RESERVE_PER_ACCOUNT_PER_MINUTE: '1000000',
-      TEST_MODE: '0',
-    });
-    const base = `http://127.0.0.1:${system.port}`;
+    // the system runs in its own process (as `npm start`), so that the load generator in this
+    // process does not share a thread with the gateway's writer, sweeper and worker pool
+    const port = await freePort();
+    const system = spawn(
+      process.execPath,
+      ['--max-semi-space-size=64', '--import', 'tsx', 'scripts/start.ts'],
+      {
+        env: {
+          ...process.env,
+          REDIS_URL: stack.redisUrl,
+          DATABASE_URL: stack.databaseUrl,
+          PORT: String(port),
+          HOST: '127.0.0.1',
+          KEY_NAMESPACE: NAMESPACE,
+          LOG_LEVEL: 'warn',
+          MAX_IN_FLIGHT: '100000',
+          RATE_RESERVE_PER_ACCOUNT_PER_MINUTE: '1000000',
+          TEST_MODE: '0',
+          ADMIN_TOKEN: 'bench-admin-token-0123456789',
+        },
+        stdio: ['ignore', 'inherit', 'inherit'],
+      },
+    );
+    const stopSystem = () =>
+      new Promise<void>((resolve) => {
+        if (system.exitCode !== null) return resolve();
+        system.once('exit', () => resolve());
+        system.kill('SIGTERM');
+      });
+    for (let waited = 0; ; waited += 200) {
+      const ready = await fetch(`http://127.0.0.1:${port}/readyz`)
+        .then((r) => r.ok)
+        .catch(() => false);
+      if (ready) break;
+      if (waited > 60_000 || system.exitCode !== null) throw new Error('the system did not become ready');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    const threads = Number(
+      /gateway_threads (\d+)/.exec(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text())?.[1] ?? 0,
+    );
+    const base = `http://127.0.0.1:${port}`;
     const redis = new Redis(stack.redisUrl, { enableAutoPipelining: true, maxRetriesPerRequest: null });
     const engine = new Engine(redis, { namespace: NAMESPACE });
     const db = createPool(stack.databaseUrl, { max: 8 });
@@ -163,21 +192,21 @@ async function main(): Promise<void> {
       reservationOutcomes: outcomes,
       connections: CONNECTIONS,
       durationSeconds: DURATION,
-      threads: system.config.threads,
+      threads: threads || undefined,
       candidates: CANDIDATES,
       measuredAt: new Date().toISOString(),
     };
     mkdirSync('reports/bench', { recursive: true });
     writeFileSync('reports/bench/gateway.json', `${JSON.stringify(result, null, 2)}\n`);
     console.log(`
-gateway benchmark (${system.config.threads} app threads, ${CONNECTIONS} connections, ${DURATION} s each)
+gateway benchmark (${threads || 'default'} app threads, ${CONNECTIONS} connections, ${DURATION} s each)
   POST /api/v1/registration/written   ${result.reserveRps.toLocaleString('en')} req/s   p50 ${result.p50Ms} ms   p99 ${result.p99Ms} ms   (target ≥ 20,000/s)
   GET /healthz (trivial)              ${result.trivialRps.toLocaleString('en')} req/s   p99 ${result.trivialP99Ms} ms
   reservation outcomes                ${JSON.stringify(outcomes)}   errors ${result.errors}, timeouts ${result.timeouts}
   → reports/bench/gateway.json`);
     redis.disconnect();
     await db.end();
-    await system.stop();
+    await stopSystem();
   } finally {
     await stack.stop();
   }

@@ -20,6 +20,35 @@ export function refusalError(refusal: Refusal<EngineCode>): ApiError {
   return new ApiError(refusal.code, refusal.details ? { details: refusal.details } : {});
 }
 
+/** What the hot reservation path needs of a binding: fixed once bound (I2, R7). */
+export interface BoundRef extends CandidateRef {
+  readonly eligibleSubjects: readonly string[];
+}
+
+/**
+ * The session account's bound candidate from this thread's cache, else from Redis (then cached):
+ * a binding does not change while it lives and its snapshot is frozen (R7), so a reservation
+ * costs no extra round trip. The scripts still check that the record is bound to this account;
+ * when one answers NO_REGISTRATION (the registration was deleted, R8) call `forgetBound`.
+ */
+export async function boundRef(services: Services, accountId: string): Promise<BoundRef> {
+  const cached = services.boundCache.get(accountId);
+  if (cached) return cached;
+  const bound = await requireBound(services, accountId);
+  const ref: BoundRef = {
+    accountId,
+    provinceCode: bound.provinceCode,
+    candidateId: bound.candidateId,
+    eligibleSubjects: bound.registration.snapshot.eligibleSubjects,
+  };
+  services.boundCache.set(accountId, ref);
+  return ref;
+}
+
+export function forgetBound(services: Services, accountId: string): void {
+  services.boundCache.delete(accountId);
+}
+
 /** The session account's bound candidate, or 404 NO_REGISTRATION. */
 export async function requireBound(
   services: Services,

@@ -32,7 +32,15 @@ import { ApiError } from '../errors.ts';
 import { created, ok, route, type RouteDef } from '../http/route.ts';
 import { strictObject, Type } from '../http/schemas.ts';
 import type { Services } from '../services.ts';
-import { isoChina, itemBody, refusalError, registrationBody, requireBound } from './common.ts';
+import {
+  boundRef,
+  forgetBound,
+  isoChina,
+  itemBody,
+  refusalError,
+  registrationBody,
+  requireBound,
+} from './common.ts';
 
 // ------------------------------------------------------------------ shapes shared with review.ts
 
@@ -268,8 +276,8 @@ export function registrationRoutes(services: Services): RouteDef[] {
       handler: async (ctx) => {
         const accountId = ctx.accountId!;
         const { subject } = ctx.body;
-        const bound = await requireBound(services, accountId);
-        let eligible = bound.registration.snapshot.eligibleSubjects.includes(subject);
+        const bound = await boundRef(services, accountId);
+        let eligible = bound.eligibleSubjects.includes(subject);
         if (!eligible && subject === 'CET6') {
           // R10: an approved review opens CET6, for the candidate it was made for only
           const review = await engine.review(accountId);
@@ -285,7 +293,10 @@ export function registrationRoutes(services: Services): RouteDef[] {
           now: ctx.now,
         });
         metrics.reservations.inc({ kind: 'WRITTEN', outcome: outcome.ok ? 'OK' : outcome.code });
-        if (!outcome.ok) throw holdError(outcome);
+        if (!outcome.ok) {
+          if (outcome.code === 'NO_REGISTRATION') forgetBound(services, accountId);
+          throw holdError(outcome);
+        }
         return created({ item: itemBody(outcome.item) });
       },
     }),
@@ -357,7 +368,7 @@ export function registrationRoutes(services: Services): RouteDef[] {
       handler: async (ctx) => {
         const accountId = ctx.accountId!;
         const { subject, campusId } = ctx.body;
-        const bound = await requireBound(services, accountId);
+        const bound = await boundRef(services, accountId);
         const outcome = await engine.reserveOral({
           accountId,
           provinceCode: bound.provinceCode,
@@ -368,7 +379,10 @@ export function registrationRoutes(services: Services): RouteDef[] {
           now: ctx.now,
         });
         metrics.reservations.inc({ kind: 'ORAL', outcome: outcome.ok ? 'OK' : outcome.code });
-        if (!outcome.ok) throw holdError(outcome);
+        if (!outcome.ok) {
+          if (outcome.code === 'NO_REGISTRATION') forgetBound(services, accountId);
+          throw holdError(outcome);
+        }
         return created({ item: itemBody(outcome.item) });
       },
     }),
