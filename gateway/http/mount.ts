@@ -6,7 +6,7 @@
  * The pipeline: admission (bounded in-flight) → body → schema → auth → rate limits → clock →
  * Idempotency-Key → handler → answer, metrics.
  */
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { ApiError, toApiError } from '../errors.ts';
@@ -224,21 +224,36 @@ export function mountRoutes(app: TemplatedApp, routes: readonly RouteDef[], deps
             });
           }
 
-          let accountId: string | null = null;
-          if (def.auth === 'session') {
-            const token = bearer(headers.authorization ?? '');
-            accountId = token ? await deps.sessions.authenticate(token) : null;
-            if (accountId === null) throw new ApiError('UNAUTHORIZED');
-          } else if (def.auth === 'admin') {
-            const token = bearer(headers.authorization ?? '');
-            if (token === null || !sameSecret(token, deps.adminToken)) throw new ApiError('UNAUTHORIZED');
+          // Session lookup, the rate limits that do not need the account, and the clock go to
+          // Redis together: one round trip instead of three on the hot path.
+          const token = def.auth === 'none' ? null : bearer(headers.authorization ?? '');
+          if (def.auth === 'admin' && (token === null || !sameSecret(token, deps.adminToken))) {
+            throw new ApiError('UNAUTHORIZED');
           }
-
-          for (const ruleName of def.rateLimits ?? []) {
-            const rule = deps.rateLimitRules[ruleName];
-            if (!rule) continue;
-            const subject = rule.by === 'account' ? (accountId ?? `ip:${ip}`) : ip;
-            const verdict = await deps.rateLimiter.hit(rule, subject);
+          const rules = (def.rateLimits ?? []).flatMap((name) => deps.rateLimitRules[name] ?? []);
+          const early = rules.filter((rule) => rule.by !== 'account');
+          const subjectOf = (rule: RateLimitRule, accountId: string | null): string =>
+            rule.by === 'ip'
+              ? ip
+              : rule.by === 'session' && token !== null
+                ? `s:${createHash('sha256').update(token).digest('base64url').slice(0, 22)}`
+                : (accountId ?? `ip:${ip}`);
+          const [accountId, verdicts, now] = await Promise.all([
+            def.auth === 'session' && token !== null
+              ? deps.sessions.authenticate(token)
+              : Promise.resolve(null),
+            Promise.all(early.map((rule) => deps.rateLimiter.hit(rule, subjectOf(rule, null)))),
+            deps.clock.now(),
+          ]);
+          if (def.auth === 'session' && accountId === null) throw new ApiError('UNAUTHORIZED');
+          const late = rules.filter((rule) => rule.by === 'account');
+          const allVerdicts = [
+            ...verdicts.map((verdict, i) => ({ rule: early[i]!, verdict })),
+            ...(
+              await Promise.all(late.map((rule) => deps.rateLimiter.hit(rule, subjectOf(rule, accountId))))
+            ).map((verdict, i) => ({ rule: late[i]!, verdict })),
+          ];
+          for (const { rule, verdict } of allVerdicts) {
             if (!verdict.allowed) {
               deps.metrics.shed.inc({ code: 'RATE_LIMITED' });
               throw new ApiError('RATE_LIMITED', {
@@ -247,7 +262,6 @@ export function mountRoutes(app: TemplatedApp, routes: readonly RouteDef[], deps
             }
           }
 
-          const now = await deps.clock.now();
           const key = headers['idempotency-key'];
           if (def.idempotent && key !== undefined) {
             if (key.length > MAX_IDEMPOTENCY_KEY_LENGTH) {

@@ -1,5 +1,5 @@
 /**
- * Per-account and per-client rate limits (429 RATE_LIMITED with Retry-After): fixed windows
+ * Per-session, per-account and per-client rate limits (429 RATE_LIMITED with Retry-After): fixed windows
  * counted in Redis, so the limit holds across threads and gateways. A rule names what it counts
  * by; the counter and its expiry are set atomically (MULTI).
  */
@@ -9,7 +9,9 @@ export interface RateLimitRule {
   readonly name: string;
   readonly limit: number;
   readonly windowMs: number;
-  readonly by: 'ip' | 'account';
+  /** What is counted: the client address, the session (counted in the same round trip as the
+   * session lookup), or the account (one more round trip, after the session lookup). */
+  readonly by: 'ip' | 'session' | 'account';
 }
 
 export interface RateLimitVerdict {

@@ -49,6 +49,23 @@ export function forgetBound(services: Services, accountId: string): void {
   services.boundCache.delete(accountId);
 }
 
+/**
+ * Runs an engine call on the account's bound candidate. If the call answers NO_REGISTRATION on a
+ * cached binding (deleted under R8, perhaps bound anew since), the cache entry is dropped and the
+ * call is tried once more on a fresh read.
+ */
+export async function onBound<T extends { ok: boolean; code?: string }>(
+  services: Services,
+  accountId: string,
+  attempt: (bound: BoundRef) => Promise<T>,
+): Promise<T> {
+  const wasCached = services.boundCache.has(accountId);
+  const outcome = await attempt(await boundRef(services, accountId));
+  if (outcome.ok || outcome.code !== 'NO_REGISTRATION') return outcome;
+  forgetBound(services, accountId);
+  return wasCached ? attempt(await boundRef(services, accountId)) : outcome;
+}
+
 /** The session account's bound candidate, or 404 NO_REGISTRATION. */
 export async function requireBound(
   services: Services,

@@ -32,15 +32,7 @@ import { ApiError } from '../errors.ts';
 import { created, ok, route, type RouteDef } from '../http/route.ts';
 import { strictObject, Type } from '../http/schemas.ts';
 import type { Services } from '../services.ts';
-import {
-  boundRef,
-  forgetBound,
-  isoChina,
-  itemBody,
-  refusalError,
-  registrationBody,
-  requireBound,
-} from './common.ts';
+import { isoChina, itemBody, onBound, refusalError, registrationBody, requireBound } from './common.ts';
 
 // ------------------------------------------------------------------ shapes shared with review.ts
 
@@ -233,6 +225,12 @@ export function registrationRoutes(services: Services): RouteDef[] {
           now: ctx.now,
         });
         if (!outcome.ok) throw refusalError(outcome);
+        services.boundCache.set(accountId, {
+          accountId,
+          provinceCode: candidate.provinceCode,
+          candidateId: candidate.candidateId,
+          eligibleSubjects: outcome.registration.snapshot.eligibleSubjects,
+        });
         return created({ registration: savedBody(outcome.registration, answer) });
       },
     }),
@@ -276,27 +274,25 @@ export function registrationRoutes(services: Services): RouteDef[] {
       handler: async (ctx) => {
         const accountId = ctx.accountId!;
         const { subject } = ctx.body;
-        const bound = await boundRef(services, accountId);
-        let eligible = bound.eligibleSubjects.includes(subject);
-        if (!eligible && subject === 'CET6') {
-          // R10: an approved review opens CET6, for the candidate it was made for only
-          const review = await engine.review(accountId);
-          eligible = review?.status === 'APPROVED' && review.candidateId === bound.candidateId;
-        }
-        const outcome = await engine.reserveWritten({
-          accountId,
-          provinceCode: bound.provinceCode,
-          candidateId: bound.candidateId,
-          subject,
-          eligible,
-          fee: await services.fees.of(subject),
-          now: ctx.now,
+        const outcome = await onBound(services, accountId, async (bound) => {
+          let eligible = bound.eligibleSubjects.includes(subject);
+          if (!eligible && subject === 'CET6') {
+            // R10: an approved review opens CET6, for the candidate it was made for only
+            const review = await engine.review(accountId);
+            eligible = review?.status === 'APPROVED' && review.candidateId === bound.candidateId;
+          }
+          return engine.reserveWritten({
+            accountId,
+            provinceCode: bound.provinceCode,
+            candidateId: bound.candidateId,
+            subject,
+            eligible,
+            fee: await services.fees.of(subject),
+            now: ctx.now,
+          });
         });
         metrics.reservations.inc({ kind: 'WRITTEN', outcome: outcome.ok ? 'OK' : outcome.code });
-        if (!outcome.ok) {
-          if (outcome.code === 'NO_REGISTRATION') forgetBound(services, accountId);
-          throw holdError(outcome);
-        }
+        if (!outcome.ok) throw holdError(outcome);
         return created({ item: itemBody(outcome.item) });
       },
     }),
@@ -368,21 +364,19 @@ export function registrationRoutes(services: Services): RouteDef[] {
       handler: async (ctx) => {
         const accountId = ctx.accountId!;
         const { subject, campusId } = ctx.body;
-        const bound = await boundRef(services, accountId);
-        const outcome = await engine.reserveOral({
-          accountId,
-          provinceCode: bound.provinceCode,
-          candidateId: bound.candidateId,
-          subject,
-          campusId,
-          fee: await services.fees.of(subject),
-          now: ctx.now,
-        });
+        const outcome = await onBound(services, accountId, async (bound) =>
+          engine.reserveOral({
+            accountId,
+            provinceCode: bound.provinceCode,
+            candidateId: bound.candidateId,
+            subject,
+            campusId,
+            fee: await services.fees.of(subject),
+            now: ctx.now,
+          }),
+        );
         metrics.reservations.inc({ kind: 'ORAL', outcome: outcome.ok ? 'OK' : outcome.code });
-        if (!outcome.ok) {
-          if (outcome.code === 'NO_REGISTRATION') forgetBound(services, accountId);
-          throw holdError(outcome);
-        }
+        if (!outcome.ok) throw holdError(outcome);
         return created({ item: itemBody(outcome.item) });
       },
     }),
