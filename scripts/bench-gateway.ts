@@ -20,6 +20,8 @@ import { createPool } from '../db/pool.ts';
 import { AuthKeys } from '../gateway/auth/keys.ts';
 import { Sessions } from '../gateway/auth/sessions.ts';
 import { FeeTable } from '../gateway/fees.ts';
+import { upsertReference } from '../db/sql/reference.ts';
+import type { Campus } from '../engine/world.ts';
 import { spawn } from 'node:child_process';
 import { freePort, startStack } from './stack.ts';
 
@@ -91,25 +93,42 @@ async function main(): Promise<void> {
     const engine = new Engine(redis, { namespace: NAMESPACE });
     const db = createPool(stack.databaseUrl, { max: 8 });
     const now = Date.now();
-    await engine.setCalendar(
-      { provinceCode: '11', registrationOpensAt: now - HOUR_MS, registrationClosesAt: now + 48 * HOUR_MS },
-      now,
+    // the reference data and the roster go to PostgreSQL too: the writer projects registrations
+    // and items onto them (foreign keys), as in a real deployment
+    const campusList: Campus[] = Array.from({ length: 50 }, (_, i) => {
+      const campusId = `11${String(i + 1).padStart(4, '0')}1`;
+      return {
+        campusId,
+        name: campusId,
+        provinceCode: '11',
+        schoolId: campusId.slice(0, 6),
+        studentsMayTakeOralElsewhere: true,
+        capacity: { CET4: Math.ceil((CANDIDATES * 1.2) / 50) },
+        oralOpens: { ownSchoolAt: now, provinceWideAt: now },
+      };
+    });
+    const campuses = campusList.map((c) => c.campusId);
+    const calendar = {
+      provinceCode: '11',
+      registrationOpensAt: now - HOUR_MS,
+      registrationClosesAt: now + 48 * HOUR_MS,
+    };
+    await engine.setCalendar(calendar, now);
+    await upsertReference(db, {
+      provinces: [{ code: '11', name: '北京市' }],
+      schools: campusList.map((c) => ({ schoolId: c.schoolId, name: c.schoolId, provinceCode: '11' })),
+      campuses: campusList,
+      calendar: [calendar],
+      fees: { CET4: 30 },
+    });
+    for (const campus of campusList) await engine.upsertCampus(campus, now);
+    await db.query(
+      `INSERT INTO roster (candidate_id, id_type, id_hmac, id_masked, name, name_normalised, province_code, school_id, campus_id, grade, eligible_subjects)
+       SELECT g::text, 'RESIDENT_ID', sha256(convert_to('bench' || g, 'UTF8')), '110105********002X', '考生', '考生', '11',
+              '11' || lpad(((g - 1) % 50 + 1)::text, 4, '0'), '11' || lpad(((g - 1) % 50 + 1)::text, 4, '0') || '1', '2024', '{CET4}'
+       FROM generate_series(1, $1::int) g`,
+      [CANDIDATES],
     );
-    const campuses = Array.from({ length: 50 }, (_, i) => `11${String(i + 1).padStart(4, '0')}1`);
-    for (const campusId of campuses) {
-      await engine.upsertCampus(
-        {
-          campusId,
-          name: campusId,
-          provinceCode: '11',
-          schoolId: campusId.slice(0, 6),
-          studentsMayTakeOralElsewhere: true,
-          capacity: { CET4: Math.ceil((CANDIDATES * 1.2) / 50) },
-          oralOpens: { ownSchoolAt: now, provinceWideAt: now },
-        },
-        now,
-      );
-    }
     await new FeeTable(redis, NAMESPACE).set({ CET4: 30 });
 
     // accounts, sessions and bindings, directly
