@@ -41,7 +41,9 @@ export const HOUR_MS = 3_600_000;
 const SAME_LEVEL = Object.fromEntries(
   WRITTEN_SUBJECTS.map((subject) => [
     subject,
-    WRITTEN_SUBJECTS.filter((other) => other !== subject && writtenInfo(other).level === writtenInfo(subject).level),
+    WRITTEN_SUBJECTS.filter(
+      (other) => other !== subject && writtenInfo(other).level === writtenInfo(subject).level,
+    ),
   ]),
 ) as unknown as Record<WrittenSubject, readonly WrittenSubject[]>;
 
@@ -61,6 +63,13 @@ export interface CandidateRef {
   readonly provinceCode: string;
   readonly candidateId: string;
 }
+
+export type WrittenHoldInput = CandidateRef & {
+  subject: WrittenSubject;
+  eligible: boolean;
+  fee: number;
+  now: number;
+};
 
 type Answer =
   { ok: true; [field: string]: unknown } | { ok: false; code: string; details?: Record<string, unknown> };
@@ -180,16 +189,13 @@ export class Engine {
   // ---------------------------------------------------------------- subjects
 
   /** R15–R17, R22: hold a written seat at the candidate's own written campus. */
-  async reserveWritten(
-    input: CandidateRef & { subject: WrittenSubject; eligible: boolean; fee: number; now: number },
-  ) {
+  /** The KEYS and ARGV of a written hold (also what the benchmark hands to redis-benchmark). */
+  writtenHoldCall(input: WrittenHoldInput): { keys: string[]; args: (string | number)[] } {
     const keys = this.keys.province(input.provinceCode);
     const payBy = input.now + this.holdMs;
     const due = dueBucketOf(payBy);
-    const sameLevel = SAME_LEVEL[input.subject];
-    const answer = await this.run(
-      'reserveWritten',
-      [
+    return {
+      keys: [
         keys.registrations(input.candidateId),
         keys.calendar,
         keys.capacity,
@@ -200,7 +206,7 @@ export class Engine {
         keys.stream,
         keys.seatChannel,
       ],
-      [
+      args: [
         input.candidateId,
         input.accountId,
         input.subject,
@@ -210,9 +216,14 @@ export class Engine {
         payBy,
         due.member,
         due.score,
-        ...sameLevel,
+        ...SAME_LEVEL[input.subject],
       ],
-    );
+    };
+  }
+
+  async reserveWritten(input: WrittenHoldInput) {
+    const call = this.writtenHoldCall(input);
+    const answer = await this.run('reserveWritten', call.keys, call.args);
     return this.holdOutcome(answer, [
       'NO_REGISTRATION',
       'REGISTRATION_NOT_OPEN',

@@ -19,7 +19,6 @@ import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { Engine, HOUR_MS, bind, type CandidateRef } from '../engine/index.ts';
 import { loadScripts } from '../engine/scripts.ts';
-import { dueBucketOf } from '../engine/keys.ts';
 import type { Campus } from '../engine/world.ts';
 import { findBinary, REDIS_INSTALL_HINT, startStack } from './stack.ts';
 
@@ -200,35 +199,8 @@ async function main(): Promise<void> {
 
     const script = loadScripts().get('reserveWritten')!;
     const sha = String(await redis.script('LOAD', script.lua));
-    const payBy = NOW + engine.holdMs;
-    const due = dueBucketOf(payBy);
-    const evalArgs = [
-      'EVALSHA',
-      sha,
-      '9',
-      keys.registrations(probe.candidateId),
-      keys.calendar,
-      keys.capacity,
-      keys.used,
-      keys.sequence,
-      keys.dueSet,
-      keys.dueList(due.member),
-      keys.stream,
-      keys.seatChannel,
-      probe.candidateId,
-      probe.accountId,
-      'CJT4',
-      '1',
-      '30',
-      String(NOW),
-      String(payBy),
-      due.member,
-      String(due.score),
-      'CET4',
-      'CGT4',
-      'CRT4',
-      'TFU4',
-    ];
+    const call = engine.writtenHoldCall({ ...probe, subject: 'CJT4', eligible: true, fee: 30, now: NOW });
+    const evalArgs = ['EVALSHA', sha, String(call.keys.length), ...call.keys, ...call.args.map(String)];
     const clients = 50;
     const pipeline = Math.max(1, Math.round(INFLIGHT / clients));
     const wrapperRuns: number[] = [];
