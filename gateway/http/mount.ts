@@ -61,6 +61,8 @@ const HEADERS_READ = [
 interface ResponseState {
   aborted: boolean;
   answered: boolean;
+  /** Called once if the client goes away (after `aborted` is set). */
+  onAborted?: () => void;
 }
 
 export function errorReply(error: ApiError): Reply {
@@ -93,7 +95,11 @@ export function writeReply(
   });
 }
 
-function readBody(res: HttpResponse, limit: number, declared: number): Promise<Buffer> {
+/**
+ * The body, counted against the limit. A client that goes away before its last chunk rejects the
+ * promise (uWS calls onData no more): a request must never wait for ever, holding its admission slot.
+ */
+function readBody(res: HttpResponse, state: ResponseState, limit: number, declared: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     if (declared > limit) {
       reject(new ApiError('PAYLOAD_TOO_LARGE', { details: { limitBytes: limit } }));
@@ -102,6 +108,20 @@ function readBody(res: HttpResponse, limit: number, declared: number): Promise<B
     const chunks: Buffer[] = [];
     let total = 0;
     let done = false;
+    const gone = (): void => {
+      if (done) return;
+      done = true;
+      reject(
+        new ApiError('VALIDATION_FAILED', {
+          details: { errors: [{ field: '/', problem: 'the connection closed before the whole body' }] },
+        }),
+      );
+    };
+    if (state.aborted) {
+      gone();
+      return;
+    }
+    state.onAborted = gone;
     res.onData((chunk, isLast) => {
       if (done) return;
       total += chunk.byteLength;
@@ -162,6 +182,7 @@ export function mountRoutes(app: TemplatedApp, routes: readonly RouteDef[], deps
       const state: ResponseState = { aborted: false, answered: false };
       res.onAborted(() => {
         state.aborted = true;
+        state.onAborted?.();
       });
       const started = performance.now();
       const headers: Record<string, string> = {};
@@ -188,11 +209,19 @@ export function mountRoutes(app: TemplatedApp, routes: readonly RouteDef[], deps
         finish(errorReply(new ApiError('OVERLOADED', { details: { retryAfterSeconds: 1 } })), expectsBody);
         return;
       }
+      // Admin routes take large bulk bodies: refuse a wrong token before reading any of it.
+      if (def.auth === 'admin') {
+        const token = bearer(headers.authorization ?? '');
+        if (token === null || !sameSecret(token, deps.adminToken)) {
+          finish(errorReply(new ApiError('UNAUTHORIZED')), expectsBody);
+          return;
+        }
+      }
       inFlight++;
       deps.metrics.inFlight.set(inFlight);
       const declaredLength = Number(headers['content-length'] ?? 0);
       const body = expectsBody
-        ? readBody(res, def.maxBodyBytes ?? deps.maxBodyBytes, declaredLength)
+        ? readBody(res, state, def.maxBodyBytes ?? deps.maxBodyBytes, declaredLength)
         : Promise.resolve(Buffer.alloc(0));
 
       void (async () => {

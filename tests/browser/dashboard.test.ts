@@ -1,30 +1,36 @@
 /**
  * The dashboard as a person sees it: headless Chromium (Debian package `chromium`, driven by
- * playwright-core) opens /dashboard on a real uWS app with real Redis and watches a campus with
- * 4 CET4 seats go GREEN → YELLOW → RED as seats are reserved, survives a dropped connection, and
- * saves a screenshot to test-artifacts/dashboard.png.
+ * playwright-core) opens /dashboard on the whole running system (startTestGateway: gateway threads,
+ * Redis, PostgreSQL, writer, sweeper) and watches a campus go GREEN → YELLOW → RED as its seats are
+ * reserved through the API (POST /api/v1/registration/written, by candidates signed up and bound
+ * through HTTP), survives a dropped connection, and saves a screenshot to
+ * test-artifacts/dashboard.png.
  *
- * Seats are reserved through the engine (`engine.reserveWritten`), the same call the HTTP route
- * POST /api/v1/registration/written makes: that route is not mounted in this test's app, which
- * only carries the dashboard (tests/ws/harness.ts). Each reservation PUBLISHes on the seat channel
- * exactly as it would behind the API.
+ * The campus is the test world's "small" one (tests/support/world.ts): 3 CET4 seats, so the cell
+ * reads 3/3 GREEN, 2/3 GREEN (more than half left), 1/3 YELLOW, then RED "无" (R21).
+ * The dropped connection: the page's WebSocket goes through a Playwright route to the gateway, and
+ * the test closes the page's side of it, as a server or a proxy dropping it would.
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type Page, type WebSocketRoute } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CandidateRef } from '../../engine/engine.ts';
-import { T0, bindOrThrow, campus, loadFixture, openWindow } from '../support/engine.ts';
-import { sleep, startSeatServer, type SeatServer } from '../ws/harness.ts';
+import { startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { registerCandidate, seedTestWorld, type TestWorld } from '../support/world.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
 const SCREENSHOT = `${ARTIFACTS}dashboard.png`;
+const SMALL = 'C11C';
+const MAIN = 'C11A';
 
-let s: SeatServer;
+let gw: TestGateway;
+let world: TestWorld;
 let browser: Browser;
 let page: Page;
 const pageProblems: string[] = [];
+/** The page's WebSocket connections, as routed through Playwright (the last one is live). */
+const sockets: WebSocketRoute[] = [];
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) {
@@ -33,15 +39,8 @@ beforeAll(async () => {
         '"chromium" (run: apt-get update && apt-get install -y chromium), or set CHROMIUM_PATH',
     );
   }
-  s = await startSeatServer();
-  await loadFixture(s.t.engine, {
-    calendar: [openWindow('11'), openWindow('12')],
-    campuses: [
-      campus({ campusId: '1100101', name: '北京第一考点', capacity: { CET4: 4, CET6: 10, 'CET-SET4': 2 } }),
-      campus({ campusId: '1100201', name: '北京第二考点', capacity: { CET4: 30, CET6: 12 } }),
-      campus({ campusId: '1200101', name: '天津考点', provinceCode: '12', capacity: { CET4: 8 } }),
-    ],
-  });
+  gw = await startTestGateway();
+  world = await seedTestWorld(gw);
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -56,27 +55,34 @@ beforeAll(async () => {
       '--disable-quic',
     ],
   });
-  page = await browser.newPage({ viewport: { width: 1100, height: 640 } });
+  page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
   page.on('console', (message) => {
     if (message.type() === 'error' || message.type() === 'warning') pageProblems.push(message.text());
   });
   page.on('pageerror', (error) => pageProblems.push(error.message));
-});
+  await page.routeWebSocket(/\/ws\/seats$/, (socket) => {
+    socket.connectToServer();
+    sockets.push(socket);
+  });
+}, 120_000);
 
 afterAll(async () => {
   await browser?.close();
-  await s?.close();
+  await world?.close();
+  await gw?.close();
 });
 
-async function reserve(ref: CandidateRef): Promise<void> {
-  const outcome = await s.t.engine.reserveWritten({
-    ...ref,
-    subject: 'CET4',
-    eligible: true,
-    fee: 30,
-    now: T0,
-  });
-  if (!outcome.ok) throw new Error(`reserve ${ref.candidateId}: ${outcome.code}`);
+/** A candidate of `campus`, signed up and bound through HTTP; `reserve` holds CET4 through HTTP. */
+async function candidateOf(campus: 'small' | 'main') {
+  const { user } = await registerCandidate(gw, world, { campus, eligibleSubjects: ['CET4'] });
+  return {
+    reserve: () => gw.http.post('/api/v1/registration/written', { subject: 'CET4' }, { token: user.token }),
+  };
+}
+
+async function reserveOrThrow(candidate: Awaited<ReturnType<typeof candidateOf>>): Promise<void> {
+  const answer = await candidate.reserve();
+  if (answer.status !== 201) throw new Error(`reserve: ${answer.status} ${answer.text}`);
 }
 
 const cell = (campusId: string, subject: string) =>
@@ -85,53 +91,61 @@ const cell = (campusId: string, subject: string) =>
 async function expectColor(campusId: string, subject: string, color: string, text: string): Promise<void> {
   await page.waitForSelector(`${cell(campusId, subject)}[data-color="${color}"]`, { timeout: 5_000 });
   const td = page.locator(cell(campusId, subject));
+  await expect.poll(() => td.textContent(), { timeout: 5_000 }).toContain(text);
   expect(await td.getAttribute('class')).toContain(color);
-  expect(await td.textContent()).toContain(text);
 }
 
-describe('/dashboard in headless Chromium', () => {
+describe('/dashboard in headless Chromium, seats reserved through the API', () => {
   it('shows a campus go GREEN → YELLOW → RED as its seats are reserved', async () => {
-    const refs = await Promise.all(
-      [1, 2, 3, 4].map((n) => bindOrThrow(s.t.engine, { candidateId: `b${n}`, campusId: '1100101' })),
-    );
+    const racers = await Promise.all([1, 2, 3, 4].map(() => candidateOf('small')));
 
-    const response = await page.goto(`${s.baseUrl}/dashboard`);
+    const response = await page.goto(`${gw.base}/dashboard`);
     expect(response?.status()).toBe(200);
     await page.waitForSelector('#connection[data-state="open"]', { timeout: 5_000 });
-    expect(await page.locator('section.province').count()).toBe(2);
+    const provinces = await page
+      .locator('section.province')
+      .evaluateAll((sections) => sections.map((section) => section.getAttribute('data-province')));
+    expect(provinces).toEqual(['11', '31', '44']);
     expect(await page.locator('section[data-province="11"] h2').textContent()).toContain('北京');
-    expect(await page.locator('tr[data-campus="1100101"] th').textContent()).toContain('北京第一考点');
-    await expectColor('1100101', 'CET4', 'GREEN', '4 / 4');
-    await expectColor('1200101', 'CET4', 'GREEN', '8 / 8');
+    expect(await page.locator(`tr[data-campus="${SMALL}"] th`).textContent()).toContain(SMALL);
+    await expectColor(SMALL, 'CET4', 'GREEN', '3 / 3');
+    await expectColor(MAIN, 'CET4', 'GREEN', '500 / 500');
 
-    await reserve(refs[0]!);
-    await reserve(refs[1]!);
-    await expectColor('1100101', 'CET4', 'YELLOW', '2 / 4');
+    await reserveOrThrow(racers[0]!);
+    await expectColor(SMALL, 'CET4', 'GREEN', '2 / 3');
     await page.waitForSelector('#staleness[data-stale="false"]', { timeout: 5_000 });
 
-    await reserve(refs[2]!);
-    await reserve(refs[3]!);
-    await expectColor('1100101', 'CET4', 'RED', '无');
-    expect(await page.locator(cell('1100101', 'CET4')).getAttribute('data-remaining')).toBe('0');
-    // the other cells did not move
-    await expectColor('1100101', 'CET6', 'GREEN', '10 / 10');
-    await expectColor('1100201', 'CET4', 'GREEN', '30 / 30');
+    await reserveOrThrow(racers[1]!);
+    await expectColor(SMALL, 'CET4', 'YELLOW', '1 / 3');
 
-    await sleep(900); // let the update highlight fade before the picture
+    await reserveOrThrow(racers[2]!);
+    await expectColor(SMALL, 'CET4', 'RED', '无');
+    expect(await page.locator(cell(SMALL, 'CET4')).getAttribute('data-remaining')).toBe('0');
+    // what the page shows is what the API answers: no seat left there
+    const refused = await racers[3]!.reserve();
+    expect([refused.status, refused.body.error?.code]).toEqual([409, 'SOLD_OUT']);
+    // the other cells did not move
+    await expectColor(SMALL, 'CJT4', 'GREEN', '5 / 5');
+    await expectColor(MAIN, 'CET4', 'GREEN', '500 / 500');
+
+    await new Promise((resolve) => setTimeout(resolve, 900)); // let the update highlight fade before the picture
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
     expect(existsSync(SCREENSHOT)).toBe(true);
     expect(pageProblems).toEqual([]);
   });
 
-  it('reconnects after the server drops the connection and catches up', async () => {
-    s.sockets.closeAll();
+  it('reconnects after the connection is dropped and catches up', async () => {
+    const candidate = await candidateOf('main');
+    const connections = sockets.length;
+    expect(connections).toBeGreaterThan(0);
+    await sockets[connections - 1]!.close({ code: 1001, reason: 'dropped by the test' });
     await page.waitForSelector('#connection[data-state="closed"]', { timeout: 5_000 });
-    const ref = await bindOrThrow(s.t.engine, { candidateId: 'r1', campusId: '1100201' });
-    await reserve(ref); // while the page is disconnected
+    await reserveOrThrow(candidate); // while the page is disconnected
     await page.waitForSelector('#connection[data-state="open"]', { timeout: 10_000 });
+    expect(sockets.length).toBeGreaterThan(connections);
     // the state sent on (re)subscribe carries the change made while it was away
-    await expectColor('1100201', 'CET4', 'GREEN', '29 / 30');
-    await expectColor('1100101', 'CET4', 'RED', '无');
+    await expectColor(MAIN, 'CET4', 'GREEN', '499 / 500');
+    await expectColor(SMALL, 'CET4', 'RED', '无');
   });
 });

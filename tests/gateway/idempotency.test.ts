@@ -1,0 +1,256 @@
+/**
+ * Idempotency-Key through HTTP (API.md "Conventions", REL4), against the whole running system:
+ * a replay returns the first answer (status and body, marked `idempotent-replayed: true`) and
+ * never makes a second reservation; the same key with another body → 422; a duplicate while the
+ * first still runs → 409; keys are per account; a key longer than 255 characters → 400; a client
+ * that goes away after sending gets, on retry with the same key, the answer it never read.
+ */
+import { connect } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPool, query, type Pool } from '../../db/pool.ts';
+import { checkInvariants } from '../../engine/invariants.ts';
+import { startTestGateway, type HttpAnswer, type TestGateway } from '../support/gateway.ts';
+import { registerCandidate, seedTestWorld, type CandidateSpec, type TestWorld } from '../support/world.ts';
+
+let gw: TestGateway;
+let world: TestWorld;
+let db: Pool;
+
+beforeAll(async () => {
+  gw = await startTestGateway();
+  world = await seedTestWorld(gw);
+  db = createPool(gw.databaseUrl, { max: 2, applicationName: 'tests:idempotency' });
+}, 120_000);
+
+afterAll(async () => {
+  await db?.end();
+  await world?.close();
+  await gw?.close();
+});
+
+const WRITTEN = '/api/v1/registration/written';
+const ORAL = '/api/v1/registration/oral';
+const PASSWORD = 'opening2026';
+
+function code(answer: HttpAnswer): [number, string | undefined] {
+  return [answer.status, answer.body?.error?.code];
+}
+
+async function used(campusId: string, subject: string): Promise<number> {
+  const counts = await gw.engine.seatCounts('11');
+  return counts.find((count) => count.campusId === campusId && count.subject === subject)?.used ?? 0;
+}
+
+async function registered(spec: CandidateSpec = {}) {
+  const { user, candidate } = await registerCandidate(gw, world, spec);
+  const token = user.token;
+  const withKey = (key?: string) => ({ token, ...(key === undefined ? {} : { idempotencyKey: key }) });
+  return {
+    user,
+    candidate,
+    token,
+    written: (subject: string, key?: string) => gw.http.post(WRITTEN, { subject }, withKey(key)),
+    oral: (subject: string, campusId: string, key?: string) =>
+      gw.http.post(ORAL, { subject, campusId }, withKey(key)),
+    view: async () => (await gw.http.get('/api/v1/registration', { token })).body.registration,
+  };
+}
+
+async function accountsWithEmail(email: string): Promise<number> {
+  const rows = await query<{ n: string }>(db, 'SELECT count(*)::text AS n FROM accounts WHERE email = $1', [
+    email,
+  ]);
+  return Number(rows[0]!.n);
+}
+
+let emailSeq = 0;
+const newEmail = () => `idem${++emailSeq}.${Date.now()}@example.com`;
+
+describe('a replay returns the first answer', () => {
+  it('the same key and body twice → one oral hold, identical answers, the second marked as replayed', async () => {
+    const me = await registered();
+    expect((await me.written('CET4')).status).toBe(201);
+    const before = await used('C11A', 'CET-SET4');
+    const first = await me.oral('CET-SET4', 'C11A', 'oral-1');
+    const replay = await me.oral('CET-SET4', 'C11A', 'oral-1');
+    expect(first.status).toBe(201);
+    expect(first.headers.get('idempotent-replayed')).toBeNull();
+    expect(replay.status).toBe(first.status);
+    expect(replay.body).toEqual(first.body);
+    expect(replay.headers.get('idempotent-replayed')).toBe('true');
+    expect(await used('C11A', 'CET-SET4')).toBe(before + 1);
+    expect((await me.view()).oral).toEqual([first.body.item]);
+  });
+
+  it('the same key with another body → 422 IDEMPOTENCY_KEY_REUSED, and nothing is done', async () => {
+    const me = await registered();
+    expect((await me.written('CET4')).status).toBe(201);
+    expect((await me.oral('CET-SET4', 'C11A', 'oral-2')).status).toBe(201);
+    const annexBefore = await used('C11D', 'CET-SET4');
+    const reused = await me.oral('CET-SET4', 'C11D', 'oral-2');
+    expect(code(reused)).toEqual([422, 'IDEMPOTENCY_KEY_REUSED']);
+    expect(reused.headers.get('idempotent-replayed')).toBeNull();
+    // the key on another route is another request too
+    expect(code(await me.written('CJT4', 'oral-2'))).toEqual([422, 'IDEMPOTENCY_KEY_REUSED']);
+    expect(await used('C11D', 'CET-SET4')).toBe(annexBefore);
+    const view = await me.view();
+    expect(view.oral.map((item: { campusId: string }) => item.campusId)).toEqual(['C11A']);
+    expect(view.written.map((item: { subject: string }) => item.subject)).toEqual(['CET4']);
+  });
+
+  it('a refusal is the first answer too: replayed as it was, even once the state would allow the call', async () => {
+    const me = await registered();
+    expect((await me.written('CET4')).status).toBe(201);
+    const refused = await me.written('CJT4', 'cjt4-1');
+    expect(code(refused)).toEqual([409, 'SAME_LEVEL_TAKEN']);
+    expect((await gw.http.delete(`${WRITTEN}/CET4`, { token: me.token })).status).toBe(200);
+    const replay = await me.written('CJT4', 'cjt4-1');
+    expect(code(replay)).toEqual([409, 'SAME_LEVEL_TAKEN']);
+    expect(replay.body).toEqual(refused.body);
+    expect(replay.headers.get('idempotent-replayed')).toBe('true');
+    // the replay did not run the call: CET4 stays cancelled and nothing else was held
+    expect(
+      (await me.view()).written.map((item: { subject: string; status: string }) => [
+        item.subject,
+        item.status,
+      ]),
+    ).toEqual([['CET4', 'CANCELLED']]);
+    // a new key is a new request
+    expect((await me.written('CJT4', 'cjt4-2')).status).toBe(201);
+  });
+});
+
+describe('a duplicate while the first runs', () => {
+  it('409 IDEMPOTENCY_IN_PROGRESS while the first (a KDF hash) runs; one account; then the replay', async () => {
+    const email = newEmail();
+    const body = { email, password: PASSWORD };
+    const key = `signup-${email}`;
+    const answers = await Promise.all(
+      Array.from({ length: 4 }, () => gw.http.post('/api/v1/accounts', body, { idempotencyKey: key })),
+    );
+    const created = answers.filter((a) => a.status === 201 && a.headers.get('idempotent-replayed') === null);
+    const replayed = answers.filter(
+      (a) => a.status === 201 && a.headers.get('idempotent-replayed') === 'true',
+    );
+    const running = answers.filter((a) => a.status !== 201);
+    expect(created).toHaveLength(1);
+    // the KDF takes tens of ms: duplicates sent with the first find it running (one arriving after
+    // it finished, on a slow box, would be its replay)
+    expect(running.length).toBeGreaterThan(0);
+    for (const answer of running) expect(code(answer)).toEqual([409, 'IDEMPOTENCY_IN_PROGRESS']);
+    for (const answer of replayed) expect(answer.body).toEqual(created[0]!.body);
+    const replay = await gw.http.post('/api/v1/accounts', body, { idempotencyKey: key });
+    expect(replay.status).toBe(201);
+    expect(replay.body).toEqual(created[0]!.body);
+    expect(replay.headers.get('idempotent-replayed')).toBe('true');
+    expect(await accountsWithEmail(email)).toBe(1);
+  });
+
+  it('20 concurrent duplicates of a reservation: one hold; every answer is the 201, its replay or 409 in progress', async () => {
+    const me = await registered();
+    const before = await used('C11A', 'CET4');
+    const answers = await Promise.all(Array.from({ length: 20 }, () => me.written('CET4', 'burst-1')));
+    const fresh = answers.filter((a) => a.status === 201 && a.headers.get('idempotent-replayed') === null);
+    const replayed = answers.filter(
+      (a) => a.status === 201 && a.headers.get('idempotent-replayed') === 'true',
+    );
+    const inProgress = answers.filter((a) => a.status === 409);
+    expect(fresh).toHaveLength(1);
+    expect(fresh.length + replayed.length + inProgress.length).toBe(20);
+    for (const answer of replayed) expect(answer.body).toEqual(fresh[0]!.body);
+    for (const answer of inProgress) expect(code(answer)).toEqual([409, 'IDEMPOTENCY_IN_PROGRESS']);
+    expect(await used('C11A', 'CET4')).toBe(before + 1);
+    expect((await me.view()).written).toHaveLength(1);
+  });
+});
+
+describe('keys are per account', () => {
+  it('another account using the same key and body is independent', async () => {
+    const [a, b] = await Promise.all([
+      registered({ campus: 'main', eligibleSubjects: ['CET4'] }),
+      registered({ campus: 'fixed', eligibleSubjects: ['CET4'] }),
+    ]);
+    const [mainBefore, fixedBefore] = [await used('C11A', 'CET4'), await used('C11B', 'CET4')];
+    const fromA = await a.written('CET4', 'shared-key');
+    const fromB = await b.written('CET4', 'shared-key');
+    expect([fromA.status, fromB.status]).toEqual([201, 201]);
+    expect(fromB.headers.get('idempotent-replayed')).toBeNull();
+    expect(fromA.body.item.campusId).toBe('C11A');
+    expect(fromB.body.item.campusId).toBe('C11B');
+    expect([await used('C11A', 'CET4'), await used('C11B', 'CET4')]).toEqual([
+      mainBefore + 1,
+      fixedBefore + 1,
+    ]);
+    // each account's replay is its own first answer
+    const replayA = await a.written('CET4', 'shared-key');
+    const replayB = await b.written('CET4', 'shared-key');
+    expect(replayA.body).toEqual(fromA.body);
+    expect(replayB.body).toEqual(fromB.body);
+    // and B reusing the key with another body conflicts only with B's own request
+    expect(code(await b.written('CJT4', 'shared-key'))).toEqual([422, 'IDEMPOTENCY_KEY_REUSED']);
+  });
+});
+
+describe('the key itself', () => {
+  it('a 256-character key → 400 VALIDATION_FAILED and nothing held; 255 characters are accepted', async () => {
+    const me = await registered();
+    const before = await used('C11A', 'CET4');
+    const tooLong = await me.written('CET4', 'k'.repeat(256));
+    expect(code(tooLong)).toEqual([400, 'VALIDATION_FAILED']);
+    expect(JSON.stringify(tooLong.body.error.details)).toContain('Idempotency-Key');
+    expect(await used('C11A', 'CET4')).toBe(before);
+    expect((await me.view()).written).toEqual([]);
+
+    const longest = 'k'.repeat(255);
+    const first = await me.written('CET4', longest);
+    const replay = await me.written('CET4', longest);
+    expect(first.status).toBe(201);
+    expect(replay.body).toEqual(first.body);
+    expect(replay.headers.get('idempotent-replayed')).toBe('true');
+    expect(await used('C11A', 'CET4')).toBe(before + 1);
+  });
+});
+
+/** Sends one request on a raw connection and drops the connection `dropAfterMs` later, unread. */
+async function sendAndVanish(path: string, body: unknown, key: string, dropAfterMs: number): Promise<void> {
+  const payload = JSON.stringify(body);
+  const url = new URL(gw.base);
+  const socket = connect(Number(url.port), url.hostname);
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', reject);
+  });
+  socket.on('error', () => undefined);
+  socket.write(
+    `POST ${path} HTTP/1.1\r\nHost: ${url.host}\r\ncontent-type: application/json\r\n` +
+      `idempotency-key: ${key}\r\ncontent-length: ${Buffer.byteLength(payload)}\r\n\r\n${payload}`,
+  );
+  await new Promise((resolve) => setTimeout(resolve, dropAfterMs));
+  socket.destroy();
+}
+
+describe('REL4: the client goes away before the answer', () => {
+  it('a retry with the same key gets the answer it never read; one account is made', async () => {
+    const email = newEmail();
+    const body = { email, password: PASSWORD };
+    const key = `vanish-${email}`;
+    // the KDF takes longer than this: the connection is gone while the request runs
+    await sendAndVanish('/api/v1/accounts', body, key, 5);
+    let retry: HttpAnswer | undefined;
+    for (let attempt = 0; attempt < 100; attempt++) {
+      retry = await gw.http.post('/api/v1/accounts', body, { idempotencyKey: key });
+      if (retry.status !== 409) break;
+      expect(code(retry)).toEqual([409, 'IDEMPOTENCY_IN_PROGRESS']);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(retry!.status).toBe(201);
+    expect(retry!.headers.get('idempotent-replayed')).toBe('true');
+    expect(await accountsWithEmail(email)).toBe(1);
+  });
+
+  it('nothing above broke an invariant', async () => {
+    const report = await checkInvariants(gw.engine, ['11', '31', '44']);
+    expect(report.violations).toEqual([]);
+    expect(report.liveItems).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,413 @@
+/**
+ * Overload and admission control through HTTP (API.md "Conventions", P7): with the limits set low
+ * (MAX_IN_FLIGHT=5 per app thread, a worker-pool queue of 2, a few requests per minute per rate
+ * rule), a burst beyond them is shed at once with 503 OVERLOADED and Retry-After, the admitted
+ * requests still do exactly what they should (each hold made once, nothing for a shed one), and the
+ * rate rules answer 429 RATE_LIMITED with Retry-After. Accounts, sessions and bindings are set up
+ * directly (as scripts/bench-gateway.ts does), so that set-up neither needs nor spends the limits.
+ */
+import { connect, type Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPool, query, type Pool } from '../../db/pool.ts';
+import { bind } from '../../engine/binding.ts';
+import { checkInvariants } from '../../engine/invariants.ts';
+import { AuthKeys } from '../../gateway/auth/keys.ts';
+import { Sessions } from '../../gateway/auth/sessions.ts';
+import { newPhone, startTestGateway, type HttpAnswer, type TestGateway } from '../support/gateway.ts';
+import { HOUR_MS, seedTestWorld, type TestWorld } from '../support/world.ts';
+
+const MAX_IN_FLIGHT = 5;
+const THREADS = 2;
+/** Ten times what the gateway admits at once (MAX_IN_FLIGHT per app thread). */
+const BURST = 10 * MAX_IN_FLIGHT * THREADS;
+const ROUNDS = 3;
+const WRITTEN = '/api/v1/registration/written';
+const LIMITS = { login: 3, sms: 2, reserve: 5 };
+/** Any valid argon2id string: these accounts never log in with a password. */
+const PASSWORD_HASH =
+  '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g';
+
+let gw: TestGateway;
+let world: TestWorld;
+let db: Pool;
+let sessions: Sessions;
+
+beforeAll(async () => {
+  gw = await startTestGateway({
+    THREADS: String(THREADS),
+    MAX_IN_FLIGHT: String(MAX_IN_FLIGHT),
+    POOL_THREADS: '1',
+    POOL_MAX_QUEUE: '2',
+    RATE_LOGIN_PER_IP_PER_MINUTE: String(LIMITS.login),
+    RATE_SMS_PER_IP_PER_MINUTE: String(LIMITS.sms),
+    RATE_RESERVE_PER_ACCOUNT_PER_MINUTE: String(LIMITS.reserve),
+  });
+  world = await seedTestWorld(gw);
+  db = createPool(gw.databaseUrl, { max: 4, applicationName: 'tests:overload' });
+  sessions = new Sessions({ db, redis: gw.redis, keys: new AuthKeys(gw.namespace), lifetimeMs: 4 * HOUR_MS });
+}, 120_000);
+
+afterAll(async () => {
+  await db?.end();
+  await world?.close();
+  await gw?.close();
+});
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function code(answer: HttpAnswer): string {
+  return answer.status < 300 ? String(answer.status) : `${answer.status} ${answer.body?.error?.code}`;
+}
+
+function percentile(values: readonly number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
+}
+
+async function timed(request: () => Promise<HttpAnswer>): Promise<HttpAnswer & { ms: number }> {
+  const started = performance.now();
+  const answer = await request();
+  return { ...answer, ms: performance.now() - started };
+}
+
+interface RawAnswer {
+  readonly status: number;
+  readonly headers: Map<string, string>;
+  readonly body: { error?: { code?: string } } | undefined;
+  /** From the request's write to its whole answer read. */
+  readonly ms: number;
+}
+
+/**
+ * Fires one POST per connection, all written in the same tick on connections opened beforehand,
+ * and times each answer from its write: a bare socket per client, so that what is measured is the
+ * gateway and not the client library (which would spend more than the gateway on a burst).
+ */
+async function burstOn(
+  base: string,
+  path: string,
+  body: unknown,
+  tokens: readonly string[],
+): Promise<RawAnswer[]> {
+  const url = new URL(base);
+  const payload = JSON.stringify(body);
+  const sockets = await Promise.all(
+    tokens.map(
+      () =>
+        new Promise<Socket>((resolve, reject) => {
+          const socket = connect(Number(url.port), url.hostname, () => resolve(socket));
+          socket.once('error', reject);
+        }),
+    ),
+  );
+  const request = (token: string) =>
+    `POST ${path} HTTP/1.1\r\nHost: ${url.host}\r\nauthorization: Bearer ${token}\r\n` +
+    `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(payload)}\r\n\r\n${payload}`;
+  const started: number[] = [];
+  // the data handlers only take the time and keep the bytes: parsing waits until every answer is in,
+  // so that one answer's parsing does not count in the next one's latency
+  const arrivals = sockets.map(
+    (socket, index) =>
+      new Promise<{ at: number; bytes: Buffer }>((resolve, reject) => {
+        const chunks: Buffer[] = [];
+        let expected = Number.POSITIVE_INFINITY;
+        let length = 0;
+        socket.on('data', (chunk: Buffer) => {
+          const at = performance.now();
+          chunks.push(chunk);
+          length += chunk.length;
+          if (expected === Number.POSITIVE_INFINITY) {
+            const head = Buffer.concat(chunks);
+            const end = head.indexOf('\r\n\r\n');
+            if (end >= 0) {
+              const declared = /\r\ncontent-length: *(\d+)/i.exec(head.subarray(0, end).toString('latin1'));
+              expected = end + 4 + Number(declared?.[1] ?? 0);
+            }
+          }
+          if (length >= expected) resolve({ at: at - started[index]!, bytes: Buffer.concat(chunks) });
+        });
+        socket.once('error', reject);
+        socket.once('close', () => reject(new Error(`closed before a whole answer on connection ${index}`)));
+      }),
+  );
+  sockets.forEach((socket, index) => {
+    started[index] = performance.now();
+    socket.write(request(tokens[index]!));
+  });
+  const received = await Promise.all(arrivals);
+  for (const socket of sockets) socket.destroy();
+  return received.map(({ at, bytes }) => {
+    const end = bytes.indexOf('\r\n\r\n');
+    const [statusLine, ...lines] = bytes.subarray(0, end).toString('latin1').split('\r\n');
+    const headers = new Map(
+      lines.map((line) => {
+        const colon = line.indexOf(':');
+        return [line.slice(0, colon).toLowerCase(), line.slice(colon + 1).trim()] as const;
+      }),
+    );
+    const text = bytes.subarray(end + 4).toString('utf8');
+    return {
+      status: Number(statusLine!.split(' ')[1]),
+      headers,
+      body: text === '' ? undefined : (JSON.parse(text) as RawAnswer['body']),
+      ms: at,
+    };
+  });
+}
+
+let phoneSeq = 0;
+
+/** Candidates of the world bound to fresh ready accounts (direct), each with a session. */
+async function boundAccounts(count: number) {
+  const first = phoneSeq + 1;
+  phoneSeq += count;
+  const rows = await query<{ account_id: string }>(
+    db,
+    `INSERT INTO accounts (phone, password_hash, agreement_accepted_at)
+     SELECT '198' || lpad(g::text, 8, '0'), $3, now() FROM generate_series($1::int, $2::int) g
+     RETURNING account_id::text`,
+    [first, phoneSeq, PASSWORD_HASH],
+  );
+  return Promise.all(
+    rows.map(async ({ account_id: accountId }) => {
+      const candidate = await world.candidate({ campus: 'main', eligibleSubjects: ['CET4'] });
+      const ref = { accountId, provinceCode: '11', candidateId: candidate.candidateId };
+      const bound = await bind(gw.engine, {
+        ...ref,
+        campusId: candidate.campusId,
+        snapshot: {
+          name: candidate.name,
+          idType: candidate.idType,
+          idMasked: '110105********0000',
+          schoolId: candidate.schoolId,
+          grade: candidate.grade,
+          eligibleSubjects: ['CET4'],
+        },
+        now: world.now,
+      });
+      if (!bound.ok) throw new Error(`bind: ${bound.code}`);
+      return { ...ref, token: (await sessions.create(accountId)).token };
+    }),
+  );
+}
+
+const writtenCet4 = (token: string) => gw.http.post(WRITTEN, { subject: 'CET4' }, { token });
+
+async function usedCet4(): Promise<number> {
+  const counts = await gw.engine.seatCounts('11');
+  return counts.find((c) => c.campusId === 'C11A' && c.subject === 'CET4')?.used ?? 0;
+}
+
+/** Waits until PostgreSQL holds every event of province 11's stream (the writer is idle). */
+async function writerCaughtUp(): Promise<void> {
+  const stream = gw.engine.keys.province('11').stream;
+  for (let waited = 0; waited < 30_000; waited += 50) {
+    const [length, rows] = await Promise.all([
+      gw.redis.xlen(stream),
+      query<{ n: string }>(db, `SELECT count(*)::text AS n FROM events WHERE stream = $1`, [stream]),
+    ]);
+    if (Number(rows[0]!.n) >= length) return;
+    await sleep(50);
+  }
+  throw new Error('the writer did not catch up within 30 s');
+}
+
+/** Rate windows are fixed minutes: start a rate test well inside one, so one window holds it. */
+async function awayFromMinuteBoundary(): Promise<void> {
+  const intoMinute = Date.now() % 60_000;
+  if (intoMinute > 50_000) await sleep(60_000 - intoMinute + 100);
+}
+
+describe(`admission: at most ${MAX_IN_FLIGHT} requests in flight per app thread`, () => {
+  it('bursts beyond it get fast 503 OVERLOADED with Retry-After; the admitted ones hold exactly once', async () => {
+    const rounds: { accounts: Awaited<ReturnType<typeof boundAccounts>>; burst: RawAnswer[] }[] = [];
+    const before = await usedCet4();
+    for (let round = 0; round < ROUNDS; round++) {
+      const accounts = await boundAccounts(BURST);
+      // let the writer copy the set-up's events first: on two cores, its work would be measured too
+      await writerCaughtUp();
+      if (round === 0) {
+        // warm the code paths up (JIT) with a burst that changes nothing: unknown sessions → 401
+        const warmUp = await burstOn(
+          gw.base,
+          WRITTEN,
+          { subject: 'CET4' },
+          accounts.map(() => 'x'.repeat(43)),
+        );
+        expect(new Set(warmUp.map((answer) => answer.status))).toEqual(new Set([401, 503]));
+      }
+      const usedBefore = await usedCet4();
+      const burst = await burstOn(
+        gw.base,
+        WRITTEN,
+        { subject: 'CET4' },
+        accounts.map((a) => a.token),
+      );
+      const admitted = burst.filter((answer) => answer.status === 201);
+      const shed = burst.filter((answer) => answer.status !== 201);
+      console.info(
+        `burst ${round + 1} of ${burst.length}: ${admitted.length} admitted (p99 ${percentile(
+          admitted.map((a) => a.ms),
+          99,
+        ).toFixed(1)} ms), ` +
+          `${shed.length} shed (p50 ${percentile(
+            shed.map((a) => a.ms),
+            50,
+          ).toFixed(1)} ms, p99 ${percentile(
+            shed.map((a) => a.ms),
+            99,
+          ).toFixed(1)} ms)`,
+      );
+      expect(admitted.length).toBeGreaterThan(0);
+      expect(admitted.length).toBeLessThanOrEqual(MAX_IN_FLIGHT * THREADS);
+      expect(shed.length).toBeGreaterThan(0);
+      for (const answer of shed) {
+        expect([answer.status, answer.body?.error?.code]).toEqual([503, 'OVERLOADED']);
+        expect(Number(answer.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      }
+      // the admitted requests did their work, the shed ones none
+      expect(await usedCet4()).toBe(usedBefore + admitted.length);
+      const views = await Promise.all(accounts.map((a) => gw.engine.registration('11', a.candidateId)));
+      views.forEach((view, index) => {
+        const held = view!.written.map((item) => `${item.subject}:${item.status}`);
+        expect(held).toEqual(burst[index]!.status === 201 ? ['CET4:HELD'] : []);
+      });
+      rounds.push({ accounts, burst });
+    }
+    // fast: p99 under 50 ms (the median burst's, as two cores are shared with everything else)
+    const p99s = rounds
+      .map(({ burst }) =>
+        percentile(
+          burst.filter((a) => a.status === 503).map((a) => a.ms),
+          99,
+        ),
+      )
+      .sort((a, b) => a - b);
+    expect(p99s[Math.floor(ROUNDS / 2)]).toBeLessThan(50);
+
+    // the shed clients come back after Retry-After, within the limit this time: all held, once
+    await sleep(1_000 * Number(rounds[0]!.burst.find((a) => a.status === 503)!.headers.get('retry-after')));
+    const accounts = rounds.flatMap((r) => r.accounts);
+    const burst = rounds.flatMap((r) => r.burst);
+    const retried = accounts.filter((_, index) => burst[index]!.status !== 201);
+    const answers: HttpAnswer[] = [];
+    for (let start = 0; start < retried.length; start += MAX_IN_FLIGHT) {
+      const wave = retried.slice(start, start + MAX_IN_FLIGHT);
+      answers.push(...(await Promise.all(wave.map((account) => writtenCet4(account.token)))));
+    }
+    expect(answers.map(code).filter((c) => c !== '201')).toEqual([]);
+    expect(await usedCet4()).toBe(before + accounts.length);
+    // a repeat by an admitted client is refused, never a second seat
+    const admittedFirst = accounts[burst.findIndex((answer) => answer.status === 201)]!;
+    expect(code(await writtenCet4(admittedFirst.token))).toBe('409 ALREADY_REGISTERED');
+    expect(await usedCet4()).toBe(before + accounts.length);
+    expect((await checkInvariants(gw.engine, ['11'])).violations).toEqual([]);
+  });
+
+  it('a full worker-pool queue answers 503 OVERLOADED at once; the admitted sign-ups are made once', async () => {
+    // five at a time never passes MAX_IN_FLIGHT: what sheds here is the KDF queue (1 thread + 2)
+    const emails = Array.from({ length: MAX_IN_FLIGHT }, (_, i) => `pool${i}.${Date.now()}@example.com`);
+    const answers = await Promise.all(
+      emails.map((email) =>
+        timed(() => gw.http.post('/api/v1/accounts', { email, password: 'opening2026' })),
+      ),
+    );
+    const created = answers.filter((answer) => answer.status === 201);
+    const shed = answers.filter((answer) => answer.status !== 201);
+    expect(created.length).toBeGreaterThan(0);
+    expect(shed.length).toBeGreaterThan(0);
+    for (const answer of shed) {
+      expect(code(answer)).toBe('503 OVERLOADED');
+      expect(Number(answer.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    }
+    // shed before the KDF: faster than any admitted sign-up
+    expect(Math.max(...shed.map((a) => a.ms))).toBeLessThan(Math.max(...created.map((a) => a.ms)));
+    const count = async () =>
+      Number(
+        (
+          await query<{ n: string }>(db, 'SELECT count(*)::text AS n FROM accounts WHERE email = ANY($1)', [
+            emails,
+          ])
+        )[0]!.n,
+      );
+    expect(await count()).toBe(created.length);
+    // one at a time, the shed sign-ups go through
+    for (const [index, answer] of answers.entries()) {
+      if (answer.status === 201) continue;
+      expect(
+        code(await gw.http.post('/api/v1/accounts', { email: emails[index], password: 'opening2026' })),
+      ).toBe('201');
+    }
+    expect(await count()).toBe(emails.length);
+  });
+});
+
+describe('rate limits: 429 RATE_LIMITED with Retry-After', () => {
+  function expectLimited(answer: HttpAnswer, rule: string): void {
+    expect(code(answer)).toBe('429 RATE_LIMITED');
+    expect(answer.body.error.details.rule).toBe(rule);
+    const retryAfter = Number(answer.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+    expect(answer.body.error.details.retryAfterSeconds).toBe(retryAfter);
+  }
+
+  it(`login: ${LIMITS.login} captcha / session calls per client address per minute`, async () => {
+    await awayFromMinuteBoundary();
+    const allowed: HttpAnswer[] = [];
+    for (let i = 0; i < LIMITS.login; i++) allowed.push(await gw.http.get('/api/v1/captcha'));
+    expect(allowed.map(code)).toEqual(Array(LIMITS.login).fill('200'));
+    expectLimited(await gw.http.get('/api/v1/captcha'), 'login');
+    // the same rule guards the login itself, before the captcha is even looked at
+    const login = await gw.http.post('/api/v1/sessions', {
+      login: '13800000000',
+      password: 'opening2026',
+      captchaId: allowed[0]!.body.captchaId,
+      captchaAnswer: allowed[0]!.body.testAnswer,
+    });
+    expectLimited(login, 'login');
+  });
+
+  it(`SMS codes: ${LIMITS.sms} per client address per minute, whatever the phone`, async () => {
+    await awayFromMinuteBoundary();
+    const answers: HttpAnswer[] = [];
+    for (let i = 0; i <= LIMITS.sms; i++)
+      answers.push(await gw.http.post('/api/v1/sms-codes', { phone: newPhone() }));
+    expect(answers.slice(0, LIMITS.sms).map(code)).toEqual(Array(LIMITS.sms).fill('200'));
+    expectLimited(answers[LIMITS.sms]!, 'sms');
+  });
+
+  it(`reservations: ${LIMITS.reserve} per session per minute; the limited call does nothing; others are not limited`, async () => {
+    await awayFromMinuteBoundary();
+    const [me, other] = await boundAccounts(2);
+    const answers: HttpAnswer[] = [];
+    for (let i = 0; i < LIMITS.reserve; i++) {
+      answers.push(
+        await gw.http.post(
+          '/api/v1/registration/written',
+          { subject: i === 0 ? 'CET6' : 'CET4' },
+          { token: me!.token },
+        ),
+      );
+    }
+    expect(answers.map(code)).toEqual([
+      '403 NOT_ELIGIBLE',
+      '201',
+      ...Array(LIMITS.reserve - 2).fill('409 ALREADY_REGISTERED'),
+    ]);
+    const used = await usedCet4();
+    const limited = await gw.http.post(
+      '/api/v1/registration/oral',
+      { subject: 'CET-SET4', campusId: 'C11A' },
+      { token: me!.token },
+    );
+    expectLimited(limited, 'reserve');
+    const view = await gw.engine.registration('11', me!.candidateId);
+    expect(view!.oral).toEqual([]);
+    expect(await usedCet4()).toBe(used);
+    // another account's session has its own allowance
+    expect(code(await writtenCet4(other!.token))).toBe('201');
+    // reading is not a reservation: still answered
+    expect((await gw.http.get('/api/v1/registration', { token: me!.token })).status).toBe(200);
+  });
+});
