@@ -1,15 +1,40 @@
 /**
- * The stream writer (I5): drains the engine's outbox streams into PostgreSQL's `events` table with
- * a consumer group per stream. A batch is inserted in one statement with ON CONFLICT on the event
- * id, and XACKed only after COMMIT, so a crash between the two redelivers the batch and the
- * redelivery is a no-op. On start it first re-reads its own pending entries. Several writers may
- * run at once (distinct consumer names). This is the base the persistence issue grows
- * (projections, XAUTOCLAIM of dead consumers, dead letters, backoff by SQLSTATE, trimming).
+ * The stream writer (I5, REL3): drains the engine's outbox streams into PostgreSQL with a consumer
+ * group per stream.
+ *
+ *  - A batch is one transaction: `INSERT … ON CONFLICT (event_id) DO NOTHING RETURNING event_id`,
+ *    then the projections (db/sql/projections.ts) of the events that were new, in stream order; it
+ *    is XACKed only after COMMIT. A crash between COMMIT and XACK redelivers the batch, and the
+ *    redelivery changes nothing.
+ *  - On start it re-reads its own pending entries; every `claimIntervalMs` it takes over entries
+ *    idle for more than `claimIdleMs` from other (dead) consumers with XAUTOCLAIM.
+ *  - Transient failures (SQLSTATE 08xxx, 40001, 40P01, 53xxx, 57P0x, 55P03, or no SQLSTATE at all:
+ *    the connection is gone) are retried with exponential backoff for as long as it takes:
+ *    PostgreSQL down means waiting, never losing. Anything else on a batch makes the writer apply
+ *    that batch event by event, so a poison event is isolated: after `maxAttempts` it goes to the
+ *    dead-letter stream `<ns>:{tag}:dead` (same hash tag as its stream) with the reason and is
+ *    XACKed; the events behind it still land. Its event row is still stored in `events` when that
+ *    alone succeeds (field `stored` of the dead letter), so only the projection is missing, which
+ *    reconcile reports and `--repair` rebuilds from Redis. An entry that cannot be decoded goes to
+ *    the dead-letter stream at once.
+ *  - Every `trimIntervalMs` each stream is trimmed (XTRIM MINID, exact) below the oldest entry any group
+ *    has not acknowledged (its oldest pending entry, else its last-delivered id) and, at most, below
+ *    now − `retainMs`: an entry not yet acknowledged is never trimmed.
+ *  - Several writers may run at once (distinct consumer names): the group spreads entries over them.
+ *    An update that finds its row not yet written is retried once; then, if an older entry of its
+ *    stream is pending with another consumer (which may hold the creating event, e.g. a dead one),
+ *    it is left pending (not acknowledged): XAUTOCLAIM delivers it again once idle, in id order
+ *    after what it depends on; after `maxDeliveries`, or when nothing older is pending elsewhere
+ *    (the creating event was dead-lettered), it is dead-lettered.
+ *
+ * Single-node Redis: one blocking XREADGROUP reads every stream. On Redis Cluster the streams of
+ * different shards live on different nodes, and the read would have to be split per node.
  */
 import type { Redis } from 'ioredis';
-import { decodeEvent } from '../engine/events.ts';
-import type { Pool } from './pool.ts';
-import { insertEvents, type EventRow } from './sql/events.ts';
+import { decodeEvent, type EngineEvent } from '../engine/events.ts';
+import { pgErrorInfo, withTransaction, type Pool } from './pool.ts';
+import { insertEventsReturning, type EventRow } from './sql/events.ts';
+import { MissingDependencyError, PoisonEventError, projectEvents } from './sql/projections.ts';
 
 export interface WriterOptions {
   readonly streams: readonly string[];
@@ -18,29 +43,125 @@ export interface WriterOptions {
   readonly batchSize?: number;
   /** How long one read blocks waiting for new entries (ms). */
   readonly idleMs?: number;
+  /** Entries of other consumers idle longer than this are claimed (XAUTOCLAIM). Default 30 s. */
+  readonly claimIdleMs?: number;
+  readonly claimIntervalMs?: number;
+  /** Attempts of a failing event (non-transient error) before it is dead-lettered. Default 3. */
+  readonly maxAttempts?: number;
+  /** Concurrent transactions, streams spread over them (default 1). Needs as many pool clients. */
+  readonly lanes?: number;
+  /** Deliveries of an event whose dependency is missing before it is dead-lettered. Default 3. */
+  readonly maxDeliveries?: number;
+  readonly backoffBaseMs?: number;
+  readonly backoffMaxMs?: number;
+  readonly trimIntervalMs?: number;
+  /** Acknowledged entries younger than this are kept (for reconcile and inspection). Default 10 min. */
+  readonly retainMs?: number;
+  /** Redis hash where each writer publishes its stats (field = consumer); default `<ns>:writer:stats`. */
+  readonly statsKey?: string;
   readonly onError?: (error: unknown) => void;
+  readonly onDeadLetter?: (letter: DeadLetter) => void;
+  /** Called after each COMMIT with the committed entries' stream ids (bench: lag). */
+  readonly onCommitted?: (entryIds: readonly string[], committedAt: number) => void;
+}
+
+export interface DeadLetter {
+  readonly stream: string;
+  readonly entryId: string;
+  readonly reason: string;
+  readonly attempts: number;
 }
 
 export interface WriterStats {
   readonly written: number;
+  readonly duplicates: number;
   readonly batches: number;
   readonly errors: number;
+  readonly retries: number;
+  readonly claimed: number;
+  readonly deadLetters: number;
+  readonly trimmed: number;
+  /** Events left pending for a later delivery (missing dependency). */
+  readonly deferred: number;
   readonly lastWriteAt: number;
 }
 
-type StreamReply = [stream: string, entries: [id: string, fields: string[]][]][] | null;
+type StreamReply = [stream: string, entries: [id: string, fields: string[] | null][]][] | null;
 
-// Single-node Redis: one XREADGROUP reads every stream. (On Redis Cluster the streams of different
-// shards live on different nodes; the persistence issue splits the read per node.)
+interface Entry {
+  readonly stream: string;
+  readonly id: string;
+  readonly fields: string[];
+}
+
+const TRANSIENT_CODES = new Set([
+  '40001',
+  '40P01',
+  '55P03',
+  '57P01',
+  '57P02',
+  '57P03',
+  '57014',
+  '58000',
+  '58030',
+]);
+const TRANSIENT_CLASSES = ['08', '53'];
+
+/** Whether a failure may succeed when simply retried later (by SQLSTATE; no SQLSTATE: connection). */
+export function isTransient(error: unknown): boolean {
+  if (error instanceof PoisonEventError || error instanceof MissingDependencyError) return false;
+  const info = pgErrorInfo(error);
+  if (info) return TRANSIENT_CODES.has(info.code) || TRANSIENT_CLASSES.includes(info.code.slice(0, 2));
+  // a code-less error from pg/net: refused, reset, terminated, timeout; a bug in our code is not
+  if (error instanceof TypeError || error instanceof RangeError || error instanceof SyntaxError) return false;
+  return true;
+}
+
+/** The dead-letter stream of an outbox stream: same hash tag. */
+export function deadLetterStreamOf(stream: string): string {
+  return stream.endsWith(':ev') ? `${stream.slice(0, -3)}:dead` : `${stream}:dead`;
+}
+
+class Stopped extends Error {}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+function compareIds(a: string, b: string): number {
+  const [am, as] = a.split('-').map(BigInt) as [bigint, bigint];
+  const [bm, bs] = b.split('-').map(BigInt) as [bigint, bigint];
+  return am < bm ? -1 : am > bm ? 1 : as < bs ? -1 : as > bs ? 1 : 0;
+}
+
+function reasonOf(error: unknown): string {
+  const info = pgErrorInfo(error);
+  const message = error instanceof Error ? error.message : String(error);
+  return info ? `${info.code}${info.constraint ? ` ${info.constraint}` : ''}: ${message}` : message;
+}
 
 export class StreamWriter {
   private readonly group: string;
   private readonly batchSize: number;
+  private readonly maxAttempts: number;
   private stopped = false;
   private loop: Promise<void> | undefined;
   private groupsReady = false;
-  private stats: WriterStats = { written: 0, batches: 0, errors: 0, lastWriteAt: 0 };
+  private stats: WriterStats = {
+    written: 0,
+    duplicates: 0,
+    batches: 0,
+    errors: 0,
+    retries: 0,
+    claimed: 0,
+    deadLetters: 0,
+    trimmed: 0,
+    deferred: 0,
+    lastWriteAt: 0,
+  };
   private readonly reader: Redis;
+  private lastClaimAt = 0;
+  private lastTrimAt = 0;
+  private lastStatsAt = 0;
+  private readonly statsKey: string;
 
   constructor(
     private readonly redis: Redis,
@@ -49,11 +170,24 @@ export class StreamWriter {
   ) {
     this.group = options.group ?? 'writer';
     this.batchSize = options.batchSize ?? 1000;
+    this.maxAttempts = options.maxAttempts ?? 3;
     this.reader = redis.duplicate();
+    // failures surface on the commands themselves (and are retried); no unhandled 'error' events
+    this.reader.on('error', () => undefined);
+    const first = options.streams[0] ?? 'cet:{x}:ev';
+    this.statsKey = options.statsKey ?? `${first.slice(0, Math.max(0, first.indexOf(':{')))}:writer:stats`;
   }
 
   get current(): WriterStats {
     return this.stats;
+  }
+
+  private bump(change: Partial<Record<keyof WriterStats, number>>): void {
+    const next = { ...this.stats } as Record<keyof WriterStats, number>;
+    for (const [key, value] of Object.entries(change) as [keyof WriterStats, number][]) {
+      next[key] = key === 'lastWriteAt' ? value : next[key] + value;
+    }
+    this.stats = next;
   }
 
   async ensureGroups(): Promise<void> {
@@ -70,59 +204,414 @@ export class StreamWriter {
 
   /**
    * Reads one batch across all streams in one XREADGROUP (blocking up to `blockMs` for new entries
-   * when there are none, instead of polling), writes it, then acknowledges it. `from` '0' re-reads
-   * this consumer's pending entries. The reader connection is dedicated (a blocking read would
-   * stall other commands on a shared one).
+   * when there are none), writes it, then acknowledges it. `from` '0' re-reads this consumer's
+   * pending entries. The reader connection is dedicated (a blocking read stalls its connection).
    */
-  async drainOnce(from: '>' | '0' = '>', blockMs = 0): Promise<number> {
+  async drainOnce(from: '>' | '0' | Map<string, string> = '>', blockMs = 0): Promise<number> {
     await this.ensureGroups();
     const streams = this.options.streams;
     const args: (string | number)[] = ['GROUP', this.group, this.options.consumer, 'COUNT', this.batchSize];
     if (blockMs > 0 && from === '>') args.push('BLOCK', blockMs);
-    args.push('STREAMS', ...streams, ...streams.map(() => from));
+    const cursorOf = (stream: string): string =>
+      typeof from === 'string' ? from : (from.get(stream) ?? '0');
+    args.push('STREAMS', ...streams, ...streams.map(cursorOf));
     const reply = (await this.reader.call('XREADGROUP', ...args)) as StreamReply;
-    let written = 0;
-    for (const [stream, entries] of reply ?? []) {
-      if (entries.length === 0) continue;
-      const rows: EventRow[] = entries.map(([id, fields]) => {
-        const event = decodeEvent(stream, id, fields);
-        return {
-          eventId: event.eventId,
-          stream: event.stream,
-          type: event.type,
-          atMs: event.at,
-          data: event.data,
-        };
-      });
-      await insertEvents(this.db, rows);
-      await this.redis.xack(stream, this.group, ...entries.map(([id]) => id));
-      written += entries.length;
-      this.stats = {
-        written: this.stats.written + entries.length,
-        batches: this.stats.batches + 1,
-        errors: this.stats.errors,
-        lastWriteAt: Date.now(),
-      };
+    const entries: Entry[] = [];
+    const gone: Entry[] = [];
+    for (const [stream, list] of reply ?? []) {
+      if (typeof from !== 'string' && list.length > 0) from.set(stream, list[list.length - 1]![0]);
+      for (const [id, fields] of list) {
+        // a pending entry trimmed or deleted meanwhile comes back without fields: nothing to write
+        if (fields === null) gone.push({ stream, id, fields: [] });
+        else entries.push({ stream, id, fields });
+      }
     }
-    return written;
+    if (gone.length > 0) await this.ack(gone);
+    return (await this.processEntries(entries)) + gone.length;
+  }
+
+  /** Claims entries idle for more than `claimIdleMs` from other consumers and writes them. */
+  async claimIdle(): Promise<number> {
+    await this.ensureGroups();
+    const minIdle = this.options.claimIdleMs ?? 30_000;
+    let total = 0;
+    for (const stream of this.options.streams) {
+      let cursor = '0-0';
+      do {
+        const reply = (await this.redis.call(
+          'XAUTOCLAIM',
+          stream,
+          this.group,
+          this.options.consumer,
+          minIdle,
+          cursor,
+          'COUNT',
+          this.batchSize,
+        )) as [string, [string, string[] | null][], string[]?];
+        cursor = reply[0];
+        const entries: Entry[] = [];
+        const gone: Entry[] = [];
+        for (const [id, fields] of reply[1]) {
+          if (fields === null) gone.push({ stream, id, fields: [] });
+          else entries.push({ stream, id, fields });
+        }
+        if (gone.length > 0) await this.ack(gone);
+        if (entries.length > 0) {
+          this.bump({ claimed: entries.length });
+          total += await this.processEntries(entries);
+        }
+      } while (cursor !== '0-0' && !this.stopped);
+    }
+    return total;
+  }
+
+  /**
+   * Writes entries already delivered to this consumer, acknowledges them; returns how many. With
+   * `lanes` > 1 the streams are spread over that many concurrent transactions (a stream's entries
+   * stay in one lane, in order): shards share no projected rows, except an account that would
+   * re-register in another province, which a retry sorts out.
+   */
+  async processEntries(entries: readonly Entry[]): Promise<number> {
+    const lanes = this.options.lanes ?? 1;
+    if (lanes <= 1 || entries.length === 0) return this.processLane(entries);
+    const byLane = new Map<number, Entry[]>();
+    for (const entry of entries) {
+      const lane = Math.max(0, this.options.streams.indexOf(entry.stream)) % lanes;
+      let list = byLane.get(lane);
+      if (!list) byLane.set(lane, (list = []));
+      list.push(entry);
+    }
+    const counts = await Promise.all([...byLane.values()].map((list) => this.processLane(list)));
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
+  private async processLane(entries: readonly Entry[]): Promise<number> {
+    if (entries.length === 0) return 0;
+    const events: EngineEvent[] = [];
+    for (const entry of entries) {
+      try {
+        events.push(decodeEvent(entry.stream, entry.id, entry.fields));
+      } catch (error) {
+        await this.deadLetter(entry, `decode: ${reasonOf(error)}`, 1, 'none');
+      }
+    }
+    const deferred = events.length > 0 ? await this.writeEvents(events, entries) : new Set<string>();
+    await this.ack(
+      deferred.size === 0 ? entries : entries.filter((e) => !deferred.has(`${e.stream}|${e.id}`)),
+    );
+    return entries.length;
+  }
+
+  /** Writes the same entries the way the writer does, without a consumer group (reconcile --repair). */
+  async writeRange(stream: string, raw: readonly [string, string[]][]): Promise<number> {
+    const events: EngineEvent[] = [];
+    for (const [id, fields] of raw) {
+      try {
+        events.push(decodeEvent(stream, id, fields));
+      } catch {
+        // left to the writer's own dead-lettering
+      }
+    }
+    if (events.length === 0) return 0;
+    const deferred = await this.writeEvents(
+      events,
+      raw.map(([id, fields]) => ({ stream, id, fields })),
+      false,
+    );
+    return events.length - deferred.size;
+  }
+
+  /** Writes events (batch, else one by one); returns the entries deferred (`stream|id`), not to be acked. */
+  private async writeEvents(
+    events: readonly EngineEvent[],
+    entries: readonly Entry[],
+    inGroup = true,
+  ): Promise<Set<string>> {
+    const deferred = new Set<string>();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.commit(events);
+        return deferred;
+      } catch (error) {
+        this.bump({ errors: 1 });
+        this.options.onError?.(error);
+        if (!isTransient(error)) break;
+        if (this.stopped) throw new Stopped('writer stopped while retrying');
+        this.bump({ retries: 1 });
+        await sleep(this.backoff(attempt));
+      }
+    }
+    // isolate the failing event(s): one transaction per event
+    const byId = new Map(entries.map((entry) => [`${entry.stream}|${entry.id}`, entry]));
+    for (const event of events) {
+      const entry = byId.get(`${event.stream}|${event.eventId.slice(event.eventId.indexOf('/') + 1)}`)!;
+      if ((await this.writeOne(event, entry, inGroup)) === 'deferred')
+        deferred.add(`${entry.stream}|${entry.id}`);
+    }
+    return deferred;
+  }
+
+  /**
+   * One event in its own transaction. A missing dependency (its creating event is held by another
+   * consumer, e.g. a dead one whose entries are not claimed yet) is retried once, then deferred:
+   * left pending, unacknowledged, so that XAUTOCLAIM delivers it again (in id order, after what it
+   * depends on) once idle; it is dead-lettered only after `maxDeliveries` deliveries. Anything else
+   * non-transient is dead-lettered after `maxAttempts`.
+   */
+  private async writeOne(
+    event: EngineEvent,
+    entry: Entry,
+    inGroup: boolean,
+  ): Promise<'written' | 'deferred' | 'dead'> {
+    let failures = 0;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.commit([event]);
+        return 'written';
+      } catch (error) {
+        this.bump({ errors: 1 });
+        if (isTransient(error)) {
+          if (this.stopped) throw new Stopped('writer stopped while retrying');
+          this.bump({ retries: 1 });
+          await sleep(this.backoff(attempt));
+          continue;
+        }
+        failures++;
+        if (error instanceof MissingDependencyError) {
+          if (failures < 2) {
+            this.bump({ retries: 1 });
+            await sleep(this.backoff(failures)); // another writer may be committing it right now
+            continue;
+          }
+          if (!inGroup) return 'deferred';
+          // worth waiting for only if an older entry of the stream is still pending with another
+          // consumer; otherwise what it depends on was dead-lettered or never existed
+          if (
+            (await this.olderPendingElsewhere(entry)) &&
+            (await this.deliveries(entry)) < (this.options.maxDeliveries ?? 3)
+          ) {
+            this.bump({ deferred: 1 });
+            return 'deferred';
+          }
+        } else if (!(error instanceof PoisonEventError) && failures < this.maxAttempts) {
+          this.bump({ retries: 1 });
+          await sleep(this.poisonBackoff(failures)); // a constraint error is retried briefly
+          continue;
+        }
+        const stored = await this.storeEventOnly(event);
+        await this.deadLetter(entry, reasonOf(error), failures, stored ? 'event' : 'none');
+        return 'dead';
+      }
+    }
+  }
+
+  /**
+   * A dead-lettered event is still recorded in `events` when it can be (I5: the event itself is not
+   * lost; only its projection is, which the dead letter and reconcile report). True when stored.
+   */
+  private async storeEventOnly(event: EngineEvent): Promise<boolean> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await insertEventsReturning(this.db, [
+          {
+            eventId: event.eventId,
+            stream: event.stream,
+            type: event.type,
+            atMs: event.at,
+            data: event.data,
+          },
+        ]);
+        return true;
+      } catch (error) {
+        if (!isTransient(error)) return false;
+        if (this.stopped) throw new Stopped('writer stopped while retrying');
+        await sleep(this.backoff(attempt));
+      }
+    }
+  }
+
+  /** How many times the group delivered this entry (XPENDING … id id 1); Infinity when not pending. */
+  private async deliveries(entry: Entry): Promise<number> {
+    const reply = (await this.redis.xpending(entry.stream, this.group, entry.id, entry.id, 1)) as [
+      string,
+      string,
+      number,
+      number,
+    ][];
+    return reply[0] ? Number(reply[0][3]) : Infinity;
+  }
+
+  /** Whether an entry older than `entry` is pending in the group with another consumer. */
+  private async olderPendingElsewhere(entry: Entry): Promise<boolean> {
+    let start = '-';
+    for (;;) {
+      const reply = (await this.redis.xpending(entry.stream, this.group, start, `(${entry.id}`, 1000)) as [
+        string,
+        string,
+        number,
+        number,
+      ][];
+      if (reply.some(([, consumer]) => consumer !== this.options.consumer)) return true;
+      if (reply.length < 1000) return false;
+      start = `(${reply[reply.length - 1]![0]}`;
+    }
+  }
+
+  private poisonBackoff(attempt: number): number {
+    return Math.min(this.backoff(attempt), ((this.options.backoffBaseMs ?? 50) / 5) * 2 ** attempt);
+  }
+
+  private async commit(events: readonly EngineEvent[]): Promise<void> {
+    const rows: EventRow[] = events.map((event) => ({
+      eventId: event.eventId,
+      stream: event.stream,
+      type: event.type,
+      atMs: event.at,
+      data: event.data,
+    }));
+    const fresh = await withTransaction(this.db, async (client) => {
+      const inserted = await insertEventsReturning(client, rows);
+      const newEvents = events.filter((event) => inserted.has(event.eventId));
+      await projectEvents(client, newEvents);
+      return newEvents.length;
+    });
+    const now = Date.now();
+    this.bump({ written: fresh, duplicates: events.length - fresh, batches: 1, lastWriteAt: now });
+    this.options.onCommitted?.(
+      events.map((event) => event.eventId.slice(event.eventId.indexOf('/') + 1)),
+      now,
+    );
+  }
+
+  private backoff(attempt: number): number {
+    const base = this.options.backoffBaseMs ?? 50;
+    const max = this.options.backoffMaxMs ?? 5_000;
+    const delay = Math.min(max, base * 2 ** Math.min(attempt, 16));
+    return delay / 2 + Math.random() * (delay / 2);
+  }
+
+  private async deadLetter(
+    entry: Entry,
+    reason: string,
+    attempts: number,
+    stored: 'event' | 'none',
+  ): Promise<void> {
+    await this.redis.xadd(
+      deadLetterStreamOf(entry.stream),
+      '*',
+      'stream',
+      entry.stream,
+      'id',
+      entry.id,
+      'reason',
+      reason.slice(0, 2000),
+      'attempts',
+      String(attempts),
+      // 'event': the event row is in PostgreSQL, its projection is not; 'none': neither
+      'stored',
+      stored,
+      'consumer',
+      this.options.consumer,
+      'failedAt',
+      String(Date.now()),
+      ...entry.fields,
+    );
+    this.bump({ deadLetters: 1 });
+    this.options.onDeadLetter?.({ stream: entry.stream, entryId: entry.id, reason, attempts });
+    this.options.onError?.(new Error(`dead-lettered ${entry.stream} ${entry.id}: ${reason}`));
+  }
+
+  private async ack(entries: readonly Entry[]): Promise<void> {
+    const byStream = new Map<string, string[]>();
+    for (const entry of entries) {
+      let ids = byStream.get(entry.stream);
+      if (!ids) byStream.set(entry.stream, (ids = []));
+      ids.push(entry.id);
+    }
+    const pipeline = this.redis.pipeline();
+    for (const [stream, ids] of byStream) pipeline.xack(stream, this.group, ...ids);
+    const results = (await pipeline.exec()) ?? [];
+    for (const [error] of results) if (error) throw error;
+  }
+
+  /** XTRIM MINID below what every group still needs; returns how many entries went. */
+  async trim(): Promise<number> {
+    const retainMs = this.options.retainMs ?? 600_000;
+    const horizon = `${Math.max(0, Date.now() - retainMs)}-0`;
+    let trimmed = 0;
+    for (const stream of this.options.streams) {
+      let groups: unknown[];
+      try {
+        groups = (await this.redis.call('XINFO', 'GROUPS', stream)) as unknown[];
+      } catch {
+        continue; // no stream yet
+      }
+      let minId = horizon;
+      for (const flat of groups) {
+        const info: Record<string, unknown> = {};
+        if (Array.isArray(flat))
+          for (let i = 0; i + 1 < flat.length; i += 2) info[String(flat[i])] = flat[i + 1];
+        const name = String(info.name);
+        const pending = (await this.redis.xpending(stream, name)) as [
+          number,
+          string | null,
+          string | null,
+          unknown,
+        ];
+        const keep =
+          Number(pending[0]) > 0 && pending[1] ? pending[1] : String(info['last-delivered-id'] ?? '0-0');
+        if (compareIds(keep, minId) < 0) minId = keep;
+      }
+      if (minId === '0-0') continue;
+      trimmed += Number(await this.redis.call('XTRIM', stream, 'MINID', minId));
+    }
+    this.bump({ trimmed });
+    return trimmed;
+  }
+
+  async publishStats(): Promise<void> {
+    await this.redis.hset(
+      this.statsKey,
+      this.options.consumer,
+      JSON.stringify({ ...this.stats, updatedAt: Date.now() }),
+    );
   }
 
   start(): void {
     this.loop = (async () => {
       // first whatever this consumer had read but not acknowledged before a crash
-      while (!this.stopped && (await this.safeDrain('0')) > 0);
-      while (!this.stopped) await this.safeDrain('>', this.options.idleMs ?? 200);
+      // (with a cursor per stream, so that entries it defers again are not re-read in a loop)
+      const cursors = new Map<string, string>();
+      while (!this.stopped && (await this.safely(() => this.drainOnce(cursors))) !== 0);
+      while (!this.stopped) {
+        const now = Date.now();
+        if (now - this.lastClaimAt >= (this.options.claimIntervalMs ?? 5_000)) {
+          this.lastClaimAt = now;
+          await this.safely(() => this.claimIdle());
+        }
+        if (now - this.lastTrimAt >= (this.options.trimIntervalMs ?? 10_000)) {
+          this.lastTrimAt = now;
+          await this.safely(() => this.trim());
+        }
+        if (now - this.lastStatsAt >= 1_000) {
+          this.lastStatsAt = now;
+          await this.safely(() => this.publishStats().then(() => 0));
+        }
+        await this.safely(() => this.drainOnce('>', this.options.idleMs ?? 200));
+      }
     })();
   }
 
-  private async safeDrain(from: '>' | '0', blockMs = 0): Promise<number> {
+  /** Runs one step; a failure (Redis down, writer stopping) is counted, reported and backed off. */
+  private async safely(step: () => Promise<number>): Promise<number | undefined> {
     try {
-      return await this.drainOnce(from, blockMs);
+      return await step();
     } catch (error) {
-      this.stats = { ...this.stats, errors: this.stats.errors + 1 };
+      if (error instanceof Stopped) return undefined;
+      this.bump({ errors: 1 });
       this.options.onError?.(error);
-      await new Promise((resolve) => setTimeout(resolve, 500));
-      return 0;
+      if (!this.stopped) await sleep(500);
+      return undefined;
     }
   }
 

@@ -22,7 +22,12 @@ export interface SweeperOptions {
   readonly now: () => Promise<number>;
   readonly provinces?: readonly string[];
   readonly onError?: (error: unknown) => void;
+  /** Field under which this sweeper publishes its stats in Redis `<ns>:sweeper:stats` (default 'main'). */
+  readonly name?: string;
 }
+
+/** Redis hash of the sweepers' stats (field = sweeper name, value = JSON SweeperStats + updatedAt). */
+export const sweeperStatsKey = (namespace: string): string => `${namespace}:sweeper:stats`;
 
 export class Sweeper {
   private timer: NodeJS.Timeout | undefined;
@@ -50,7 +55,15 @@ export class Sweeper {
       expired += result.expired.length;
       deleted += result.deleted.length;
       const keys = this.engine.keys.province(province);
-      const [, score] = await this.engine.redis.zrangebyscore(keys.dueSet, '-inf', now, 'WITHSCORES', 'LIMIT', 0, 1);
+      const [, score] = await this.engine.redis.zrangebyscore(
+        keys.dueSet,
+        '-inf',
+        now,
+        'WITHSCORES',
+        'LIMIT',
+        0,
+        1,
+      );
       if (score !== undefined) oldestDue = Math.min(oldestDue, Number(score));
     }
     this.stats = {
@@ -61,6 +74,11 @@ export class Sweeper {
       lastSweepAt: now,
       errors: this.stats.errors,
     };
+    await this.engine.redis.hset(
+      sweeperStatsKey(this.engine.keys.namespace),
+      this.options.name ?? 'main',
+      JSON.stringify({ ...this.stats, updatedAt: Date.now() }),
+    );
     return { expired, deleted };
   }
 

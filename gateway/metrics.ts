@@ -48,3 +48,126 @@ export class GatewayMetrics {
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
   }
 }
+
+// ------------------------------------------------------------------ persistence (main process)
+
+/** What the writer and sweeper gauges say; read from Redis (the writer and sweeper run anywhere). */
+export interface PersistenceGauges {
+  /** Entries of the outbox streams not yet acknowledged by the writer group (pending + undelivered). */
+  readonly writerLagEvents: number;
+  /** Age of the oldest of them (s), against Redis's own clock. */
+  readonly writerLagSeconds: number;
+  /** Entries in the dead-letter streams. */
+  readonly deadLetters: number;
+  /** How far behind `now` the oldest due deadline not yet processed is (s). */
+  readonly sweeperLagSeconds: number;
+}
+
+type RedisLike = import('ioredis').Redis;
+
+const entryMs = (id: string): number => Number(id.slice(0, id.indexOf('-')));
+
+/**
+ * Reads the persistence gauges: per stream XINFO GROUPS (lag, last-delivered-id), XPENDING (count,
+ * oldest) and the dead-letter stream's XLEN; per province the oldest due deadline ≤ now.
+ */
+export async function readPersistenceGauges(
+  redis: RedisLike,
+  streams: readonly string[],
+  dueSets: readonly string[],
+  now: number,
+  group = 'writer',
+): Promise<PersistenceGauges> {
+  const pipeline = redis.pipeline();
+  for (const stream of streams) {
+    pipeline.call('XINFO', 'GROUPS', stream);
+    pipeline.xpending(stream, group);
+    pipeline.xlen(stream.endsWith(':ev') ? `${stream.slice(0, -3)}:dead` : `${stream}:dead`);
+    pipeline.xlen(stream);
+  }
+  for (const dueSet of dueSets) pipeline.zrangebyscore(dueSet, '-inf', now, 'WITHSCORES', 'LIMIT', 0, 1);
+  pipeline.time();
+  const answers = ((await pipeline.exec()) ?? []) as [Error | null, unknown][];
+  const [, time] = answers[answers.length - 1]!;
+  const [seconds, micros] = (time as [string, string] | undefined) ?? [String(Date.now() / 1000), '0'];
+  const redisNow = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+  let lagEvents = 0;
+  let oldest = Infinity;
+  let deadLetters = 0;
+  const firstUndelivered: { stream: string; after: string }[] = [];
+  streams.forEach((stream, i) => {
+    const [infoError, info] = answers[4 * i]!;
+    const [pendingError, pending] = answers[4 * i + 1]!;
+    const [, dead] = answers[4 * i + 2]!;
+    const [, length] = answers[4 * i + 3]!;
+    deadLetters += Number(dead ?? 0);
+    if (infoError) return; // no stream yet
+    const groupInfo = (info as unknown[][])
+      .map((flat) => {
+        const record: Record<string, unknown> = {};
+        for (let k = 0; k + 1 < flat.length; k += 2) record[String(flat[k])] = flat[k + 1];
+        return record;
+      })
+      .find((g) => g.name === group);
+    const summary = pendingError ? null : (pending as [number, string | null] | null);
+    const pendingCount = summary ? Number(summary[0]) : 0;
+    lagEvents += pendingCount;
+    if (pendingCount > 0 && summary?.[1]) oldest = Math.min(oldest, entryMs(summary[1]));
+    // no group yet: the writer has not started, everything is undelivered
+    const undelivered = groupInfo ? Number(groupInfo.lag ?? 0) : Number(length ?? 0);
+    lagEvents += undelivered;
+    if (!groupInfo || undelivered > 0) {
+      firstUndelivered.push({ stream, after: groupInfo ? String(groupInfo['last-delivered-id']) : '' });
+    }
+  });
+  if (firstUndelivered.length > 0) {
+    const second = redis.pipeline();
+    for (const { stream, after } of firstUndelivered) {
+      second.xrange(stream, after ? `(${after}` : '-', '+', 'COUNT', 1);
+    }
+    for (const [error, entries] of ((await second.exec()) ?? []) as [Error | null, [string, string[]][]][]) {
+      const entry = error ? undefined : entries[0];
+      if (entry) oldest = Math.min(oldest, entryMs(entry[0]));
+    }
+  }
+  let oldestDue = Infinity;
+  dueSets.forEach((_, i) => {
+    const [, reply] = answers[4 * streams.length + i]!;
+    const score = (reply as string[] | undefined)?.[1];
+    if (score !== undefined) oldestDue = Math.min(oldestDue, Number(score));
+  });
+  return {
+    writerLagEvents: lagEvents,
+    writerLagSeconds: oldest === Infinity ? 0 : Math.max(0, redisNow - oldest) / 1000,
+    deadLetters,
+    sweeperLagSeconds: oldestDue === Infinity ? 0 : Math.max(0, now - oldestDue) / 1000,
+  };
+}
+
+/** Prometheus text of the persistence gauges (appended to the merged /metrics). */
+export function persistenceMetricsText(gauges: PersistenceGauges): string {
+  const gauge = (name: string, help: string, value: number): string =>
+    `# HELP ${name} ${help}\n# TYPE ${name} gauge\n${name} ${value}\n`;
+  return (
+    gauge(
+      'writer_lag_events',
+      'Outbox entries not yet in PostgreSQL (pending + undelivered to the writer group)',
+      gauges.writerLagEvents,
+    ) +
+    gauge(
+      'writer_lag_seconds',
+      'Age of the oldest outbox entry not yet in PostgreSQL',
+      gauges.writerLagSeconds,
+    ) +
+    gauge(
+      'writer_dead_letters',
+      'Events moved to the dead-letter streams (alert when > 0)',
+      gauges.deadLetters,
+    ) +
+    gauge(
+      'sweeper_lag_seconds',
+      'How far behind now the oldest due deadline not yet processed is',
+      gauges.sweeperLagSeconds,
+    )
+  );
+}

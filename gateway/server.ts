@@ -13,6 +13,12 @@ import type { FromThread, ThreadData, ToThread } from './thread.ts';
 import { WorkerPool } from './workers/pool.ts';
 import { servePool } from './workers/remote.ts';
 import { freePort } from '../scripts/stack.ts';
+import { Redis } from 'ioredis';
+import { KeySpace } from '../engine/keys.ts';
+import { PROVINCE_CODES } from '../engine/provinces.ts';
+import { DrivenClock, systemClock } from './clock.ts';
+import { persistenceMetricsText, readPersistenceGauges } from './metrics.ts';
+import { clockKey } from './services.ts';
 
 export interface RunningGateway {
   readonly port: number;
@@ -37,6 +43,28 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
   const collections = new Map<number, { parts: object[]; requester: Worker; requestId: number }>();
 
   const broadcast = (message: ToThread) => workers.forEach((worker) => worker.postMessage(message));
+  // writer and sweeper gauges for /metrics, read from Redis (they may run in other processes)
+  let metricsRedis: Redis | undefined;
+  const keys = new KeySpace(config.namespace);
+  const persistenceText = async (): Promise<string> => {
+    try {
+      if (!metricsRedis) {
+        metricsRedis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1 });
+        metricsRedis.on('error', () => undefined);
+      }
+      const clock = config.testMode ? new DrivenClock(metricsRedis, clockKey(config.namespace)) : systemClock;
+      const gauges = await readPersistenceGauges(
+        metricsRedis,
+        keys.allStreams(PROVINCE_CODES),
+        PROVINCE_CODES.map((code) => keys.province(code).dueSet),
+        await clock.now(),
+      );
+      return persistenceMetricsText(gauges);
+    } catch (error) {
+      log.warn({ err: error }, 'persistence metrics unavailable');
+      return '';
+    }
+  };
 
   const ready = Array.from({ length: config.threads }, (_, index) => {
     const { port1, port2 } = new MessageChannel();
@@ -63,11 +91,11 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
         if (collection.parts.length === workers.length) {
           collections.delete(message.id);
           const merged = AggregatorRegistry.aggregate(collection.parts);
-          void merged.metrics().then((text) =>
+          void Promise.all([merged.metrics(), persistenceText()]).then(([text, persistence]) =>
             collection.requester.postMessage({
               type: 'metrics-text',
               id: collection.requestId,
-              text: `${text}\n# HELP worker_pool_queued Tasks waiting for a worker thread\n# TYPE worker_pool_queued gauge\nworker_pool_queued ${pool.queued}\n# HELP gateway_threads App threads serving the port\n# TYPE gateway_threads gauge\ngateway_threads ${workers.length}\n`,
+              text: `${text}\n# HELP worker_pool_queued Tasks waiting for a worker thread\n# TYPE worker_pool_queued gauge\nworker_pool_queued ${pool.queued}\n# HELP gateway_threads App threads serving the port\n# TYPE gateway_threads gauge\ngateway_threads ${workers.length}\n${persistence}`,
             } satisfies ToThread),
           );
         }
@@ -104,6 +132,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
       ),
     );
     await pool.close();
+    metricsRedis?.disconnect();
   };
 
   try {

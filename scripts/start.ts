@@ -96,6 +96,7 @@ export async function startSystem(
     streams: engine.keys.allStreams(PROVINCE_CODES),
     consumer: `${hostname()}-${process.pid}`,
     onError: (error) => log.error({ err: error }, 'writer batch failed'),
+    onDeadLetter: (letter) => log.error(letter, 'event dead-lettered'),
   });
   writer.start();
   paymentSimulator?.connect({

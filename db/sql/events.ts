@@ -34,3 +34,22 @@ export async function insertEvents(db: Queryable, events: readonly EventRow[]): 
     events.map((event) => JSON.stringify(event.data)),
   ]);
 }
+
+const INSERT_EVENTS_RETURNING = `${INSERT_EVENTS}
+  RETURNING event_id`;
+
+/** Inserts the events not already stored; returns the ids of those that were new. */
+export async function insertEventsReturning(
+  db: Queryable,
+  events: readonly EventRow[],
+): Promise<Set<string>> {
+  if (events.length === 0) return new Set();
+  const result = await db.query<{ event_id: string }>(INSERT_EVENTS_RETURNING, [
+    events.map((event) => event.eventId),
+    events.map((event) => event.stream),
+    events.map((event) => event.type),
+    events.map((event) => new Date(event.atMs).toISOString()),
+    events.map((event) => JSON.stringify(event.data)),
+  ]);
+  return new Set(result.rows.map((row) => row.event_id));
+}

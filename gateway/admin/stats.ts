@@ -227,6 +227,50 @@ async function sweeper(services: Services, now: number) {
   };
 }
 
+// ------------------------------------------------------------------ dead letters, writers, sweepers
+
+/**
+ * Dead letters (XLEN of every `<ns>:{tag}:dead` stream; `alert` when any), and the stats the
+ * writers and sweepers publish in Redis (`<ns>:writer:stats`, `<ns>:sweeper:stats`, one field per
+ * process, JSON with `updatedAt`): they run in this process under `npm start`, or alone.
+ */
+async function persistence(services: Services) {
+  const ns = services.config.namespace;
+  const names = services.engine.keys.allStreams(PROVINCE_CODES);
+  const dead = names.map((stream) => `${stream.slice(0, -':ev'.length)}:dead`);
+  const pipeline = services.redis.pipeline();
+  for (const stream of dead) pipeline.xlen(stream);
+  pipeline.hgetall(`${ns}:writer:stats`).hgetall(`${ns}:sweeper:stats`);
+  const results = ((await pipeline.exec()) ?? []) as PipelineResult;
+  const byStream: Record<string, number> = {};
+  let total = 0;
+  dead.forEach((stream, i) => {
+    const [error, length] = results[i]!;
+    if (error) throw error;
+    if (Number(length) > 0) byStream[stream] = Number(length);
+    total += Number(length);
+  });
+  const parse = (hash: unknown): Record<string, unknown> => {
+    const out: Record<string, unknown> = {};
+    for (const [name, json] of Object.entries((hash ?? {}) as Record<string, string>)) {
+      try {
+        out[name] = JSON.parse(json) as unknown;
+      } catch {
+        out[name] = null;
+      }
+    }
+    return out;
+  };
+  const [writersError, writers] = results[dead.length]!;
+  const [sweepersError, sweepers] = results[dead.length + 1]!;
+  if (writersError || sweepersError) throw writersError ?? sweepersError;
+  return {
+    deadLetters: { total, alert: total > 0, byStream },
+    writers: parse(writers),
+    sweepers: parse(sweepers),
+  };
+}
+
 // ---------------------------------------------------------------------------------- persisted
 
 interface PersistedCounts {
@@ -327,11 +371,12 @@ function persistedBody(counts: PersistedCounts | null) {
 export function statsCollector(services: Services) {
   const persisted = new PersistedCache();
   return async (now: number) => {
-    const [seatStats, streamStats, sweeperStats, persistedCounts] = await Promise.all([
+    const [seatStats, streamStats, sweeperStats, persistedCounts, persistenceStats] = await Promise.all([
       seats(services),
       streams(services),
       sweeper(services, now),
       persisted.read(services),
+      persistence(services),
     ]);
     return {
       clock: {
@@ -343,7 +388,14 @@ export function statsCollector(services: Services) {
       },
       seats: seatStats,
       streams: streamStats,
-      sweeper: sweeperStats,
+      /** The writer's lag (events not yet in PostgreSQL, age of the oldest), dead letters, per-writer stats. */
+      writer: {
+        lagEvents: streamStats.pending + streamStats.undelivered,
+        lagMs: streamStats.lagMs,
+        deadLetters: persistenceStats.deadLetters,
+        consumers: persistenceStats.writers,
+      },
+      sweeper: { ...sweeperStats, processes: persistenceStats.sweepers },
       persisted: persistedBody(persistedCounts),
     };
   };

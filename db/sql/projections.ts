@@ -1,0 +1,460 @@
+/**
+ * Projections of the engine's events onto the tables of 004–006 (I5): registrations from BOUND /
+ * DELETED, registration_items from HELD / CANCELLED / EXPIRED / PAYMENT_CONFIRMED, payment_orders
+ * (+ items) from ORDER_CREATED / PAYMENT_CONFIRMED, cet6_reviews from REVIEW_*. The writer calls
+ * `projectEvents` in the transaction that inserted the events, with only the events that were new,
+ * in stream order, so a redelivered event changes nothing.
+ *
+ * Ids:
+ *  - registration_id = "<candidateId>/<savedAt ms>": derivable from the BOUND event and from the
+ *    Redis record alike (reconcile rebuilds rows from Redis with the same id); a candidate can be
+ *    bound again only after a deletion (R8, hours later), so it is unique;
+ *  - item_id = "<shard tag>/<holdId>", e.g. "p11/42": hold ids come from a per-province sequence;
+ *  - order_id and review_id are the engine's own.
+ *
+ * Set-based: a batch is cut into segments in which every entity (registration of a candidate, item,
+ * order) sees its events in the order of the phases below (BOUND < HELD < ORDER_CREATED <
+ * PAYMENT_CONFIRMED < CANCELLED/EXPIRED < DELETED); each segment is then applied with one statement
+ * per event type (unnest of array parameters), which equals applying its events one by one. Reviews
+ * are few and applied one by one.
+ *
+ * An update whose row does not exist yet (its creating event was not written: another writer holds
+ * it, or it was dead-lettered) raises MissingDependencyError; the writer retries it with backoff and
+ * dead-letters it after its attempts.
+ */
+import type { EngineEvent } from '../../engine/events.ts';
+import type { Queryable } from '../pool.ts';
+
+export class MissingDependencyError extends Error {
+  constructor(
+    message: string,
+    readonly eventIds: readonly string[],
+  ) {
+    super(message);
+    this.name = 'MissingDependencyError';
+  }
+}
+
+/** A malformed event: never retried (it cannot get better). */
+export class PoisonEventError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PoisonEventError';
+  }
+}
+
+export function tagOf(stream: string): string {
+  const tag = /\{([^}]+)\}/.exec(stream)?.[1];
+  if (!tag) throw new PoisonEventError(`not an engine stream: ${stream}`);
+  return tag;
+}
+
+export const itemIdOf = (stream: string, holdId: unknown): string => `${tagOf(stream)}/${String(holdId)}`;
+export const registrationIdOf = (candidateId: string, savedAt: number): string => `${candidateId}/${savedAt}`;
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+function str(event: EngineEvent, field: string): string {
+  const value = event.data[field];
+  if (typeof value === 'string' && value !== '') return value;
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  throw new PoisonEventError(`${event.type} ${event.eventId}: field ${field} missing`);
+}
+
+function num(event: EngineEvent, field: string): number {
+  const value = Number(event.data[field]);
+  if (event.data[field] === undefined || event.data[field] === null || !Number.isFinite(value)) {
+    throw new PoisonEventError(`${event.type} ${event.eventId}: field ${field} missing`);
+  }
+  return value;
+}
+
+function list(event: EngineEvent, field: string): unknown[] {
+  const value = event.data[field];
+  if (value === undefined || value === null) return [];
+  // cjson encodes an empty Lua table as {}
+  if (typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length === 0) return [];
+  if (!Array.isArray(value))
+    throw new PoisonEventError(`${event.type} ${event.eventId}: field ${field} is not a list`);
+  return value;
+}
+
+const PHASE: Partial<Record<EngineEvent['type'], number>> = {
+  BOUND: 1,
+  HELD: 2,
+  ORDER_CREATED: 3,
+  PAYMENT_CONFIRMED: 4,
+  CANCELLED: 5,
+  EXPIRED: 5,
+  DELETED: 6,
+};
+
+/** Entities an event touches (for segmenting). */
+function entitiesOf(event: EngineEvent): string[] {
+  switch (event.type) {
+    case 'BOUND':
+    case 'DELETED':
+      return [`r:${str(event, 'candidateId')}`, `a:${str(event, 'accountId')}`];
+    case 'HELD':
+    case 'CANCELLED':
+    case 'EXPIRED':
+      return [`i:${itemIdOf(event.stream, str(event, 'holdId'))}`, `c:${str(event, 'candidateId')}`];
+    case 'ORDER_CREATED':
+    case 'PAYMENT_CONFIRMED':
+      return [`o:${str(event, 'orderId')}`, `c:${str(event, 'candidateId')}`];
+    default:
+      return [];
+  }
+}
+
+/** Applies the projections of `events` (new ones only, in stream order). */
+export async function projectEvents(db: Queryable, events: readonly EngineEvent[]): Promise<void> {
+  let segment: EngineEvent[] = [];
+  let seen = new Map<string, number>();
+  for (const event of events) {
+    const phase = PHASE[event.type];
+    if (phase === undefined) {
+      if (event.type.startsWith('REVIEW_')) {
+        await applySegment(db, segment);
+        segment = [];
+        seen = new Map();
+        await applyReview(db, event);
+      }
+      continue; // CAMPUS_UPSERTED, CALENDAR_SET: reference data is PostgreSQL's own (admin routes)
+    }
+    const entities = entitiesOf(event);
+    // candidate-level keys (c:) only order candidate events that must not pass each other: an item
+    // of a candidate after that candidate's DELETED (a new binding's) and the like
+    if (entities.some((key) => (seen.get(key) ?? 0) > phase)) {
+      await applySegment(db, segment);
+      segment = [];
+      seen = new Map();
+    }
+    segment.push(event);
+    for (const key of entities) seen.set(key, Math.max(seen.get(key) ?? 0, phase));
+  }
+  await applySegment(db, segment);
+}
+
+async function applySegment(db: Queryable, events: readonly EngineEvent[]): Promise<void> {
+  if (events.length === 0) return;
+  const byType = (type: EngineEvent['type']) => events.filter((event) => event.type === type);
+  await bound(db, byType('BOUND'));
+  await held(db, byType('HELD'));
+  await orderCreated(db, byType('ORDER_CREATED'));
+  await paymentConfirmed(db, byType('PAYMENT_CONFIRMED'));
+  await ended(
+    db,
+    events.filter((event) => event.type === 'CANCELLED' || event.type === 'EXPIRED'),
+  );
+  await deleted(db, byType('DELETED'));
+}
+
+async function bound(db: Queryable, events: readonly EngineEvent[]): Promise<void> {
+  if (events.length === 0) return;
+  const rows = events.map((event) => {
+    const candidateId = str(event, 'candidateId');
+    const savedAt = num(event, 'savedAt');
+    const snapshot = event.data.snapshot;
+    if (typeof snapshot !== 'object' || snapshot === null || Array.isArray(snapshot)) {
+      throw new PoisonEventError(`BOUND ${event.eventId}: snapshot missing`);
+    }
+    return {
+      id: registrationIdOf(candidateId, savedAt),
+      candidateId,
+      accountId: str(event, 'accountId'),
+      province: tagOf(event.stream).replace(/^p/, ''),
+      campusId: str(event, 'campusId'),
+      snapshot: JSON.stringify(snapshot),
+      savedAt: iso(savedAt),
+    };
+  });
+  await db.query(
+    `INSERT INTO registrations (registration_id, candidate_id, account_id, province_code, campus_id, snapshot, saved_at)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::jsonb[], $7::timestamptz[])
+     ON CONFLICT (registration_id) DO NOTHING`,
+    [
+      rows.map((r) => r.id),
+      rows.map((r) => r.candidateId),
+      rows.map((r) => r.accountId),
+      rows.map((r) => r.province),
+      rows.map((r) => r.campusId),
+      rows.map((r) => r.snapshot),
+      rows.map((r) => r.savedAt),
+    ],
+  );
+}
+
+async function held(db: Queryable, events: readonly EngineEvent[]): Promise<void> {
+  if (events.length === 0) return;
+  const rows = events.map((event) => ({
+    id: itemIdOf(event.stream, str(event, 'holdId')),
+    candidateId: str(event, 'candidateId'),
+    subject: str(event, 'subject'),
+    campusId: str(event, 'campusId'),
+    fee: num(event, 'fee'),
+    heldAt: iso(num(event, 'heldAt')),
+    payBy: iso(num(event, 'payBy')),
+  }));
+  await db.query(
+    `INSERT INTO registration_items (item_id, candidate_id, subject, kind, level, campus_id, status, fee, held_at, pay_by)
+     SELECT u.item_id, u.candidate_id, u.subject, s.kind, s.level, u.campus_id, 'HELD', u.fee, u.held_at, u.pay_by
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::numeric[], $6::timestamptz[], $7::timestamptz[])
+            AS u(item_id, candidate_id, subject, campus_id, fee, held_at, pay_by)
+       LEFT JOIN subjects s ON s.subject = u.subject
+     ON CONFLICT (item_id) DO NOTHING`,
+    [
+      rows.map((r) => r.id),
+      rows.map((r) => r.candidateId),
+      rows.map((r) => r.subject),
+      rows.map((r) => r.campusId),
+      rows.map((r) => r.fee),
+      rows.map((r) => r.heldAt),
+      rows.map((r) => r.payBy),
+    ],
+  );
+}
+
+async function orderCreated(db: Queryable, events: readonly EngineEvent[]): Promise<void> {
+  if (events.length === 0) return;
+  const orders = events.map((event) => ({
+    id: str(event, 'orderId'),
+    candidateId: str(event, 'candidateId'),
+    amount: num(event, 'amount'),
+    method: str(event, 'method'),
+    at: iso(event.at),
+  }));
+  await db.query(
+    `INSERT INTO payment_orders (order_id, candidate_id, amount, method, status, created_at)
+     SELECT o.order_id, o.candidate_id, o.amount, o.method, 'PENDING', o.created_at
+       FROM unnest($1::text[], $2::text[], $3::numeric[], $4::text[], $5::timestamptz[])
+            AS o(order_id, candidate_id, amount, method, created_at)
+     ON CONFLICT (order_id) DO NOTHING`,
+    [
+      orders.map((o) => o.id),
+      orders.map((o) => o.candidateId),
+      orders.map((o) => o.amount),
+      orders.map((o) => o.method),
+      orders.map((o) => o.at),
+    ],
+  );
+  const orderIds: string[] = [];
+  const itemIds: string[] = [];
+  const fees: number[] = [];
+  for (const event of events) {
+    for (const entry of list(event, 'items')) {
+      if (!Array.isArray(entry) || entry.length < 3)
+        throw new PoisonEventError(`ORDER_CREATED ${event.eventId}: bad item`);
+      orderIds.push(str(event, 'orderId'));
+      itemIds.push(itemIdOf(event.stream, entry[1]));
+      fees.push(Number(entry[2]));
+    }
+  }
+  if (orderIds.length === 0) return;
+  const missing = await db.query<{ item_id: string }>(
+    `SELECT u.item_id FROM unnest($1::text[]) AS u(item_id)
+      WHERE NOT EXISTS (SELECT 1 FROM registration_items r WHERE r.item_id = u.item_id)`,
+    [itemIds],
+  );
+  if (missing.rows.length > 0) {
+    throw new MissingDependencyError(
+      `ORDER_CREATED: items not written yet: ${missing.rows.map((r) => r.item_id).join(', ')}`,
+      events.map((event) => event.eventId),
+    );
+  }
+  await db.query(
+    `INSERT INTO payment_order_items (order_id, item_id, fee)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::numeric[])
+     ON CONFLICT (order_id, item_id) DO NOTHING`,
+    [orderIds, itemIds, fees],
+  );
+}
+
+async function paymentConfirmed(db: Queryable, events: readonly EngineEvent[]): Promise<void> {
+  if (events.length === 0) return;
+  const orderIds: string[] = [];
+  const statuses: string[] = [];
+  const txs: string[] = [];
+  const ats: string[] = [];
+  const outcomeOrders: string[] = [];
+  const outcomeSubjects: string[] = [];
+  const outcomes: string[] = [];
+  for (const event of events) {
+    const orderId = str(event, 'orderId');
+    orderIds.push(orderId);
+    statuses.push(str(event, 'status'));
+    txs.push(str(event, 'providerTx'));
+    ats.push(iso(event.at));
+    for (const subject of list(event, 'paid')) {
+      outcomeOrders.push(orderId);
+      outcomeSubjects.push(String(subject));
+      outcomes.push('PAID');
+    }
+    for (const subject of list(event, 'refund')) {
+      outcomeOrders.push(orderId);
+      outcomeSubjects.push(String(subject));
+      outcomes.push('LATE_REFUND');
+    }
+  }
+  const updated = await db.query<{ order_id: string }>(
+    `UPDATE payment_orders o SET status = u.status, paid_at = u.at, provider_tx = u.tx
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[]) AS u(order_id, status, tx, at)
+      WHERE o.order_id = u.order_id AND o.status = 'PENDING'
+     RETURNING o.order_id`,
+    [orderIds, statuses, txs, ats],
+  );
+  if (updated.rows.length < orderIds.length) {
+    const found = await db.query<{ order_id: string }>(
+      `SELECT order_id FROM payment_orders WHERE order_id = ANY($1::text[])`,
+      [orderIds],
+    );
+    const present = new Set(found.rows.map((r) => r.order_id));
+    const absent = orderIds.filter((id) => !present.has(id));
+    if (absent.length > 0) {
+      throw new MissingDependencyError(
+        `PAYMENT_CONFIRMED: orders not written yet: ${absent.join(', ')}`,
+        events.filter((event) => absent.includes(str(event, 'orderId'))).map((event) => event.eventId),
+      );
+    }
+  }
+  if (outcomeOrders.length === 0) return;
+  // the order's item of that subject, with its outcome; paid items become PAID
+  await db.query(
+    `WITH u AS (
+       SELECT u.order_id, u.subject, u.outcome, oi.item_id
+         FROM unnest($1::text[], $2::text[], $3::text[]) AS u(order_id, subject, outcome)
+         JOIN payment_order_items oi ON oi.order_id = u.order_id
+         JOIN registration_items ri ON ri.item_id = oi.item_id AND ri.subject = u.subject
+     ), outcomes AS (
+       UPDATE payment_order_items oi SET outcome = u.outcome
+         FROM u WHERE oi.order_id = u.order_id AND oi.item_id = u.item_id
+     )
+     UPDATE registration_items ri SET status = 'PAID', paid_at = o.paid_at
+       FROM u JOIN payment_orders o ON o.order_id = u.order_id
+      WHERE ri.item_id = u.item_id AND u.outcome = 'PAID' AND ri.status = 'HELD'`,
+    [outcomeOrders, outcomeSubjects, outcomes],
+  );
+}
+
+async function ended(db: Queryable, events: readonly EngineEvent[]): Promise<void> {
+  if (events.length === 0) return;
+  const ids = events.map((event) => itemIdOf(event.stream, str(event, 'holdId')));
+  const statuses = events.map((event) => event.type);
+  const ats = events.map((event) => iso(event.at));
+  await db.query(
+    `UPDATE registration_items ri SET status = u.status, ended_at = u.at
+       FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS u(item_id, status, at)
+      WHERE ri.item_id = u.item_id AND ri.status = 'HELD'`,
+    [ids, statuses, ats],
+  );
+  const missing = await db.query<{ item_id: string }>(
+    `SELECT u.item_id FROM unnest($1::text[]) AS u(item_id)
+      WHERE NOT EXISTS (SELECT 1 FROM registration_items r WHERE r.item_id = u.item_id)`,
+    [ids],
+  );
+  if (missing.rows.length > 0) {
+    const absent = new Set(missing.rows.map((r) => r.item_id));
+    throw new MissingDependencyError(
+      `${events[0]!.type}: items not written yet: ${[...absent].join(', ')}`,
+      events.filter((_, i) => absent.has(ids[i]!)).map((event) => event.eventId),
+    );
+  }
+}
+
+async function deleted(db: Queryable, events: readonly EngineEvent[]): Promise<void> {
+  if (events.length === 0) return;
+  const candidates = events.map((event) => str(event, 'candidateId'));
+  const reasons = events.map((event) => str(event, 'reason'));
+  const ats = events.map((event) => iso(event.at));
+  const updated = await db.query<{ candidate_id: string }>(
+    `UPDATE registrations r SET deleted_at = u.at, delete_reason = u.reason
+       FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS u(candidate_id, reason, at)
+      WHERE r.candidate_id = u.candidate_id AND r.deleted_at IS NULL AND r.saved_at <= u.at
+     RETURNING r.candidate_id`,
+    [candidates, reasons, ats],
+  );
+  if (updated.rows.length < candidates.length) {
+    const done = new Set(updated.rows.map((r) => r.candidate_id));
+    const absent = events.filter((_, i) => !done.has(candidates[i]!));
+    throw new MissingDependencyError(
+      `DELETED: no live registration written yet for ${absent.map((e) => str(e, 'candidateId')).join(', ')}`,
+      absent.map((event) => event.eventId),
+    );
+  }
+}
+
+async function applyReview(db: Queryable, event: EngineEvent): Promise<void> {
+  const at = iso(event.at);
+  switch (event.type) {
+    case 'REVIEW_SUBMITTED': {
+      const status = str(event, 'status');
+      await db.query(
+        `INSERT INTO cet6_reviews (review_id, account_id, candidate_id, ticket_number, status, submitted_at, decided_at)
+         VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $5 = 'PENDING' THEN NULL ELSE $6::timestamptz END)
+         ON CONFLICT (review_id) DO NOTHING`,
+        [
+          str(event, 'reviewId'),
+          str(event, 'accountId'),
+          str(event, 'candidateId'),
+          str(event, 'ticketNumber'),
+          status,
+          at,
+        ],
+      );
+      return;
+    }
+    case 'REVIEW_EDITED':
+      await reviewUpdate(
+        db,
+        event,
+        `UPDATE cet6_reviews SET candidate_id = $2, ticket_number = $3, status = $4, submitted_at = $5,
+                decided_at = CASE WHEN $4 = 'PENDING' THEN NULL ELSE $5::timestamptz END
+          WHERE review_id = $1`,
+        [
+          str(event, 'reviewId'),
+          str(event, 'candidateId'),
+          str(event, 'ticketNumber'),
+          str(event, 'status'),
+          at,
+        ],
+      );
+      return;
+    case 'REVIEW_DECIDED':
+      await reviewUpdate(
+        db,
+        event,
+        `UPDATE cet6_reviews SET status = $2, decided_at = $3 WHERE review_id = $1`,
+        [str(event, 'reviewId'), str(event, 'status'), at],
+      );
+      return;
+    case 'REVIEW_DELETED':
+      await reviewUpdate(
+        db,
+        event,
+        `UPDATE cet6_reviews SET deleted_at = $2 WHERE review_id = $1 AND deleted_at IS NULL`,
+        [str(event, 'reviewId'), at],
+        true,
+      );
+      return;
+    default:
+      throw new PoisonEventError(`unknown event type ${event.type} (${event.eventId})`);
+  }
+}
+
+async function reviewUpdate(
+  db: Queryable,
+  event: EngineEvent,
+  text: string,
+  params: unknown[],
+  mayBeNoop = false,
+): Promise<void> {
+  const result = await db.query(text, params);
+  if ((result.rowCount ?? 0) > 0) return;
+  const exists = await db.query(`SELECT 1 FROM cet6_reviews WHERE review_id = $1`, [params[0]]);
+  if (exists.rows.length === 0) {
+    throw new MissingDependencyError(`${event.type}: review ${String(params[0])} not written yet`, [
+      event.eventId,
+    ]);
+  }
+  if (!mayBeNoop) return;
+}
