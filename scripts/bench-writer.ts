@@ -274,7 +274,7 @@ try {
     events: 'BOUND + HELD per candidate, with projections (registrations, registration_items)',
     produced: { events: total, seconds: Number(produceSeconds.toFixed(1)) },
     throughput: rows.map((row) => ({ ...row, seconds: Number(row.seconds.toFixed(2)) })),
-    copy: 'not implemented (array parameters only)',
+    copy: 'no COPY path yet (array parameters only)',
     sustained,
     targets: { eventsPerSec: 50_000, lagP99Ms: 2_000 },
   };
