@@ -51,6 +51,14 @@ interface RosterRow {
 // The best score is computed as a set (semi-join + GROUP BY), not as a correlated sub-select per
 // row: with an index on cet4_scores (id_hmac) the planner uses it; without one it reads the table
 // once per batch instead of once per candidate.
+/** The best CET4 written score per ID digest of the rows in `found` (R4, R9). */
+const BEST_CET4 = `best AS (
+    SELECT s.id_hmac, max(s.score)::int AS cet4_best
+    FROM cet4_scores s
+    WHERE s.id_hmac IN (SELECT id_hmac FROM found)
+    GROUP BY s.id_hmac
+  )`;
+
 const FIND_CANDIDATES = `
   WITH wanted AS (
     SELECT w.id_type, decode(w.id_hmac_hex, 'hex') AS id_hmac, w.name_normalised, w.ord
@@ -59,12 +67,7 @@ const FIND_CANDIDATES = `
     SELECT w.ord, r.*
     FROM wanted w
     JOIN roster r ON r.id_type = w.id_type AND r.id_hmac = w.id_hmac AND r.name_normalised = w.name_normalised
-  ), best AS (
-    SELECT s.id_hmac, max(s.score)::int AS cet4_best
-    FROM cet4_scores s
-    WHERE s.id_hmac IN (SELECT id_hmac FROM found)
-    GROUP BY s.id_hmac
-  )
+  ), ${BEST_CET4}
   SELECT f.ord, f.candidate_id, f.id_type, f.name, f.province_code, f.school_id, f.campus_id, f.grade,
          f.eligible_subjects, f.cet6_barred, b.cet4_best,
          EXISTS (SELECT 1 FROM campus_capacity c WHERE c.campus_id = f.campus_id AND c.subject = 'CET6')
@@ -172,12 +175,7 @@ const ROSTER_BY_CANDIDATE = `
     SELECT w.ord, coalesce(w.campus_id, r.campus_id) AS cet6_campus_id, r.*
     FROM wanted w
     JOIN roster r ON r.candidate_id = w.candidate_id
-  ), best AS (
-    SELECT s.id_hmac, max(s.score)::int AS cet4_best
-    FROM cet4_scores s
-    WHERE s.id_hmac IN (SELECT id_hmac FROM found)
-    GROUP BY s.id_hmac
-  )
+  ), ${BEST_CET4}
   SELECT f.ord, f.candidate_id, f.id_type, encode(f.id_hmac, 'hex') AS id_hmac_hex, f.name, f.name_normalised,
          f.province_code, f.school_id, f.campus_id, f.grade, f.eligible_subjects, f.cet6_barred, b.cet4_best,
          EXISTS (SELECT 1 FROM campus_capacity c WHERE c.campus_id = f.cet6_campus_id AND c.subject = 'CET6')
