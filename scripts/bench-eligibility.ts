@@ -27,7 +27,7 @@ import {
   type EligibilityTask,
 } from '../gateway/workers/eligibility.worker.ts';
 import { WorkerPool } from '../gateway/workers/pool.ts';
-import { insertCet4Scores, insertReference, insertRoster } from '../tests/eligibility/fixture.ts';
+import { insertCet4Scores, insertReference, insertRoster } from '../db/sql/seedRows.ts';
 import { generateWorld } from './seed/generate.ts';
 import { startStack } from './stack.ts';
 

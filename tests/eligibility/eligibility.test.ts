@@ -15,7 +15,7 @@ import { WorkerPool } from '../../gateway/workers/pool.ts';
 import { generateWorld, type GeneratedWorld } from '../../scripts/seed/generate.ts';
 import type { SeededCandidate } from '../../scripts/seed/candidates.ts';
 import { freshDatabase, type FreshDatabase } from '../support/pg.ts';
-import { insertCet4Scores, insertReference, insertRoster } from './fixture.ts';
+import { insertCet4Scores, insertReference, insertRoster } from '../../db/sql/seedRows.ts';
 
 const keys = idKeysFromEnv({}, true);
 

@@ -15,7 +15,7 @@ import { checkInvariants } from '../../engine/invariants.ts';
 import type { Campus, RosterEntry } from '../../engine/world.ts';
 import { AuthKeys } from '../../gateway/auth/keys.ts';
 import { Sessions } from '../../gateway/auth/sessions.ts';
-import { insertReference, insertRoster } from '../eligibility/fixture.ts';
+import { insertReference, insertRoster } from '../../db/sql/seedRows.ts';
 import { startTestGateway, type HttpAnswer, type TestGateway } from '../support/gateway.ts';
 import { DAY_MS, FEES, HOUR_MS, seedTestWorld, type TestWorld } from '../support/world.ts';
 

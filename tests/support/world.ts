@@ -1,7 +1,7 @@
 /**
  * A small, hand-made world for end-to-end tests against a running gateway (tests/support/gateway.ts),
  * loaded directly, not through the admin routes: reference data, roster rows and CET4 scores into
- * PostgreSQL (tests/eligibility/fixture.ts computes id_hmac / id_masked / name_normalised as the
+ * PostgreSQL (db/sql/seedRows.ts computes id_hmac / id_masked / name_normalised as the
  * eligibility query expects), campuses and calendars into Redis through the engine's own scripts,
  * fees into the gateway's fee table, and the TEST_MODE clock set to `now`.
  *
@@ -28,7 +28,7 @@ import { createPool, execute, type Pool } from '../../db/pool.ts';
 import { DrivenClock } from '../../gateway/clock.ts';
 import { FeeTable } from '../../gateway/fees.ts';
 import { clockKey } from '../../gateway/services.ts';
-import { insertCet4Scores, insertReference, insertRoster } from '../eligibility/fixture.ts';
+import { insertCet4Scores, insertReference, insertRoster } from '../../db/sql/seedRows.ts';
 import { signUp, type SignedUp, type TestGateway } from './gateway.ts';
 
 export const HOUR_MS = 3_600_000;

@@ -1,15 +1,15 @@
 /**
- * Puts a generated world (scripts/seed) into PostgreSQL for the eligibility tests and benchmark:
- * reference rows, roster and CET4 scores, with id_hmac / id_masked / name_normalised computed the
- * way the eligibility query expects (engine/eligibility.ts normalisers, engine/idCrypto.ts HMAC).
- * A plain batched INSERT … SELECT FROM unnest(…): a stand-in for the real roster importer, which
- * is not this fixture's job. No vitest import, so the benchmark can use it.
+ * Puts a generated world (scripts/seed) into PostgreSQL for tests, benchmarks and the load-test
+ * harness: reference rows, roster and CET4 scores, with id_hmac / id_masked / name_normalised
+ * computed the way the eligibility query expects (engine/eligibility.ts normalisers,
+ * engine/idCrypto.ts HMAC). A plain batched INSERT … SELECT FROM unnest(…) with ON CONFLICT DO
+ * NOTHING: seeding, not the operators' roster importer (scripts/roster-import, COPY, rejects).
  */
 import { normaliseIdNumber, normaliseName } from '../../engine/eligibility.ts';
 import { idHmac, type IdKeys } from '../../engine/idCrypto.ts';
 import { maskIdNumber } from '../../engine/idNumber.ts';
 import type { Cet4Score, RosterEntry, World } from '../../engine/world.ts';
-import { execute, type Queryable } from '../../db/pool.ts';
+import { execute, type Queryable } from '../pool.ts';
 
 const ROWS_PER_STATEMENT = 5_000;
 

@@ -1,0 +1,119 @@
+/**
+ * The shape of a load-test run's `report.json` (written by the Node runner, read by the HTML
+ * renderer and by the capacity plan). Plain data, no imports: k6 summaries and other tools may
+ * produce it too. Times in the timeline are whole seconds from the start of the run; latencies in
+ * milliseconds; rates per second.
+ */
+
+export interface LatencySummary {
+  readonly count: number;
+  readonly p50Ms: number;
+  readonly p90Ms: number;
+  readonly p99Ms: number;
+  readonly maxMs: number;
+}
+
+/** One second of the run. */
+export interface TimelinePoint {
+  /** Seconds since the start of the run (the second [t, t+1)). */
+  readonly t: number;
+  /** Candidates the profile asked to start in this second (open loop: never slowed down). */
+  readonly offered: number;
+  /** Candidates actually started in this second. */
+  readonly started: number;
+  /** HTTP requests answered in this second (any status). */
+  readonly completed: number;
+  /** Answers in this second that are failures (5xx, network errors, timeouts, unexpected 4xx). */
+  readonly errors: number;
+  /** Answers in this second shed by admission control (503 OVERLOADED / 429 RATE_LIMITED). */
+  readonly shed: number;
+  /** Latency of the requests answered in this second (null when none). */
+  readonly p50Ms: number | null;
+  readonly p90Ms: number | null;
+  readonly p99Ms: number | null;
+  /** Requests in flight at the end of the second. */
+  readonly inFlight: number;
+  /** Dashboard staleness p99 of the seat updates received in this second (null when none). */
+  readonly stalenessP99Ms: number | null;
+  /** Writer lag sampled in this second: events not yet in PostgreSQL, and the oldest one's age. */
+  readonly writerLagEvents: number | null;
+  readonly writerLagMs: number | null;
+}
+
+/** Seats remaining over time, one series per campus × subject (sampled once a second). */
+export interface SeatSeries {
+  readonly campusId: string;
+  readonly subject: string;
+  readonly capacity: number;
+  /** [t, remaining] pairs. */
+  readonly points: readonly (readonly [number, number])[];
+}
+
+export interface InvariantVerdict {
+  readonly ok: boolean;
+  /** One line per violation (I1–I5, reconcile drift). */
+  readonly violations: readonly string[];
+  /** What was checked, e.g. {"I1": "campus×subject counters", "reconcile": "..."} → counts. */
+  readonly checked: Readonly<Record<string, number>>;
+}
+
+/**
+ * Measured throughputs the capacity plan multiplies. Each is what one unit sustained in this run
+ * (or in a benchmark), with the p99 at which it was sustained.
+ */
+export interface MeasuredCapacity {
+  /** Full-flow HTTP requests per second one gateway process (all its threads) answered. */
+  readonly gatewayRequestsPerSec: number;
+  /** CPU cores that gateway process had. */
+  readonly gatewayCores: number;
+  /** Engine (Lua) operations per second one Redis shard executed. */
+  readonly redisOpsPerSec: number;
+  /** Events per second one writer put into PostgreSQL. */
+  readonly writerEventsPerSec: number;
+  /** Logins (password KDF verifications) per second per core. */
+  readonly loginsPerSecPerCore: number;
+  /** HTTP requests one candidate makes over the whole flow (measured average). */
+  readonly requestsPerCandidate: number;
+  /** Engine operations one candidate causes (measured average). */
+  readonly redisOpsPerCandidate: number;
+  /** Events one candidate produces (measured average). */
+  readonly eventsPerCandidate: number;
+  /** p99 latency (ms) at which these rates were sustained. */
+  readonly p99Ms: number;
+}
+
+export interface RunReport {
+  readonly version: 1;
+  /** 'engine' = this project's gateway; 'baseline' = the conventional implementation. */
+  readonly target: 'engine' | 'baseline';
+  readonly profile: string;
+  readonly startedAt: string;
+  readonly durationS: number;
+  readonly options: Readonly<Record<string, string | number | boolean>>;
+  readonly totals: {
+    readonly candidatesOffered: number;
+    readonly candidatesStarted: number;
+    readonly candidatesFinished: number;
+    readonly requests: number;
+    readonly errors: number;
+    readonly shed: number;
+    /** Outcome of each candidate's walk: e.g. {"paid": 1200, "soldOut": 300, "abandoned": 80}. */
+    readonly outcomes: Readonly<Record<string, number>>;
+  };
+  /** Whole-run latency, all requests and per step of the flow ("login", "written", ...). */
+  readonly latency: { readonly all: LatencySummary; readonly byStep: Readonly<Record<string, LatencySummary>> };
+  /** Answers by status and error code, e.g. {"201": 900, "409 SOLD_OUT": 80, "network": 0}. */
+  readonly answers: Readonly<Record<string, number>>;
+  readonly timeline: readonly TimelinePoint[];
+  readonly seats: readonly SeatSeries[];
+  /** Seconds from the opening until every written seat of the province was taken (null: never). */
+  readonly sellOutS: number | null;
+  readonly dashboards: {
+    readonly subscribers: number;
+    readonly messages: number;
+    readonly staleness: LatencySummary;
+  };
+  readonly writer: { readonly lagP99Ms: number | null; readonly lagMaxEvents: number | null };
+  readonly measured: MeasuredCapacity;
+  readonly invariants: InvariantVerdict;
+}

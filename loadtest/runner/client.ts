@@ -1,0 +1,158 @@
+/**
+ * The runner's HTTP client: one undici Pool of keep-alive connections to the system under test,
+ * every call timed and classified into the recorder. A call shed by admission control (503 / 429)
+ * is retried after its Retry-After (capped, with jitter) with the same Idempotency-Key, as a real
+ * client would, up to `maxRetries` times; each attempt is an answer of its own in the report.
+ */
+import { Pool } from 'undici';
+import type { RunRecorder } from './recorder.ts';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- answers are read field by field
+type Json = any;
+
+export interface CallOptions {
+  readonly body?: unknown;
+  readonly token?: string;
+  readonly idempotencyKey?: string;
+  /** Error codes this step expects as a normal outcome (e.g. SOLD_OUT): counted as refusals. */
+  readonly refusals?: readonly string[];
+  /** Do not retry a shed answer (the bot does not wait). */
+  readonly noRetry?: boolean;
+}
+
+export interface Answer {
+  readonly status: number;
+  readonly body: Json;
+  /** The error code of a 4xx/5xx answer, 'network' when there was no answer. */
+  readonly code: string | null;
+}
+
+export interface ClientOptions {
+  readonly connections: number;
+  readonly maxRetries?: number;
+  /** Upper bound of one wait before retrying a shed call. */
+  readonly maxRetryWaitMs?: number;
+  readonly timeoutMs?: number;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+export class SurgeClient {
+  private readonly pool: Pool;
+  private readonly maxRetries: number;
+  private readonly maxRetryWaitMs: number;
+  private closed = false;
+
+  constructor(
+    readonly base: string,
+    private readonly recorder: RunRecorder,
+    options: ClientOptions,
+  ) {
+    const timeout = options.timeoutMs ?? 30_000;
+    this.pool = new Pool(base, {
+      connections: options.connections,
+      pipelining: 1,
+      headersTimeout: timeout,
+      bodyTimeout: timeout,
+      keepAliveTimeout: 60_000,
+    });
+    this.maxRetries = options.maxRetries ?? 5;
+    this.maxRetryWaitMs = options.maxRetryWaitMs ?? 2_000;
+  }
+
+  async call(step: string, method: string, path: string, options: CallOptions = {}): Promise<Answer> {
+    for (let attempt = 0; ; attempt++) {
+      const answer = await this.once(step, method, path, options);
+      const shed = answer.status === 503 || answer.status === 429;
+      if (!shed || options.noRetry || attempt >= this.maxRetries || this.closed) return answer;
+      await sleep(this.retryWaitMs(answer, attempt));
+    }
+  }
+
+  /** An absolute URL on another server (the payment simulator's payUrl), timed the same way. */
+  async callUrl(step: string, url: string, body: unknown): Promise<Answer> {
+    const started = performance.now();
+    this.recorder.requestStarted();
+    try {
+      const response = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      const text = await response.text();
+      const parsed = parseJson(text);
+      const code = response.ok ? null : errorCode(parsed, response.status);
+      this.recorder.answered(step, performance.now() - started, label(response.status, code), response.ok ? 'ok' : 'failed');
+      return { status: response.status, body: parsed, code };
+    } catch {
+      this.recorder.answered(step, performance.now() - started, 'network', 'failed');
+      return { status: 0, body: undefined, code: 'network' };
+    }
+  }
+
+  private retryWaitMs(answer: Answer, attempt: number): number {
+    const hinted = Number(answer.body?.__retryAfterS ?? 1) * 1000;
+    const backoff = Math.min(this.maxRetryWaitMs, Math.max(100, hinted) * 2 ** Math.min(attempt, 3));
+    return Math.round(backoff * (0.5 + Math.random() / 2));
+  }
+
+  private async once(step: string, method: string, path: string, options: CallOptions): Promise<Answer> {
+    const headers: Record<string, string> = {};
+    if (options.token) headers.authorization = `Bearer ${options.token}`;
+    if (options.idempotencyKey) headers['idempotency-key'] = options.idempotencyKey;
+    let payload: string | undefined;
+    if (options.body !== undefined) {
+      payload = JSON.stringify(options.body);
+      headers['content-type'] = 'application/json';
+    }
+    const started = performance.now();
+    this.recorder.requestStarted();
+    try {
+      const response = await this.pool.request({ method: method as 'GET', path, headers, body: payload });
+      const text = await response.body.text();
+      const status = response.statusCode;
+      const parsed = parseJson(text);
+      const code = status >= 400 ? errorCode(parsed, status) : null;
+      const kind =
+        status < 400
+          ? 'ok'
+          : status === 503 || status === 429
+            ? 'shed'
+            : status < 500 && code !== null && options.refusals?.includes(code)
+              ? 'refused'
+              : 'failed';
+      this.recorder.answered(step, performance.now() - started, label(status, code), kind);
+      if (kind === 'shed' && parsed && typeof parsed === 'object') {
+        const retryAfter = response.headers['retry-after'];
+        (parsed as Record<string, unknown>).__retryAfterS = Number(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter) || 1;
+      }
+      return { status, body: parsed, code };
+    } catch {
+      this.recorder.answered(step, performance.now() - started, 'network', 'failed');
+      return { status: 0, body: undefined, code: 'network' };
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.pool.close();
+  }
+}
+
+function parseJson(text: string): Json {
+  if (text === '') return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+function errorCode(body: Json, status: number): string {
+  const code = body?.error?.code;
+  return typeof code === 'string' ? code : `HTTP_${status}`;
+}
+
+function label(status: number, code: string | null): string {
+  return code === null ? String(status) : `${status} ${code}`;
+}

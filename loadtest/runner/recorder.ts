@@ -1,0 +1,207 @@
+/**
+ * What the runner measures, per second of the run and per step of the flow: answers by status and
+ * error code, latency histograms (hdr-histogram, microsecond resolution), arrivals offered and
+ * started, requests in flight. Produces the report's `timeline`, `latency` and `answers`. Never
+ * records request or response bodies (they hold personal data).
+ */
+import { build as buildHistogram, type Histogram } from 'hdr-histogram-js';
+import type { LatencySummary, TimelinePoint } from '../report/types.ts';
+
+const newHistogram = (): Histogram =>
+  buildHistogram({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: 2 });
+
+/** How an answer counts: a success, a refusal the flow expects, shed by admission control, or a failure. */
+export type AnswerKind = 'ok' | 'refused' | 'shed' | 'failed';
+
+interface Second {
+  offered: number;
+  started: number;
+  completed: number;
+  errors: number;
+  shed: number;
+  inFlight: number;
+  latency: Histogram;
+  staleness: Histogram;
+  writerLagEvents: number | null;
+  writerLagMs: number | null;
+}
+
+export function summarise(histogram: Histogram): LatencySummary {
+  if (histogram.totalCount === 0) return { count: 0, p50Ms: 0, p90Ms: 0, p99Ms: 0, maxMs: 0 };
+  const ms = (us: number): number => Math.round(us / 10) / 100;
+  return {
+    count: histogram.totalCount,
+    p50Ms: ms(histogram.getValueAtPercentile(50)),
+    p90Ms: ms(histogram.getValueAtPercentile(90)),
+    p99Ms: ms(histogram.getValueAtPercentile(99)),
+    maxMs: ms(histogram.maxValue),
+  };
+}
+
+export class RunRecorder {
+  private readonly seconds: Second[] = [];
+  /** Answers per second of each step (for peak per-step rates, e.g. logins/s). */
+  private readonly stepSeconds = new Map<string, number[]>();
+  private readonly byStep = new Map<string, Histogram>();
+  private readonly all = newHistogram();
+  private readonly stalenessAll = newHistogram();
+  readonly answers = new Map<string, number>();
+  readonly outcomes = new Map<string, number>();
+  requests = 0;
+  errors = 0;
+  shed = 0;
+  inFlight = 0;
+  candidatesStarted = 0;
+  candidatesFinished = 0;
+  dashboardMessages = 0;
+
+  constructor(private readonly startedAtMs: number) {}
+
+  /** The second of the run that `atMs` (performance.now() time base) falls in. */
+  private second(atMs = performance.now()): Second {
+    return this.seconds[this.secondIndex(atMs)]!;
+  }
+
+  private secondIndex(atMs = performance.now()): number {
+    const index = Math.max(0, Math.floor((atMs - this.startedAtMs) / 1000));
+    while (this.seconds.length <= index) {
+      this.seconds.push({
+        offered: 0,
+        started: 0,
+        completed: 0,
+        errors: 0,
+        shed: 0,
+        inFlight: this.inFlight,
+        latency: newHistogram(),
+        staleness: newHistogram(),
+        writerLagEvents: null,
+        writerLagMs: null,
+      });
+    }
+    return index;
+  }
+
+  offered(count: number, atMs?: number): void {
+    this.second(atMs).offered += count;
+  }
+
+  started(): void {
+    this.candidatesStarted += 1;
+    this.second().started += 1;
+  }
+
+  finished(outcome: string): void {
+    this.candidatesFinished += 1;
+    this.outcomes.set(outcome, (this.outcomes.get(outcome) ?? 0) + 1);
+  }
+
+  requestStarted(): void {
+    this.inFlight += 1;
+  }
+
+  /** One answered (or failed) request: `label` is e.g. "201" or "409 SOLD_OUT" or "network". */
+  answered(step: string, latencyMs: number, label: string, kind: AnswerKind): void {
+    this.inFlight -= 1;
+    this.requests += 1;
+    const us = Math.max(1, Math.round(latencyMs * 1000));
+    const index = this.secondIndex();
+    const second = this.seconds[index]!;
+    second.completed += 1;
+    second.inFlight = this.inFlight;
+    second.latency.recordValue(us);
+    this.all.recordValue(us);
+    let histogram = this.byStep.get(step);
+    if (!histogram) this.byStep.set(step, (histogram = newHistogram()));
+    histogram.recordValue(us);
+    let perSecond = this.stepSeconds.get(step);
+    if (!perSecond) this.stepSeconds.set(step, (perSecond = []));
+    perSecond[index] = (perSecond[index] ?? 0) + 1;
+    this.answers.set(label, (this.answers.get(label) ?? 0) + 1);
+    if (kind === 'failed') {
+      this.errors += 1;
+      second.errors += 1;
+    } else if (kind === 'shed') {
+      this.shed += 1;
+      second.shed += 1;
+    }
+  }
+
+  staleness(ms: number): void {
+    this.dashboardMessages += 1;
+    const us = Math.max(1, Math.round(Math.max(0, ms) * 1000));
+    this.second().staleness.recordValue(us);
+    this.stalenessAll.recordValue(us);
+  }
+
+  writerLag(events: number, ms: number): void {
+    const second = this.second();
+    second.writerLagEvents = Math.max(second.writerLagEvents ?? 0, events);
+    second.writerLagMs = Math.max(second.writerLagMs ?? 0, ms);
+  }
+
+  /** The per-second numbers so far (for the live progress line). */
+  lastSecond(): { completed: number; p99Ms: number | null; offered: number; started: number } {
+    const index = Math.max(0, Math.floor((performance.now() - this.startedAtMs) / 1000) - 1);
+    const s = this.seconds[index];
+    if (!s) return { completed: 0, p99Ms: null, offered: 0, started: 0 };
+    return {
+      completed: s.completed,
+      offered: s.offered,
+      started: s.started,
+      p99Ms: s.latency.totalCount > 0 ? summarise(s.latency).p99Ms : null,
+    };
+  }
+
+  timeline(): TimelinePoint[] {
+    return this.seconds.map((s, t) => {
+      const latency = s.latency.totalCount > 0 ? summarise(s.latency) : null;
+      const staleness = s.staleness.totalCount > 0 ? summarise(s.staleness) : null;
+      return {
+        t,
+        offered: s.offered,
+        started: s.started,
+        completed: s.completed,
+        errors: s.errors,
+        shed: s.shed,
+        p50Ms: latency?.p50Ms ?? null,
+        p90Ms: latency?.p90Ms ?? null,
+        p99Ms: latency?.p99Ms ?? null,
+        inFlight: s.inFlight,
+        stalenessP99Ms: staleness?.p99Ms ?? null,
+        writerLagEvents: s.writerLagEvents,
+        writerLagMs: s.writerLagMs,
+      };
+    });
+  }
+
+  latency(): { all: LatencySummary; byStep: Record<string, LatencySummary> } {
+    const byStep: Record<string, LatencySummary> = {};
+    for (const [step, histogram] of [...this.byStep].sort(([a], [b]) => a.localeCompare(b))) {
+      byStep[step] = summarise(histogram);
+    }
+    return { all: summarise(this.all), byStep };
+  }
+
+  stalenessSummary(): LatencySummary {
+    return summarise(this.stalenessAll);
+  }
+
+  /** Highest average rate of a step's answers over `windowS` consecutive seconds (all steps: null). */
+  peakRate(step: string | null, windowS: number): number {
+    const counts =
+      step === null ? this.seconds.map((s) => s.completed) : Array.from(this.stepSeconds.get(step) ?? [], (c) => c ?? 0);
+    let best = 0;
+    let sum = 0;
+    for (let i = 0; i < counts.length; i++) {
+      sum += counts[i] ?? 0;
+      if (i >= windowS) sum -= counts[i - windowS] ?? 0;
+      best = Math.max(best, sum / Math.min(windowS, i + 1));
+    }
+    return Math.round(best);
+  }
+
+  /** Count of answers of one step (for per-candidate averages). */
+  stepCount(step: string): number {
+    return this.byStep.get(step)?.totalCount ?? 0;
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * The system under test in a process of its own (`scripts/start.ts`, as `npm start` runs it), so
+ * that the load generator never shares an event loop with the gateway's threads, writer, sweeper
+ * or worker pool. Waits for /readyz; stop() sends SIGTERM and waits for the exit.
+ */
+import { spawn } from 'node:child_process';
+import { freePort } from '../../scripts/stack.ts';
+
+export interface SpawnedSystem {
+  readonly base: string;
+  readonly port: number;
+  /** App threads the gateway runs (from /metrics). */
+  readonly threads: number;
+  stop(): Promise<void>;
+}
+
+export async function spawnSystem(env: NodeJS.ProcessEnv, options: { readyTimeoutMs?: number } = {}): Promise<SpawnedSystem> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['--max-semi-space-size=64', '--import', 'tsx', 'scripts/start.ts'], {
+    env: { ...process.env, HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env, PORT: String(port) },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const stop = (): Promise<void> =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+    });
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + (options.readyTimeoutMs ?? 90_000);
+  for (;;) {
+    const ready = await fetch(`${base}/readyz`)
+      .then((r) => r.ok)
+      .catch(() => false);
+    if (ready) break;
+    if (Date.now() > deadline || child.exitCode !== null) {
+      await stop();
+      throw new Error('the system under test did not become ready');
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  const metrics = await (await fetch(`${base}/metrics`)).text();
+  const threads = Number(/^gateway_threads (\d+)/m.exec(metrics)?.[1] ?? 0);
+  return { base, port, threads, stop };
+}
