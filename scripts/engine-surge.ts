@@ -1,15 +1,15 @@
 /**
- * `npm run demo` — the main job: on a fresh machine, after `npm ci`, starts the whole stack on its
+ * `npm run surge:engine` — an engine-level surge (no HTTP): starts the stack on its
  * embedded defaults (a private redis-server with AOF `appendfsync always`, a private PostgreSQL,
  * migrated), generates a world, loads it into the engine, and runs an opening surge: every
  * candidate binds, races for a written seat, a share race for oral seats and pay; then the clock
  * jumps 12 h and the sweeper releases every unpaid hold (R22). Seat changes are counted as a
  * dashboard would receive them. At the end the invariants I1–I4 are checked and the headline
- * figures printed and written to reports/demo/engine-surge.json; the exit code is non-zero on any
+ * figures printed and written to reports/engine-surge/engine-surge.json; the exit code is non-zero on any
  * violation. Everything started is stopped.
  *
- * This surge drives the engine directly; the HTTP gateway and the full load-test harness build on
- * it (see the README's roadmap). Options: --candidates N (20000), --provinces N (3),
+ * This surge drives the engine directly, to see the engine's own figures without the gateway;
+ * the main job (`npm run demo`) is the HTTP surge of scripts/loadtest.ts. Options: --candidates N (20000), --provinces N (3),
  * --concurrency N (1000), --seed N.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -221,8 +221,8 @@ async function main(): Promise<void> {
       },
       totalSeconds: Number(((performance.now() - began) / 1000).toFixed(1)),
     };
-    mkdirSync('reports/demo', { recursive: true });
-    writeFileSync('reports/demo/engine-surge.json', `${JSON.stringify(result, null, 2)}\n`);
+    mkdirSync('reports/engine-surge', { recursive: true });
+    writeFileSync('reports/engine-surge/engine-surge.json', `${JSON.stringify(result, null, 2)}\n`);
     console.log(`
 opening surge (engine level): ${CANDIDATES} candidates in ${provinces.length} provinces, ${CONCURRENCY} in flight
   surge time            ${result.surgeSeconds} s  (${result.candidatesPerSec} candidates/s, ${result.engineCallsPerSec} engine calls/s)
@@ -236,7 +236,7 @@ opening surge (engine level): ${CANDIDATES} candidates in ${provinces.length} pr
   seats now used        CET4 ${result.cet4.used}/${result.cet4.capacity}, CET-SET4 ${result.cetSet4.used}/${result.cetSet4.capacity}
   dashboard messages    ${seatMessages} seat changes published
   invariants I1–I4      ${report.violations.length === 0 ? 'hold' : `VIOLATED (${report.violations.length})`} over ${report.registrations} registrations
-  report                reports/demo/engine-surge.json`);
+  report                reports/engine-surge/engine-surge.json`);
     for (const violation of report.violations.slice(0, 20))
       console.error(`  ${violation.invariant}: ${violation.message}`);
     subscriber.disconnect();

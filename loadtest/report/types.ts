@@ -100,8 +100,14 @@ export interface RunReport {
     /** Outcome of each candidate's walk: e.g. {"paid": 1200, "soldOut": 300, "abandoned": 80}. */
     readonly outcomes: Readonly<Record<string, number>>;
   };
-  /** Whole-run latency, all requests and per step of the flow ("login", "written", ...). */
-  readonly latency: { readonly all: LatencySummary; readonly byStep: Readonly<Record<string, LatencySummary>> };
+  /** Whole-run latency, all requests and per step of the flow ("login", "written", ...); `admitted`
+   *  leaves out the answers shed by admission control (503 / 429), `shed` is those alone (P7). */
+  readonly latency: {
+    readonly all: LatencySummary;
+    readonly byStep: Readonly<Record<string, LatencySummary>>;
+    readonly admitted?: LatencySummary;
+    readonly shed?: LatencySummary;
+  };
   /** Answers by status and error code, e.g. {"201": 900, "409 SOLD_OUT": 80, "network": 0}. */
   readonly answers: Readonly<Record<string, number>>;
   readonly timeline: readonly TimelinePoint[];

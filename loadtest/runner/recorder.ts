@@ -44,6 +44,8 @@ export class RunRecorder {
   private readonly stepSeconds = new Map<string, number[]>();
   private readonly byStep = new Map<string, Histogram>();
   private readonly all = newHistogram();
+  /** Latency by how the answer counts: admitted (ok + refused) vs. shed vs. failed (P7). */
+  private readonly byKind = new Map<AnswerKind, Histogram>();
   private readonly stalenessAll = newHistogram();
   readonly answers = new Map<string, number>();
   readonly outcomes = new Map<string, number>();
@@ -110,6 +112,9 @@ export class RunRecorder {
     second.inFlight = this.inFlight;
     second.latency.recordValue(us);
     this.all.recordValue(us);
+    let ofKind = this.byKind.get(kind);
+    if (!ofKind) this.byKind.set(kind, (ofKind = newHistogram()));
+    ofKind.recordValue(us);
     let histogram = this.byStep.get(step);
     if (!histogram) this.byStep.set(step, (histogram = newHistogram()));
     histogram.recordValue(us);
@@ -174,12 +179,27 @@ export class RunRecorder {
     });
   }
 
-  latency(): { all: LatencySummary; byStep: Record<string, LatencySummary> } {
+  latency(): { all: LatencySummary; byStep: Record<string, LatencySummary>; admitted: LatencySummary; shed: LatencySummary } {
     const byStep: Record<string, LatencySummary> = {};
     for (const [step, histogram] of [...this.byStep].sort(([a], [b]) => a.localeCompare(b))) {
       byStep[step] = summarise(histogram);
     }
-    return { all: summarise(this.all), byStep };
+    return {
+      all: summarise(this.all),
+      byStep,
+      admitted: this.latencyOf(['ok', 'refused']),
+      shed: this.latencyOf(['shed']),
+    };
+  }
+
+  /** Latency of the answers of some kinds together, e.g. admitted = ['ok', 'refused']. */
+  latencyOf(kinds: readonly AnswerKind[]): LatencySummary {
+    const merged = newHistogram();
+    for (const kind of kinds) {
+      const histogram = this.byKind.get(kind);
+      if (histogram) merged.add(histogram);
+    }
+    return summarise(merged);
   }
 
   stalenessSummary(): LatencySummary {

@@ -1,0 +1,139 @@
+/**
+ * The two systems a reservation race can run against, started the same way on the same stack:
+ * the engine (scripts/start.ts in its own process, TEST_MODE off as in production) and the
+ * conventional baseline (scripts/baseline.ts under node:cluster, one worker per core). Each comes
+ * with its own pre-seeded, bound sessions (one per request of the race) and its invariant check.
+ */
+import { spawn } from 'node:child_process';
+import { availableParallelism } from 'node:os';
+import { Redis } from 'ioredis';
+import { Engine } from '../../engine/engine.ts';
+import { checkInvariants } from '../../engine/invariants.ts';
+import { createPool } from '../../db/pool.ts';
+import { freePort } from '../../scripts/stack.ts';
+import { checkBaselineInvariants, migrateBaseline, seedBaseline } from '../baseline/index.ts';
+import type { InvariantVerdict } from '../report/types.ts';
+import { seedReserveWorld } from './reserveWorld.ts';
+import { spawnSystem } from './system.ts';
+
+export interface RaceTarget {
+  readonly name: 'engine' | 'baseline';
+  readonly base: string;
+  readonly tokens: readonly string[];
+  /** Threads (engine) or worker processes (baseline) serving the port. */
+  readonly cores: number;
+  verdict(): Promise<InvariantVerdict>;
+  stop(): Promise<void>;
+}
+
+export interface TargetOptions {
+  readonly redisUrl: string;
+  readonly databaseUrl: string;
+  readonly candidates: number;
+  readonly campuses: number;
+  readonly capacityPerCampus: Readonly<Record<string, number>>;
+  /** Extra environment for the engine's process (e.g. MAX_IN_FLIGHT for the overload run). */
+  readonly env?: NodeJS.ProcessEnv;
+  readonly log?: (line: string) => void;
+}
+
+const NAMESPACE = 'race';
+
+export async function startEngineTarget(options: TargetOptions): Promise<RaceTarget> {
+  const system = await spawnSystem({
+    REDIS_URL: options.redisUrl,
+    DATABASE_URL: options.databaseUrl,
+    KEY_NAMESPACE: NAMESPACE,
+    TEST_MODE: '0',
+    ADMIN_TOKEN: 'race-admin-token-0123456789',
+    MAX_IN_FLIGHT: '100000',
+    RATE_RESERVE_PER_ACCOUNT_PER_MINUTE: '1000000',
+    ...options.env,
+  });
+  const redis = new Redis(options.redisUrl, { enableAutoPipelining: true, maxRetriesPerRequest: null });
+  const engine = new Engine(redis, { namespace: NAMESPACE });
+  const db = createPool(options.databaseUrl, { max: 8, applicationName: 'loadtest:engine-target' });
+  try {
+    options.log?.(`engine: seeding ${options.candidates} bound sessions…`);
+    const { tokens } = await seedReserveWorld({
+      redis,
+      engine,
+      db,
+      namespace: NAMESPACE,
+      candidates: options.candidates,
+      campuses: options.campuses,
+      capacityPerCampus: options.capacityPerCampus,
+      now: Date.now(),
+    });
+    return {
+      name: 'engine',
+      base: system.base,
+      tokens,
+      cores: system.threads || availableParallelism(),
+      async verdict() {
+        const report = await checkInvariants(engine, ['11']);
+        return {
+          ok: report.violations.length === 0,
+          violations: report.violations.map((v) => `${v.invariant}: ${v.message}`),
+          checked: { registrations: report.registrations, liveItems: report.liveItems, seatsUsed: report.seatsUsed },
+        };
+      },
+      async stop() {
+        await system.stop();
+        redis.disconnect();
+        await db.end();
+      },
+    };
+  } catch (error) {
+    await system.stop();
+    redis.disconnect();
+    await db.end();
+    throw error;
+  }
+}
+
+export async function startBaselineTarget(options: TargetOptions): Promise<RaceTarget> {
+  const db = createPool(options.databaseUrl, { max: 4, applicationName: 'loadtest:baseline-target' });
+  await migrateBaseline(db);
+  options.log?.(`baseline: seeding ${options.candidates} bound sessions…`);
+  const { tokens } = await seedBaseline(db, {
+    candidates: options.candidates,
+    campuses: options.campuses,
+    capacityPerCampus: { ...options.capacityPerCampus },
+    now: Date.now(),
+  });
+  const port = await freePort();
+  const workers = availableParallelism();
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/baseline.ts'], {
+    env: { ...process.env, DATABASE_URL: options.databaseUrl, PORT: String(port), WORKERS: String(workers) },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const stopChild = (): Promise<void> =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+    });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (chunk: Buffer) => {
+        if (String(chunk).includes('baseline ready')) resolve();
+      });
+      child.once('exit', (code) => reject(new Error(`the baseline exited (${code}) before it was ready`)));
+    });
+  } catch (error) {
+    await db.end();
+    throw error;
+  }
+  return {
+    name: 'baseline',
+    base: `http://127.0.0.1:${port}`,
+    tokens,
+    cores: workers,
+    verdict: () => checkBaselineInvariants(db),
+    async stop() {
+      await stopChild();
+      await db.end();
+    },
+  };
+}
