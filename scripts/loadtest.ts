@@ -21,6 +21,7 @@ import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { createPool, quoteIdent } from '../db/pool.ts';
 import { profiles, type ProfileName } from '../loadtest/profiles.ts';
+import { renderReportHtml } from '../loadtest/report/html.ts';
 import { runSurge } from '../loadtest/runner/run.ts';
 import { spawnSystem } from '../loadtest/runner/system.ts';
 import type { RunReport } from '../loadtest/report/types.ts';
@@ -138,7 +139,6 @@ async function main(): Promise<number> {
     const jsonPath = path.join(out, 'report.json');
     const htmlPath = path.join(out, 'report.html');
     writeFileSync(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
-    const { renderReportHtml } = await import('../loadtest/report/html.ts');
     writeFileSync(htmlPath, renderReportHtml(report));
     console.log(headline(report, jsonPath, htmlPath));
     return report.invariants.ok ? 0 : 1;

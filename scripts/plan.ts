@@ -1,0 +1,174 @@
+/**
+ * `npm run plan -- [--candidates 9000000] [--provinces all|41,37|top5] [--report path] [--json] …`:
+ * the capacity plan (loadtest/plan.ts) for an opening, from the `measured` block of a load-test
+ * report.json. Prints the plan as a table with its arithmetic (or JSON) and exits 0; on bad input
+ * it prints one clear message and exits 1. Reads one file, writes nothing.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import {
+  PLAN_DEFAULTS,
+  formatPlan,
+  planCapacity,
+  type CapacityPlan,
+  type PlanScenario,
+  type ProvinceShare,
+} from '../loadtest/plan.ts';
+import type { MeasuredCapacity } from '../loadtest/report/types.ts';
+import { PROVINCE_SEEDS } from './seed/provinces.ts';
+
+export const DEFAULT_REPORT = 'reports/loadtest/report.json';
+const NATIONAL_CANDIDATES = 9_000_000;
+
+const USAGE = `usage: tsx scripts/plan.ts [options]
+  --report <path>               report.json whose "measured" block is multiplied (default ${DEFAULT_REPORT})
+  --candidates <n>              candidates of the opening (default ${NATIONAL_CANDIDATES}, a national sitting)
+  --provinces <list>            all (default) | codes, e.g. 41 or 41,37 | topN (the N largest)
+  --peak-window-s <s>           flat peak window instead of the opening surge profile
+  --peak-share <0..1>           share of candidates arriving in that window (default: the profile's share)
+  --target-p99-ms <ms>          default ${PLAN_DEFAULTS.targetP99Ms}
+  --headroom <0..1>             load units to this share of their measured rate (default ${PLAN_DEFAULTS.headroom})
+  --login-share-in-peak <0..1>  share of logins inside the peak (default ${PLAN_DEFAULTS.loginShareInPeak})
+  --redundancy <n>              spare units per tier (default ${PLAN_DEFAULTS.redundancy}: N+1)
+  --target-lag-s <s>            writer lag target (default ${PLAN_DEFAULTS.targetLagS})
+  --bytes-per-candidate <B>     Redis bytes per candidate (P4 measured 305) to size shards by memory
+  --max-memory-per-shard <B>    usable memory per shard, e.g. 8GiB (default 8GiB)
+  --json                        print the plan as JSON
+`;
+
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+const UNITS: Readonly<Record<string, number>> = {
+  '': 1,
+  k: 1e3,
+  m: 1e6,
+  g: 1e9,
+  kib: 1024,
+  mib: 1024 ** 2,
+  gib: 1024 ** 3,
+};
+
+/** A number from the command line: `9000000`, `9e6`, `9_000_000`, `9,000,000`, `8GiB`. */
+export function parseNumber(
+  option: string,
+  text: string | undefined,
+  allowUnits = false,
+): number | undefined {
+  if (text === undefined) return undefined;
+  const match = /^\s*([-+]?[\d_,]*\.?\d+(?:e[-+]?\d+)?)\s*([a-z]*)\s*$/i.exec(text);
+  const unit = UNITS[(match?.[2] ?? '').toLowerCase()];
+  const value =
+    match && unit !== undefined && (allowUnits || match[2] === '')
+      ? Number(match[1]!.replace(/[_,]/g, '')) * unit
+      : NaN;
+  if (!Number.isFinite(value)) throw new UsageError(`--${option}: "${text}" is not a number`);
+  return value;
+}
+
+/** `all`, a comma list of GB/T 2260 codes, or `topN` (the N largest provinces by candidates). */
+export function parseProvinces(text: string | undefined): ProvinceShare[] {
+  const all = PROVINCE_SEEDS.map((p) => ({ code: p.code, name: p.name, weight: p.weight }));
+  if (text === undefined || text === 'all') return all;
+  const top = /^top(\d+)$/.exec(text);
+  if (top) {
+    const count = Number(top[1]);
+    if (count < 1 || count > all.length)
+      throw new UsageError(`--provinces: top${count} must be top1 … top${all.length}`);
+    return [...all].sort((a, b) => b.weight - a.weight).slice(0, count);
+  }
+  return text.split(',').map((code) => {
+    const province = all.find((p) => p.code === code.trim());
+    if (!province) {
+      throw new UsageError(
+        `--provinces: unknown province "${code}"; use all, top1 … top${all.length}, or codes: ${all.map((p) => p.code).join(',')}`,
+      );
+    }
+    return province;
+  });
+}
+
+/** Reads the `measured` block of a report.json, or says how to get one. */
+export function readMeasured(path: string): MeasuredCapacity {
+  if (!existsSync(path)) {
+    throw new UsageError(
+      `no report at ${path}: produce one with \`npm run loadtest\`, or pass --report <path to report.json>`,
+    );
+  }
+  let report: unknown;
+  try {
+    report = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new UsageError(`${path} is not JSON: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const measured = (report as { measured?: unknown } | null)?.measured;
+  if (typeof measured !== 'object' || measured === null) {
+    throw new UsageError(`${path} has no "measured" block (is it a load-test report.json?)`);
+  }
+  return measured as MeasuredCapacity;
+}
+
+export function planFromArgs(argv: readonly string[]): { plan: CapacityPlan; json: boolean } {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        report: { type: 'string' },
+        candidates: { type: 'string' },
+        provinces: { type: 'string' },
+        'peak-window-s': { type: 'string' },
+        'peak-share': { type: 'string' },
+        'target-p99-ms': { type: 'string' },
+        headroom: { type: 'string' },
+        'login-share-in-peak': { type: 'string' },
+        redundancy: { type: 'string' },
+        'target-lag-s': { type: 'string' },
+        'bytes-per-candidate': { type: 'string' },
+        'max-memory-per-shard': { type: 'string' },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', default: false },
+      },
+    }));
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+  if (values.help) throw new UsageError(''); // empty message: print the usage, exit 0
+  const measured = readMeasured(values.report ?? DEFAULT_REPORT);
+  const scenario: PlanScenario = {
+    candidates: parseNumber('candidates', values.candidates) ?? NATIONAL_CANDIDATES,
+    provinces: parseProvinces(values.provinces),
+    peakWindowS: parseNumber('peak-window-s', values['peak-window-s']),
+    peakShare: parseNumber('peak-share', values['peak-share']),
+    targetP99Ms: parseNumber('target-p99-ms', values['target-p99-ms']),
+    headroom: parseNumber('headroom', values.headroom),
+    loginShareInPeak: parseNumber('login-share-in-peak', values['login-share-in-peak']),
+    redundancy: parseNumber('redundancy', values.redundancy),
+    targetLagS: parseNumber('target-lag-s', values['target-lag-s']),
+    bytesPerCandidate: parseNumber('bytes-per-candidate', values['bytes-per-candidate']),
+    maxMemoryPerShardBytes: parseNumber('max-memory-per-shard', values['max-memory-per-shard'], true),
+  };
+  try {
+    return { plan: planCapacity(measured, scenario), json: values.json };
+  } catch (error) {
+    if (error instanceof RangeError) throw new UsageError(error.message);
+    throw error;
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  try {
+    const { plan, json } = planFromArgs(process.argv.slice(2));
+    process.stdout.write(json ? `${JSON.stringify(plan, null, 2)}\n` : formatPlan(plan));
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(
+      error.message ? `plan: ${error.message}\n(tsx scripts/plan.ts --help lists the options)\n` : USAGE,
+    );
+    process.exit(error.message ? 1 : 0);
+  }
+}
