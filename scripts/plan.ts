@@ -34,6 +34,10 @@ const USAGE = `usage: tsx scripts/plan.ts [options]
   --target-lag-s <s>            writer lag target (default ${PLAN_DEFAULTS.targetLagS})
   --bytes-per-candidate <B>     Redis bytes per candidate (P4 measured 305) to size shards by memory
   --max-memory-per-shard <B>    usable memory per shard, e.g. 8GiB (default 8GiB)
+  --gateway-rps <n>             override the report's unit rates with a saturating measurement:
+  --redis-ops <n>                 requests/s of one gateway process, engine ops/s of one Redis shard,
+  --writer-eps <n>                events/s of one writer, logins/s of one KDF core (a report of a run
+  --logins-per-core <n>           that did not saturate a unit gives only a lower bound of its rate)
   --json                        print the plan as JSON
 `;
 
@@ -130,6 +134,10 @@ export function planFromArgs(argv: readonly string[]): { plan: CapacityPlan; jso
         'target-lag-s': { type: 'string' },
         'bytes-per-candidate': { type: 'string' },
         'max-memory-per-shard': { type: 'string' },
+        'gateway-rps': { type: 'string' },
+        'redis-ops': { type: 'string' },
+        'writer-eps': { type: 'string' },
+        'logins-per-core': { type: 'string' },
         json: { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
       },
@@ -138,7 +146,15 @@ export function planFromArgs(argv: readonly string[]): { plan: CapacityPlan; jso
     throw new UsageError(error instanceof Error ? error.message : String(error));
   }
   if (values.help) throw new UsageError(''); // empty message: print the usage, exit 0
-  const measured = readMeasured(values.report ?? DEFAULT_REPORT);
+  const reported = readMeasured(values.report ?? DEFAULT_REPORT);
+  const override = (option: string, value: number): number => parseNumber(option, values[option as 'redis-ops']) ?? value;
+  const measured: MeasuredCapacity = {
+    ...reported,
+    gatewayRequestsPerSec: override('gateway-rps', reported.gatewayRequestsPerSec),
+    redisOpsPerSec: override('redis-ops', reported.redisOpsPerSec),
+    writerEventsPerSec: override('writer-eps', reported.writerEventsPerSec),
+    loginsPerSecPerCore: override('logins-per-core', reported.loginsPerSecPerCore),
+  };
   const scenario: PlanScenario = {
     candidates: parseNumber('candidates', values.candidates) ?? NATIONAL_CANDIDATES,
     provinces: parseProvinces(values.provinces),
