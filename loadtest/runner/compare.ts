@@ -8,6 +8,7 @@
  */
 import type { InvariantVerdict, RunReport } from '../report/types.ts';
 import { SurgeClient } from './client.ts';
+import { connectDashboards, type Dashboards } from './dashboards.ts';
 import { RunRecorder } from './recorder.ts';
 
 export interface RaceOptions {
@@ -18,6 +19,8 @@ export interface RaceOptions {
   readonly durationS: number;
   readonly connections: number;
   readonly cores: number;
+  /** Dashboard subscribers attached during the race, one campus each, round robin (P5). */
+  readonly dashboards?: { readonly count: number; readonly campusIds: readonly string[] };
   readonly progress?: (line: string) => void;
 }
 
@@ -32,6 +35,19 @@ export async function reserveRace(
   const startedPerf = performance.now();
   const startedAt = new Date().toISOString();
   const recorder = new RunRecorder(startedPerf);
+  let dashboards: Dashboards | null = null;
+  if (options.dashboards && options.dashboards.count > 0) {
+    const campuses = options.dashboards.campusIds;
+    dashboards = await connectDashboards({
+      url: `${options.base.replace(/^http/, 'ws')}/ws/seats`,
+      count: options.dashboards.count,
+      provinceCode: '11',
+      topicsOf: (i) => [`campus:${campuses[i % campuses.length]}`],
+      engineNow: Date.now,
+      recorder,
+    });
+    say(`${options.target}: ${dashboards.connected} dashboards connected`);
+  }
   // one connection per request in flight at most `connections`; the rest wait in the client's
   // queue, which is part of their measured latency (open loop)
   const client = new SurgeClient(options.base, recorder, { connections: options.connections, maxRetries: 0 });
@@ -66,6 +82,8 @@ export async function reserveRace(
   }
   await Promise.all(pending);
   const durationS = (performance.now() - startedPerf) / 1000;
+  await new Promise((resolve) => setTimeout(resolve, 600)); // the last coalesced updates
+  await dashboards?.close();
   await client.close();
   const latency = recorder.latency();
   const answered = recorder.requests - (recorder.answers.get('network') ?? 0);
@@ -98,7 +116,11 @@ export async function reserveRace(
     timeline: recorder.timeline(),
     seats: [],
     sellOutS: null,
-    dashboards: { subscribers: 0, messages: 0, staleness: { count: 0, p50Ms: 0, p90Ms: 0, p99Ms: 0, maxMs: 0 } },
+    dashboards: {
+      subscribers: dashboards?.connected ?? 0,
+      messages: recorder.dashboardMessages,
+      staleness: recorder.stalenessSummary(),
+    },
     writer: { lagP99Ms: null, lagMaxEvents: null },
     measured: {
       gatewayRequestsPerSec: achieved,

@@ -1,6 +1,6 @@
 /**
  * Dashboard subscribers for a surge (P5): N WebSocket clients on /ws/seats, each subscribed to the
- * province, measuring how stale each seat update is when it arrives: the receive time on the
+ * province (or to what `topicsOf` says, e.g. one campus each), measuring how stale each seat update is when it arrives: the receive time on the
  * engine's clock minus the message's `at` (the moment of the change, engine clock; coalescing
  * delay included). The snapshot sent on subscribe describes the past, so messages in the first
  * second after subscribing are not measured. Also keeps the latest remaining count per
@@ -13,6 +13,8 @@ export interface DashboardOptions {
   readonly url: string;
   readonly count: number;
   readonly provinceCode: string;
+  /** What dashboard i subscribes to (default: the whole province). */
+  readonly topicsOf?: (index: number) => string[];
   /** Engine time now (Date.now() plus the driven clock's offset). */
   readonly engineNow: () => number;
   readonly recorder: RunRecorder;
@@ -22,7 +24,7 @@ export interface Dashboards {
   readonly connected: number;
   /** Latest remaining per `campusId|subject`, as seen by the first dashboard. */
   view(): ReadonlyMap<string, number>;
-  /** How many dashboards have seen `remaining` for every key in `expected`. */
+  /** How many dashboards have seen `remaining` for every key in `expected` they were sent. */
   converged(expected: ReadonlyMap<string, number>): number;
   close(): Promise<void>;
 }
@@ -41,7 +43,8 @@ export async function connectDashboards(options: DashboardOptions): Promise<Dash
       let subscribedAt = Infinity;
       socket.on('open', () => {
         subscribedAt = performance.now();
-        socket.send(JSON.stringify({ subscribe: [`province:${options.provinceCode}`] }));
+        const topics = options.topicsOf?.(i) ?? [`province:${options.provinceCode}`];
+        socket.send(JSON.stringify({ subscribe: topics }));
         resolve();
       });
       socket.on('message', (data) => {
@@ -59,8 +62,6 @@ export async function connectDashboards(options: DashboardOptions): Promise<Dash
         }
       });
       socket.on('error', () => resolve());
-      // spread the connections a little, as browsers opening a page would
-      void i;
     });
   });
   await Promise.all(opened);
@@ -68,11 +69,13 @@ export async function connectDashboards(options: DashboardOptions): Promise<Dash
     connected: sockets.filter((s) => s.readyState === WebSocket.OPEN).length,
     view: () => views[0] ?? new Map(),
     converged(expected) {
+      // every key a dashboard was sent (its snapshot lists all of its topics' keys) must show
+      // Redis's final count
       let count = 0;
       for (const view of views) {
-        let ok = true;
-        for (const [key, remaining] of expected) {
-          if ((view.get(key) ?? -1) !== remaining) {
+        let ok = view.size > 0;
+        for (const [key, remaining] of view) {
+          if (expected.get(key) !== remaining) {
             ok = false;
             break;
           }

@@ -20,6 +20,7 @@ export interface RaceTarget {
   readonly name: 'engine' | 'baseline';
   readonly base: string;
   readonly tokens: readonly string[];
+  readonly campusIds: readonly string[];
   /** Threads (engine) or worker processes (baseline) serving the port. */
   readonly cores: number;
   verdict(): Promise<InvariantVerdict>;
@@ -55,7 +56,7 @@ export async function startEngineTarget(options: TargetOptions): Promise<RaceTar
   const db = createPool(options.databaseUrl, { max: 8, applicationName: 'loadtest:engine-target' });
   try {
     options.log?.(`engine: seeding ${options.candidates} bound sessions…`);
-    const { tokens } = await seedReserveWorld({
+    const { tokens, campusIds } = await seedReserveWorld({
       redis,
       engine,
       db,
@@ -69,6 +70,7 @@ export async function startEngineTarget(options: TargetOptions): Promise<RaceTar
       name: 'engine',
       base: system.base,
       tokens,
+      campusIds,
       cores: system.threads || availableParallelism(),
       async verdict() {
         const report = await checkInvariants(engine, ['11']);
@@ -96,7 +98,7 @@ export async function startBaselineTarget(options: TargetOptions): Promise<RaceT
   const db = createPool(options.databaseUrl, { max: 4, applicationName: 'loadtest:baseline-target' });
   await migrateBaseline(db);
   options.log?.(`baseline: seeding ${options.candidates} bound sessions…`);
-  const { tokens } = await seedBaseline(db, {
+  const { tokens, campusIds } = await seedBaseline(db, {
     candidates: options.candidates,
     campuses: options.campuses,
     capacityPerCampus: { ...options.capacityPerCampus },
@@ -129,6 +131,7 @@ export async function startBaselineTarget(options: TargetOptions): Promise<RaceT
     name: 'baseline',
     base: `http://127.0.0.1:${port}`,
     tokens,
+    campusIds,
     cores: workers,
     verdict: () => checkBaselineInvariants(db),
     async stop() {
