@@ -2,6 +2,8 @@
  * The system under test in a process of its own (`scripts/start.ts`, as `npm start` runs it), so
  * that the load generator never shares an event loop with the gateway's threads, writer, sweeper
  * or worker pool. Waits for /readyz; stop() sends SIGTERM and waits for the exit.
+ * SYSTEM_NODE_ARGS (space-separated) adds Node flags to that process, e.g. to profile a benchmark:
+ * SYSTEM_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" npm run bench:gateway.
  */
 import { spawn } from 'node:child_process';
 import { freePort } from '../../scripts/stack.ts';
@@ -16,7 +18,8 @@ export interface SpawnedSystem {
 
 export async function spawnSystem(env: NodeJS.ProcessEnv, options: { readyTimeoutMs?: number } = {}): Promise<SpawnedSystem> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--max-semi-space-size=64', '--import', 'tsx', 'scripts/start.ts'], {
+  const extra = (process.env.SYSTEM_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, ['--max-semi-space-size=64', ...extra, '--import', 'tsx', 'scripts/start.ts'], {
     env: { ...process.env, HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env, PORT: String(port) },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
