@@ -71,7 +71,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     servePool(pool, port1);
     const data: ThreadData = { entry: THREAD_ENTRY, config: threadConfig, index, poolPort: port2 };
     const worker = new Worker(BOOTSTRAP, {
-      execArgv: ['--import', 'tsx'],
+      // the parent's profiling flags (e.g. SYSTEM_NODE_ARGS="--cpu-prof …") reach the app threads too
+      execArgv: [...process.execArgv.filter((arg) => arg.startsWith('--cpu-prof')), '--import', 'tsx'],
       workerData: data,
       transferList: [port2],
       // a larger young generation: request handling allocates short-lived objects at a high rate,
