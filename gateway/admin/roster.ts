@@ -33,7 +33,7 @@ import {
   copyRow,
   copyTextValue,
   copyTokenArray,
-} from '../../scripts/roster-import/copyText.ts';
+} from '../../db/copyText.ts';
 import { openChunkLoader, type AppliedChunk } from '../../scripts/roster-import/loader.ts';
 import { REJECT_REASONS, type ImportKind, type RejectReason } from '../../scripts/roster-import/protocol.ts';
 import {

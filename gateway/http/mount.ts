@@ -206,7 +206,21 @@ export function mountRoutes(app: TemplatedApp, routes: readonly RouteDef[], deps
 
       if (inFlight >= deps.maxInFlight) {
         deps.metrics.shed.inc({ code: 'OVERLOADED' });
-        finish(errorReply(new ApiError('OVERLOADED', { details: { retryAfterSeconds: 1 } })), expectsBody);
+        const reply = errorReply(new ApiError('OVERLOADED', { details: { retryAfterSeconds: 1 } }));
+        const limit = def.maxBodyBytes ?? deps.maxBodyBytes;
+        if (!expectsBody || Number(headers['content-length'] ?? 0) > limit) {
+          finish(reply, expectsBody);
+          return;
+        }
+        // A small body is read and dropped, so the connection stays open: under overload a shed
+        // answer that closed it would cost the client (and the kernel) a new TCP connection per
+        // retry, which is the work shedding is meant to avoid (README, P7).
+        let dropped = 0;
+        res.onData((chunk, isLast) => {
+          dropped += chunk.byteLength;
+          if (dropped > limit) finish(reply, true);
+          else if (isLast) finish(reply);
+        });
         return;
       }
       // Admin routes take large bulk bodies: refuse a wrong token before reading any of it.

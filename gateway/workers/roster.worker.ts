@@ -16,7 +16,7 @@ import {
   copyRow,
   copyTextValue,
   copyTokenArray,
-} from '../../scripts/roster-import/copyText.ts';
+} from '../../db/copyText.ts';
 import { splitCsvLine } from '../../scripts/roster-import/csvLine.ts';
 import type { ChunkResult, ChunkTask, RejectedRow } from '../../scripts/roster-import/protocol.ts';
 import { validateRosterFields, validateScoreFields } from '../../scripts/roster-import/validate.ts';

@@ -5,9 +5,9 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate } from '../../db/migrate.ts';
-import { createPool, execute, pgErrorInfo, query, SqlState } from '../../db/pool.ts';
+import { createPool, execute, pgErrorInfo, query, SqlState, withTransaction } from '../../db/pool.ts';
 import type { Pool, Queryable } from '../../db/pool.ts';
-import { insertEvents } from '../../db/sql/events.ts';
+import { insertEvents, insertEventsCopy } from '../../db/sql/events.ts';
 import { freshDatabase } from '../support/pg.ts';
 import type { FreshDatabase } from '../support/pg.ts';
 
@@ -157,6 +157,30 @@ describe('events (I5)', () => {
     ]);
     expect(rows[0]?.data).toEqual({ seat: 1 });
     expect(rows[0]?.at.getTime()).toBe(T0 + 123);
+  });
+
+  it('through COPY: the same idempotency, and text that needs escaping round-trips', async () => {
+    const awkward = { name: 'tab\there, new\nline, back\\slash, 引号"', seat: 2 };
+    const first = await withTransaction(pool, (client) =>
+      insertEventsCopy(client, [event('p11/copy-0', awkward), event('p11/copy-1'), event('p11/copy-1')]),
+    );
+    expect([...first].sort()).toEqual(['p11/copy-0', 'p11/copy-1']);
+    // again, with one already stored by the array path: nothing new but the new one
+    await insertEvents(pool, [event('p11/copy-2')]);
+    const second = await withTransaction(pool, (client) =>
+      insertEventsCopy(client, [event('p11/copy-0', { seat: 'changed' }), event('p11/copy-2'), event('p11/copy-3')]),
+    );
+    expect([...second]).toEqual(['p11/copy-3']);
+    const rows = await query<{ event_id: string; data: unknown; at: Date }>(
+      pool,
+      `SELECT event_id, data, at FROM events WHERE event_id LIKE 'p11/copy-%' ORDER BY event_id`,
+    );
+    expect(rows.map((row) => row.event_id)).toEqual(['p11/copy-0', 'p11/copy-1', 'p11/copy-2', 'p11/copy-3']);
+    expect(rows[0]?.data).toEqual(awkward);
+    expect(rows[0]?.at.getTime()).toBe(T0 + 123);
+    // the staging table is emptied at COMMIT: a later batch on the same connection starts clean
+    const third = await withTransaction(pool, (client) => insertEventsCopy(client, [event('p11/copy-4')]));
+    expect([...third]).toEqual(['p11/copy-4']);
   });
 
   it('refuses a duplicate event id without ON CONFLICT', async () => {

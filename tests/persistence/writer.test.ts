@@ -157,10 +157,18 @@ describe('writer projections', () => {
     expect(again.current.duplicates).toBe(written);
     expect(await tableDump()).toBe(before);
 
+    // and once more through the COPY path: the same idempotency
+    for (const stream of streams) await te.redis.xgroup('SETID', stream, 'writer', '0');
+    const copied = new StreamWriter(te.redis, pg.db, { streams, consumer: 'w3', insertWith: 'copy' });
+    expect(await drain(copied)).toBe(written);
+    expect(copied.current.written).toBe(0);
+    expect(await tableDump()).toBe(before);
+
     const report = await reconcile(engine, pg.db, { provinces: ['11'], streams });
     expect(report.differences).toEqual([]);
     await writer.stop();
     await again.stop();
+    await copied.stop();
   });
 
   it('re-reads its own pending entries on start, and claims idle entries of a dead consumer', async () => {

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeResidentId } from '../../engine/idNumber.ts';
 import processChunk from '../../gateway/workers/roster.worker.ts';
 import { lineChunks, type LineChunk } from '../../scripts/roster-import/chunks.ts';
-import { copyBytea, copyTextValue } from '../../scripts/roster-import/copyText.ts';
+import { copyBytea, copyTextValue } from '../../db/copyText.ts';
 import { splitCsvLine } from '../../scripts/roster-import/csvLine.ts';
 import { ImportFileError, readCsvHeader } from '../../scripts/roster-import/header.ts';
 import type { ChunkTask } from '../../scripts/roster-import/protocol.ts';

@@ -2,7 +2,8 @@
  * PostgreSQL COPY text format (https://www.postgresql.org/docs/current/sql-copy.html, "Text
  * Format"): one row per line, columns separated by a tab, \N for NULL, and backslash, tab, newline
  * and carriage return escaped. The staging tables' column lists live with the SQL (loader.ts);
- * the worker builds rows in that order with these helpers. Pure functions.
+ * the roster worker and the stream writer build rows in that order with these helpers. Pure
+ * functions.
  */
 
 const NEEDS_ESCAPE = /[\\\t\n\r]/;
