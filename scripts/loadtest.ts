@@ -11,8 +11,9 @@
  * --duration S (30), --dashboards N (20), --connections N (256), --seed N (42),
  * --preseeded-sessions (candidates logged in before the opening: no KDF in the surge),
  * --oral-share F (0.4), --threads N / --pool-threads N (gateway app / worker-pool threads,
- * default: cores), --out DIR (reports/loadtest), --plant-oversell (test-only fault: the checker
- * must then fail).
+ * default: cores), --out DIR (reports/loadtest), --straggle-timeout S (how long candidates still
+ * walking after the profile may take; default max(120, duration); past it the run fails),
+ * --plant-oversell (test-only fault: the checker must then fail).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -41,6 +42,7 @@ const { values } = parseArgs({
     'pool-threads': { type: 'string' },
     out: { type: 'string', default: 'reports/loadtest' },
     'plant-oversell': { type: 'boolean', default: false },
+    'straggle-timeout': { type: 'string' },
   },
   strict: true,
 });
@@ -129,6 +131,10 @@ async function main(): Promise<number> {
         gatewayThreads: system.threads || threads,
         poolThreads,
         plantOversell: values['plant-oversell'] ?? false,
+        // candidates still walking after the profile: by default as long again as the profile
+        straggleTimeoutS: values['straggle-timeout']
+          ? numberArg('straggle-timeout', values['straggle-timeout'], 0)
+          : Math.max(120, durationS),
         progress: say,
       });
     } finally {
