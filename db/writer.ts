@@ -56,6 +56,11 @@ export interface WriterOptions {
    * see bench:writer). Projections are the same either way.
    */
   readonly insertWith?: 'unnest' | 'copy';
+  /**
+   * After a batch smaller than `batchSize`, wait this long before reading the next one (default
+   * 50 ms): fewer, bigger transactions under a steady load, at most this much more lag.
+   */
+  readonly lingerMs?: number;
   /** Deliveries of an event whose dependency is missing before it is dead-lettered. Default 3. */
   readonly maxDeliveries?: number;
   readonly backoffBaseMs?: number;
@@ -606,7 +611,14 @@ export class StreamWriter {
           this.lastStatsAt = now;
           await this.safely(() => this.publishStats().then(() => 0));
         }
-        await this.safely(() => this.drainOnce('>', this.options.idleMs ?? 200));
+        const written = await this.safely(() => this.drainOnce('>', this.options.idleMs ?? 200));
+        // a partial batch means the writer is keeping up: let the next one fill for a moment, so
+        // that under a steady trickle it writes a few big batches instead of many tiny ones (each
+        // batch costs a transaction and its statements whatever its size)
+        const linger = this.options.lingerMs ?? 50;
+        if (linger > 0 && written !== undefined && written > 0 && written < this.batchSize && !this.stopped) {
+          await sleep(linger);
+        }
       }
     })();
   }
