@@ -288,8 +288,6 @@ export function openingShareIn(windowS: number): number {
 // Arithmetic helpers
 // ---------------------------------------------------------------------------------------------
 
-
-
 /** ceil that forgives floating-point noise (3.0000000000004 → 3). */
 function ceilUnits(x: number): number {
   const units = Math.ceil(x - 1e-9 * Math.max(1, x));

@@ -25,7 +25,8 @@ if (cluster.isPrimary) {
   let ready = 0;
   for (let i = 0; i < workers; i++) {
     cluster.fork().on('message', (message) => {
-      if (message === 'ready' && ++ready === workers) console.log(`baseline ready on port ${port} (${workers} workers)`);
+      if (message === 'ready' && ++ready === workers)
+        console.log(`baseline ready on port ${port} (${workers} workers)`);
     });
   }
   const stop = (): void => {

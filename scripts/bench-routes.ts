@@ -93,7 +93,10 @@ async function main(): Promise<void> {
           method: 'POST',
           path: '/api/v1/sessions',
           setupRequest: (request, context) => {
-            const captcha = (context as { captcha?: unknown }).captcha as { captchaId: string; testAnswer: string };
+            const captcha = (context as { captcha?: unknown }).captcha as {
+              captchaId: string;
+              testAnswer: string;
+            };
             return {
               ...request,
               headers: { ...request.headers, 'content-type': 'application/json' },

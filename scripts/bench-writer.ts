@@ -227,7 +227,9 @@ try {
       seconds,
       eventsPerSec: Math.round(written / seconds),
     });
-    process.stderr.write(`${insertWith} batch ${batchSize} lanes ${lanes}: ${written} events in ${seconds.toFixed(2)} s\n`);
+    process.stderr.write(
+      `${insertWith} batch ${batchSize} lanes ${lanes}: ${written} events in ${seconds.toFixed(2)} s\n`,
+    );
   }
   const best = rows.reduce((a, b) => (b.eventsPerSec > a.eventsPerSec ? b : a));
 
@@ -296,7 +298,12 @@ try {
       'events/s': row.eventsPerSec,
     })),
   );
-  console.log('lag under sustained engine load (%s, batch size %d, %d lanes)', best.insertWith, best.batchSize, best.lanes);
+  console.log(
+    'lag under sustained engine load (%s, batch size %d, %d lanes)',
+    best.insertWith,
+    best.batchSize,
+    best.lanes,
+  );
   console.table([sustained]);
   console.log(`P6: ≥ 50,000 events/s → ${best.eventsPerSec}; lag p99 < 2,000 ms → ${sustained.lagP99Ms} ms`);
 } finally {

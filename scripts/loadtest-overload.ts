@@ -51,7 +51,16 @@ async function main(): Promise<number> {
     let report;
     try {
       report = await reserveRace(
-        { target: 'engine', base: target.base, tokens: target.tokens, ratePerSec: rate, durationS: duration, connections: Number(values.connections), cores: target.cores, progress: say },
+        {
+          target: 'engine',
+          base: target.base,
+          tokens: target.tokens,
+          ratePerSec: rate,
+          durationS: duration,
+          connections: Number(values.connections),
+          cores: target.cores,
+          progress: say,
+        },
         () => target.verdict(),
       );
     } finally {

@@ -49,7 +49,8 @@ const { values } = parseArgs({
 
 function numberArg(name: string, raw: string | undefined, min: number): number {
   const value = Number(String(raw).replaceAll('_', ''));
-  if (!Number.isFinite(value) || value < min) throw new RangeError(`--${name} must be a number ≥ ${min}, got "${raw}"`);
+  if (!Number.isFinite(value) || value < min)
+    throw new RangeError(`--${name} must be a number ≥ ${min}, got "${raw}"`);
   return value;
 }
 
@@ -61,11 +62,14 @@ export interface LoadtestRun {
 
 async function main(): Promise<number> {
   const profile = values.profile as ProfileName;
-  if (!(profile in profiles)) throw new RangeError(`--profile must be one of ${Object.keys(profiles).join(', ')}`);
+  if (!(profile in profiles))
+    throw new RangeError(`--profile must be one of ${Object.keys(profiles).join(', ')}`);
   const candidates = numberArg('candidates', values.candidates, 1);
   const durationS = numberArg('duration', values.duration, 1);
   const threads = values.threads ? numberArg('threads', values.threads, 1) : availableParallelism();
-  const poolThreads = values['pool-threads'] ? numberArg('pool-threads', values['pool-threads'], 1) : availableParallelism();
+  const poolThreads = values['pool-threads']
+    ? numberArg('pool-threads', values['pool-threads'], 1)
+    : availableParallelism();
   const say = (line: string): void => void process.stderr.write(`${line}\n`);
 
   let stack: Stack | undefined;

@@ -147,7 +147,8 @@ export function planFromArgs(argv: readonly string[]): { plan: CapacityPlan; jso
   }
   if (values.help) throw new UsageError(''); // empty message: print the usage, exit 0
   const reported = readMeasured(values.report ?? DEFAULT_REPORT);
-  const override = (option: string, value: number): number => parseNumber(option, values[option as 'redis-ops']) ?? value;
+  const override = (option: string, value: number): number =>
+    parseNumber(option, values[option as 'redis-ops']) ?? value;
   const measured: MeasuredCapacity = {
     ...reported,
     gatewayRequestsPerSec: override('gateway-rps', reported.gatewayRequestsPerSec),

@@ -81,7 +81,10 @@ const staged = new WeakSet<object>();
  * ON CONFLICT DO NOTHING: no per-element array encoding on the client, one parse on the server.
  * Must run inside a transaction on a checked-out client (the staging rows go at COMMIT).
  */
-export async function insertEventsCopy(client: PoolClient, events: readonly EventRow[]): Promise<Set<string>> {
+export async function insertEventsCopy(
+  client: PoolClient,
+  events: readonly EventRow[],
+): Promise<Set<string>> {
   if (events.length === 0) return new Set();
   if (!staged.has(client)) {
     await client.query(CREATE_STAGING);

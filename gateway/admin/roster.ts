@@ -27,13 +27,7 @@ import { query } from '../../db/pool.ts';
 import { encryptId, idHmac, type IdKeys } from '../../engine/idCrypto.ts';
 import { maskIdNumber } from '../../engine/idNumber.ts';
 import type { IdType } from '../../engine/world.ts';
-import {
-  copyBoolean,
-  copyBytea,
-  copyRow,
-  copyTextValue,
-  copyTokenArray,
-} from '../../db/copyText.ts';
+import { copyBoolean, copyBytea, copyRow, copyTextValue, copyTokenArray } from '../../db/copyText.ts';
 import { openChunkLoader, type AppliedChunk } from '../../scripts/roster-import/loader.ts';
 import { REJECT_REASONS, type ImportKind, type RejectReason } from '../../scripts/roster-import/protocol.ts';
 import {

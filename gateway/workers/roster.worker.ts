@@ -10,13 +10,7 @@
  */
 import { encryptId, idHmac, type IdKeys } from '../../engine/idCrypto.ts';
 import { maskIdNumber } from '../../engine/idNumber.ts';
-import {
-  copyBoolean,
-  copyBytea,
-  copyRow,
-  copyTextValue,
-  copyTokenArray,
-} from '../../db/copyText.ts';
+import { copyBoolean, copyBytea, copyRow, copyTextValue, copyTokenArray } from '../../db/copyText.ts';
 import { splitCsvLine } from '../../scripts/roster-import/csvLine.ts';
 import type { ChunkResult, ChunkTask, RejectedRow } from '../../scripts/roster-import/protocol.ts';
 import { validateRosterFields, validateScoreFields } from '../../scripts/roster-import/validate.ts';

@@ -82,7 +82,12 @@ export class SurgeClient {
       const text = await response.text();
       const parsed = parseJson(text);
       const code = response.ok ? null : errorCode(parsed, response.status);
-      this.recorder.answered(step, performance.now() - started, label(response.status, code), response.ok ? 'ok' : 'failed');
+      this.recorder.answered(
+        step,
+        performance.now() - started,
+        label(response.status, code),
+        response.ok ? 'ok' : 'failed',
+      );
       return { status: response.status, body: parsed, code };
     } catch {
       this.recorder.answered(step, performance.now() - started, 'network', 'failed');
@@ -124,7 +129,8 @@ export class SurgeClient {
       this.recorder.answered(step, performance.now() - started, label(status, code), kind);
       if (kind === 'shed' && parsed && typeof parsed === 'object') {
         const retryAfter = response.headers['retry-after'];
-        (parsed as Record<string, unknown>).__retryAfterS = Number(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter) || 1;
+        (parsed as Record<string, unknown>).__retryAfterS =
+          Number(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter) || 1;
       }
       return { status, body: parsed, code };
     } catch {

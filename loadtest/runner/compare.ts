@@ -76,7 +76,9 @@ export async function reserveRace(
     if (elapsedS - lastSay >= 1) {
       lastSay = Math.floor(elapsedS);
       const s = recorder.lastSecond();
-      say(`${options.target}: t=${lastSay}s offered ${s.offered}/s answered ${s.completed}/s p99 ${s.p99Ms ?? '-'} ms in flight ${pending.size}`);
+      say(
+        `${options.target}: t=${lastSay}s offered ${s.offered}/s answered ${s.completed}/s p99 ${s.p99Ms ?? '-'} ms in flight ${pending.size}`,
+      );
     }
     await sleep(2);
   }
@@ -89,7 +91,9 @@ export async function reserveRace(
   const answered = recorder.requests - (recorder.answers.get('network') ?? 0);
   const achieved = Math.round(answered / durationS);
   const invariants = await verdict();
-  say(`${options.target}: ${answered} answered in ${durationS.toFixed(1)} s → ${achieved}/s, p99 ${latency.all.p99Ms} ms`);
+  say(
+    `${options.target}: ${answered} answered in ${durationS.toFixed(1)} s → ${achieved}/s, p99 ${latency.all.p99Ms} ms`,
+  );
   return {
     version: 1,
     target: options.target,

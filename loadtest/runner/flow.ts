@@ -123,7 +123,9 @@ export async function walkCandidate(
       refusals: writtenRefusals,
     });
     if (replay.status !== 409 && !sameAnswer(written, replay)) {
-      ctx.onViolation(`idempotency: a replay of ${subject} with the same key answered ${replay.status}, first ${written.status}`);
+      ctx.onViolation(
+        `idempotency: a replay of ${subject} with the same key answered ${replay.status}, first ${written.status}`,
+      );
     }
   }
   if (written.status !== 201) return written.code === 'SOLD_OUT' ? 'writtenSoldOut' : `failed:written`;
@@ -146,9 +148,14 @@ export async function walkCandidate(
   if (behaviour === 'latePayer') return 'latePayer';
   const paid = await client.callUrl('pay', String(order.body.payUrl), { result: 'SUCCESS' });
   if (paid.status !== 200) return 'failed:pay';
-  const status = await client.call('paymentStatus', 'GET', `/api/v1/payments/${encodeURIComponent(order.body.orderId)}`, {
-    token,
-  });
+  const status = await client.call(
+    'paymentStatus',
+    'GET',
+    `/api/v1/payments/${encodeURIComponent(order.body.orderId)}`,
+    {
+      token,
+    },
+  );
   if (status.body?.status !== 'PAID') return `failed:paymentStatus`;
   return oralHeld ? 'paidWithOral' : 'paid';
 }
@@ -177,7 +184,9 @@ async function raceForOral(
     );
     return shots.some((s) => s.status === 201);
   }
-  const listed = await client.call('oralCampuses', 'GET', `/api/v1/oral/campuses?subject=${subject}`, { token });
+  const listed = await client.call('oralCampuses', 'GET', `/api/v1/oral/campuses?subject=${subject}`, {
+    token,
+  });
   if (listed.status !== 200 || !Array.isArray(listed.body)) return false;
   const open = (listed.body as { campusId: string; remaining: number }[]).filter((c) => c.remaining > 0);
   const own = open.find((c) => c.campusId === candidate.entry.campusId);

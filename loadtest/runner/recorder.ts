@@ -8,7 +8,11 @@ import { build as buildHistogram, type Histogram } from 'hdr-histogram-js';
 import type { LatencySummary, TimelinePoint } from '../report/types.ts';
 
 const newHistogram = (): Histogram =>
-  buildHistogram({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: 2 });
+  buildHistogram({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 600_000_000,
+    numberOfSignificantValueDigits: 2,
+  });
 
 /** How an answer counts: a success, a refusal the flow expects, shed by admission control, or a failure. */
 export type AnswerKind = 'ok' | 'refused' | 'shed' | 'failed';
@@ -179,7 +183,12 @@ export class RunRecorder {
     });
   }
 
-  latency(): { all: LatencySummary; byStep: Record<string, LatencySummary>; admitted: LatencySummary; shed: LatencySummary } {
+  latency(): {
+    all: LatencySummary;
+    byStep: Record<string, LatencySummary>;
+    admitted: LatencySummary;
+    shed: LatencySummary;
+  } {
     const byStep: Record<string, LatencySummary> = {};
     for (const [step, histogram] of [...this.byStep].sort(([a], [b]) => a.localeCompare(b))) {
       byStep[step] = summarise(histogram);
@@ -209,7 +218,9 @@ export class RunRecorder {
   /** Highest average rate of a step's answers over `windowS` consecutive seconds (all steps: null). */
   peakRate(step: string | null, windowS: number): number {
     const counts =
-      step === null ? this.seconds.map((s) => s.completed) : Array.from(this.stepSeconds.get(step) ?? [], (c) => c ?? 0);
+      step === null
+        ? this.seconds.map((s) => s.completed)
+        : Array.from(this.stepSeconds.get(step) ?? [], (c) => c ?? 0);
     let best = 0;
     let sum = 0;
     for (let i = 0; i < counts.length; i++) {

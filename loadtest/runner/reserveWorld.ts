@@ -33,7 +33,9 @@ export interface ReserveWorldOptions {
 const UNUSABLE_HASH =
   '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g';
 
-export async function seedReserveWorld(options: ReserveWorldOptions): Promise<{ tokens: string[]; campusIds: string[] }> {
+export async function seedReserveWorld(
+  options: ReserveWorldOptions,
+): Promise<{ tokens: string[]; campusIds: string[] }> {
   const { engine, db, now } = options;
   const campusList: Campus[] = Array.from({ length: options.campuses }, (_, i) => {
     const campusId = `11${String(i + 1).padStart(4, '0')}1`;
@@ -48,7 +50,11 @@ export async function seedReserveWorld(options: ReserveWorldOptions): Promise<{ 
     };
   });
   const campusIds = campusList.map((c) => c.campusId);
-  const calendar = { provinceCode: '11', registrationOpensAt: now - HOUR_MS, registrationClosesAt: now + 48 * HOUR_MS };
+  const calendar = {
+    provinceCode: '11',
+    registrationOpensAt: now - HOUR_MS,
+    registrationClosesAt: now + 48 * HOUR_MS,
+  };
   const fees = { CET4: 30, CET6: 30, 'CET-SET4': 50, 'CET-SET6': 50 };
   await engine.setCalendar(calendar, now);
   await upsertReference(db, {
@@ -68,7 +74,12 @@ export async function seedReserveWorld(options: ReserveWorldOptions): Promise<{ 
     [options.candidates, options.campuses],
   );
 
-  const sessions = new Sessions({ db, redis: options.redis, keys: new AuthKeys(options.namespace), lifetimeMs: 4 * HOUR_MS });
+  const sessions = new Sessions({
+    db,
+    redis: options.redis,
+    keys: new AuthKeys(options.namespace),
+    lifetimeMs: 4 * HOUR_MS,
+  });
   const tokens: string[] = [];
   for (let start = 0; start < options.candidates; start += 1000) {
     const count = Math.min(1000, options.candidates - start);

@@ -166,7 +166,8 @@ export async function runSurge(options: SurgeOptions): Promise<RunReport> {
           const stats = await fetch(`${options.base}/api/v1/admin/stats`, {
             headers: { authorization: `Bearer ${options.adminToken}` },
           }).then((r) => (r.ok ? r.json() : null));
-          const s = (stats as { streams?: { pending: number; undelivered: number; lagMs: number } } | null)?.streams;
+          const s = (stats as { streams?: { pending: number; undelivered: number; lagMs: number } } | null)
+            ?.streams;
           if (s) recorder.writerLag(s.pending + s.undelivered, s.lagMs);
         } catch {
           // a missed sample is a gap in the chart, not a failure of the run
@@ -187,7 +188,10 @@ export async function runSurge(options: SurgeOptions): Promise<RunReport> {
     );
     for (;;) {
       const elapsedS = (performance.now() - startedPerf) / 1000;
-      const due = Math.min(world.count, Math.round(totalArrivals(profile, 0, Math.min(elapsedS, profileEndS))));
+      const due = Math.min(
+        world.count,
+        Math.round(totalArrivals(profile, 0, Math.min(elapsedS, profileEndS))),
+      );
       if (due > next) recorder.offered(due - next);
       while (next < due) {
         const index = next++;
@@ -227,7 +231,10 @@ export async function runSurge(options: SurgeOptions): Promise<RunReport> {
       engine,
       db,
       provinceCode: world.provinceCode,
-      flowViolations: stragglers > 0 ? [...flowViolations, `run: ${stragglers} candidates still walking after the timeout`] : flowViolations,
+      flowViolations:
+        stragglers > 0
+          ? [...flowViolations, `run: ${stragglers} candidates still walking after the timeout`]
+          : flowViolations,
       dashboards,
       log: say,
     });
@@ -295,7 +302,10 @@ export async function runSurge(options: SurgeOptions): Promise<RunReport> {
         staleness: stalenessSummary,
       },
       writer: {
-        lagP99Ms: lagSamples.length > 0 ? lagSamples[Math.min(lagSamples.length - 1, Math.floor(lagSamples.length * 0.99))]! : null,
+        lagP99Ms:
+          lagSamples.length > 0
+            ? lagSamples[Math.min(lagSamples.length - 1, Math.floor(lagSamples.length * 0.99))]!
+            : null,
         lagMaxEvents: Math.max(0, ...recorder.timeline().map((p) => p.writerLagEvents ?? 0)),
       },
       measured: {
@@ -304,7 +314,9 @@ export async function runSurge(options: SurgeOptions): Promise<RunReport> {
         redisOpsPerSec: Math.round(commands / durationS),
         writerEventsPerSec,
         loginsPerSecPerCore:
-          recorder.stepCount('login') > 0 ? Math.round(recorder.peakRate('login', 5) / Math.max(1, options.poolThreads)) : 0,
+          recorder.stepCount('login') > 0
+            ? Math.round(recorder.peakRate('login', 5) / Math.max(1, options.poolThreads))
+            : 0,
         requestsPerCandidate: Math.round((recorder.requests / finished) * 100) / 100,
         redisOpsPerCandidate: Math.round((commands / finished) * 100) / 100,
         eventsPerCandidate: Math.round((events / finished) * 100) / 100,
@@ -339,7 +351,12 @@ function pushPoint(series: Map<string, [number, number][]>, key: string, t: numb
   else points.push([t, remaining]);
 }
 
-function progressLine(recorder: RunRecorder, elapsedS: number, walking: number, series: Map<string, [number, number][]>): string {
+function progressLine(
+  recorder: RunRecorder,
+  elapsedS: number,
+  walking: number,
+  series: Map<string, [number, number][]>,
+): string {
   const s = recorder.lastSecond();
   const oral = series.get('*|CET-SET4');
   const left = oral?.[oral.length - 1]?.[1];
@@ -374,7 +391,11 @@ async function streamLengths(redis: Redis, streams: readonly string[]): Promise<
 }
 
 /** Test-only fault: the capacity of one taken campus × subject drops below its live seats (I1). */
-async function plantOversell(engine: Engine, provinceCode: string, say: (line: string) => void): Promise<void> {
+async function plantOversell(
+  engine: Engine,
+  provinceCode: string,
+  say: (line: string) => void,
+): Promise<void> {
   const keys = engine.keys.province(provinceCode);
   const used = await engine.redis.hgetall(keys.used);
   const [field, count] = Object.entries(used).find(([, n]) => Number(n) > 0) ?? [];

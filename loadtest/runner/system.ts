@@ -16,13 +16,20 @@ export interface SpawnedSystem {
   stop(): Promise<void>;
 }
 
-export async function spawnSystem(env: NodeJS.ProcessEnv, options: { readyTimeoutMs?: number } = {}): Promise<SpawnedSystem> {
+export async function spawnSystem(
+  env: NodeJS.ProcessEnv,
+  options: { readyTimeoutMs?: number } = {},
+): Promise<SpawnedSystem> {
   const port = await freePort();
   const extra = (process.env.SYSTEM_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, ['--max-semi-space-size=64', ...extra, '--import', 'tsx', 'scripts/start.ts'], {
-    env: { ...process.env, HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env, PORT: String(port) },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--max-semi-space-size=64', ...extra, '--import', 'tsx', 'scripts/start.ts'],
+    {
+      env: { ...process.env, HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env, PORT: String(port) },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    },
+  );
   const stop = (): Promise<void> =>
     new Promise<void>((resolve) => {
       if (child.exitCode !== null || child.signalCode !== null) return resolve();

@@ -77,7 +77,11 @@ export async function startEngineTarget(options: TargetOptions): Promise<RaceTar
         return {
           ok: report.violations.length === 0,
           violations: report.violations.map((v) => `${v.invariant}: ${v.message}`),
-          checked: { registrations: report.registrations, liveItems: report.liveItems, seatsUsed: report.seatsUsed },
+          checked: {
+            registrations: report.registrations,
+            liveItems: report.liveItems,
+            seatsUsed: report.seatsUsed,
+          },
         };
       },
       async stop() {

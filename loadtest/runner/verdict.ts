@@ -78,8 +78,10 @@ export async function judgeRun(options: JudgeOptions): Promise<InvariantVerdict 
 
   if (backlog > 0) violations.push(`I5: ${backlog} events still not in PostgreSQL after the drain timeout`);
   const drift = await reconcile(engine, db, { provinces: [provinceCode], streams });
-  for (const d of drift.differences.slice(0, 50)) violations.push(`I5: ${d.kind} ${d.key} differs between Redis and PostgreSQL`);
-  if (drift.differences.length > 50) violations.push(`I5: … and ${drift.differences.length - 50} more differences`);
+  for (const d of drift.differences.slice(0, 50))
+    violations.push(`I5: ${d.kind} ${d.key} differs between Redis and PostgreSQL`);
+  if (drift.differences.length > 50)
+    violations.push(`I5: … and ${drift.differences.length - 50} more differences`);
   for (const alert of drift.alerts) violations.push(`I5: dead letters in ${alert.key}`);
   checked.reconcileDifferences = drift.differences.length;
 
@@ -101,7 +103,9 @@ export async function judgeRun(options: JudgeOptions): Promise<InvariantVerdict 
     checked.dashboards = options.dashboards.connected;
     checked.dashboardsConverged = converged;
     if (converged !== options.dashboards.connected) {
-      violations.push(`dashboards: ${options.dashboards.connected - converged} of ${options.dashboards.connected} never saw the final seat counts`);
+      violations.push(
+        `dashboards: ${options.dashboards.connected - converged} of ${options.dashboards.connected} never saw the final seat counts`,
+      );
     }
   }
   return { ok: violations.length === 0, violations, checked, drainMs };

@@ -81,7 +81,10 @@ export async function prepareSurgeWorld(options: SurgeWorldOptions): Promise<Sur
     })),
     campuses: base.campuses.map((c) => ({
       ...c,
-      oralOpens: { ownSchoolAt: opensAt, provinceWideAt: c.oralOpens.provinceWideAt === null ? null : opensAt },
+      oralOpens: {
+        ownSchoolAt: opensAt,
+        provinceWideAt: c.oralOpens.provinceWideAt === null ? null : opensAt,
+      },
     })),
   };
   const provinceCode = world.provinces[0]!.code;
@@ -93,7 +96,9 @@ export async function prepareSurgeWorld(options: SurgeWorldOptions): Promise<Sur
   const keys = idKeysFromEnv(process.env, true);
   await insertRoster(options.db, keys, generated.roster());
   await insertCet4Scores(options.db, keys, generated.cet4Scores());
-  log(`roster: ${generated.candidateCount} candidates in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  log(
+    `roster: ${generated.candidateCount} candidates in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+  );
 
   started = performance.now();
   // the gateway's own KDF task, run inline once: every account shares this hash (one salt), and
@@ -120,7 +125,9 @@ export async function prepareSurgeWorld(options: SurgeWorldOptions): Promise<Sur
   const tokens: (string | null)[] = new Array<string | null>(generated.candidateCount).fill(null);
   if (options.preseededSessions) {
     // logged in before the opening, and the agreement accepted then too (R2)
-    await execute(options.db, 'UPDATE accounts SET agreement_accepted_at = now() WHERE phone LIKE $1', ['139%']);
+    await execute(options.db, 'UPDATE accounts SET agreement_accepted_at = now() WHERE phone LIKE $1', [
+      '139%',
+    ]);
     const sessions = new Sessions({
       db: options.db,
       redis: options.redis,
@@ -155,11 +162,11 @@ export async function prepareSurgeWorld(options: SurgeWorldOptions): Promise<Sur
       const seeded = generated.candidate(index + 1);
       const best = [...seeded.scores].sort((a, b) => b.score - a.score)[0];
       return {
-      entry: seeded.entry,
-      ticket: best?.ticketNumber ?? null,
-      phone: phoneOf(index),
-      accountId: accountIds[index]!,
-      token: tokens[index] ?? null,
+        entry: seeded.entry,
+        ticket: best?.ticketNumber ?? null,
+        phone: phoneOf(index),
+        accountId: accountIds[index]!,
+        token: tokens[index] ?? null,
       };
     },
   };

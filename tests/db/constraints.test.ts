@@ -168,7 +168,11 @@ describe('events (I5)', () => {
     // again, with one already stored by the array path: nothing new but the new one
     await insertEvents(pool, [event('p11/copy-2')]);
     const second = await withTransaction(pool, (client) =>
-      insertEventsCopy(client, [event('p11/copy-0', { seat: 'changed' }), event('p11/copy-2'), event('p11/copy-3')]),
+      insertEventsCopy(client, [
+        event('p11/copy-0', { seat: 'changed' }),
+        event('p11/copy-2'),
+        event('p11/copy-3'),
+      ]),
     );
     expect([...second]).toEqual(['p11/copy-3']);
     const rows = await query<{ event_id: string; data: unknown; at: Date }>(

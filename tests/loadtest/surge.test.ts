@@ -80,7 +80,9 @@ describe('the surge runner', () => {
     // the flow really ran: logins, bindings, seats, payments
     expect(report.latency.byStep.login?.count).toBeGreaterThanOrEqual(2_000);
     expect(report.latency.byStep.bind?.count).toBe(2_000);
-    expect((report.totals.outcomes.paid ?? 0) + (report.totals.outcomes.paidWithOral ?? 0)).toBeGreaterThan(1_000);
+    expect((report.totals.outcomes.paid ?? 0) + (report.totals.outcomes.paidWithOral ?? 0)).toBeGreaterThan(
+      1_000,
+    );
     expect(report.invariants.checked.registrations).toBe(2_000);
     // the oral seats (≈ 8–18 % of the candidates) are fewer than the 40 % who race for them
     expect(report.answers['409 SOLD_OUT']).toBeGreaterThan(0);
