@@ -8,7 +8,8 @@
  * writes <out>/report.json and a self-contained <out>/report.html. Exits 1 on any violation.
  *
  * Options: --profile opening|oralOpenings|payment|expiry (opening), --candidates N (2000),
- * --duration S (30), --dashboards N (20), --connections N (256), --seed N (42),
+ * --duration S (30), --dashboards N (20), --dashboard-scope province|campus (what each dashboard
+ * watches; campus: one each, round robin), --connections N (256), --seed N (42),
  * --preseeded-sessions (candidates logged in before the opening: no KDF in the surge),
  * --oral-share F (0.4), --threads N / --pool-threads N (gateway app / worker-pool threads,
  * default: cores), --out DIR (reports/loadtest), --straggle-timeout S (how long candidates still
@@ -34,6 +35,7 @@ const { values } = parseArgs({
     candidates: { type: 'string', default: '2000' },
     duration: { type: 'string', default: '30' },
     dashboards: { type: 'string', default: '20' },
+    'dashboard-scope': { type: 'string', default: 'province' },
     connections: { type: 'string', default: '256' },
     seed: { type: 'string', default: '42' },
     'preseeded-sessions': { type: 'boolean', default: false },
@@ -128,6 +130,7 @@ async function main(): Promise<number> {
         candidates,
         durationS,
         dashboards: numberArg('dashboards', values.dashboards, 0),
+        dashboardScope: values['dashboard-scope'] === 'campus' ? 'campus' : 'province',
         connections: numberArg('connections', values.connections, 1),
         seed: numberArg('seed', values.seed, 0),
         preseededSessions: values['preseeded-sessions'] ?? false,

@@ -74,6 +74,36 @@ export class Sessions {
     return { token, accountId, expiresAt: new Date(expiresAt).toISOString() };
   }
 
+  /**
+   * Sessions for many accounts at once (one INSERT, one Redis pipeline): for seeding load tests
+   * with candidates who logged in before the opening. Same tokens, lifetimes and cache as create().
+   */
+  async createMany(accountIds: readonly string[]): Promise<Session[]> {
+    if (accountIds.length === 0) return [];
+    const createdAt = this.now();
+    const expiresAt = createdAt + this.lifetimeMs;
+    const tokens = accountIds.map(() => randomBytes(TOKEN_BYTES).toString('base64url'));
+    const hashes = tokens.map((token) => tokenHash(token));
+    await execute(
+      this.db,
+      `INSERT INTO sessions (token_hash, account_id, created_at, expires_at)
+       SELECT h, a, $3, $4 FROM unnest($1::bytea[], $2::bigint[]) AS t(h, a)`,
+      [hashes, accountIds, new Date(createdAt), new Date(expiresAt)],
+    );
+    const pipeline = this.redis.pipeline();
+    hashes.forEach((hash, i) => {
+      pipeline.set(
+        this.keys.session(hash.toString('hex')),
+        `${accountIds[i]}:${expiresAt}`,
+        'PX',
+        this.lifetimeMs,
+      );
+    });
+    await pipeline.exec();
+    const expires = new Date(expiresAt).toISOString();
+    return tokens.map((token, i) => ({ token, accountId: accountIds[i]!, expiresAt: expires }));
+  }
+
   /** The account of a live session, or null (malformed, unknown, expired or revoked token). */
   async authenticate(token: unknown): Promise<string | null> {
     if (typeof token !== 'string' || !TOKEN_FORMAT.test(token)) return null;

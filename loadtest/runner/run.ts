@@ -47,6 +47,8 @@ export interface SurgeOptions {
   /** Length of the run: the profile is stretched or compressed to it. */
   readonly durationS: number;
   readonly dashboards: number;
+  /** What each dashboard watches: the whole province (default) or one campus (round robin). */
+  readonly dashboardScope?: 'province' | 'campus';
   readonly connections: number;
   readonly seed: number;
   readonly preseededSessions: boolean;
@@ -108,6 +110,13 @@ export async function runSurge(options: SurgeOptions): Promise<RunReport> {
             url: wsUrl,
             count: options.dashboards,
             provinceCode: world.provinceCode,
+            ...(options.dashboardScope === 'campus'
+              ? {
+                  topicsOf: (i: number) => [
+                    `campus:${world.world.campuses[i % world.world.campuses.length]!.campusId}`,
+                  ],
+                }
+              : {}),
             engineNow,
             recorder: {
               staleness: (ms: number) => (recorderHolder.recorder ?? preRecorder).staleness(ms),
@@ -272,6 +281,7 @@ export async function runSurge(options: SurgeOptions): Promise<RunReport> {
         candidates: options.candidates,
         durationS: options.durationS,
         dashboards: options.dashboards,
+        dashboardScope: options.dashboardScope ?? 'province',
         connections: options.connections,
         seed: options.seed,
         preseededSessions: options.preseededSessions,

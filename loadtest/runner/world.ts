@@ -134,13 +134,12 @@ export async function prepareSurgeWorld(options: SurgeWorldOptions): Promise<Sur
       keys: new AuthKeys(options.namespace),
       lifetimeMs: options.sessionLifetimeMs ?? 4 * 3_600_000,
     });
-    for (let first = 0; first < generated.candidateCount; first += 500) {
-      const last = Math.min(generated.candidateCount, first + 500);
-      await Promise.all(
-        Array.from({ length: last - first }, async (_, k) => {
-          tokens[first + k] = (await sessions.create(accountIds[first + k]!)).token;
-        }),
-      );
+    for (let first = 0; first < generated.candidateCount; first += 5_000) {
+      const ids = accountIds.slice(first, Math.min(generated.candidateCount, first + 5_000));
+      const made = await sessions.createMany(ids);
+      made.forEach((session, k) => {
+        tokens[first + k] = session.token;
+      });
     }
   }
   log(

@@ -101,6 +101,34 @@ describe('R1: sessions', () => {
     }
   });
 
+  it('issues many sessions at once, each like create(): stored hashed, cached, authenticated to its account', async () => {
+    const others = await query<{ account_id: string }>(
+      f.db,
+      `INSERT INTO accounts (email, password_hash)
+       SELECT 'bulk' || g || '@example.edu.cn', '$argon2id$placeholder' FROM generate_series(1, 50) g
+       RETURNING account_id::text`,
+    );
+    const ids = others.map((row) => row.account_id);
+    const made = await f.sessions.createMany(ids);
+    expect(made.map((s) => s.accountId)).toEqual(ids);
+    expect(new Set(made.map((s) => s.token)).size).toBe(50);
+    for (const session of made) {
+      expect(session.token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      expect(Date.parse(session.expiresAt)).toBe(f.clock.now + f.sessions.lifetimeMs);
+      expect(await sessionRow(session.token)).toMatchObject({
+        account_id: session.accountId,
+        revoked: false,
+        lifetime_ms: String(f.sessions.lifetimeMs),
+      });
+      expect(await f.sessions.authenticate(session.token)).toBe(session.accountId);
+    }
+    // and from PostgreSQL alone once the cache entry is gone
+    const last = made[made.length - 1]!;
+    await f.redis.del(f.keys.session(sha256(last.token).toString('hex')));
+    expect(await f.sessions.authenticate(last.token)).toBe(last.accountId);
+    expect(await f.sessions.createMany([])).toEqual([]);
+  });
+
   it('refuses malformed and unknown tokens', async () => {
     for (const token of ['', 'abc', 'x'.repeat(44), `${'A'.repeat(42)}=`, undefined, 42]) {
       expect(await f.sessions.authenticate(token)).toBeNull();
