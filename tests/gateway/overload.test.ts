@@ -76,6 +76,8 @@ interface RawAnswer {
   readonly body: { error?: { code?: string } } | undefined;
   /** From the request's write to its whole answer read. */
   readonly ms: number;
+  /** The gateway closed the connection after the answer. */
+  readonly closed: boolean;
 }
 
 /**
@@ -104,6 +106,9 @@ async function burstOn(
     `POST ${path} HTTP/1.1\r\nHost: ${url.host}\r\nauthorization: Bearer ${token}\r\n` +
     `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(payload)}\r\n\r\n${payload}`;
   const started: number[] = [];
+  // whether the gateway closed the connection after answering (a shed answer must not: P7)
+  const ended = sockets.map(() => false);
+  sockets.forEach((socket, index) => socket.once('end', () => (ended[index] = true)));
   // the data handlers only take the time and keep the bytes: parsing waits until every answer is in,
   // so that one answer's parsing does not count in the next one's latency
   const arrivals = sockets.map(
@@ -135,8 +140,9 @@ async function burstOn(
     socket.write(request(tokens[index]!));
   });
   const received = await Promise.all(arrivals);
+  await sleep(200);
   for (const socket of sockets) socket.destroy();
-  return received.map(({ at, bytes }) => {
+  return received.map(({ at, bytes }, index) => {
     const end = bytes.indexOf('\r\n\r\n');
     const [statusLine, ...lines] = bytes.subarray(0, end).toString('latin1').split('\r\n');
     const headers = new Map(
@@ -151,6 +157,7 @@ async function burstOn(
       headers,
       body: text === '' ? undefined : (JSON.parse(text) as RawAnswer['body']),
       ms: at,
+      closed: ended[index]!,
     };
   });
 }
@@ -264,6 +271,8 @@ describe(`admission: at most ${MAX_IN_FLIGHT} requests in flight per app thread`
       for (const answer of shed) {
         expect([answer.status, answer.body?.error?.code]).toEqual([503, 'OVERLOADED']);
         expect(Number(answer.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+        // the small body was read and dropped: the client keeps its connection for the retry
+        expect(answer.closed).toBe(false);
       }
       // the admitted requests did their work, the shed ones none
       expect(await usedCet4()).toBe(usedBefore + admitted.length);
