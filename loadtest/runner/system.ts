@@ -16,9 +16,15 @@ export interface SpawnedSystem {
   stop(): Promise<void>;
 }
 
+export interface SpawnOptions {
+  readonly readyTimeoutMs?: number;
+  /** Receives the system's stdout and stderr (its logs) instead of this process's own. */
+  readonly output?: (text: string) => void;
+}
+
 export async function spawnSystem(
   env: NodeJS.ProcessEnv,
-  options: { readyTimeoutMs?: number } = {},
+  options: SpawnOptions = {},
 ): Promise<SpawnedSystem> {
   const port = await freePort();
   const extra = (process.env.SYSTEM_NODE_ARGS ?? '').split(' ').filter(Boolean);
@@ -27,9 +33,14 @@ export async function spawnSystem(
     ['--max-semi-space-size=64', ...extra, '--import', 'tsx', 'scripts/start.ts'],
     {
       env: { ...process.env, HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env, PORT: String(port) },
-      stdio: ['ignore', 'inherit', 'inherit'],
+      stdio: ['ignore', options.output ? 'pipe' : 'inherit', options.output ? 'pipe' : 'inherit'],
     },
   );
+  if (options.output) {
+    const forward = options.output;
+    child.stdout?.on('data', (chunk: Buffer) => forward(chunk.toString('utf8')));
+    child.stderr?.on('data', (chunk: Buffer) => forward(chunk.toString('utf8')));
+  }
   const stop = (): Promise<void> =>
     new Promise<void>((resolve) => {
       if (child.exitCode !== null || child.signalCode !== null) return resolve();
