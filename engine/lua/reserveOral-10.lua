@@ -6,7 +6,7 @@
   ARGV[5] campusId  ARGV[6] fee  ARGV[7] now  ARGV[8] payBy  ARGV[9] due bucket member  ARGV[10] score
   Returns ok {item = {...}, remaining, capacity}
        or NO_REGISTRATION | REGISTRATION_NOT_OPEN | REGISTRATION_CLOSED | ALREADY_REGISTERED
-        | WRITTEN_REQUIRED (R18) | CAMPUS_NOT_FOUND | EXTERNAL_ORAL_NOT_ALLOWED (R19)
+        | WRITTEN_REQUIRED (R18; also when the written hold is past its pay-by) | CAMPUS_NOT_FOUND | EXTERNAL_ORAL_NOT_ALLOWED (R19)
         | CAMPUS_NOT_OPEN {opensAt} (R20) | SUBJECT_NOT_OFFERED | SOLD_OUT (R21)
 ]]
 local registrationsKey, calendarKey, campusesKey, capacityKey, usedKey, sequenceKey, dueSetKey, dueListKey, streamKey, channel =
@@ -30,7 +30,11 @@ local closed = windowRefusal(calendarKey, now)
 if closed then return refuse(closed) end
 
 if isLive(rec.i[subject]) then return refuse(CODE.ALREADY_REGISTERED) end
-if not isLive(rec.i[requiredWritten]) then return refuse(CODE.WRITTEN_REQUIRED, { subject = requiredWritten }) end
+-- a written hold past its pay-by is as good as expired (R22), even before the sweeper releases it
+local written = rec.i[requiredWritten]
+if not isLive(written) or (written[I_STATUS] == 'H' and tonumber(written[I_PAY_BY]) <= now) then
+  return refuse(CODE.WRITTEN_REQUIRED, { subject = requiredWritten })
+end
 
 local targetRaw = redis.call('HGET', campusesKey, campusId)
 if not targetRaw then return refuse(CODE.CAMPUS_NOT_FOUND) end

@@ -415,7 +415,10 @@ class Model {
     const closed = this.windowRefusal();
     if (closed) return refused(closed);
     if (isLive(reg.items.get(subject))) return refused('ALREADY_REGISTERED');
-    if (!isLive(reg.items.get(REQUIRES[subject]))) return refused('WRITTEN_REQUIRED');
+    const requiredItem = reg.items.get(REQUIRES[subject]);
+    // a written hold past its pay-by counts as expired even before the sweep (R22)
+    if (!isLive(requiredItem) || (requiredItem!.status === 'HELD' && requiredItem!.payBy <= this.now))
+      return refused('WRITTEN_REQUIRED');
     const target = this.world.campuses.find((c) => c.campusId === campusId);
     if (!target) return refused('CAMPUS_NOT_FOUND');
     const own = campusId === reg.campusId;

@@ -96,6 +96,19 @@ async function listed(writtenCampusId: string, now: number): Promise<string[]> {
 }
 
 describe('R18 oral registration needs the written subject', () => {
+  it('refuses an oral subject when the written hold is past its pay-by, even before the sweep (R22)', async () => {
+    const ref = await withCet4('c9', 'C1');
+    const written = (await t.engine.registration('11', 'c9'))!.written[0]!;
+    const payBy = written.payBy;
+    expect(await oral(ref, 'C1', payBy, 'CET-SET4')).toEqual({
+      ok: false,
+      code: 'WRITTEN_REQUIRED',
+      details: { subject: 'CET4' },
+    });
+    // one millisecond earlier it was still good
+    expect((await oral(ref, 'C1', payBy - 1, 'CET-SET4')).ok).toBe(true);
+  });
+
   it('refuses an oral subject without its written subject: WRITTEN_REQUIRED, nothing changed', async () => {
     const ref = await bindOrThrow(t.engine, { candidateId: 'c1', campusId: 'C1' });
     expect(await oral(ref, 'C1', T0)).toEqual({
@@ -224,8 +237,18 @@ describe('R20 each campus opens its oral seats at its own time', () => {
 
   it('never opens a campus without provinceWideAt to other candidates', async () => {
     const own = await withCet4('c1', 'CN');
-    const other = await withCet4('c2', 'C1');
-    expect(await oral(other, 'CN', T0 + 6 * 24 * HOUR_MS)).toEqual({
+    // days later, with a written hold of that day (an older one would be past its pay-by, R22)
+    const later = T0 + 6 * 24 * HOUR_MS;
+    const other = await bindOrThrow(t.engine, { candidateId: 'c2', campusId: 'C1' });
+    const held = await t.engine.reserveWritten({
+      ...other,
+      subject: 'CET4',
+      eligible: true,
+      fee: 30,
+      now: later - 1,
+    });
+    if (!held.ok) throw new Error(held.code);
+    expect(await oral(other, 'CN', later)).toEqual({
       ok: false,
       code: 'CAMPUS_NOT_OPEN',
       details: { opensAt: null },
