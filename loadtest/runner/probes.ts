@@ -1,0 +1,85 @@
+/**
+ * The runner's probes and small helpers: which seat series to chart, the per-second progress line,
+ * Redis's command and stream counters (for the per-candidate figures), and the test-only planted
+ * oversell. Nothing here decides a verdict (verdict.ts does).
+ */
+import type { Redis } from 'ioredis';
+import type { Engine } from '../../engine/engine.ts';
+import type { RunRecorder } from './recorder.ts';
+
+/** The campuses worth a chart line: the 12 largest oral campuses (CET-SET4). */
+export function trackedSeats(capacity: ReadonlyMap<string, number>): Set<string> {
+  return new Set(
+    [...capacity]
+      .filter(([key]) => key.endsWith('|CET-SET4'))
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 12)
+      .map(([key]) => key),
+  );
+}
+
+export function pushPoint(
+  series: Map<string, [number, number][]>,
+  key: string,
+  t: number,
+  remaining: number,
+): void {
+  let points = series.get(key);
+  if (!points) series.set(key, (points = []));
+  const last = points[points.length - 1];
+  if (last && last[0] === t) last[1] = remaining;
+  else points.push([t, remaining]);
+}
+
+export function progressLine(
+  recorder: RunRecorder,
+  elapsedS: number,
+  walking: number,
+  series: Map<string, [number, number][]>,
+): string {
+  const s = recorder.lastSecond();
+  const oral = series.get('*|CET-SET4');
+  const left = oral?.[oral.length - 1]?.[1];
+  return [
+    `t=${elapsedS.toFixed(0).padStart(4)}s`,
+    `offered ${String(s.offered).padStart(5)}/s`,
+    `started ${String(s.started).padStart(5)}/s`,
+    `answered ${String(s.completed).padStart(6)}/s`,
+    `p99 ${s.p99Ms === null ? '   -' : s.p99Ms.toFixed(0).padStart(4)} ms`,
+    `walking ${String(walking).padStart(6)}`,
+    `errors ${recorder.errors}`,
+    `shed ${recorder.shed}`,
+    `oral seats left ${left ?? '-'}`,
+  ].join('  ');
+}
+
+export async function commandsProcessed(redis: Redis): Promise<number> {
+  const info = await redis.info('stats');
+  return Number(/total_commands_processed:(\d+)/.exec(info)?.[1] ?? 0);
+}
+
+export async function streamLengths(redis: Redis, streams: readonly string[]): Promise<number> {
+  // XINFO STREAM entries-added counts every entry ever added, trimming notwithstanding
+  let total = 0;
+  for (const stream of streams) {
+    const info = (await redis.xinfo('STREAM', stream).catch(() => null)) as unknown[] | null;
+    if (!info) continue;
+    const at = info.indexOf('entries-added');
+    total += at >= 0 ? Number(info[at + 1]) : 0;
+  }
+  return total;
+}
+
+/** Test-only fault: the capacity of one taken campus × subject drops below its live seats (I1). */
+export async function plantOversell(
+  engine: Engine,
+  provinceCode: string,
+  say: (line: string) => void,
+): Promise<void> {
+  const keys = engine.keys.province(provinceCode);
+  const used = await engine.redis.hgetall(keys.used);
+  const [field, count] = Object.entries(used).find(([, n]) => Number(n) > 0) ?? [];
+  if (!field) throw new Error('plant-oversell: no seat was taken in this run');
+  await engine.redis.hset(keys.capacity, field, String(Number(count) - 1));
+  say(`FAULT PLANTED: ${field} now has ${count} seats taken for a capacity of ${Number(count) - 1}`);
+}
