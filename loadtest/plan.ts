@@ -306,6 +306,20 @@ function spareLine(needed: number, spare: number, unitName: string): string {
   return needed + spare < 1 ? `${base} → at least 1 ${unitName}` : `${base} ${unitName}`;
 }
 
+/** Units of `perUnit` needed for `demand`, with spares, and the two lines of arithmetic that say so. */
+function unitsFor(demand: number, perUnit: number, spare: number, unitName: string) {
+  const exact = demand / perUnit;
+  const needed = ceilUnits(exact);
+  return {
+    needed,
+    units: withSpares(needed, spare),
+    lines: [
+      `${num(demand)} ÷ ${num(perUnit)} = ${num(exact)} → ${needed}`,
+      spareLine(needed, spare, unitName),
+    ],
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Arrivals
 // ---------------------------------------------------------------------------------------------
@@ -368,9 +382,7 @@ function perSecond(curve: SurgeProfile): number[] {
 function gatewayTier(s: ResolvedScenario, m: MeasuredCapacity, peak: number): GatewayTier {
   const required = peak * m.requestsPerCandidate;
   const perProcess = m.gatewayRequestsPerSec * s.headroom;
-  const exact = required / perProcess;
-  const needed = ceilUnits(exact);
-  const units = withSpares(needed, s.redundancy);
+  const { needed, units, lines } = unitsFor(required, perProcess, s.redundancy, 'gateway processes');
   return {
     unitName: 'gateway processes',
     needed,
@@ -382,8 +394,7 @@ function gatewayTier(s: ResolvedScenario, m: MeasuredCapacity, peak: number): Ga
     arithmetic: [
       `peak ${num(peak)} candidates/s × ${num(m.requestsPerCandidate)} requests/candidate = ${num(required)} requests/s`,
       `one process: ${num(m.gatewayRequestsPerSec)} requests/s × ${num(s.headroom)} headroom = ${num(perProcess)} requests/s`,
-      `${num(required)} ÷ ${num(perProcess)} = ${num(exact)} → ${needed}`,
-      spareLine(needed, s.redundancy, 'gateway processes'),
+      ...lines,
       `cores: ${units} × ${num(m.gatewayCores)} = ${num(units * m.gatewayCores)}`,
     ],
   };
@@ -563,9 +574,7 @@ function writerTier(s: ResolvedScenario, m: MeasuredCapacity, arrivals: Arrivals
 function loginTier(s: ResolvedScenario, m: MeasuredCapacity, peak: number): LoginTier {
   const logins = peak * s.loginShareInPeak;
   const perCore = m.loginsPerSecPerCore * s.headroom;
-  const exact = logins / perCore;
-  const needed = ceilUnits(exact);
-  const units = withSpares(needed, s.redundancy);
+  const { needed, units, lines } = unitsFor(logins, perCore, s.redundancy, 'cores');
   return {
     unitName: 'login (KDF) cores',
     needed,
@@ -577,8 +586,7 @@ function loginTier(s: ResolvedScenario, m: MeasuredCapacity, peak: number): Logi
     arithmetic: [
       `peak ${num(peak)} candidates/s × ${pct(s.loginShareInPeak)} logging in inside the peak = ${num(logins)} logins/s`,
       `one core: ${num(m.loginsPerSecPerCore)} logins/s × ${num(s.headroom)} headroom = ${num(perCore)} logins/s`,
-      `${num(logins)} ÷ ${num(perCore)} = ${num(exact)} → ${needed}`,
-      spareLine(needed, s.redundancy, 'cores'),
+      ...lines,
     ],
   };
 }

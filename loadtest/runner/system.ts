@@ -5,7 +5,7 @@
  * SYSTEM_NODE_ARGS (space-separated) adds Node flags to that process, e.g. to profile a benchmark:
  * SYSTEM_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" npm run bench:gateway.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { freePort } from '../../scripts/stack.ts';
 
 export interface SpawnedSystem {
@@ -41,12 +41,7 @@ export async function spawnSystem(
     child.stdout?.on('data', (chunk: Buffer) => forward(chunk.toString('utf8')));
     child.stderr?.on('data', (chunk: Buffer) => forward(chunk.toString('utf8')));
   }
-  const stop = (): Promise<void> =>
-    new Promise<void>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      child.once('exit', () => resolve());
-      child.kill('SIGTERM');
-    });
+  const stop = (): Promise<void> => stopChild(child);
   const base = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + (options.readyTimeoutMs ?? 90_000);
   for (;;) {
@@ -63,4 +58,13 @@ export async function spawnSystem(
   const metrics = await (await fetch(`${base}/metrics`)).text();
   const threads = Number(/^gateway_threads (\d+)/m.exec(metrics)?.[1] ?? 0);
   return { base, port, threads, stop };
+}
+
+/** SIGTERM, then resolves once the process has exited (at once if it already has). */
+export function stopChild(child: ChildProcess): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
 }

@@ -14,7 +14,7 @@ import { freePort } from '../../scripts/stack.ts';
 import { checkBaselineInvariants, migrateBaseline, seedBaseline } from '../baseline/index.ts';
 import type { InvariantVerdict } from '../report/types.ts';
 import { seedReserveWorld } from './reserveWorld.ts';
-import { spawnSystem } from './system.ts';
+import { spawnSystem, stopChild } from './system.ts';
 
 export interface RaceTarget {
   readonly name: 'engine' | 'baseline';
@@ -114,12 +114,6 @@ export async function startBaselineTarget(options: TargetOptions): Promise<RaceT
     env: { ...process.env, DATABASE_URL: options.databaseUrl, PORT: String(port), WORKERS: String(workers) },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  const stopChild = (): Promise<void> =>
-    new Promise<void>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      child.once('exit', () => resolve());
-      child.kill('SIGTERM');
-    });
   try {
     await new Promise<void>((resolve, reject) => {
       child.stdout.on('data', (chunk: Buffer) => {
@@ -139,7 +133,7 @@ export async function startBaselineTarget(options: TargetOptions): Promise<RaceT
     cores: workers,
     verdict: () => checkBaselineInvariants(db),
     async stop() {
-      await stopChild();
+      await stopChild(child);
       await db.end();
     },
   };
