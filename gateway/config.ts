@@ -43,6 +43,8 @@ const ConfigSchema = Type.Object(
     paymentSimulatorPort: Int(0, 65535),
     publicBaseUrl: Type.String(),
     sweepIntervalMs: Int(10),
+    startWriter: Type.Boolean(),
+    startSweeper: Type.Boolean(),
   },
   { additionalProperties: false },
 );
@@ -57,6 +59,14 @@ function intFrom(env: NodeJS.ProcessEnv, name: string, fallback: number): number
   const value = Number(raw);
   if (!Number.isInteger(value)) throw new ConfigError(`${name} must be an integer, got "${raw}"`);
   return value;
+}
+
+function flagFrom(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (raw === '1' || raw === 'true') return true;
+  if (raw === '0' || raw === 'false') return false;
+  throw new ConfigError(`${name} must be 1/true or 0/false, got "${raw}"`);
 }
 
 export class ConfigError extends Error {
@@ -102,6 +112,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     paymentSimulatorPort: intFrom(env, 'PAYMENT_SIMULATOR_PORT', port === 0 ? 0 : port + 1),
     publicBaseUrl: env.PUBLIC_BASE_URL ?? '',
     sweepIntervalMs: intFrom(env, 'SWEEP_INTERVAL_MS', 250),
+    // `npm start` runs the writer and the sweeper beside the gateway unless told they run elsewhere
+    // (`npm run writer` / `npm run sweeper` on other hosts: both are stateless and scale out)
+    startWriter: flagFrom(env, 'START_WRITER', true),
+    startSweeper: flagFrom(env, 'START_SWEEPER', true),
   };
   if (!validate(config)) {
     const problems = (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message}`).join('; ');

@@ -94,10 +94,16 @@ export class ApiError extends Error {
 
   constructor(code: ApiCode, options: ApiErrorOptions = {}) {
     const info: CodeInfo = API_CODES[code];
+    // An expected refusal (4xx) is an answer, not a fault: no stack trace is captured for it. At
+    // opening most reservations end in SOLD_OUT or ALREADY_REGISTERED, and capturing a stack costs
+    // more than the rest of building the answer (README, "Measured figures", P2).
+    const stackTraceLimit = Error.stackTraceLimit;
+    if (info.status < 500) Error.stackTraceLimit = 0;
     super(
       options.message ?? info.message,
       options.cause === undefined ? undefined : { cause: options.cause },
     );
+    Error.stackTraceLimit = stackTraceLimit;
     this.name = 'ApiError';
     this.code = code;
     this.status = info.status;

@@ -8,7 +8,8 @@
  *      same candidate answers 409 ALREADY_REGISTERED after the same checks), and
  *   2. GET /healthz — a trivial route of the same gateway.
  * Writes reports/bench/gateway.json {reserveRps, trivialRps, p50Ms, p99Ms, …}.
- * Options: --candidates N (50000), --connections N (200), --duration S (10).
+ * Options: --candidates N (50000), --connections N (200), --duration S (10), --reserve-only (no
+ * trivial run, e.g. under SYSTEM_NODE_ARGS=--cpu-prof; writes no report).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -21,6 +22,8 @@ const { values } = parseArgs({
     candidates: { type: 'string', default: '50000' },
     connections: { type: 'string', default: '200' },
     duration: { type: 'string', default: '10' },
+    // profiling aid: skip the trivial route so a profile of the system shows reservations only
+    'reserve-only': { type: 'boolean', default: false },
   },
 });
 const CANDIDATES = Number(values.candidates);
@@ -74,6 +77,13 @@ async function main(): Promise<void> {
         },
       ],
     });
+    if (values['reserve-only']) {
+      console.log(
+        `reserve only: ${Math.round(reserve.requests.average)} req/s, p50 ${reserve.latency.p50} ms, p99 ${reserve.latency.p99} ms`,
+      );
+      await target.stop();
+      return;
+    }
     const trivial = await run(`${base}/healthz`, {});
     const metrics = await (await fetch(`${base}/metrics`)).text();
     const outcomes = Object.fromEntries(

@@ -91,14 +91,14 @@ export async function startSystem(
     now: () => clock.now(),
     onError: (error) => log.error({ err: error }, 'sweep failed'),
   });
-  sweeper.start();
+  if (config.startSweeper) sweeper.start();
   const writer = new StreamWriter(redis, db, {
     streams: engine.keys.allStreams(PROVINCE_CODES),
     consumer: `${hostname()}-${process.pid}`,
     onError: (error) => log.error({ err: error }, 'writer batch failed'),
     onDeadLetter: (letter) => log.error(letter, 'event dead-lettered'),
   });
-  writer.start();
+  if (config.startWriter) writer.start();
   paymentSimulator?.connect({
     gatewayUrl: config.publicBaseUrl || localBaseUrl(config.host, gateway.port),
     now: () => clock.now(),

@@ -1,7 +1,8 @@
 /**
  * The one place that names the Redis keys of accounts and sessions. Every operation touches one
  * key, except SMS sending (code, last-sent and daily counter), whose keys share the phone as hash
- * tag so its script runs unchanged on Redis Cluster. Keys never hold a password or a token: a
+ * tag so its script runs unchanged on Redis Cluster, and a session, whose token hash is the hash tag
+ * of its rate-limit counters (gateway/auth/sessions.ts `authorize`). Keys never hold a password or a token: a
  * session is keyed by the SHA-256 of its token.
  */
 
@@ -30,8 +31,9 @@ export class AuthKeys {
     return { code: `${base}:code`, interval: `${base}:interval`, daily: `${base}:daily` };
   }
 
+  /** The hash is the key's hash tag: the session's rate-limit counters share its cluster slot. */
   session(tokenHashHex: string): string {
-    return `${this.namespace}:auth:session:${tokenHashHex}`;
+    return `${this.namespace}:auth:session:{${tokenHashHex}}`;
   }
 
   /** Set once an account has a bound phone and the accepted agreement (both are permanent). */

@@ -9,7 +9,8 @@
  * racing a cache refill cannot resurrect the session). Time comes from `now` so tests can drive it.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { Cluster, Redis } from 'ioredis';
+import { readFileSync } from 'node:fs';
+import type { ClientContext, Cluster, Redis, Result } from 'ioredis';
 import { execute, query, type Pool } from '../../db/pool.ts';
 import { AuthKeys } from './keys.ts';
 
@@ -37,6 +38,31 @@ function tokenHash(token: string): Buffer {
   return createHash('sha256').update(token).digest();
 }
 
+/** A counter of the session, counted by `authorize` in the session check's round trip. */
+export interface SessionCounter {
+  readonly key: string;
+  readonly windowMs: number;
+}
+
+export interface Authorization {
+  readonly accountId: string | null;
+  /** The counts of the counters asked for, in order (empty when the token is malformed). */
+  readonly counts: readonly number[];
+}
+
+const AUTHORIZE_SCRIPT = readFileSync(new URL('./lua/authorize-N.lua', import.meta.url), 'utf8');
+
+declare module 'ioredis' {
+  interface RedisCommander<Context extends ClientContext = { type: 'default' }> {
+    auth_v1_authorize(
+      numberOfKeys: number,
+      ...args: (string | number)[]
+    ): Result<(string | number)[], Context>;
+  }
+}
+
+const scriptsDefined = new WeakSet<object>();
+
 export class Sessions {
   private readonly db: Pool;
   private readonly redis: Redis | Cluster;
@@ -50,6 +76,10 @@ export class Sessions {
     this.keys = options.keys ?? new AuthKeys();
     this.now = options.now ?? Date.now;
     this.lifetimeMs = options.lifetimeMs ?? 2 * 3_600_000;
+    if (!scriptsDefined.has(this.redis)) {
+      this.redis.defineCommand('auth_v1_authorize', { lua: AUTHORIZE_SCRIPT });
+      scriptsDefined.add(this.redis);
+    }
     if (!Number.isInteger(this.lifetimeMs) || this.lifetimeMs < 1_000) {
       throw new Error('session lifetime must be a whole number of milliseconds, at least 1000');
     }
@@ -109,8 +139,40 @@ export class Sessions {
     if (typeof token !== 'string' || !TOKEN_FORMAT.test(token)) return null;
     const hash = tokenHash(token);
     const key = this.keys.session(hash.toString('hex'));
+    return this.accountOf(hash, key, await this.redis.get(key));
+  }
+
+  /**
+   * `authenticate`, and in the same round trip (one script call) hits the session's own
+   * rate-limit counters: `counters` gets the token hash (hex) to name them, and must name them
+   * with it as hash tag (`…{<hex>}…`, RateLimiter.counter) so they share the session's slot.
+   */
+  async authorize(
+    token: unknown,
+    counters: (tokenHashHex: string) => readonly SessionCounter[],
+  ): Promise<Authorization> {
+    if (typeof token !== 'string' || !TOKEN_FORMAT.test(token)) return { accountId: null, counts: [] };
+    const hash = tokenHash(token);
+    const hex = hash.toString('hex');
+    const key = this.keys.session(hex);
+    const wanted = counters(hex);
+    if (wanted.length === 0)
+      return { accountId: await this.accountOf(hash, key, await this.redis.get(key)), counts: [] };
+    const [entry, ...counts] = await this.redis.auth_v1_authorize(
+      1 + wanted.length,
+      key,
+      ...wanted.map((counter) => counter.key),
+      ...wanted.map((counter) => counter.windowMs),
+    );
+    return {
+      accountId: await this.accountOf(hash, key, entry === '' ? null : String(entry)),
+      counts: counts.map(Number),
+    };
+  }
+
+  /** The account of a session from its cache entry, or from PostgreSQL when the entry is missing. */
+  private async accountOf(hash: Buffer, key: string, cached: string | null): Promise<string | null> {
     const now = this.now();
-    const cached = await this.redis.get(key);
     if (cached === REVOKED) return null;
     if (cached !== null) {
       const separator = cached.lastIndexOf(':');

@@ -1,9 +1,12 @@
 /**
  * Per-session, per-account and per-client rate limits (429 RATE_LIMITED with Retry-After): fixed windows
  * counted in Redis, so the limit holds across threads and gateways. A rule names what it counts
- * by; the counter and its expiry are set atomically (MULTI).
+ * by; a hit is one script call (INCR, and the expiry set by the hit that created the counter).
+ * Counters of a session carry the session's hash tag, so they are counted by the same script call
+ * that checks the session (gateway/auth/sessions.ts `authorize`) — on Redis Cluster too.
  */
-import type { Cluster, Redis } from 'ioredis';
+import { readFileSync } from 'node:fs';
+import type { ClientContext, Cluster, Redis, Result } from 'ioredis';
 
 export interface RateLimitRule {
   readonly name: string;
@@ -19,18 +22,51 @@ export interface RateLimitVerdict {
   readonly retryAfterSeconds: number;
 }
 
+/** A counter to hit: its key and its window. */
+export interface RateCounter {
+  readonly key: string;
+  readonly windowMs: number;
+}
+
+const RATE_HIT_SCRIPT = readFileSync(new URL('./lua/rateHit-1.lua', import.meta.url), 'utf8');
+
+declare module 'ioredis' {
+  interface RedisCommander<Context extends ClientContext = { type: 'default' }> {
+    gw_v1_rateHit(key: string, windowMs: number): Result<number, Context>;
+  }
+}
+
+const defined = new WeakSet<object>();
+
 export class RateLimiter {
   constructor(
     private readonly redis: Redis | Cluster,
     private readonly namespace: string,
-  ) {}
+  ) {
+    if (!defined.has(redis)) {
+      redis.defineCommand('gw_v1_rateHit', { lua: RATE_HIT_SCRIPT, numberOfKeys: 1 });
+      defined.add(redis);
+    }
+  }
 
-  async hit(rule: RateLimitRule, subject: string, nowMs = Date.now()): Promise<RateLimitVerdict> {
+  /**
+   * The counter of `rule` for `subject` in the window of `nowMs`. A subject in braces (a session's
+   * token hash) is a hash tag: the counter lives in the same cluster slot as that session.
+   */
+  counter(rule: RateLimitRule, subject: string, nowMs = Date.now()): RateCounter {
     const window = Math.floor(nowMs / rule.windowMs);
-    const key = `${this.namespace}:rl:${rule.name}:${subject}:${window}`;
-    const results = await this.redis.multi().incr(key).pexpire(key, rule.windowMs).exec();
-    const count = Number(results?.[0]?.[1] ?? 0);
+    return { key: `${this.namespace}:rl:${rule.name}:${subject}:${window}`, windowMs: rule.windowMs };
+  }
+
+  /** The verdict on a counter that has reached `count` in the window of `nowMs`. */
+  verdict(rule: RateLimitRule, count: number, nowMs = Date.now()): RateLimitVerdict {
+    const window = Math.floor(nowMs / rule.windowMs);
     const retryAfterSeconds = Math.max(1, Math.ceil(((window + 1) * rule.windowMs - nowMs) / 1000));
     return { allowed: count <= rule.limit, retryAfterSeconds };
+  }
+
+  async hit(rule: RateLimitRule, subject: string, nowMs = Date.now()): Promise<RateLimitVerdict> {
+    const { key, windowMs } = this.counter(rule, subject, nowMs);
+    return this.verdict(rule, Number(await this.redis.gw_v1_rateHit(key, windowMs)), nowMs);
   }
 }

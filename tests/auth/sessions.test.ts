@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { query } from '../../db/pool.ts';
 import { Sessions, TOKEN_BYTES } from '../../gateway/auth/sessions.ts';
+import { RateLimiter } from '../../gateway/http/rateLimit.ts';
 import { newAuthFixture, type AuthFixture } from './fixture.ts';
 
 let f: AuthFixture;
@@ -193,5 +194,39 @@ describe('R1: sessions', () => {
     // …but it did not re-cache the session over the logout.
     expect(await f.redis.get(key)).toBe('revoked');
     expect(await f.sessions.authenticate(token)).toBeNull();
+  });
+
+  it('authorize: the session and its own rate-limit counters in one script call, in one cluster slot', async () => {
+    const limiter = new RateLimiter(f.redis, 'sessions-test');
+    const rule = { name: 'reserve', limit: 2, windowMs: 60_000, by: 'session' } as const;
+    const { token } = await f.sessions.create(accountId);
+    const now = Date.now();
+    const counters = (hex: string) => [limiter.counter(rule, `{${hex}}`, now)];
+    const sent = vi.spyOn(f.redis, 'sendCommand');
+    const first = await f.sessions.authorize(token, counters);
+    expect(sent).toHaveBeenCalledTimes(1);
+    sent.mockRestore();
+    expect(first).toEqual({ accountId, counts: [1] });
+    expect((await f.sessions.authorize(token, counters)).counts).toEqual([2]);
+    const third = await f.sessions.authorize(token, counters);
+    expect(limiter.verdict(rule, third.counts[0]!, now).allowed).toBe(false);
+    expect(limiter.verdict(rule, 2, now).allowed).toBe(true);
+    // the counter expires with its window, and shares the session key's hash slot
+    const hex = sha256(token).toString('hex');
+    const { key } = limiter.counter(rule, `{${hex}}`, now);
+    expect(await f.redis.pttl(key)).toBeGreaterThan(0);
+    expect(await f.redis.pttl(key)).toBeLessThanOrEqual(60_000);
+    const hashTag = (k: string) => /\{([^}]+)\}/.exec(k)?.[1];
+    expect(hashTag(key)).toBe(hex);
+    expect(hashTag(f.keys.session(hex))).toBe(hex);
+    // a revoked or malformed token: no account (and a malformed one counts nothing)
+    await f.sessions.logout(token);
+    expect((await f.sessions.authorize(token, counters)).accountId).toBeNull();
+    expect(await f.sessions.authorize('not a token', counters)).toEqual({ accountId: null, counts: [] });
+    // a cache miss still finds a live session in PostgreSQL, and still counts
+    const other = await f.sessions.create(accountId);
+    const otherHex = sha256(other.token).toString('hex');
+    await f.redis.del(f.keys.session(otherHex));
+    expect(await f.sessions.authorize(other.token, counters)).toEqual({ accountId, counts: [1] });
   });
 });

@@ -57,7 +57,7 @@ export async function startSeatServer(options: SeatServerOptions = {}): Promise<
     log,
     metrics,
     clock: systemClock,
-    sessions: { authenticate: async () => null },
+    sessions: { authorize: async () => ({ accountId: null, counts: [] }) },
     adminToken: 'test-admin-token-0123456789',
     idempotency: new IdempotencyStore(t.redis, { namespace: t.namespace }),
     rateLimiter: new RateLimiter(t.redis, t.namespace),
