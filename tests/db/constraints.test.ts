@@ -374,3 +374,112 @@ describe('reference data checks', () => {
     expect(await review('rev-b', 'APPROVED')).toBe(1);
   });
 });
+
+describe('references of the projection tables, checked once per statement (migration 009)', () => {
+  it('refuses a registration, item or order whose reference is missing, naming the constraint (23503)', async () => {
+    const candidate = await newCandidate();
+    const account = await newAccount();
+    await expectSqlError(
+      bind('nobody', account),
+      SqlState.foreignKeyViolation,
+      'registrations_candidate_id_fkey',
+    );
+    await expectSqlError(
+      bind(candidate, '999999999'),
+      SqlState.foreignKeyViolation,
+      'registrations_account_id_fkey',
+    );
+    await expectSqlError(
+      hold('nobody', CET4),
+      SqlState.foreignKeyViolation,
+      'registration_items_candidate_id_fkey',
+    );
+    await expectSqlError(
+      execute(
+        pool,
+        `INSERT INTO payment_orders (order_id, candidate_id, amount, method, status, created_at)
+         VALUES ($1, 'nobody', 30, 'ALIPAY', 'PENDING', $2)`,
+        [uniqueId('order'), at(T0)],
+      ),
+      SqlState.foreignKeyViolation,
+      'payment_orders_candidate_id_fkey',
+    );
+    const order = uniqueId('order');
+    await execute(
+      pool,
+      `INSERT INTO payment_orders (order_id, candidate_id, amount, method, status, created_at)
+       VALUES ($1, $2, 30, 'ALIPAY', 'PENDING', $3)`,
+      [order, candidate, at(T0)],
+    );
+    const item = uniqueId('hold');
+    await hold(candidate, CET4, item);
+    await expectSqlError(
+      execute(pool, `INSERT INTO payment_order_items (order_id, item_id, fee) VALUES ($1, 'no-item', 30)`, [
+        order,
+      ]),
+      SqlState.foreignKeyViolation,
+      'payment_order_items_item_id_fkey',
+    );
+    await expectSqlError(
+      execute(pool, `INSERT INTO payment_order_items (order_id, item_id, fee) VALUES ('no-order', $1, 30)`, [
+        item,
+      ]),
+      SqlState.foreignKeyViolation,
+      'payment_order_items_order_id_fkey',
+    );
+    // a multi-row statement with one bad row changes nothing
+    const before = await query<{ n: string }>(pool, 'SELECT count(*)::text AS n FROM registration_items');
+    await expectSqlError(
+      execute(
+        pool,
+        `INSERT INTO registration_items (item_id, candidate_id, subject, kind, level, campus_id, status, fee, held_at, pay_by)
+         SELECT i, c, 'CET4', 'WRITTEN', 4, 'C1', 'HELD', 30, $3, $4
+           FROM unnest($1::text[], $2::text[]) AS u(i, c)`,
+        [[uniqueId('hold'), uniqueId('hold')], [await newCandidate(), 'nobody'], at(T0), at(T0 + HOUR)],
+      ),
+      SqlState.foreignKeyViolation,
+      'registration_items_candidate_id_fkey',
+    );
+    expect(await query(pool, 'SELECT count(*)::text AS n FROM registration_items')).toEqual(before);
+  });
+
+  it('refuses an update that points a row at a missing reference', async () => {
+    const candidate = await newCandidate();
+    const item = uniqueId('hold');
+    await hold(candidate, CET4, item);
+    await expectSqlError(
+      execute(pool, `UPDATE registration_items SET candidate_id = 'nobody' WHERE item_id = $1`, [item]),
+      SqlState.foreignKeyViolation,
+      'registration_items_candidate_id_fkey',
+    );
+    // an update of other columns is not checked again, and passes
+    expect(await expire(item)).toBe(1);
+  });
+
+  it('refuses to delete or re-key a referenced row, and allows it once nothing refers to it', async () => {
+    const candidate = await newCandidate();
+    const account = await newAccount();
+    await bind(candidate, account);
+    await expectSqlError(
+      execute(pool, 'DELETE FROM roster WHERE candidate_id = $1', [candidate]),
+      SqlState.foreignKeyViolation,
+      'registrations_candidate_id_fkey',
+    );
+    await expectSqlError(
+      execute(pool, `UPDATE roster SET candidate_id = candidate_id || 'x' WHERE candidate_id = $1`, [
+        candidate,
+      ]),
+      SqlState.foreignKeyViolation,
+      'registrations_candidate_id_fkey',
+    );
+    // naming a key column without changing it is allowed; changing a referenced one is not
+    expect(await execute(pool, `UPDATE campuses SET campus_id = campus_id WHERE campus_id = 'C1'`)).toBe(1);
+    await expectSqlError(
+      execute(pool, `UPDATE campuses SET campus_id = 'C1x' WHERE campus_id = 'C1'`),
+      SqlState.foreignKeyViolation,
+      'registrations_campus_id_fkey',
+    );
+    const unreferenced = await newCandidate();
+    expect(await execute(pool, 'DELETE FROM roster WHERE candidate_id = $1', [unreferenced])).toBe(1);
+  });
+});
