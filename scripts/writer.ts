@@ -3,7 +3,8 @@
  * KEY_NAMESPACE. Several may run at once; each needs a distinct consumer name (WRITER_CONSUMER,
  * default host-pid). Optional: WRITER_BATCH_SIZE (1000), WRITER_CLAIM_IDLE_MS (30000),
  * WRITER_MAX_ATTEMPTS (3), WRITER_RETAIN_MS (600000), WRITER_LANES (1: concurrent
- * transactions, the streams spread over them). SIGINT / SIGTERM stop it after its batch.
+ * transactions, the streams spread over them), WRITER_INSERT (unnest | copy). The best
+ * configuration of `npm run bench:writer` is WRITER_LANES=4 WRITER_INSERT=copy WRITER_BATCH_SIZE=5000. SIGINT / SIGTERM stop it after its batch.
  * Single-node Redis only (one blocking XREADGROUP over every stream).
  */
 import { hostname } from 'node:os';
@@ -34,11 +35,17 @@ const db = createPool(config.databaseUrl, { max: lanes + 1, applicationName: 'wr
 // an idle client whose server went away must not crash the process: the writer retries
 db.on('error', (error) => log.warn({ err: error }, 'idle PostgreSQL client failed'));
 const consumer = process.env.WRITER_CONSUMER || `${hostname()}-${process.pid}`;
+const insertWith = process.env.WRITER_INSERT || 'unnest';
+if (insertWith !== 'unnest' && insertWith !== 'copy') {
+  log.error(`WRITER_INSERT must be unnest or copy, got "${insertWith}"`);
+  process.exit(2);
+}
 const writer = new StreamWriter(redis, db, {
   streams: new KeySpace(config.namespace).allStreams(PROVINCE_CODES),
   consumer,
   batchSize: int('WRITER_BATCH_SIZE', 1000),
   lanes,
+  insertWith,
   claimIdleMs: int('WRITER_CLAIM_IDLE_MS', 30_000),
   claimIntervalMs: int('WRITER_CLAIM_INTERVAL_MS', 5_000),
   maxAttempts: int('WRITER_MAX_ATTEMPTS', 3),
