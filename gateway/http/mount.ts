@@ -191,6 +191,13 @@ export function mountRoutes(app: TemplatedApp, routes: readonly RouteDef[], deps
     const expectsBody = def.method === 'POST' || def.method === 'PUT';
     const bodyValidator = def.body ? validatorFor(def.body) : undefined;
     const queryValidator = def.query ? validatorFor(def.query) : undefined;
+    // the route's rate-limit rules by what they count: a session's are counted by the script that
+    // checks the session; without a session (none given) they fall back to the address
+    const rules = rulesOf(def.rateLimits ?? [], deps.rateLimitRules);
+    const sessionRules = rules.filter((rule) => rule.by === 'session');
+    const addressRules = rules.filter((rule) => rule.by === 'ip');
+    const earlyRules = rules.filter((rule) => rule.by !== 'account');
+    const accountRules = rules.filter((rule) => rule.by === 'account');
     // the route's metric series, bound once (prom-client hashes the labels on every unbound call)
     const latency = deps.metrics.latency.labels(def.path, def.method);
     const requestsByStatus = new Map<number, { inc(): void }>();
@@ -298,11 +305,9 @@ export function mountRoutes(app: TemplatedApp, routes: readonly RouteDef[], deps
           if (def.auth === 'admin' && (token === null || !sameSecret(token, deps.adminToken))) {
             throw new ApiError('UNAUTHORIZED');
           }
-          const rules =
-            def.rateLimits === undefined ? NO_RULES : rulesOf(def.rateLimits, deps.rateLimitRules);
           const bySession = def.auth === 'session' && token !== null;
-          const fused = bySession ? rules.filter((rule) => rule.by === 'session') : NO_RULES;
-          const early = rules.filter((rule) => rule.by !== 'account' && !fused.includes(rule));
+          const fused = bySession ? sessionRules : NO_RULES;
+          const early = bySession ? addressRules : earlyRules;
           const nowMs = Date.now();
           const subjectOf = (rule: RateLimitRule, accountId: string | null): string =>
             rule.by === 'ip'
@@ -323,7 +328,7 @@ export function mountRoutes(app: TemplatedApp, routes: readonly RouteDef[], deps
           ]);
           const accountId = authorization.accountId;
           if (def.auth === 'session' && accountId === null) throw new ApiError('UNAUTHORIZED');
-          const late = rules.filter((rule) => rule.by === 'account');
+          const late = accountRules;
           const allVerdicts = [
             ...fused.map((rule, i) => ({
               rule,
