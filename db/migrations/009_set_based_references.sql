@@ -15,6 +15,12 @@
 -- batch references it is not caught. The application never deletes roster, account, campus,
 -- subject, order or item rows, nor changes their keys; reconcile compares the projections with Redis.
 
+-- "a, b" with each column quoted and qualified: reference_columns('n.', 'a,b') = 'n.a, n.b'.
+CREATE FUNCTION reference_columns(qualifier text, columns text) RETURNS text
+  LANGUAGE sql IMMUTABLE STRICT AS $$
+  SELECT string_agg(qualifier || quote_ident(trim(c)), ', ') FROM unnest(string_to_array(columns, ',')) c
+$$;
+
 -- TG_ARGV: constraint name, referenced table, referencing columns, referenced columns (comma lists)
 CREATE FUNCTION check_inserted_references() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
@@ -23,9 +29,9 @@ BEGIN
   EXECUTE format(
     'SELECT (%1$s)::text FROM inserted_rows n
       WHERE NOT EXISTS (SELECT 1 FROM %2$I r WHERE (%3$s) = (%1$s)) LIMIT 1',
-    (SELECT string_agg('n.' || quote_ident(trim(c)), ', ') FROM unnest(string_to_array(TG_ARGV[2], ',')) c),
+    reference_columns('n.', TG_ARGV[2]),
     TG_ARGV[1],
-    (SELECT string_agg('r.' || quote_ident(trim(c)), ', ') FROM unnest(string_to_array(TG_ARGV[3], ',')) c))
+    reference_columns('r.', TG_ARGV[3]))
   INTO missing;
   IF missing IS NOT NULL THEN
     RAISE EXCEPTION 'insert or update on table "%" violates foreign key constraint "%"', TG_TABLE_NAME, TG_ARGV[0]
@@ -44,8 +50,8 @@ BEGIN
   EXECUTE format(
     'SELECT EXISTS (SELECT 1 FROM %1$I r WHERE (%2$s) = (%3$s))',
     TG_ARGV[1],
-    (SELECT string_agg('r.' || quote_ident(trim(c)), ', ') FROM unnest(string_to_array(TG_ARGV[3], ',')) c),
-    (SELECT string_agg('($1).' || quote_ident(trim(c)), ', ') FROM unnest(string_to_array(TG_ARGV[2], ',')) c))
+    reference_columns('r.', TG_ARGV[3]),
+    reference_columns('($1).', TG_ARGV[2]))
   INTO present USING NEW;
   IF NOT present THEN
     RAISE EXCEPTION 'insert or update on table "%" violates foreign key constraint "%"', TG_TABLE_NAME, TG_ARGV[0]
@@ -63,8 +69,8 @@ BEGIN
   EXECUTE format(
     'SELECT EXISTS (SELECT 1 FROM removed_rows o JOIN %1$I c ON (%2$s) = (%3$s))',
     TG_ARGV[1],
-    (SELECT string_agg('c.' || quote_ident(trim(x)), ', ') FROM unnest(string_to_array(TG_ARGV[2], ',')) x),
-    (SELECT string_agg('o.' || quote_ident(trim(x)), ', ') FROM unnest(string_to_array(TG_ARGV[3], ',')) x))
+    reference_columns('c.', TG_ARGV[2]),
+    reference_columns('o.', TG_ARGV[3]))
   INTO referenced;
   IF referenced THEN
     RAISE EXCEPTION 'update or delete on table "%" violates foreign key constraint "%" on table "%"',
@@ -79,15 +85,15 @@ CREATE FUNCTION check_changed_key() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
   changed boolean;
   referenced boolean;
-  old_key text := (SELECT string_agg('($1).' || quote_ident(trim(x)), ', ') FROM unnest(string_to_array(TG_ARGV[3], ',')) x);
-  new_key text := (SELECT string_agg('($2).' || quote_ident(trim(x)), ', ') FROM unnest(string_to_array(TG_ARGV[3], ',')) x);
+  old_key text := reference_columns('($1).', TG_ARGV[3]);
+  new_key text := reference_columns('($2).', TG_ARGV[3]);
 BEGIN
   EXECUTE format('SELECT (%s) IS DISTINCT FROM (%s)', old_key, new_key) INTO changed USING OLD, NEW;
   IF NOT changed THEN RETURN NEW; END IF;
   EXECUTE format(
     'SELECT EXISTS (SELECT 1 FROM %1$I c WHERE (%2$s) = (%3$s))',
     TG_ARGV[1],
-    (SELECT string_agg('c.' || quote_ident(trim(x)), ', ') FROM unnest(string_to_array(TG_ARGV[2], ',')) x),
+    reference_columns('c.', TG_ARGV[2]),
     old_key)
   INTO referenced USING OLD, NEW;
   IF referenced THEN
