@@ -6,13 +6,18 @@
  * rate rules answer 429 RATE_LIMITED with Retry-After. Accounts, sessions and bindings are set up
  * directly (as scripts/bench-gateway.ts does), so that set-up neither needs nor spends the limits.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPool, query, type Pool } from '../../db/pool.ts';
 import { bind } from '../../engine/binding.ts';
 import { checkInvariants } from '../../engine/invariants.ts';
 import { AuthKeys } from '../../gateway/auth/keys.ts';
 import { Sessions } from '../../gateway/auth/sessions.ts';
+import { startRedisServer, type RedisServerHandle } from '../../scripts/stack.ts';
 import { newPhone, startTestGateway, type HttpAnswer, type TestGateway } from '../support/gateway.ts';
 import { HOUR_MS, seedTestWorld, type TestWorld } from '../support/world.ts';
 
@@ -31,8 +36,13 @@ let gw: TestGateway;
 let world: TestWorld;
 let db: Pool;
 let sessions: Sessions;
+let redisServer: RedisServerHandle | undefined;
+let redisDir: string | undefined;
 
 beforeAll(async () => {
+  // a Redis of its own: the admission test pauses Redis's writes, which must not stall other files
+  redisDir = await mkdtemp(path.join(os.tmpdir(), 'redis-overload-'));
+  redisServer = await startRedisServer({ dir: redisDir });
   gw = await startTestGateway({
     THREADS: String(THREADS),
     MAX_IN_FLIGHT: String(MAX_IN_FLIGHT),
@@ -41,7 +51,7 @@ beforeAll(async () => {
     RATE_LOGIN_PER_IP_PER_MINUTE: String(LIMITS.login),
     RATE_SMS_PER_IP_PER_MINUTE: String(LIMITS.sms),
     RATE_RESERVE_PER_ACCOUNT_PER_MINUTE: String(LIMITS.reserve),
-  });
+  }, { redisUrl: redisServer.url });
   world = await seedTestWorld(gw);
   db = createPool(gw.databaseUrl, { max: 4, applicationName: 'tests:overload' });
   sessions = new Sessions({ db, redis: gw.redis, keys: new AuthKeys(gw.namespace), lifetimeMs: 4 * HOUR_MS });
@@ -51,6 +61,8 @@ afterAll(async () => {
   await db?.end();
   await world?.close();
   await gw?.close();
+  await redisServer?.stop();
+  if (redisDir) await rm(redisDir, { recursive: true, force: true });
 });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -84,12 +96,19 @@ interface RawAnswer {
  * Fires one POST per connection, all written in the same tick on connections opened beforehand,
  * and times each answer from its write: a bare socket per client, so that what is measured is the
  * gateway and not the client library (which would spend more than the gateway on a burst).
+ *
+ * With `holdAdmitted`, Redis's writes are paused (CLIENT PAUSE WRITE) while the burst is read, so
+ * that an admitted request (its first step is a script call) cannot finish and free its slot before
+ * the gateway has read the last request of the burst: then "at most MAX_IN_FLIGHT per thread" is
+ * what the count of admitted answers shows. Shedding touches no Redis, so the shed answers come
+ * at once; Redis resumes when they are all in (the admitted ones answer after that).
  */
 async function burstOn(
   base: string,
   path: string,
   body: unknown,
   tokens: readonly string[],
+  holdAdmitted?: { readonly redis: Redis; readonly atMost: number },
 ): Promise<RawAnswer[]> {
   const url = new URL(base);
   const payload = JSON.stringify(body);
@@ -135,11 +154,29 @@ async function burstOn(
         socket.once('close', () => reject(new Error(`closed before a whole answer on connection ${index}`)));
       }),
   );
+  let unpause = async (): Promise<void> => undefined;
+  if (holdAdmitted) {
+    const { redis, atMost } = holdAdmitted;
+    // a bound on the pause, should the shed answers never reach their count
+    await redis.client('PAUSE', 10_000, 'WRITE');
+    let resumed: Promise<unknown> | undefined;
+    unpause = () => (resumed ??= redis.client('UNPAUSE')).then(() => undefined);
+    let arrived = 0;
+    for (const arrival of arrivals) {
+      void arrival.then(
+        () => {
+          if (++arrived >= tokens.length - atMost) void unpause();
+        },
+        () => void unpause(),
+      );
+    }
+    setTimeout(() => void unpause(), 5_000).unref();
+  }
   sockets.forEach((socket, index) => {
     started[index] = performance.now();
     socket.write(request(tokens[index]!));
   });
-  const received = await Promise.all(arrivals);
+  const received = await Promise.all(arrivals).finally(unpause);
   await sleep(200);
   for (const socket of sockets) socket.destroy();
   return received.map(({ at, bytes }, index) => {
@@ -249,6 +286,7 @@ describe(`admission: at most ${MAX_IN_FLIGHT} requests in flight per app thread`
         WRITTEN,
         { subject: 'CET4' },
         accounts.map((a) => a.token),
+        { redis: gw.redis, atMost: MAX_IN_FLIGHT * THREADS },
       );
       const admitted = burst.filter((answer) => answer.status === 201);
       const shed = burst.filter((answer) => answer.status !== 201);

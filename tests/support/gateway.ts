@@ -24,7 +24,15 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
-export async function startTestGateway(env: NodeJS.ProcessEnv = {}): Promise<TestGateway> {
+/**
+ * `redisUrl` gives the gateway (and the test's client) a Redis of its own instead of the run's
+ * shared one: for a test that pauses Redis, which would stall every other test file's writes.
+ */
+export async function startTestGateway(
+  env: NodeJS.ProcessEnv = {},
+  opts: { redisUrl?: string } = {},
+): Promise<TestGateway> {
+  const redisAt = opts.redisUrl ?? redisUrl();
   const database = await freshDatabase();
   const namespace = `g${randomBytes(4).toString('hex')}`;
   const system = await startSystem({
@@ -33,7 +41,7 @@ export async function startTestGateway(env: NodeJS.ProcessEnv = {}): Promise<Tes
     HOST: '127.0.0.1',
     THREADS: '2',
     POOL_THREADS: '1',
-    REDIS_URL: redisUrl(),
+    REDIS_URL: redisAt,
     DATABASE_URL: database.url,
     KEY_NAMESPACE: namespace,
     ADMIN_TOKEN,
@@ -42,7 +50,7 @@ export async function startTestGateway(env: NodeJS.ProcessEnv = {}): Promise<Tes
     ...env,
   });
   const base = `http://127.0.0.1:${system.port}`;
-  const redis = new Redis(redisUrl(), { maxRetriesPerRequest: null });
+  const redis = new Redis(redisAt, { maxRetriesPerRequest: null });
   const engine = new Engine(redis, {
     namespace,
     holdMs: system.config.holdMs,
