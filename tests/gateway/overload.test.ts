@@ -43,15 +43,18 @@ beforeAll(async () => {
   // a Redis of its own: the admission test pauses Redis's writes, which must not stall other files
   redisDir = await mkdtemp(path.join(os.tmpdir(), 'redis-overload-'));
   redisServer = await startRedisServer({ dir: redisDir });
-  gw = await startTestGateway({
-    THREADS: String(THREADS),
-    MAX_IN_FLIGHT: String(MAX_IN_FLIGHT),
-    POOL_THREADS: '1',
-    POOL_MAX_QUEUE: '2',
-    RATE_LOGIN_PER_IP_PER_MINUTE: String(LIMITS.login),
-    RATE_SMS_PER_IP_PER_MINUTE: String(LIMITS.sms),
-    RATE_RESERVE_PER_ACCOUNT_PER_MINUTE: String(LIMITS.reserve),
-  }, { redisUrl: redisServer.url });
+  gw = await startTestGateway(
+    {
+      THREADS: String(THREADS),
+      MAX_IN_FLIGHT: String(MAX_IN_FLIGHT),
+      POOL_THREADS: '1',
+      POOL_MAX_QUEUE: '2',
+      RATE_LOGIN_PER_IP_PER_MINUTE: String(LIMITS.login),
+      RATE_SMS_PER_IP_PER_MINUTE: String(LIMITS.sms),
+      RATE_RESERVE_PER_ACCOUNT_PER_MINUTE: String(LIMITS.reserve),
+    },
+    { redisUrl: redisServer.url },
+  );
   world = await seedTestWorld(gw);
   db = createPool(gw.databaseUrl, { max: 4, applicationName: 'tests:overload' });
   sessions = new Sessions({ db, redis: gw.redis, keys: new AuthKeys(gw.namespace), lifetimeMs: 4 * HOUR_MS });
