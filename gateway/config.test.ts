@@ -23,6 +23,29 @@ describe('loadConfig', () => {
     });
   });
 
+  it("the writer's settings are the same for npm start and npm run writer, from WRITER_*", () => {
+    expect(loadConfig({}).writer).toEqual({
+      consumer: '',
+      insertWith: 'unnest',
+      batchSize: 1000,
+      lanes: 1,
+      claimIdleMs: 30_000,
+      claimIntervalMs: 5_000,
+      maxAttempts: 3,
+      retainMs: 600_000,
+    });
+    expect(
+      loadConfig({
+        WRITER_INSERT: 'copy',
+        WRITER_BATCH_SIZE: '5000',
+        WRITER_LANES: '4',
+        WRITER_CONSUMER: 'w1',
+      }).writer,
+    ).toMatchObject({ insertWith: 'copy', batchSize: 5000, lanes: 4, consumer: 'w1' });
+    expect(() => loadConfig({ WRITER_INSERT: 'bulk' })).toThrow(/WRITER_INSERT must be one of unnest, copy/);
+    expect(() => loadConfig({ WRITER_LANES: '0' })).toThrow(/lanes/);
+  });
+
   it('refuses a bad value, naming the variable', () => {
     expect(() => loadConfig({ START_WRITER: 'no' })).toThrow(ConfigError);
     expect(() => loadConfig({ START_WRITER: 'no' })).toThrow(/START_WRITER/);

@@ -45,6 +45,17 @@ const ConfigSchema = Type.Object(
     sweepIntervalMs: Int(10),
     startWriter: Type.Boolean(),
     startSweeper: Type.Boolean(),
+    /** The stream writer's settings, the same for `npm start`'s writer and `npm run writer`. */
+    writer: Type.Object({
+      consumer: Type.String(),
+      insertWith: Type.Union([Type.Literal('unnest'), Type.Literal('copy')]),
+      batchSize: Int(1, 100_000),
+      lanes: Int(1, 64),
+      claimIdleMs: Int(0),
+      claimIntervalMs: Int(0),
+      maxAttempts: Int(1),
+      retainMs: Int(0),
+    }),
   },
   { additionalProperties: false },
 );
@@ -67,6 +78,20 @@ function flagFrom(env: NodeJS.ProcessEnv, name: string, fallback: boolean): bool
   if (raw === '1' || raw === 'true') return true;
   if (raw === '0' || raw === 'false') return false;
   throw new ConfigError(`${name} must be 1/true or 0/false, got "${raw}"`);
+}
+
+function choiceFrom<T extends string>(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  choices: readonly T[],
+  fallback: T,
+): T {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!(choices as readonly string[]).includes(raw)) {
+    throw new ConfigError(`${name} must be one of ${choices.join(', ')}, got "${raw}"`);
+  }
+  return raw as T;
 }
 
 export class ConfigError extends Error {
@@ -116,6 +141,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     // (`npm run writer` / `npm run sweeper` on other hosts: both are stateless and scale out)
     startWriter: flagFrom(env, 'START_WRITER', true),
     startSweeper: flagFrom(env, 'START_SWEEPER', true),
+    writer: {
+      // '' means host-pid, chosen by the process that runs the writer
+      consumer: env.WRITER_CONSUMER ?? '',
+      insertWith: choiceFrom(env, 'WRITER_INSERT', ['unnest', 'copy'], 'unnest'),
+      batchSize: intFrom(env, 'WRITER_BATCH_SIZE', 1000),
+      lanes: intFrom(env, 'WRITER_LANES', 1),
+      claimIdleMs: intFrom(env, 'WRITER_CLAIM_IDLE_MS', 30_000),
+      claimIntervalMs: intFrom(env, 'WRITER_CLAIM_INTERVAL_MS', 5_000),
+      maxAttempts: intFrom(env, 'WRITER_MAX_ATTEMPTS', 3),
+      retainMs: intFrom(env, 'WRITER_RETAIN_MS', 600_000),
+    },
   };
   if (!validate(config)) {
     const problems = (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message}`).join('; ');

@@ -14,6 +14,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
+import { Redis } from 'ioredis';
+import { perUnitMicros, sampleProcesses, splitCpu } from '../loadtest/cpu.ts';
 import { startEngineTarget } from '../loadtest/runner/targets.ts';
 import { startStack } from './stack.ts';
 
@@ -62,6 +64,9 @@ async function main(): Promise<void> {
     // Each connection gets its own slice of the sessions as requests built once, before the run:
     // a `setupRequest` per request (one object spread and one request rendering each) cost
     // autocannon 85 µs per request, as much CPU as a third of the gateway's (README, P2).
+    const redis = new Redis(stack.redisUrl, { maxRetriesPerRequest: null });
+    const commandsBefore = await commandCalls(redis);
+    const cpuBefore = sampleProcesses();
     let slice = 0;
     const perConnection = Math.max(1, Math.floor(tokens.length / CONNECTIONS));
     const reserve = await run(`${base}/api/v1/registration/written`, {
@@ -77,9 +82,42 @@ async function main(): Promise<void> {
         );
       },
     });
+    const cpuAfter = sampleProcesses();
+    const commandsAfter = await commandCalls(redis);
+    redis.disconnect();
+    const answered = reserve.requests.total;
+    // Redis calls per reservation answered, by command (the writer's reads and acks included)
+    const redisCalls = Object.fromEntries(
+      [...commandsAfter]
+        .map(
+          ([name, calls]) =>
+            [name, (calls - (commandsBefore.get(name) ?? 0)) / Math.max(1, answered)] as const,
+        )
+        .filter(([, per]) => per >= 0.01)
+        .sort((a, b) => b[1] - a[1])
+        .map(([name, per]) => [name, Number(per.toFixed(2))]),
+    );
+    const cpuMicros =
+      cpuBefore && cpuAfter
+        ? perUnitMicros(
+            splitCpu(cpuBefore, cpuAfter, {
+              system: target.pid,
+              redis: stack.redis?.pid ?? -1,
+              postgres: stack.postgres?.pid ?? -1,
+              autocannon: process.pid,
+            }),
+            answered,
+          )
+        : undefined;
+    const cpuLine = cpuMicros
+      ? Object.entries(cpuMicros)
+          .map(([name, micros]) => `${name} ${micros} µs`)
+          .join(', ')
+      : 'not available (no /proc)';
     if (values['reserve-only']) {
       console.log(
-        `reserve only: ${Math.round(reserve.requests.average)} req/s, p50 ${reserve.latency.p50} ms, p99 ${reserve.latency.p99} ms`,
+        `reserve only: ${Math.round(reserve.requests.average)} req/s, p50 ${reserve.latency.p50} ms, p99 ${reserve.latency.p99} ms\n` +
+          `CPU per reservation: ${cpuLine}\nRedis calls per reservation: ${JSON.stringify(redisCalls)}`,
       );
       await target.stop();
       return;
@@ -103,6 +141,8 @@ async function main(): Promise<void> {
       errors: reserve.errors,
       timeouts: reserve.timeouts,
       reservationOutcomes: outcomes,
+      cpuMicrosPerReservation: cpuMicros,
+      redisCallsPerReservation: redisCalls,
       connections: CONNECTIONS,
       durationSeconds: DURATION,
       threads: threads || undefined,
@@ -116,11 +156,21 @@ gateway benchmark (${threads || 'default'} app threads, ${CONNECTIONS} connectio
   POST /api/v1/registration/written   ${result.reserveRps.toLocaleString('en')} req/s   p50 ${result.p50Ms} ms   p99 ${result.p99Ms} ms   (target ≥ 20,000/s)
   GET /healthz (trivial)              ${result.trivialRps.toLocaleString('en')} req/s   p99 ${result.trivialP99Ms} ms
   reservation outcomes                ${JSON.stringify(outcomes)}   errors ${result.errors}, timeouts ${result.timeouts}
+  CPU per reservation                 ${cpuLine}
+  Redis calls per reservation         ${JSON.stringify(redisCalls)}
   → reports/bench/gateway.json`);
     await target.stop();
   } finally {
     await stack.stop();
   }
+}
+
+/** Calls so far per Redis command (INFO commandstats). */
+async function commandCalls(redis: Redis): Promise<Map<string, number>> {
+  const text = await redis.info('commandstats');
+  return new Map(
+    [...text.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)].map((m) => [m[1]!, Number(m[2])] as const),
+  );
 }
 
 await main();

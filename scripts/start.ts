@@ -57,7 +57,8 @@ export async function startSystem(
     };
     log.info({ dataDir: stack.dataDir }, 'private Redis / PostgreSQL started');
   }
-  const db = createPool(config.databaseUrl, { max: 4 });
+  // the writer's lanes each hold a client for a transaction; the sweeper and migrations need one more
+  const db = createPool(config.databaseUrl, { max: Math.max(4, config.writer.lanes + 2) });
   const { applied } = await migrate(db);
   log.info({ applied: applied.length }, 'migrations applied');
 
@@ -93,8 +94,9 @@ export async function startSystem(
   });
   if (config.startSweeper) sweeper.start();
   const writer = new StreamWriter(redis, db, {
+    ...config.writer,
     streams: engine.keys.allStreams(PROVINCE_CODES),
-    consumer: `${hostname()}-${process.pid}`,
+    consumer: config.writer.consumer || `${hostname()}-${process.pid}`,
     onError: (error) => log.error({ err: error }, 'writer batch failed'),
     onDeadLetter: (letter) => log.error(letter, 'event dead-lettered'),
   });

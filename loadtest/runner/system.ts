@@ -13,6 +13,7 @@ export interface SpawnedSystem {
   readonly port: number;
   /** App threads the gateway runs (from /metrics). */
   readonly threads: number;
+  readonly pid: number;
   stop(): Promise<void>;
 }
 
@@ -57,7 +58,7 @@ export async function spawnSystem(
   }
   const metrics = await (await fetch(`${base}/metrics`)).text();
   const threads = Number(/^gateway_threads (\d+)/m.exec(metrics)?.[1] ?? 0);
-  return { base, port, threads, stop };
+  return { base, port, threads, pid: child.pid ?? 0, stop };
 }
 
 /** SIGTERM, then resolves once the process has exited (at once if it already has). */

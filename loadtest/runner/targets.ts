@@ -23,6 +23,8 @@ export interface RaceTarget {
   readonly campusIds: readonly string[];
   /** Threads (engine) or worker processes (baseline) serving the port. */
   readonly cores: number;
+  /** The serving process (its threads and child processes are all its CPU: loadtest/cpu.ts). */
+  readonly pid: number;
   verdict(): Promise<InvariantVerdict>;
   stop(): Promise<void>;
 }
@@ -72,6 +74,7 @@ export async function startEngineTarget(options: TargetOptions): Promise<RaceTar
       tokens,
       campusIds,
       cores: system.threads || availableParallelism(),
+      pid: system.pid,
       async verdict() {
         const report = await checkInvariants(engine, ['11']);
         return {
@@ -131,6 +134,7 @@ export async function startBaselineTarget(options: TargetOptions): Promise<RaceT
     tokens,
     campusIds,
     cores: workers,
+    pid: child.pid ?? 0,
     verdict: () => checkBaselineInvariants(db),
     async stop() {
       await stopChild(child);

@@ -1,0 +1,66 @@
+/**
+ * The benchmarks' CPU split (loadtest/cpu.ts): a process's time goes to its nearest named ancestor,
+ * read from the real /proc.
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { describe, expect, it } from 'vitest';
+import { perUnitMicros, sampleProcesses, splitCpu, type CpuSample } from './cpu.ts';
+
+const sample = (atMs: number, boxBusyTicks: number, rows: [number, number, number][]): CpuSample => ({
+  atMs,
+  boxBusyTicks,
+  processes: new Map(rows.map(([pid, ppid, ticks]) => [pid, { ppid, ticks }])),
+});
+
+describe('splitCpu', () => {
+  it('charges each process to its nearest named ancestor, the rest to other', () => {
+    // 10 = load generator, 20 = its child the system, 21 = the system's child, 30 = its Redis,
+    // 40 = unrelated; 22 is new (counted from zero), 50 ended (not counted)
+    const before = sample(0, 1_000, [
+      [10, 1, 100],
+      [20, 10, 100],
+      [21, 20, 100],
+      [30, 10, 100],
+      [40, 1, 100],
+      [50, 10, 100],
+    ]);
+    const after = sample(2_000, 1_400, [
+      [10, 1, 110],
+      [20, 10, 200],
+      [21, 20, 150],
+      [22, 20, 30],
+      [30, 10, 140],
+      [40, 1, 105],
+    ]);
+    const split = splitCpu(before, after, { loadgen: 10, system: 20, redis: 30 });
+    const hz = (after.boxBusyTicks - before.boxBusyTicks) / split.boxCpuSeconds;
+    expect(split.seconds).toBe(2);
+    expect(
+      Object.fromEntries(Object.entries(split.cpuSeconds).map(([k, v]) => [k, Math.round(v * hz)])),
+    ).toEqual({ loadgen: 10, system: 180, redis: 40, other: 5 });
+    expect(perUnitMicros(split, 1_000)).toMatchObject({ system: Math.round((180 / hz) * 1_000) });
+  });
+});
+
+describe.runIf(sampleProcesses() !== null)('sampleProcesses (Linux /proc)', () => {
+  it("a busy child's CPU is its own when named, its parent's when not", async () => {
+    const spinner = spawn(process.execPath, [
+      '-e',
+      'const end = Date.now() + 600; while (Date.now() < end);',
+    ]);
+    const start = sampleProcesses()!;
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    const end = sampleProcesses()!;
+    await once(spinner, 'exit');
+    const named = splitCpu(start, end, { spinner: spinner.pid!, tests: process.pid });
+    expect(split(named).spinner).toBeGreaterThan(0.15);
+    expect(named.seconds).toBeGreaterThan(0.35);
+    expect(named.boxCpuSeconds).toBeGreaterThanOrEqual(split(named).spinner!);
+    // unnamed, the spinner is part of this process's tree
+    const unnamed = splitCpu(start, end, { tests: process.pid });
+    expect(split(unnamed).tests).toBeCloseTo(split(named).spinner! + split(named).tests!, 6);
+  });
+});
+
+const split = (s: { cpuSeconds: Readonly<Record<string, number>> }) => s.cpuSeconds;
