@@ -26,6 +26,7 @@ import { migrate } from '../db/migrate.ts';
 import { createPool, type Pool } from '../db/pool.ts';
 import { StreamWriter } from '../db/writer.ts';
 import { Engine, bind } from '../engine/index.ts';
+import { perUnitMicros, sampleProcesses, splitCpu } from '../loadtest/cpu.ts';
 import type { Campus } from '../engine/world.ts';
 import { startStack } from './stack.ts';
 
@@ -191,6 +192,8 @@ try {
     events: number;
     seconds: number;
     eventsPerSec: number;
+    /** CPU per event written, µs: the writer (this process), PostgreSQL, Redis, the whole box. */
+    cpuMicrosPerEvent?: Record<string, number>;
   }
   const rows: Row[] = [];
   const configs: { batchSize: number; lanes: number; insertWith?: 'unnest' | 'copy' }[] = [
@@ -223,6 +226,7 @@ try {
         insertWith,
         retainMs: 3_600_000,
       });
+      const cpuBefore = sampleProcesses();
       const started = performance.now();
       let written = 0;
       while (written < limit) {
@@ -231,6 +235,7 @@ try {
         written += n;
       }
       const seconds = (performance.now() - started) / 1000;
+      const cpuAfter = sampleProcesses();
       await writer.stop();
       if (writer.current.deadLetters > 0) throw new Error(`dead letters in batch ${batchSize}`);
       const name = nameOf(config);
@@ -244,6 +249,17 @@ try {
           events: written,
           seconds,
           eventsPerSec: Math.round(written / seconds),
+          cpuMicrosPerEvent:
+            cpuBefore && cpuAfter
+              ? perUnitMicros(
+                  splitCpu(cpuBefore, cpuAfter, {
+                    writer: process.pid,
+                    postgres: stack.postgres?.pid ?? -1,
+                    redis: stack.redis?.pid ?? -1,
+                  }),
+                  written,
+                )
+              : undefined,
         },
       ]);
       process.stderr.write(
@@ -320,6 +336,9 @@ try {
       events: row.events,
       seconds: row.seconds.toFixed(2),
       'events/s': row.eventsPerSec,
+      'CPU µs/event (writer · PostgreSQL · Redis · box)': row.cpuMicrosPerEvent
+        ? ['writer', 'postgres', 'redis', 'box'].map((k) => row.cpuMicrosPerEvent![k]).join(' · ')
+        : '',
     })),
   );
   console.log(
