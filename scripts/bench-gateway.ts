@@ -157,6 +157,7 @@ async function main(): Promise<void> {
 gateway benchmark (${threads || 'default'} app threads, ${CONNECTIONS} connections, ${DURATION} s each)
   POST /api/v1/registration/written   ${result.reserveRps.toLocaleString('en')} req/s   p50 ${result.p50Ms} ms   p99 ${result.p99Ms} ms   (target ≥ 20,000/s)
   GET /healthz (trivial)              ${result.trivialRps.toLocaleString('en')} req/s   p99 ${result.trivialP99Ms} ms
+  ratio reservations / trivial        ${result.ratio}
   reservation outcomes                ${JSON.stringify(outcomes)}   errors ${result.errors}, timeouts ${result.timeouts}
   CPU per reservation                 ${cpuLine}
   Redis calls per reservation         ${JSON.stringify(redisCalls)}
