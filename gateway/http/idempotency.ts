@@ -8,8 +8,15 @@
  * (default 60 s) so that a crash between the engine call and storing the answer cannot wedge the
  * key forever; engine transitions are themselves safe to repeat (a repeated hold answers
  * ALREADY_REGISTERED, never a second seat).
+ *
+ * What Redis keeps is of no use without the Idempotency-Key itself, which only the client and the
+ * request in flight know (Redis holds its SHA-256 as the key's name): the request's fingerprint is
+ * an HMAC keyed by it, so a copy of Redis does not let anyone test guesses of a password or an ID
+ * number against a stored body's hash, and the stored answer is sealed with AES-256-GCM under a
+ * key derived from it, so a login's session token is not readable there. Any gateway, and one
+ * restarted after a crash (REL4), derives the same keys from the retry's header: no shared secret.
  */
-import { createHash } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import type { Reply } from './route.ts';
 
@@ -20,9 +27,33 @@ export type IdempotencyStart =
   | { readonly state: 'conflict' };
 
 interface Stored {
+  /** The request's fingerprint (`requestHash`). */
   readonly h: string;
   readonly s: 'P' | 'D';
-  readonly r?: Reply;
+  /** The answer, sealed: base64url of IV (12 bytes) ‖ GCM tag (16) ‖ ciphertext. */
+  readonly e?: string;
+}
+
+/** Two 32-byte keys from the Idempotency-Key, one per use, bound to the scope. */
+function keysOf(scope: string, idempotencyKey: string): { fingerprint: Buffer; seal: Buffer } {
+  const okm = Buffer.from(hkdfSync('sha256', idempotencyKey, scope, 'cet idempotency v1', 64));
+  return { fingerprint: okm.subarray(0, 32), seal: okm.subarray(32) };
+}
+
+function seal(key: Buffer, reply: Reply): string {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', key, iv);
+  const sealed = Buffer.concat([cipher.update(JSON.stringify(reply), 'utf8'), cipher.final()]);
+  return Buffer.concat([iv, cipher.getAuthTag(), sealed]).toString('base64url');
+}
+
+function unseal(key: Buffer, text: string): Reply {
+  const bytes = Buffer.from(text, 'base64url');
+  const decipher = createDecipheriv('aes-256-gcm', key, bytes.subarray(0, 12));
+  decipher.setAuthTag(bytes.subarray(12, 28));
+  return JSON.parse(
+    Buffer.concat([decipher.update(bytes.subarray(28)), decipher.final()]).toString('utf8'),
+  ) as Reply;
 }
 
 export interface IdempotencyOptions {
@@ -45,8 +76,15 @@ export class IdempotencyStore {
     this.retainMs = options.retainMs ?? 24 * 3_600_000;
   }
 
-  static requestHash(method: string, path: string, body: Buffer): string {
-    return createHash('sha256')
+  /** The request's fingerprint: an HMAC keyed by the Idempotency-Key (see the module's comment). */
+  static requestHash(
+    scope: string,
+    idempotencyKey: string,
+    method: string,
+    path: string,
+    body: Buffer,
+  ): string {
+    return createHmac('sha256', keysOf(scope, idempotencyKey).fingerprint)
       .update(method)
       .update('\n')
       .update(path)
@@ -69,8 +107,8 @@ export class IdempotencyStore {
     if (previous === null) return { state: 'fresh' };
     const stored = JSON.parse(previous) as Stored;
     if (stored.h !== requestHash) return { state: 'conflict' };
-    if (stored.s === 'P' || !stored.r) return { state: 'in-progress' };
-    return { state: 'replay', reply: stored.r };
+    if (stored.s === 'P' || !stored.e) return { state: 'in-progress' };
+    return { state: 'replay', reply: unseal(keysOf(scope, idempotencyKey).seal, stored.e) };
   }
 
   async complete(scope: string, idempotencyKey: string, requestHash: string, reply: Reply): Promise<void> {
@@ -81,7 +119,11 @@ export class IdempotencyStore {
     }
     await this.redis.set(
       key,
-      JSON.stringify({ h: requestHash, s: 'D', r: reply } satisfies Stored),
+      JSON.stringify({
+        h: requestHash,
+        s: 'D',
+        e: seal(keysOf(scope, idempotencyKey).seal, reply),
+      } satisfies Stored),
       'PX',
       this.retainMs,
     );

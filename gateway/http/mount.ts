@@ -362,6 +362,8 @@ export function mountRoutes(app: TemplatedApp, routes: readonly RouteDef[], deps
             }
             const scope = accountId ?? `ip:${ip}`;
             const hash = IdempotencyStore.requestHash(
+              scope,
+              key,
               def.method,
               `${def.path}?${JSON.stringify(params)}`,
               rawBody,

@@ -79,6 +79,9 @@ export function accountRoutes(services: Services): RouteDef[] {
       tags: ['accounts'],
       auth: 'none',
       body: SessionBody,
+      // a retry after a timeout gets the first answer instead of failing on the spent captcha;
+      // the stored answer (it holds the token) is sealed under the key (gateway/http/idempotency.ts)
+      idempotent: true,
       rateLimits: ['login'],
       responses: {
         200: '{token, accountId, phoneBound, expiresAt}',

@@ -3,13 +3,16 @@
  * a replay returns the first answer (status and body, marked `idempotent-replayed: true`) and
  * never makes a second reservation; the same key with another body → 422; a duplicate while the
  * first still runs → 409; keys are per account; a key longer than 255 characters → 400; a client
- * that goes away after sending gets, on retry with the same key, the answer it never read.
+ * that goes away after sending gets, on retry with the same key, the answer it never read; a login
+ * retried with its key gets its first session; what Redis keeps holds no password, ID number or
+ * token, nor a plain hash of the body.
  */
+import { createHash } from 'node:crypto';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPool, query, type Pool } from '../../db/pool.ts';
 import { checkInvariants } from '../../engine/invariants.ts';
-import { startTestGateway, type HttpAnswer, type TestGateway } from '../support/gateway.ts';
+import { signUp, startTestGateway, type HttpAnswer, type TestGateway } from '../support/gateway.ts';
 import { registerCandidate, seedTestWorld, type CandidateSpec, type TestWorld } from '../support/world.ts';
 
 let gw: TestGateway;
@@ -208,6 +211,79 @@ describe('the key itself', () => {
     expect(replay.body).toEqual(first.body);
     expect(replay.headers.get('idempotent-replayed')).toBe('true');
     expect(await used('C11A', 'CET4')).toBe(before + 1);
+  });
+});
+
+describe('logins (POST /api/v1/sessions)', () => {
+  async function loginBody(loginName: string, password: string) {
+    const captcha = await gw.http.get('/api/v1/captcha');
+    return {
+      login: loginName,
+      password,
+      captchaId: captcha.body.captchaId,
+      captchaAnswer: captcha.body.testAnswer,
+    };
+  }
+
+  it('a retry with the key gets the first session, not CAPTCHA_FAILED for the spent captcha; no second session', async () => {
+    const me = await signUp(gw.http);
+    const body = await loginBody(me.phone, me.password);
+    const first = await gw.http.post('/api/v1/sessions', body, { idempotencyKey: 'login-1' });
+    expect(first.status).toBe(200);
+    const replay = await gw.http.post('/api/v1/sessions', body, { idempotencyKey: 'login-1' });
+    expect(replay.status).toBe(200);
+    expect(replay.body).toEqual(first.body);
+    expect(replay.headers.get('idempotent-replayed')).toBe('true');
+    // without the key, the same body is a new login: its captcha is spent
+    expect(code(await gw.http.post('/api/v1/sessions', body))).toEqual([400, 'CAPTCHA_FAILED']);
+    // the replayed token works; the account has the sign-up's session and this one only
+    expect((await gw.http.get('/api/v1/registration', { token: replay.body.token })).status).not.toBe(401);
+    const sessions = await query<{ n: string }>(
+      db,
+      'SELECT count(*)::text AS n FROM sessions WHERE account_id = $1 AND revoked_at IS NULL',
+      [me.accountId],
+    );
+    expect(Number(sessions[0]!.n)).toBe(2);
+    // another body under the key (a wrong password) is refused as a reuse, not tried
+    const other = await loginBody(me.phone, 'not-the-password');
+    expect(code(await gw.http.post('/api/v1/sessions', other, { idempotencyKey: 'login-1' }))).toEqual([
+      422,
+      'IDEMPOTENCY_KEY_REUSED',
+    ]);
+  });
+
+  it('Redis keeps no password, ID number or token, and no plain hash of the body', async () => {
+    const me = await signUp(gw.http);
+    const body = await loginBody(me.phone, me.password);
+    const login = await gw.http.post('/api/v1/sessions', body, { idempotencyKey: 'login-secret' });
+    expect(login.status).toBe(200);
+    const candidate = await world.candidate();
+    const saved = await gw.http.post(
+      '/api/v1/registration',
+      { ...candidate.identity, confirm: true },
+      { token: me.token, idempotencyKey: 'bind-secret' },
+    );
+    expect(saved.status).toBe(201);
+    const stored: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, keys] = await gw.redis.scan(cursor, 'MATCH', `${gw.namespace}:idem:*`, 'COUNT', 1000);
+      for (const key of keys) stored.push((await gw.redis.get(key)) ?? '');
+      cursor = next;
+    } while (cursor !== '0');
+    expect(stored.length).toBeGreaterThan(1);
+    const everything = stored.join('\n');
+    expect(everything).not.toContain(me.password);
+    expect(everything).not.toContain(String(login.body.token));
+    expect(everything).not.toContain(me.token);
+    expect(everything).not.toContain(candidate.identity.idNumber);
+    expect(everything).not.toContain(candidate.identity.name);
+    // the fingerprint is keyed: not the SHA-256 an attacker could recompute from guesses
+    const plain = createHash('sha256')
+      .update('POST\n/api/v1/sessions?{}\n')
+      .update(JSON.stringify(body))
+      .digest('base64url');
+    expect(everything).not.toContain(plain);
   });
 });
 
