@@ -60,6 +60,9 @@ export async function walkCandidate(
         captchaId: captcha.body.captchaId,
         captchaAnswer: captcha.body.testAnswer,
       },
+      // a login shed with 503 is retried with its key: the retry gets the first answer, whatever
+      // became of the captcha (API.md: every state-changing POST takes an Idempotency-Key)
+      idempotencyKey: key(),
     });
     if (session.status !== 200) return 'failed:login';
     token = String(session.body.token);
