@@ -169,6 +169,7 @@ export class StreamWriter {
     lastWriteAt: 0,
   };
   private readonly reader: Redis;
+  private readonly laneReaders: Redis[] = [];
   private lastClaimAt = 0;
   private lastTrimAt = 0;
   private lastStatsAt = 0;
@@ -219,14 +220,23 @@ export class StreamWriter {
    * pending entries. The reader connection is dedicated (a blocking read stalls its connection).
    */
   async drainOnce(from: '>' | '0' | Map<string, string> = '>', blockMs = 0): Promise<number> {
+    return this.drainStreams(this.options.streams, this.reader, from, blockMs);
+  }
+
+  /** drainOnce over some of the streams, on a reader connection of their own. */
+  private async drainStreams(
+    streams: readonly string[],
+    reader: Redis,
+    from: '>' | '0' | Map<string, string>,
+    blockMs = 0,
+  ): Promise<number> {
     await this.ensureGroups();
-    const streams = this.options.streams;
     const args: (string | number)[] = ['GROUP', this.group, this.options.consumer, 'COUNT', this.batchSize];
     if (blockMs > 0 && from === '>') args.push('BLOCK', blockMs);
     const cursorOf = (stream: string): string =>
       typeof from === 'string' ? from : (from.get(stream) ?? '0');
     args.push('STREAMS', ...streams, ...streams.map(cursorOf));
-    const reply = (await this.reader.call('XREADGROUP', ...args)) as StreamReply;
+    const reply = (await reader.call('XREADGROUP', ...args)) as StreamReply;
     const entries: Entry[] = [];
     const gone: Entry[] = [];
     for (const [stream, list] of reply ?? []) {
@@ -591,36 +601,62 @@ export class StreamWriter {
     );
   }
 
+  /**
+   * Runs the writer until stop(). With `lanes` > 1 each lane is a loop of its own over its streams
+   * (the same stream → lane split as processEntries), with its own blocking reader: a lane reads
+   * and decodes its next batch while the others' transactions run, instead of every lane waiting
+   * for the slowest at each batch. Lane 0 also claims, trims and publishes the stats.
+   */
   start(): void {
-    this.loop = (async () => {
-      // first whatever this consumer had read but not acknowledged before a crash
-      // (with a cursor per stream, so that entries it defers again are not re-read in a loop)
-      const cursors = new Map<string, string>();
-      while (!this.stopped && (await this.safely(() => this.drainOnce(cursors))) !== 0);
-      while (!this.stopped) {
-        const now = Date.now();
-        if (now - this.lastClaimAt >= (this.options.claimIntervalMs ?? 5_000)) {
-          this.lastClaimAt = now;
-          await this.safely(() => this.claimIdle());
-        }
-        if (now - this.lastTrimAt >= (this.options.trimIntervalMs ?? 10_000)) {
-          this.lastTrimAt = now;
-          await this.safely(() => this.trim());
-        }
-        if (now - this.lastStatsAt >= 1_000) {
-          this.lastStatsAt = now;
-          await this.safely(() => this.publishStats().then(() => 0));
-        }
-        const written = await this.safely(() => this.drainOnce('>', this.options.idleMs ?? 200));
-        // a partial batch means the writer is keeping up: let the next one fill for a moment, so
-        // that under a steady trickle it writes a few big batches instead of many tiny ones (each
-        // batch costs a transaction and its statements whatever its size)
-        const linger = this.options.lingerMs ?? 50;
-        if (linger > 0 && written !== undefined && written > 0 && written < this.batchSize && !this.stopped) {
-          await sleep(linger);
-        }
+    const lanes = Math.max(1, this.options.lanes ?? 1);
+    const streamsOf = (lane: number) => this.options.streams.filter((_, index) => index % lanes === lane);
+    const loops = Array.from(
+      { length: Math.min(lanes, Math.max(1, this.options.streams.length)) },
+      (_, lane) => {
+        const reader = lane === 0 ? this.reader : this.laneReader();
+        return this.runLane(lanes === 1 ? this.options.streams : streamsOf(lane), reader, lane === 0);
+      },
+    );
+    this.loop = Promise.all(loops).then(() => undefined);
+  }
+
+  private laneReader(): Redis {
+    const reader = this.redis.duplicate();
+    reader.on('error', () => undefined);
+    this.laneReaders.push(reader);
+    return reader;
+  }
+
+  private async runLane(streams: readonly string[], reader: Redis, housekeeping: boolean): Promise<void> {
+    // first whatever this consumer had read but not acknowledged before a crash
+    // (with a cursor per stream, so that entries it defers again are not re-read in a loop)
+    const cursors = new Map<string, string>();
+    while (!this.stopped && (await this.safely(() => this.drainStreams(streams, reader, cursors))) !== 0);
+    while (!this.stopped) {
+      const now = Date.now();
+      if (housekeeping && now - this.lastClaimAt >= (this.options.claimIntervalMs ?? 5_000)) {
+        this.lastClaimAt = now;
+        await this.safely(() => this.claimIdle());
       }
-    })();
+      if (housekeeping && now - this.lastTrimAt >= (this.options.trimIntervalMs ?? 10_000)) {
+        this.lastTrimAt = now;
+        await this.safely(() => this.trim());
+      }
+      if (housekeeping && now - this.lastStatsAt >= 1_000) {
+        this.lastStatsAt = now;
+        await this.safely(() => this.publishStats().then(() => 0));
+      }
+      const written = await this.safely(() =>
+        this.drainStreams(streams, reader, '>', this.options.idleMs ?? 200),
+      );
+      // a partial batch means the writer is keeping up: let the next one fill for a moment, so
+      // that under a steady trickle it writes a few big batches instead of many tiny ones (each
+      // batch costs a transaction and its statements whatever its size)
+      const linger = this.options.lingerMs ?? 50;
+      if (linger > 0 && written !== undefined && written > 0 && written < this.batchSize && !this.stopped) {
+        await sleep(linger);
+      }
+    }
   }
 
   /** Runs one step; a failure (Redis down, writer stopping) is counted, reported and backed off. */
@@ -640,5 +676,6 @@ export class StreamWriter {
     this.stopped = true;
     await this.loop;
     this.reader.disconnect();
+    for (const reader of this.laneReaders) reader.disconnect();
   }
 }

@@ -196,7 +196,9 @@ try {
     cpuMicrosPerEvent?: Record<string, number>;
   }
   const rows: Row[] = [];
-  const configs: { batchSize: number; lanes: number; insertWith?: 'unnest' | 'copy' }[] = [
+  // `loops`: the lanes as the running writer has them (start(): a loop per lane, each reading its
+  // own streams), instead of drainOnce's lanes that wait for each other at every batch
+  const configs: { batchSize: number; lanes: number; insertWith?: 'unnest' | 'copy'; loops?: boolean }[] = [
     { batchSize: 1, lanes: 1 },
     { batchSize: 100, lanes: 1 },
     { batchSize: 1000, lanes: 1 },
@@ -205,16 +207,17 @@ try {
     { batchSize: 5000, lanes: 4 },
     { batchSize: 5000, lanes: 1, insertWith: 'copy' },
     { batchSize: 5000, lanes: 4, insertWith: 'copy' },
+    { batchSize: 5000, lanes: 4, insertWith: 'copy', loops: true },
   ];
-  const nameOf = ({ batchSize, lanes, insertWith = 'unnest' }: (typeof configs)[number]): string =>
-    `${insertWith}, batch ${batchSize}${lanes > 1 ? `, ${lanes} lanes` : ''}`;
+  const nameOf = ({ batchSize, lanes, insertWith = 'unnest', loops }: (typeof configs)[number]): string =>
+    `${insertWith}, batch ${batchSize}${lanes > 1 ? `, ${lanes} lanes` : ''}${loops ? ' (own loops)' : ''}`;
   const chosen = configs.filter((config) => nameOf(config).includes(ONLY));
   const runs = new Map<string, Row[]>();
   for (let round = 0; round < REPEAT; round++) {
     for (const config of chosen) {
       const { batchSize, lanes, insertWith = 'unnest' } = config;
       await emptyTables(db);
-      const group = `bench-${insertWith}-${batchSize}-${lanes}-${round}`;
+      const group = `bench-${insertWith}-${batchSize}-${lanes}${config.loops ? '-loops' : ''}-${round}`;
       const limit = batchSize === 1 ? Math.min(SMALL, total) : total;
       for (const stream of provinceStreams) await redis.xgroup('CREATE', stream, group, '0');
       const writer = new StreamWriter(redis, db, {
@@ -229,10 +232,18 @@ try {
       const cpuBefore = sampleProcesses();
       const started = performance.now();
       let written = 0;
-      while (written < limit) {
-        const n = await writer.drainOnce('>');
-        if (n === 0) break;
-        written += n;
+      if (config.loops) {
+        writer.start();
+        while (writer.current.written + writer.current.duplicates < limit) {
+          await new Promise((resolve) => setTimeout(resolve, 5));
+        }
+        written = writer.current.written + writer.current.duplicates;
+      } else {
+        while (written < limit) {
+          const n = await writer.drainOnce('>');
+          if (n === 0) break;
+          written += n;
+        }
       }
       const seconds = (performance.now() - started) / 1000;
       const cpuAfter = sampleProcesses();
@@ -263,7 +274,7 @@ try {
         },
       ]);
       process.stderr.write(
-        `${insertWith} batch ${batchSize} lanes ${lanes}: ${written} events in ${seconds.toFixed(2)} s\n`,
+        `${name}: ${written} events in ${seconds.toFixed(2)} s\n`,
       );
     }
   }
