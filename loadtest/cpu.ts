@@ -109,3 +109,18 @@ export function perUnitMicros(split: CpuSplit, units: number): Record<string, nu
     box: per(split.boxCpuSeconds),
   };
 }
+
+/**
+ * CPU per unit of work by process tree between two samples (`splitCpu` then `perUnitMicros`), or
+ * undefined where /proc is not there.
+ */
+export function cpuPerUnit(
+  before: CpuSample | null,
+  after: CpuSample | null,
+  roots: Readonly<Record<string, number | undefined>>,
+  units: number,
+): Record<string, number> | undefined {
+  if (!before || !after) return undefined;
+  const named = Object.fromEntries(Object.entries(roots).map(([name, pid]) => [name, pid ?? -1]));
+  return perUnitMicros(splitCpu(before, after, named), units);
+}

@@ -15,7 +15,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
-import { perUnitMicros, sampleProcesses, splitCpu } from '../loadtest/cpu.ts';
+import { cpuPerUnit, sampleProcesses } from '../loadtest/cpu.ts';
 import { startEngineTarget } from '../loadtest/runner/targets.ts';
 import { startStack } from './stack.ts';
 
@@ -99,18 +99,12 @@ async function main(): Promise<void> {
         .sort((a, b) => b[1] - a[1])
         .map(([name, per]) => [name, Number(per.toFixed(2))]),
     );
-    const cpuMicros =
-      cpuBefore && cpuAfter
-        ? perUnitMicros(
-            splitCpu(cpuBefore, cpuAfter, {
-              system: target.pid,
-              redis: stack.redis?.pid ?? -1,
-              postgres: stack.postgres?.pid ?? -1,
-              autocannon: process.pid,
-            }),
-            answered,
-          )
-        : undefined;
+    const cpuMicros = cpuPerUnit(
+      cpuBefore,
+      cpuAfter,
+      { system: target.pid, redis: stack.redis?.pid, postgres: stack.postgres?.pid, autocannon: process.pid },
+      answered,
+    );
     const cpuLine = cpuMicros
       ? Object.entries(cpuMicros)
           .map(([name, micros]) => `${name} ${micros} µs`)

@@ -26,7 +26,7 @@ import { migrate } from '../db/migrate.ts';
 import { createPool, type Pool } from '../db/pool.ts';
 import { StreamWriter } from '../db/writer.ts';
 import { Engine, bind } from '../engine/index.ts';
-import { perUnitMicros, sampleProcesses, splitCpu } from '../loadtest/cpu.ts';
+import { cpuPerUnit, sampleProcesses } from '../loadtest/cpu.ts';
 import type { Campus } from '../engine/world.ts';
 import { startStack } from './stack.ts';
 
@@ -260,22 +260,15 @@ try {
           events: written,
           seconds,
           eventsPerSec: Math.round(written / seconds),
-          cpuMicrosPerEvent:
-            cpuBefore && cpuAfter
-              ? perUnitMicros(
-                  splitCpu(cpuBefore, cpuAfter, {
-                    writer: process.pid,
-                    postgres: stack.postgres?.pid ?? -1,
-                    redis: stack.redis?.pid ?? -1,
-                  }),
-                  written,
-                )
-              : undefined,
+          cpuMicrosPerEvent: cpuPerUnit(
+            cpuBefore,
+            cpuAfter,
+            { writer: process.pid, postgres: stack.postgres?.pid, redis: stack.redis?.pid },
+            written,
+          ),
         },
       ]);
-      process.stderr.write(
-        `${name}: ${written} events in ${seconds.toFixed(2)} s\n`,
-      );
+      process.stderr.write(`${name}: ${written} events in ${seconds.toFixed(2)} s\n`);
     }
   }
   for (const measured of runs.values()) {
