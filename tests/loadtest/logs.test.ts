@@ -6,59 +6,31 @@
  * password, a forged payment notification, an unauthenticated eligibility query). Then no ID
  * number, name, phone number or password of any candidate may appear anywhere in the logs.
  */
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runSurge } from '../../loadtest/runner/run.ts';
-import { spawnSystem, type SpawnedSystem } from '../../loadtest/runner/system.ts';
 import { phoneOf, SURGE_PASSWORD } from '../../loadtest/runner/world.ts';
 import { generateWorld } from '../../scripts/seed/generate.ts';
-import { redisUrl } from '../support/env.ts';
-import { freshDatabase, type FreshDatabase } from '../support/pg.ts';
+import { startSurgeTarget, type SurgeTarget } from '../support/surge.ts';
 
 const CANDIDATES = 200;
 const SEED = 11;
 const WRONG_PASSWORD = 'not-the-password-7731';
 
-let system: SpawnedSystem;
-let database: FreshDatabase;
+let target: SurgeTarget;
 let logs = '';
-const namespace = `lg${randomBytes(3).toString('hex')}`;
-const adminToken = randomBytes(18).toString('base64url');
 
 beforeAll(async () => {
-  database = await freshDatabase();
-  system = await spawnSystem(
-    {
-      TEST_MODE: '1',
-      LOG_LEVEL: 'debug',
-      REDIS_URL: redisUrl(),
-      DATABASE_URL: database.url,
-      KEY_NAMESPACE: namespace,
-      ADMIN_TOKEN: adminToken,
-      THREADS: '2',
-      POOL_THREADS: '2',
-      PAYMENT_SIMULATOR_PORT: '0',
-      RATE_LOGIN_PER_IP_PER_MINUTE: '100000000',
-      RATE_SMS_PER_IP_PER_MINUTE: '100000000',
-      RATE_REGISTER_PER_IP_PER_MINUTE: '100000000',
-    },
-    { output: (text) => void (logs += text) },
-  );
+  target = await startSurgeTarget({ LOG_LEVEL: 'debug' }, { output: (text) => void (logs += text) });
 }, 120_000);
 
 afterAll(async () => {
-  await system?.stop();
-  await database?.drop();
+  await target?.stop();
 });
 
 describe('REL6: personal data stays out of the logs', () => {
   it('a surge and hostile calls leave no ID number, name, phone or password in any log line', async () => {
     const report = await runSurge({
-      base: system.base,
-      redisUrl: redisUrl(),
-      databaseUrl: database.url,
-      namespace,
-      adminToken,
+      ...target.options,
       profile: 'opening',
       candidates: CANDIDATES,
       durationS: 6,
@@ -77,11 +49,11 @@ describe('REL6: personal data stays out of the logs', () => {
     const world = generateWorld({ candidates: CANDIDATES, provinces: 1, seed: SEED });
     const first = world.candidate(1).entry;
     // a wrong password for a real account
-    const captcha = (await (await fetch(`${system.base}/api/v1/captcha`)).json()) as {
+    const captcha = (await (await fetch(`${target.system.base}/api/v1/captcha`)).json()) as {
       captchaId: string;
       testAnswer: string;
     };
-    const wrong = await fetch(`${system.base}/api/v1/sessions`, {
+    const wrong = await fetch(`${target.system.base}/api/v1/sessions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
@@ -93,14 +65,14 @@ describe('REL6: personal data stays out of the logs', () => {
     });
     expect(wrong.status).toBe(401);
     // a forged payment notification carrying an ID number and a name
-    const forged = await fetch(`${system.base}/api/v1/payments/notify/alipay`, {
+    const forged = await fetch(`${target.system.base}/api/v1/payments/notify/alipay`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ orderId: 'x', idNumber: first.idNumber, name: first.name, sign: 'forged' }),
     });
     expect(forged.status).toBeGreaterThanOrEqual(400);
     // an eligibility query without a session
-    const anonymous = await fetch(`${system.base}/api/v1/eligibility/query`, {
+    const anonymous = await fetch(`${target.system.base}/api/v1/eligibility/query`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ idType: first.idType, idNumber: first.idNumber, name: first.name }),

@@ -5,42 +5,9 @@
  * final state) must pass. Then a planted oversell (the runner's test-only fault) must make the very
  * same checker fail.
  */
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runSurge, type SurgeOptions } from '../../loadtest/runner/run.ts';
-import { spawnSystem, type SpawnedSystem } from '../../loadtest/runner/system.ts';
-import { redisUrl } from '../support/env.ts';
-import { freshDatabase, type FreshDatabase } from '../support/pg.ts';
-
-interface Target {
-  system: SpawnedSystem;
-  database: FreshDatabase;
-  options: Pick<SurgeOptions, 'base' | 'redisUrl' | 'databaseUrl' | 'namespace' | 'adminToken'>;
-}
-
-async function startTarget(): Promise<Target> {
-  const database = await freshDatabase();
-  const namespace = `lt${randomBytes(3).toString('hex')}`;
-  const adminToken = randomBytes(18).toString('base64url');
-  const system = await spawnSystem({
-    TEST_MODE: '1',
-    REDIS_URL: redisUrl(),
-    DATABASE_URL: database.url,
-    KEY_NAMESPACE: namespace,
-    ADMIN_TOKEN: adminToken,
-    THREADS: '2',
-    POOL_THREADS: '2',
-    PAYMENT_SIMULATOR_PORT: '0',
-    RATE_LOGIN_PER_IP_PER_MINUTE: '100000000',
-    RATE_SMS_PER_IP_PER_MINUTE: '100000000',
-    RATE_REGISTER_PER_IP_PER_MINUTE: '100000000',
-  });
-  return {
-    system,
-    database,
-    options: { base: system.base, redisUrl: redisUrl(), databaseUrl: database.url, namespace, adminToken },
-  };
-}
+import { runSurge } from '../../loadtest/runner/run.ts';
+import { startSurgeTarget, type SurgeTarget } from '../support/surge.ts';
 
 const common = {
   profile: 'opening',
@@ -52,13 +19,12 @@ const common = {
 } as const;
 
 describe('the surge runner', () => {
-  let target: Target;
+  let target: SurgeTarget;
   beforeAll(async () => {
-    target = await startTarget();
+    target = await startSurgeTarget();
   }, 120_000);
   afterAll(async () => {
-    await target?.system.stop();
-    await target?.database.drop();
+    await target?.stop();
   });
 
   it('runs a 2,000-candidate opening surge with dashboards and passes I1–I5', async () => {
@@ -98,7 +64,7 @@ describe('the surge runner', () => {
   }, 300_000);
 
   it('fails the invariant check when an oversell is planted', async () => {
-    const other = await startTarget();
+    const other = await startSurgeTarget();
     try {
       const report = await runSurge({
         ...common,
@@ -112,8 +78,7 @@ describe('the surge runner', () => {
       expect(report.invariants.ok).toBe(false);
       expect(report.invariants.violations.some((v) => v.startsWith('I1:'))).toBe(true);
     } finally {
-      await other.system.stop();
-      await other.database.drop();
+      await other.stop();
     }
   }, 180_000);
 });

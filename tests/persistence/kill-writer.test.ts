@@ -13,7 +13,7 @@ import { eventIdOf } from '../../engine/events.ts';
 import { campus, loadFixture, newTestEngine, T0, type TestEngine } from '../support/engine.ts';
 import { redisUrl } from '../support/env.ts';
 import {
-  bindN,
+  bindAndHold,
   eventCount,
   persistenceDb,
   runPool,
@@ -78,15 +78,7 @@ it(`kill -9 of the writer mid-burst (${2 * CANDIDATES} events): PostgreSQL ends 
   let burstDone = false;
   const kills: { midBurst: boolean; inPostgres: number }[] = [];
   const burst = runPool(0, CANDIDATES, 64, async (n) => {
-    const ref = await bindN(engine, 'k', n, C1.campusId, T0);
-    const held = await engine.reserveWritten({
-      ...ref,
-      subject: 'CET4',
-      eligible: true,
-      fee: 30,
-      now: T0 + 1,
-    });
-    if (!held.ok) throw new Error(held.code);
+    await bindAndHold(engine, 'k', n, C1.campusId, T0);
   }).finally(() => {
     burstDone = true;
   });

@@ -11,7 +11,7 @@ import { compareState } from '../../db/reconcile.ts';
 import { StreamWriter } from '../../db/writer.ts';
 import { campus, loadFixture, newTestEngine, openWindow, T0, type TestEngine } from '../support/engine.ts';
 import {
-  bindN,
+  bindAndHold,
   eventCount,
   persistenceDb,
   seedWorld,
@@ -61,16 +61,14 @@ it('three lanes over 20 streams: every event once, projections equal Redis, noth
   await Promise.all(
     CAMPUSES.map(async (c, p) => {
       for (let i = 0; i < PER_PROVINCE; i++) {
-        const n = p * PER_PROVINCE + i;
-        const ref = await bindN(engine, `l${c.provinceCode}-`, n, c.campusId, T0, c.provinceCode);
-        const held = await engine.reserveWritten({
-          ...ref,
-          subject: 'CET4',
-          eligible: true,
-          fee: 30,
-          now: T0 + 1,
-        });
-        expect(held.ok).toBe(true);
+        await bindAndHold(
+          engine,
+          `l${c.provinceCode}-`,
+          p * PER_PROVINCE + i,
+          c.campusId,
+          T0,
+          c.provinceCode,
+        );
       }
     }),
   );

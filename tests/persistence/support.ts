@@ -104,6 +104,27 @@ export async function bindN(
   return ref;
 }
 
+/** bindN, then a written CET4 hold at its own campus (R15, R17); the bound reference. Throws if either is refused. */
+export async function bindAndHold(
+  engine: Engine,
+  prefix: string,
+  n: number,
+  campusId: string,
+  now: number,
+  provinceCode = '11',
+) {
+  const ref = await bindN(engine, prefix, n, campusId, now, provinceCode);
+  const held = await engine.reserveWritten({
+    ...ref,
+    subject: 'CET4',
+    eligible: true,
+    fee: 30,
+    now: now + 1,
+  });
+  if (!held.ok) throw new Error(`hold ${ref.candidateId}: ${held.code}`);
+  return ref;
+}
+
 /** Drains until a read returns nothing. */
 export async function drain(writer: StreamWriter): Promise<number> {
   let total = 0;
