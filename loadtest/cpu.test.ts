@@ -45,18 +45,22 @@ describe('splitCpu', () => {
 
 describe.runIf(sampleProcesses() !== null)('sampleProcesses (Linux /proc)', () => {
   it("a busy child's CPU is its own when named, its parent's when not", async () => {
+    // the child burns a fixed 300 ms of CPU (its own count), says so, and idles until killed: what
+    // it spent does not depend on how busy the box is; sampled before it starts, it counts from zero
+    const start = sampleProcesses()!;
     const spinner = spawn(process.execPath, [
       '-e',
-      'const end = Date.now() + 600; while (Date.now() < end);',
+      `while (process.cpuUsage().user + process.cpuUsage().system < 300_000);
+       process.stdout.write('done\\n'); process.stdin.resume();`,
     ]);
-    const start = sampleProcesses()!;
-    await new Promise((resolve) => setTimeout(resolve, 400));
+    await once(spinner.stdout, 'data');
     const end = sampleProcesses()!;
+    spinner.kill();
     await once(spinner, 'exit');
     const named = splitCpu(start, end, { spinner: spinner.pid!, tests: process.pid });
-    expect(split(named).spinner).toBeGreaterThan(0.15);
-    expect(named.seconds).toBeGreaterThan(0.35);
-    expect(named.boxCpuSeconds).toBeGreaterThanOrEqual(split(named).spinner!);
+    // clock ticks are 10 ms: 300 ms of CPU reads as at least 0.28 s
+    expect(split(named).spinner).toBeGreaterThanOrEqual(0.28);
+    expect(named.boxCpuSeconds).toBeGreaterThanOrEqual(split(named).spinner! - 0.02);
     // unnamed, the spinner is part of this process's tree
     const unnamed = splitCpu(start, end, { tests: process.pid });
     expect(split(unnamed).tests).toBeCloseTo(split(named).spinner! + split(named).tests!, 6);
