@@ -108,7 +108,6 @@ export class SeatClient {
   readonly latest = new Map<string, Received>();
   closed = false;
   closeCode: number | undefined;
-  private waiters: { check: () => boolean; resolve: () => void }[] = [];
 
   private constructor(readonly socket: WebSocket) {
     socket.on('message', (data, isBinary) => {
@@ -117,12 +116,10 @@ export class SeatClient {
       this.received.push(received);
       if (received.message.type === 'seats')
         this.latest.set(`${received.message.campusId}|${received.message.subject}`, received);
-      this.wake();
     });
     socket.on('close', (code) => {
       this.closed = true;
       this.closeCode = code;
-      this.wake();
     });
     socket.on('error', () => undefined);
   }
@@ -159,35 +156,7 @@ export class SeatClient {
     return this.received.filter((r) => r.message.type === 'error');
   }
 
-  /** Resolves once `check` holds (re-checked on every message), or fails after `timeoutMs`. */
-  waitFor(check: () => boolean, timeoutMs = 5_000, what = 'condition'): Promise<void> {
-    if (check()) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiters = this.waiters.filter((w) => w !== waiter);
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`));
-      }, timeoutMs);
-      const waiter = {
-        check,
-        resolve: () => {
-          clearTimeout(timer);
-          resolve();
-        },
-      };
-      this.waiters.push(waiter);
-    });
-  }
-
   close(): void {
     if (!this.closed) this.socket.close();
   }
-
-  private wake(): void {
-    if (this.waiters.length === 0) return;
-    const ready = this.waiters.filter((w) => w.check());
-    this.waiters = this.waiters.filter((w) => !ready.includes(w));
-    for (const w of ready) w.resolve();
-  }
 }
-
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

@@ -20,7 +20,8 @@ import { loadNativeUws } from '../../gateway/http/uws.ts';
 import { GatewayMetrics } from '../../gateway/metrics.ts';
 import { SeatHub } from '../../gateway/ws/seatHub.ts';
 import { registerSeatSockets, type SeatSockets } from '../../gateway/ws/seats.ts';
-import { SeatClient, sleep } from './harness.ts';
+import { sleep, waitFor } from '../support/wait.ts';
+import { SeatClient } from './harness.ts';
 
 class FakeSubscriber extends EventEmitter {
   async psubscribe(): Promise<number> {
@@ -109,34 +110,44 @@ it('a shared snapshot read that began before a change never leaves a dashboard o
   const b = await connect(server.url);
 
   a.send({ subscribe: ['province:11'] });
-  await sleep(50);
+  await waitFor(() => server.reads.length > 0, { message: "A's snapshot read" });
   expect(server.reads).toHaveLength(1); // A's read is in flight (begun before the change)
 
   server.change('C1', 'CET4', 3, 4); // A is subscribed: it gets this live
-  await a.waitFor(() => a.last('C1', 'CET4')?.remaining === 3, 2_000, 'the live change on A');
+  await waitFor(() => a.last('C1', 'CET4')?.remaining === 3, {
+    timeoutMs: 2_000,
+    message: 'the live change on A',
+  });
 
   b.send({ subscribe: ['province:11'] });
-  await sleep(50);
+  // B's next message is answered after its subscription was handled (one socket, in order)
+  b.send('not json');
+  await waitFor(() => b.errors().length > 0, { message: 'the answer to B after its subscription' });
   expect(server.reads).toHaveLength(1); // B joined A's read
 
   // the read answers with the state from before the change
   server.reads[0]!([seatCount('C1', 'CET4', 4, 0), seatCount('C1', 'CET6', 10, 1)]);
-  await b.waitFor(() => b.seats().length >= 2, 2_000, 'the snapshot on B');
-  await sleep(100);
+  await waitFor(() => b.seats().length >= 2, { timeoutMs: 2_000, message: 'the snapshot on B' });
+
+  // a later change reaches both, after anything the read sent them (one socket, in order)
+  server.change('C1', 'CET4', 2, 4);
+  await waitFor(() => a.last('C1', 'CET4')?.remaining === 2, {
+    timeoutMs: 2_000,
+    message: 'A after the read',
+  });
+  await waitFor(() => b.last('C1', 'CET4')?.remaining === 2, {
+    timeoutMs: 2_000,
+    message: 'B after the read',
+  });
 
   const cet4 = (client: SeatClient) => client.seats({ subject: 'CET4' }).map((r) => r.message.remaining);
-  // A: the live 3, and no stale 4 after it
-  expect(cet4(a)).toEqual([3]);
+  // A: the live 3, no stale 4 after it, then the 2
+  expect(cet4(a)).toEqual([3, 2]);
   // B was not subscribed when 3 was published: it gets the hub's last message (3), not the stale read
-  expect(cet4(b)).toEqual([3]);
+  expect(cet4(b)).toEqual([3, 2]);
   // untouched keys come from the read
   expect(a.last('C1', 'CET6')).toMatchObject({ remaining: 9, capacity: 10, color: 'GREEN' });
   expect(b.last('C1', 'CET6')).toMatchObject({ remaining: 9, capacity: 10, color: 'GREEN' });
-
-  // later changes reach both
-  server.change('C1', 'CET4', 2, 4);
-  await a.waitFor(() => a.last('C1', 'CET4')?.remaining === 2, 2_000, 'A after the read');
-  await b.waitFor(() => b.last('C1', 'CET4')?.remaining === 2, 2_000, 'B after the read');
 });
 
 it('a snapshot larger than the backpressure limit is paced by drain, not dropped', async () => {
@@ -151,16 +162,17 @@ it('a snapshot larger than the backpressure limit is paced by drain, not dropped
   const client = await connect(server.url);
   client.send({ subscribe: ['province:11'] });
   client.socket.pause();
-  await sleep(50);
+  await waitFor(() => server.reads.length > 0, { message: 'the snapshot read' });
   server.reads[0]!(counts);
 
+  // the client reads nothing for a second: the server fills the socket buffers meanwhile and must
+  // wait for drain; a server that dropped or closed instead could not deliver the whole snapshot below
   await sleep(1_000);
-  expect(client.closed).toBe(false);
-  expect(server.sockets.stats.droppedForBackpressure).toBe(0);
-  expect(server.sockets.clients()).toBe(1);
-
   client.socket.resume();
-  await client.waitFor(() => client.received.length >= counts.length, 20_000, 'the whole snapshot');
+  await waitFor(() => client.closed || client.received.length >= counts.length, {
+    timeoutMs: 20_000,
+    message: 'the whole snapshot',
+  });
   expect(client.closed).toBe(false);
   expect(server.sockets.stats.droppedForBackpressure).toBe(0);
   expect(client.received).toHaveLength(counts.length);
