@@ -1,12 +1,19 @@
 /**
- * The one place that names Redis keys. Every key a script touches is built here and passed in
- * KEYS; all keys of one script share a hash tag, so every script runs unchanged on Redis Cluster:
+ * The one place that names Redis keys, the engine's and the gateway's: nothing else builds a key
+ * name, and nothing derives one by cutting up another. Every key a script touches is built here and
+ * passed in KEYS; all keys of one script share a hash tag, so every script runs unchanged on Redis
+ * Cluster:
  *  - province shard `{pNN}`: calendar, campuses, seat counters, registrations, orders, the
  *    deadline index, the bind fence, the event stream (the outbox) and the seat channel;
- *  - account shard `{aN}`: the account side of the binding and the CET6 review (R12: per account).
+ *  - account shard `{aN}`: the account side of the binding and the CET6 review (R12: per account);
+ *  - beside each outbox stream, its dead-letter stream (same hash tag); the writers' and sweepers'
+ *    stats hashes (engine/outbox.ts is the outbox's contract);
+ *  - the gateway's own keys (`GatewayKeys`, `AuthKeys`): sessions, SMS codes, captchas, rate-limit
+ *    counters, Idempotency-Key answers, the fee table, the admin clock and the shared admin stats.
  * Per-candidate data lives as fields of bucketed hashes (small listpack-encoded hashes instead of
  * one key per candidate) to keep Redis memory per candidate low (P4). Bucket counts are part of
- * the data layout: changing one needs a migration, so they are constants, not settings.
+ * the data layout: changing one needs a migration, so they are constants, not settings; so is
+ * every name here (deployed data and tests depend on them byte for byte).
  */
 
 export const REGISTRATION_BUCKETS = 4096;
@@ -25,6 +32,21 @@ export function fnv1a32(text: string): number {
 }
 
 const PROVINCE_CODE = /^[0-9]{2}$/;
+const NAMESPACE = /^[A-Za-z0-9_.:-]+$/;
+/** `<namespace>:{<shard tag>}:ev`; a namespace holds no brace, so the first `{` opens the tag. */
+const OUTBOX_STREAM = /^([^{}]+):\{([^{}]+)\}:ev$/;
+
+/** `namespace` separates deployments and test runs sharing one Redis (no `{` or `}` in it). */
+function checkedNamespace(namespace: string): string {
+  if (!NAMESPACE.test(namespace)) throw new Error(`invalid key namespace: ${namespace}`);
+  return namespace;
+}
+
+function parseOutboxStream(stream: string): { readonly namespace: string; readonly tag: string } {
+  const match = OUTBOX_STREAM.exec(stream);
+  if (!match) throw new Error(`not an outbox stream: ${stream}`);
+  return { namespace: match[1]!, tag: match[2]! };
+}
 
 export interface DueBucket {
   /** Member of the due-bucket set: the whole second the deadline falls in. */
@@ -33,7 +55,7 @@ export interface DueBucket {
   readonly score: number;
 }
 
-/** Deadlines are indexed per whole second (R8, R22): see engine/lua/expireDue.lua. */
+/** Deadlines are indexed per whole second (R8, R22): see engine/lua/expireDue-N.lua. */
 export function dueBucketOf(deadlineMs: number): DueBucket {
   const second = Math.floor(deadlineMs / 1000);
   return { member: String(second), score: second * 1000 + 999 };
@@ -54,6 +76,8 @@ export interface ProvinceKeys {
   /** The n-th registrations bucket (0 ≤ n < REGISTRATION_BUCKETS), for full scans. */
   registrationBucket(index: number): string;
   orders(orderId: string): string;
+  /** The n-th orders bucket (0 ≤ n < ORDER_BUCKETS), for full scans. */
+  orderBucket(index: number): string;
   dueList(bucketMember: string): string;
 }
 
@@ -68,9 +92,26 @@ export class KeySpace {
   /** Built once per province: every engine call needs them, and allocation is the hot path's cost. */
   private readonly provinces = new Map<string, ProvinceKeys>();
 
+  /** Hash of the stream writers' stats (field = consumer, value = JSON WriterStats + updatedAt). */
+  readonly writerStats: string;
+  /** Hash of the sweepers' stats (field = sweeper name, value = JSON SweeperStats + updatedAt). */
+  readonly sweeperStats: string;
+
   /** `namespace` separates deployments and test runs sharing one Redis (no `{` or `}` in it). */
   constructor(readonly namespace = 'cet') {
-    if (!/^[A-Za-z0-9_.:-]+$/.test(namespace)) throw new Error(`invalid key namespace: ${namespace}`);
+    checkedNamespace(namespace);
+    this.writerStats = `${namespace}:writer:stats`;
+    this.sweeperStats = `${namespace}:sweeper:stats`;
+  }
+
+  /** The key space an outbox stream name belongs to, for code handed only stream names. */
+  static ofStream(stream: string): KeySpace {
+    return new KeySpace(parseOutboxStream(stream).namespace);
+  }
+
+  /** `<namespace>:{<tag>}`: the prefix of every key of one shard. */
+  private shard(tag: string): string {
+    return `${this.namespace}:{${tag}}`;
   }
 
   province(code: string): ProvinceKeys {
@@ -84,7 +125,7 @@ export class KeySpace {
 
   private buildProvince(code: string): ProvinceKeys {
     if (!PROVINCE_CODE.test(code)) throw new Error(`invalid province code: ${code}`);
-    const base = `${this.namespace}:{p${code}}`;
+    const base = this.shard(`p${code}`);
     return {
       tag: `{p${code}}`,
       calendar: `${base}:cal`,
@@ -99,6 +140,7 @@ export class KeySpace {
       registrations: (candidateId) => `${base}:reg:${fnv1a32(candidateId) % REGISTRATION_BUCKETS}`,
       registrationBucket: (index) => `${base}:reg:${index}`,
       orders: (orderId) => `${base}:ord:${fnv1a32(orderId) % ORDER_BUCKETS}`,
+      orderBucket: (index) => `${base}:ord:${index}`,
       dueList: (bucketMember) => `${base}:due:${bucketMember}`,
     };
   }
@@ -109,25 +151,121 @@ export class KeySpace {
 
   account(accountId: string): AccountKeys {
     const hash = fnv1a32(accountId);
-    const base = `${this.namespace}:{a${hash % ACCOUNT_SHARDS}}`;
+    const shard = hash % ACCOUNT_SHARDS;
+    const base = this.shard(`a${shard}`);
     const bucket = Math.floor(hash / ACCOUNT_SHARDS) % ACCOUNT_BUCKETS;
     return {
-      tag: `{a${hash % ACCOUNT_SHARDS}}`,
+      tag: `{a${shard}}`,
       claims: `${base}:bind:${bucket}`,
       reviews: `${base}:rev:${bucket}`,
-      stream: `${base}:ev`,
+      stream: this.accountStream(shard),
     };
+  }
+
+  /** The outbox stream of account shard `shard` (0 ≤ shard < ACCOUNT_SHARDS). */
+  accountStream(shard: number): string {
+    return `${this.shard(`a${shard}`)}:ev`;
   }
 
   /** Every outbox stream (the writer drains them all). */
   allStreams(provinceCodes: readonly string[]): string[] {
     const streams = provinceCodes.map((code) => this.province(code).stream);
-    for (let shard = 0; shard < ACCOUNT_SHARDS; shard++) streams.push(`${this.namespace}:{a${shard}}:ev`);
+    for (let shard = 0; shard < ACCOUNT_SHARDS; shard++) streams.push(this.accountStream(shard));
     return streams;
+  }
+
+  /** The dead-letter stream of one of this key space's outbox streams: same hash tag. */
+  deadLetters(stream: string): string {
+    const { namespace, tag } = parseOutboxStream(stream);
+    if (namespace !== this.namespace)
+      throw new Error(`${stream} is not an outbox stream of ${this.namespace}`);
+    return `${this.shard(tag)}:dead`;
   }
 
   /** Pattern that matches every province's seat channel (for PSUBSCRIBE). */
   seatChannelPattern(): string {
     return `${this.namespace}:{p*}:seats`;
+  }
+}
+
+/** The dead-letter stream of any outbox stream (same namespace and hash tag). */
+export function deadLetterStreamOf(stream: string): string {
+  return KeySpace.ofStream(stream).deadLetters(stream);
+}
+
+// ------------------------------------------------------------------------------ gateway keys
+
+/** The gateway's keys outside the auth module: one key each, no script spans two of them. */
+export class GatewayKeys {
+  /** The admin clock's offset from the system clock (TEST_MODE; gateway/clock.ts DrivenClock). */
+  readonly clock: string;
+  /** Subject fees (a hash, gateway/fees.ts). */
+  readonly fees: string;
+  /** The persisted part of GET /api/v1/admin/stats, shared by every gateway for a few seconds. */
+  readonly adminStatsPersisted: string;
+  /** Held by the one gateway computing it. */
+  readonly adminStatsPersistedLock: string;
+
+  constructor(readonly namespace = 'cet') {
+    checkedNamespace(namespace);
+    this.clock = `${namespace}:clock:offset`;
+    this.fees = `${namespace}:fees`;
+    this.adminStatsPersisted = `${namespace}:admin:stats:persisted`;
+    this.adminStatsPersistedLock = `${this.adminStatsPersisted}:lock`;
+  }
+
+  /** The stored answer of an Idempotency-Key: `digest` is a hash of the key, never the key itself. */
+  idempotency(scope: string, digest: string): string {
+    return `${this.namespace}:idem:${scope}:${digest}`;
+  }
+
+  /**
+   * A fixed-window rate-limit counter. A subject in braces (a session's token hash) is the key's
+   * hash tag: the counter lives in the same cluster slot as that session.
+   */
+  rateCounter(ruleName: string, subject: string, window: number): string {
+    return `${this.namespace}:rl:${ruleName}:${subject}:${window}`;
+  }
+}
+
+export interface SmsKeys {
+  /** The pending code and its failed-attempt count (a hash). */
+  readonly code: string;
+  /** Present while the phone may not be sent another code (minimum interval). */
+  readonly interval: string;
+  /** Codes sent in the current day window. */
+  readonly daily: string;
+}
+
+/**
+ * Accounts and sessions. Every operation touches one key, except SMS sending (code, last-sent and
+ * daily counter), whose keys share the phone as hash tag so its script runs unchanged on Redis
+ * Cluster, and a session, whose token hash is the hash tag of its rate-limit counters
+ * (gateway/auth/sessions.ts `authorize`). Keys never hold a password or a token: a session is keyed
+ * by the SHA-256 of its token.
+ */
+export class AuthKeys {
+  constructor(readonly namespace = 'cet') {
+    checkedNamespace(namespace);
+  }
+
+  captcha(captchaId: string): string {
+    return `${this.namespace}:auth:captcha:${captchaId}`;
+  }
+
+  /** `phone` must already match PHONE_PATTERN (digits only, so safe inside a hash tag). */
+  sms(phone: string): SmsKeys {
+    const base = `${this.namespace}:auth:sms:{${phone}}`;
+    return { code: `${base}:code`, interval: `${base}:interval`, daily: `${base}:daily` };
+  }
+
+  /** The hash is the key's hash tag: the session's rate-limit counters share its cluster slot. */
+  session(tokenHashHex: string): string {
+    return `${this.namespace}:auth:session:{${tokenHashHex}}`;
+  }
+
+  /** Set once an account has a bound phone and the accepted agreement (both are permanent). */
+  registrationReady(accountId: string): string {
+    return `${this.namespace}:auth:ready:${accountId}`;
   }
 }

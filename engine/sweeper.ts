@@ -5,6 +5,7 @@
  */
 import type { Engine } from './engine.ts';
 import { expireDue } from './expiry.ts';
+import { KeySpace } from './keys.ts';
 import { PROVINCE_CODES } from './provinces.ts';
 
 export interface SweeperStats {
@@ -26,8 +27,8 @@ export interface SweeperOptions {
   readonly name?: string;
 }
 
-/** Redis hash of the sweepers' stats (field = sweeper name, value = JSON SweeperStats + updatedAt). */
-export const sweeperStatsKey = (namespace: string): string => `${namespace}:sweeper:stats`;
+/** Redis hash of the sweepers' stats (engine/keys.ts `sweeperStats`). */
+export const sweeperStatsKey = (namespace: string): string => new KeySpace(namespace).sweeperStats;
 
 export class Sweeper {
   private timer: NodeJS.Timeout | undefined;
@@ -75,7 +76,7 @@ export class Sweeper {
       errors: this.stats.errors,
     };
     await this.engine.redis.hset(
-      sweeperStatsKey(this.engine.keys.namespace),
+      this.engine.keys.sweeperStats,
       this.options.name ?? 'main',
       JSON.stringify({ ...this.stats, updatedAt: Date.now() }),
     );

@@ -4,20 +4,20 @@
  * costs no extra round trip. A hold records the fee it was taken at (engine item `fee`).
  */
 import type { Cluster, Redis } from 'ioredis';
+import { GatewayKeys } from '../engine/keys.ts';
 import type { Fees } from '../engine/world.ts';
 import { isSubject, type Subject } from '../engine/subjects.ts';
 
 export class FeeTable {
   private cache: { at: number; fees: Fees } | undefined;
+  readonly key: string;
 
   constructor(
     private readonly redis: Redis | Cluster,
-    private readonly namespace: string,
+    namespace: string,
     private readonly maxAgeMs = 1_000,
-  ) {}
-
-  get key(): string {
-    return `${this.namespace}:fees`;
+  ) {
+    this.key = new GatewayKeys(namespace).fees;
   }
 
   async all(): Promise<Fees> {
@@ -34,7 +34,9 @@ export class FeeTable {
   }
 
   async set(fees: Fees): Promise<void> {
-    const entries = Object.entries(fees).filter(([subject, value]) => isSubject(subject) && typeof value === 'number');
+    const entries = Object.entries(fees).filter(
+      ([subject, value]) => isSubject(subject) && typeof value === 'number',
+    );
     if (entries.length > 0) await this.redis.hset(this.key, Object.fromEntries(entries));
     this.cache = undefined;
   }

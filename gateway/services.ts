@@ -8,6 +8,7 @@ import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import { Engine } from '../engine/engine.ts';
 import { idKeysFromEnv, type IdKeys } from '../engine/idCrypto.ts';
+import { GatewayKeys } from '../engine/keys.ts';
 import { createPool, type Pool } from '../db/pool.ts';
 import { createAuthServices, type AuthServices } from './auth/index.ts';
 import { DrivenClock, systemClock, type Clock } from './clock.ts';
@@ -39,7 +40,7 @@ export interface Services {
 }
 
 export function clockKey(namespace: string): string {
-  return `${namespace}:clock:offset`;
+  return new GatewayKeys(namespace).clock;
 }
 
 export function createServices(

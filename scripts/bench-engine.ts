@@ -167,8 +167,7 @@ async function main(): Promise<void> {
     const withStream = usedMemory(await redis.info('memory'));
     const streamLength = await redis.xlen(keys.stream);
     await redis.xtrim(keys.stream, 'MAXLEN', 0);
-    for (let shard = 0; shard < 16; shard++)
-      await redis.xtrim(`${engine.keys.namespace}:{a${shard}}:ev`, 'MAXLEN', 0);
+    for (let shard = 0; shard < 16; shard++) await redis.xtrim(engine.keys.accountStream(shard), 'MAXLEN', 0);
     await redis.call('MEMORY', 'PURGE').catch(() => undefined);
     const drained = usedMemory(await redis.info('memory'));
 

@@ -18,6 +18,7 @@
  */
 import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
+import { GatewayKeys } from '../../engine/keys.ts';
 import type { Reply } from './route.ts';
 
 export type IdempotencyStart =
@@ -67,6 +68,7 @@ export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
 export class IdempotencyStore {
   private readonly inProgressMs: number;
   private readonly retainMs: number;
+  private readonly keys: GatewayKeys;
 
   constructor(
     private readonly redis: Redis | Cluster,
@@ -74,6 +76,7 @@ export class IdempotencyStore {
   ) {
     this.inProgressMs = options.inProgressMs ?? 60_000;
     this.retainMs = options.retainMs ?? 24 * 3_600_000;
+    this.keys = new GatewayKeys(options.namespace);
   }
 
   /** The request's fingerprint: an HMAC keyed by the Idempotency-Key (see the module's comment). */
@@ -95,7 +98,7 @@ export class IdempotencyStore {
 
   private key(scope: string, idempotencyKey: string): string {
     const digest = createHash('sha256').update(idempotencyKey).digest('base64url').slice(0, 32);
-    return `${this.options.namespace}:idem:${scope}:${digest}`;
+    return this.keys.idempotency(scope, digest);
   }
 
   async begin(scope: string, idempotencyKey: string, requestHash: string): Promise<IdempotencyStart> {
