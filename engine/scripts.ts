@@ -1,19 +1,15 @@
 /**
- * Loads the engine's Lua scripts (engine/lua/<verbNoun>-<numKeys>.lua) and registers them with
- * ioredis `defineCommand` under versioned names (`cet_v1_<verbNoun>`), so a deploy that changes a
- * script never runs against the previous version's SHA. `--@include name` lines pull in
- * engine/lua/includes/name.lua; `CODE.<NAME>` names a refusal code of engine/codes.ts (checked at load).
- * A script without a key count in its name takes the count as its first argument.
+ * The engine's Lua scripts (engine/lua/<verbNoun>-<numKeys>.lua, loaded by engine/luaScripts.ts),
+ * registered with ioredis `defineCommand` under versioned names (`cet_v1_<verbNoun>`), so a deploy
+ * that changes a script never runs against the previous version's SHA. `--@include name` lines pull
+ * in engine/lua/includes/name.lua; `CODE.<NAME>` names a refusal code of engine/codes.ts (checked at
+ * load). `expireDue-N.lua` takes its key count as its first argument.
  */
-import { readFileSync, readdirSync } from 'node:fs';
-import { createHash } from 'node:crypto';
 import type { ClientContext, Cluster, Redis, Result } from 'ioredis';
 import { ENGINE_CODES } from './codes.ts';
+import { ScriptSet, type LoadedScript as AnyLoadedScript, type ScriptArg } from './luaScripts.ts';
 
 export const SCRIPT_VERSION = 1;
-const LUA_DIR = new URL('./lua/', import.meta.url);
-const INCLUDE = /^--@include\s+([A-Za-z0-9_]+)\s*$/gm;
-const SCRIPT_FILE = /^([A-Za-z]+)(?:-(\d+))?\.lua$/;
 
 export const SCRIPT_NAMES = [
   'claimAccount',
@@ -36,14 +32,7 @@ export const SCRIPT_NAMES = [
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 
-export interface LoadedScript {
-  readonly name: ScriptName;
-  readonly command: string;
-  /** undefined: the caller passes the key count first. */
-  readonly numberOfKeys: number | undefined;
-  readonly lua: string;
-  readonly sha1: string;
-}
+export type LoadedScript = AnyLoadedScript<ScriptName>;
 
 const CODE_REFERENCE = /\bCODE\.([A-Z_]+)\b/g;
 
@@ -53,49 +42,26 @@ const CODE_REFERENCE = /\bCODE\.([A-Z_]+)\b/g;
  */
 function substituteCodes(file: string, lua: string): string {
   return lua.replace(CODE_REFERENCE, (_match, code: string) => {
-    if (!Object.hasOwn(ENGINE_CODES, code)) throw new Error(`engine/lua/${file}: unknown engine code ${code}`);
+    if (!Object.hasOwn(ENGINE_CODES, code))
+      throw new Error(`engine/lua/${file}: unknown engine code ${code}`);
     return `'${code}'`;
   });
 }
 
-function expandIncludes(source: string, seen: Set<string>): string {
-  return source.replace(INCLUDE, (_line, include: string) => {
-    if (seen.has(include)) return `-- (${include} already included)`;
-    seen.add(include);
-    const body = readFileSync(new URL(`includes/${include}.lua`, LUA_DIR), 'utf8');
-    return `-- begin include ${include}\n${expandIncludes(body, seen)}\n-- end include ${include}`;
-  });
-}
-
-let cache: Map<ScriptName, LoadedScript> | undefined;
+const ENGINE_SCRIPTS = new ScriptSet<ScriptName>({
+  dir: new URL('./lua/', import.meta.url),
+  prefix: 'cet',
+  version: SCRIPT_VERSION,
+  names: SCRIPT_NAMES,
+  transform: substituteCodes,
+});
 
 /** Reads and assembles every script once per process. */
 export function loadScripts(): Map<ScriptName, LoadedScript> {
-  if (cache) return cache;
-  const scripts = new Map<ScriptName, LoadedScript>();
-  for (const file of readdirSync(LUA_DIR)) {
-    const match = SCRIPT_FILE.exec(file);
-    if (!match) continue;
-    const name = match[1] as ScriptName;
-    if (!SCRIPT_NAMES.includes(name)) throw new Error(`engine/lua/${file}: not in SCRIPT_NAMES`);
-    const lua = substituteCodes(file, expandIncludes(readFileSync(new URL(file, LUA_DIR), 'utf8'), new Set()));
-    scripts.set(name, {
-      name,
-      command: `cet_v${SCRIPT_VERSION}_${name}`,
-      numberOfKeys: match[2] === undefined ? undefined : Number(match[2]),
-      lua,
-      sha1: createHash('sha1').update(lua).digest('hex'),
-    });
-  }
-  for (const name of SCRIPT_NAMES) {
-    if (!scripts.has(name)) throw new Error(`engine/lua: no script file for ${name}`);
-  }
-  cache = scripts;
-  return scripts;
+  return ENGINE_SCRIPTS.scripts();
 }
 
-type Arg = string | number;
-type ScriptCommand = (...args: Arg[]) => Promise<string>;
+type Arg = ScriptArg;
 
 declare module 'ioredis' {
   interface RedisCommander<Context extends ClientContext = { type: 'default' }> {
@@ -121,18 +87,9 @@ declare module 'ioredis' {
 
 export type EngineRedis = Redis | Cluster;
 
-const defined = new WeakSet<object>();
-
 /** Registers every script on a client (idempotent per client). */
 export function defineEngineCommands(redis: EngineRedis): void {
-  if (defined.has(redis)) return;
-  for (const script of loadScripts().values()) {
-    redis.defineCommand(script.command, {
-      lua: script.lua,
-      ...(script.numberOfKeys === undefined ? {} : { numberOfKeys: script.numberOfKeys }),
-    });
-  }
-  defined.add(redis);
+  ENGINE_SCRIPTS.define(redis);
 }
 
 /** Calls a script by name with KEYS and ARGV; the key count is checked against the file name. */
@@ -142,15 +99,5 @@ export function callScript(
   keys: readonly string[],
   args: readonly Arg[],
 ): Promise<string> {
-  const script = loadScripts().get(name);
-  if (!script) throw new Error(`unknown script ${name}`);
-  const command = (redis as unknown as Record<string, ScriptCommand>)[script.command];
-  if (typeof command !== 'function') throw new Error(`script ${name} is not defined on this client`);
-  if (script.numberOfKeys === undefined) {
-    return command.call(redis, keys.length, ...keys, ...args) as Promise<string>;
-  }
-  if (keys.length !== script.numberOfKeys) {
-    throw new Error(`script ${name} takes ${script.numberOfKeys} keys, got ${keys.length}`);
-  }
-  return command.call(redis, ...keys, ...args) as Promise<string>;
+  return ENGINE_SCRIPTS.call(redis, name, keys, args) as Promise<string>;
 }

@@ -9,10 +9,10 @@
  * racing a cache refill cannot resurrect the session). Time comes from `now` so tests can drive it.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import type { ClientContext, Cluster, Redis, Result } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { execute, query, type Pool } from '../../db/pool.ts';
 import { AuthKeys } from './keys.ts';
+import { AUTH_SCRIPTS } from './scripts.ts';
 
 export const TOKEN_BYTES = 32;
 const TOKEN_FORMAT = /^[A-Za-z0-9_-]{43}$/;
@@ -50,19 +50,6 @@ export interface Authorization {
   readonly counts: readonly number[];
 }
 
-const AUTHORIZE_SCRIPT = readFileSync(new URL('./lua/authorize-N.lua', import.meta.url), 'utf8');
-
-declare module 'ioredis' {
-  interface RedisCommander<Context extends ClientContext = { type: 'default' }> {
-    auth_v1_authorize(
-      numberOfKeys: number,
-      ...args: (string | number)[]
-    ): Result<(string | number)[], Context>;
-  }
-}
-
-const scriptsDefined = new WeakSet<object>();
-
 export class Sessions {
   private readonly db: Pool;
   private readonly redis: Redis | Cluster;
@@ -76,10 +63,7 @@ export class Sessions {
     this.keys = options.keys ?? new AuthKeys();
     this.now = options.now ?? Date.now;
     this.lifetimeMs = options.lifetimeMs ?? 2 * 3_600_000;
-    if (!scriptsDefined.has(this.redis)) {
-      this.redis.defineCommand('auth_v1_authorize', { lua: AUTHORIZE_SCRIPT });
-      scriptsDefined.add(this.redis);
-    }
+    AUTH_SCRIPTS.define(this.redis);
     if (!Number.isInteger(this.lifetimeMs) || this.lifetimeMs < 1_000) {
       throw new Error('session lifetime must be a whole number of milliseconds, at least 1000');
     }
@@ -155,12 +139,12 @@ export class Sessions {
     const wanted = counters(hex);
     if (wanted.length === 0)
       return { accountId: await this.accountOf(hash, key, await this.redis.get(key)), counts: [] };
-    const [entry, ...counts] = await this.redis.auth_v1_authorize(
-      1 + wanted.length,
-      key,
-      ...wanted.map((counter) => counter.key),
-      ...wanted.map((counter) => counter.windowMs),
-    );
+    const [entry, ...counts] = (await AUTH_SCRIPTS.call(
+      this.redis,
+      'authorize',
+      [key, ...wanted.map((counter) => counter.key)],
+      wanted.map((counter) => counter.windowMs),
+    )) as (string | number)[];
     return {
       accountId: await this.accountOf(hash, key, entry === '' ? null : String(entry)),
       counts: counts.map(Number),

@@ -7,12 +7,12 @@
  * Each state change is one Lua script (gateway/auth/lua/), so concurrent sends cannot exceed a limit.
  */
 import { randomInt } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import type { ClientContext, Cluster, Redis, Result } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { ApiError } from '../errors.ts';
 import { AuthKeys } from './keys.ts';
 import { createAuthLogger, maskPhone } from './log.ts';
+import { AUTH_SCRIPTS } from './scripts.ts';
 
 /** Mainland China mobile numbers. */
 export const PHONE_PATTERN = /^1[3-9]\d{9}$/;
@@ -45,24 +45,6 @@ export class LogSmsSender implements SmsSender {
       this.logger.info({ to }, `sent code to ${to}`);
     }
   }
-}
-
-const SEND_SCRIPT = readFileSync(new URL('./lua/sendSmsCode-3.lua', import.meta.url), 'utf8');
-const CONSUME_SCRIPT = readFileSync(new URL('./lua/consumeSmsCode-1.lua', import.meta.url), 'utf8');
-
-declare module 'ioredis' {
-  interface RedisCommander<Context extends ClientContext = { type: 'default' }> {
-    auth_v1_sendSmsCode(...args: (string | number)[]): Result<[number, number], Context>;
-    auth_v1_consumeSmsCode(...args: (string | number)[]): Result<number, Context>;
-  }
-}
-
-const defined = new WeakSet<object>();
-function defineSmsCommands(redis: Redis | Cluster): void {
-  if (defined.has(redis)) return;
-  redis.defineCommand('auth_v1_sendSmsCode', { lua: SEND_SCRIPT, numberOfKeys: 3 });
-  redis.defineCommand('auth_v1_consumeSmsCode', { lua: CONSUME_SCRIPT, numberOfKeys: 1 });
-  defined.add(redis);
 }
 
 export interface SmsCodesOptions {
@@ -105,7 +87,7 @@ export class SmsCodes {
     this.dailyLimit = options.dailyLimit ?? 10;
     this.dayWindowMs = options.dayWindowMs ?? 24 * 3_600_000;
     this.maxAttempts = options.maxAttempts ?? 5;
-    defineSmsCommands(this.redis);
+    AUTH_SCRIPTS.define(this.redis);
   }
 
   /** VALIDATION_FAILED for a malformed phone, RATE_LIMITED (details.retryAfterSeconds) past a limit. */
@@ -113,16 +95,12 @@ export class SmsCodes {
     if (!isMobilePhone(phone)) throw new ApiError('VALIDATION_FAILED', { details: { field: 'phone' } });
     const code = String(randomInt(1_000_000)).padStart(6, '0');
     const keys = this.keys.sms(phone);
-    const [stored, retryAfterMs] = await this.redis.auth_v1_sendSmsCode(
-      keys.code,
-      keys.interval,
-      keys.daily,
-      code,
-      this.codeTtlMs,
-      this.minIntervalMs,
-      this.dailyLimit,
-      this.dayWindowMs,
-    );
+    const [stored, retryAfterMs] = (await AUTH_SCRIPTS.call(
+      this.redis,
+      'sendSmsCode',
+      [keys.code, keys.interval, keys.daily],
+      [code, this.codeTtlMs, this.minIntervalMs, this.dailyLimit, this.dayWindowMs],
+    )) as [number, number];
     if (stored !== 1) {
       throw new ApiError('RATE_LIMITED', {
         details: { retryAfterSeconds: Math.max(1, Math.ceil(retryAfterMs / 1000)) },
@@ -141,7 +119,12 @@ export class SmsCodes {
   /** True once for the right, unexpired code; false for anything else (consumes attempts). */
   async consume(phone: unknown, code: unknown): Promise<boolean> {
     if (!isMobilePhone(phone) || typeof code !== 'string' || !SMS_CODE.test(code)) return false;
-    const result = await this.redis.auth_v1_consumeSmsCode(this.keys.sms(phone).code, code, this.maxAttempts);
+    const result = await AUTH_SCRIPTS.call(
+      this.redis,
+      'consumeSmsCode',
+      [this.keys.sms(phone).code],
+      [code, this.maxAttempts],
+    );
     return result === 1;
   }
 }

@@ -5,8 +5,9 @@
  * Counters of a session carry the session's hash tag, so they are counted by the same script call
  * that checks the session (gateway/auth/sessions.ts `authorize`) — on Redis Cluster too.
  */
-import { readFileSync } from 'node:fs';
 import type { ClientContext, Cluster, Redis, Result } from 'ioredis';
+import { GatewayKeys } from '../../engine/keys.ts';
+import { ScriptSet } from '../../engine/luaScripts.ts';
 
 export interface RateLimitRule {
   readonly name: string;
@@ -28,7 +29,13 @@ export interface RateCounter {
   readonly windowMs: number;
 }
 
-const RATE_HIT_SCRIPT = readFileSync(new URL('./lua/rateHit-1.lua', import.meta.url), 'utf8');
+/** gateway/http/lua/<verbNoun>-<numKeys>.lua, loaded the engine's way (engine/luaScripts.ts). */
+const HTTP_SCRIPTS = new ScriptSet({
+  dir: new URL('./lua/', import.meta.url),
+  prefix: 'gw',
+  version: 1,
+  names: ['rateHit'] as const,
+});
 
 declare module 'ioredis' {
   interface RedisCommander<Context extends ClientContext = { type: 'default' }> {
@@ -36,17 +43,15 @@ declare module 'ioredis' {
   }
 }
 
-const defined = new WeakSet<object>();
-
 export class RateLimiter {
+  private readonly keys: GatewayKeys;
+
   constructor(
     private readonly redis: Redis | Cluster,
-    private readonly namespace: string,
+    namespace: string,
   ) {
-    if (!defined.has(redis)) {
-      redis.defineCommand('gw_v1_rateHit', { lua: RATE_HIT_SCRIPT, numberOfKeys: 1 });
-      defined.add(redis);
-    }
+    this.keys = new GatewayKeys(namespace);
+    HTTP_SCRIPTS.define(redis);
   }
 
   /**
@@ -55,7 +60,7 @@ export class RateLimiter {
    */
   counter(rule: RateLimitRule, subject: string, nowMs = Date.now()): RateCounter {
     const window = Math.floor(nowMs / rule.windowMs);
-    return { key: `${this.namespace}:rl:${rule.name}:${subject}:${window}`, windowMs: rule.windowMs };
+    return { key: this.keys.rateCounter(rule.name, subject, window), windowMs: rule.windowMs };
   }
 
   /** The verdict on a counter that has reached `count` in the window of `nowMs`. */
@@ -67,6 +72,7 @@ export class RateLimiter {
 
   async hit(rule: RateLimitRule, subject: string, nowMs = Date.now()): Promise<RateLimitVerdict> {
     const { key, windowMs } = this.counter(rule, subject, nowMs);
-    return this.verdict(rule, Number(await this.redis.gw_v1_rateHit(key, windowMs)), nowMs);
+    const count = await HTTP_SCRIPTS.call(this.redis, 'rateHit', [key], [windowMs]);
+    return this.verdict(rule, Number(count), nowMs);
   }
 }

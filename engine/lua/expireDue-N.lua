@@ -12,6 +12,8 @@
   ARGV[6..5+N] candidate ids (the first N entries of the due list)
   Returns ok {status = "DONE"|"MORE"|"RETRY"|"NOT_DUE", expired = list of {candidateId, subject, holdId},
               deleted = list of {candidateId, accountId, token}}
+  Emits EXPIRED per released hold (includes/release.lua) and DELETED per deleted registration
+  (payloads declared in engine/outbox.ts)
 ]]
 local dueSetKey, dueListKey, capacityKey, usedKey, streamKey, channel, emptyDueListKey =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
