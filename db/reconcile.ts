@@ -19,13 +19,13 @@
  */
 import type { Redis } from 'ioredis';
 import type { Engine } from '../engine/engine.ts';
-import { eventIdOf } from '../engine/events.ts';
+import { entryField, eventIdOf } from '../engine/events.ts';
 import { allRegistrations } from '../engine/invariants.ts';
 import { ORDER_BUCKETS } from '../engine/keys.ts';
 import { decodeOrder, type ItemView, type OrderView, type RegistrationView } from '../engine/views.ts';
 import { withTransaction, type Pool, type Queryable } from './pool.ts';
 import { registrationIdOf } from './sql/projections.ts';
-import { deadLetterStreamOf, StreamWriter } from './writer.ts';
+import { StreamWriter } from './writer.ts';
 
 export type DifferenceKind = 'SEATS' | 'REGISTRATION' | 'ITEM' | 'ORDER' | 'EVENT' | 'DEAD_LETTER';
 
@@ -62,16 +62,16 @@ async function readRedis(engine: Engine, provinces: readonly string[]): Promise<
   const orders: OrderView[] = [];
   const used = new Map<string, number>();
   for (const code of provinces) {
+    const keys = engine.keys.province(code);
     registrations.push(...(await allRegistrations(engine, code)));
-    for (const [field, n] of Object.entries(await engine.redis.hgetall(engine.keys.province(code).used))) {
+    for (const [field, n] of Object.entries(await engine.redis.hgetall(keys.used))) {
       if (Number(n) !== 0) used.set(field, Number(n));
     }
-    const base = `${engine.keys.namespace}:{p${code}}:ord:`;
     const chunk = 256;
     for (let start = 0; start < ORDER_BUCKETS; start += chunk) {
       const buckets = await Promise.all(
         Array.from({ length: Math.min(chunk, ORDER_BUCKETS - start) }, (_, i) =>
-          engine.redis.hgetall(`${base}${start + i}`),
+          engine.redis.hgetall(keys.orderBucket(start + i)),
         ),
       );
       for (const bucket of buckets) {
@@ -243,15 +243,14 @@ async function eventDifferences(
   const alerts: Difference[] = [];
   for (const [stream, entries] of await missingEvents(engine, db, streams)) {
     for (const [id, fields] of entries) {
-      const at = fields.indexOf('t');
-      const type = at >= 0 && at % 2 === 0 ? (fields[at + 1] ?? '?') : '?';
+      const type = entryField(fields, 't') ?? '?';
       differences.push({ kind: 'EVENT', key: `${stream} ${id}`, redis: type, postgres: null });
     }
   }
   for (const stream of streams) {
-    const dead = await engine.redis.xlen(deadLetterStreamOf(stream));
-    if (dead > 0)
-      alerts.push({ kind: 'DEAD_LETTER', key: deadLetterStreamOf(stream), redis: dead, postgres: null });
+    const deadLetters = engine.keys.deadLetters(stream);
+    const dead = await engine.redis.xlen(deadLetters);
+    if (dead > 0) alerts.push({ kind: 'DEAD_LETTER', key: deadLetters, redis: dead, postgres: null });
   }
   return { differences, alerts };
 }

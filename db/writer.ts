@@ -32,12 +32,16 @@
  */
 import type { Redis } from 'ioredis';
 import { decodeEvent, type EngineEvent } from '../engine/events.ts';
+import { deadLetterStreamOf, KeySpace } from '../engine/keys.ts';
+import { WRITER_GROUP } from '../engine/outbox.ts';
 import { pgErrorInfo, withTransaction, type Pool } from './pool.ts';
 import { insertEventsCopy, insertEventsReturning, type EventRow } from './sql/events.ts';
 import { MissingDependencyError, PoisonEventError, projectEvents } from './sql/projections.ts';
 
 export interface WriterOptions {
+  /** Outbox streams of one key space (engine/keys.ts `allStreams`). */
   readonly streams: readonly string[];
+  /** Default WRITER_GROUP (engine/outbox.ts). */
   readonly group?: string;
   readonly consumer: string;
   readonly batchSize?: number;
@@ -68,7 +72,7 @@ export interface WriterOptions {
   readonly trimIntervalMs?: number;
   /** Acknowledged entries younger than this are kept (for reconcile and inspection). Default 10 min. */
   readonly retainMs?: number;
-  /** Redis hash where each writer publishes its stats (field = consumer); default `<ns>:writer:stats`. */
+  /** Redis hash where each writer publishes its stats (field = consumer); default the streams' key space's `writerStats`. */
   readonly statsKey?: string;
   readonly onError?: (error: unknown) => void;
   readonly onDeadLetter?: (letter: DeadLetter) => void;
@@ -128,10 +132,8 @@ export function isTransient(error: unknown): boolean {
   return true;
 }
 
-/** The dead-letter stream of an outbox stream: same hash tag. */
-export function deadLetterStreamOf(stream: string): string {
-  return stream.endsWith(':ev') ? `${stream.slice(0, -3)}:dead` : `${stream}:dead`;
-}
+/** The dead-letter stream of an outbox stream (named in engine/keys.ts; exported here for its readers). */
+export { deadLetterStreamOf };
 
 class Stopped extends Error {}
 
@@ -173,6 +175,7 @@ export class StreamWriter {
   private lastClaimAt = 0;
   private lastTrimAt = 0;
   private lastStatsAt = 0;
+  private readonly keys: KeySpace;
   private readonly statsKey: string;
 
   constructor(
@@ -180,14 +183,15 @@ export class StreamWriter {
     private readonly db: Pool,
     private readonly options: WriterOptions,
   ) {
-    this.group = options.group ?? 'writer';
+    this.group = options.group ?? WRITER_GROUP;
     this.batchSize = options.batchSize ?? 1000;
     this.maxAttempts = options.maxAttempts ?? 3;
     this.reader = redis.duplicate();
     // failures surface on the commands themselves (and are retried); no unhandled 'error' events
     this.reader.on('error', () => undefined);
-    const first = options.streams[0] ?? 'cet:{x}:ev';
-    this.statsKey = options.statsKey ?? `${first.slice(0, Math.max(0, first.indexOf(':{')))}:writer:stats`;
+    const first = options.streams[0];
+    this.keys = first === undefined ? new KeySpace() : KeySpace.ofStream(first);
+    this.statsKey = options.statsKey ?? this.keys.writerStats;
   }
 
   get current(): WriterStats {
@@ -521,7 +525,7 @@ export class StreamWriter {
     stored: 'event' | 'none',
   ): Promise<void> {
     await this.redis.xadd(
-      deadLetterStreamOf(entry.stream),
+      this.keys.deadLetters(entry.stream),
       '*',
       'stream',
       entry.stream,

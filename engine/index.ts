@@ -22,4 +22,5 @@ export {
 export { KeySpace, dueBucketOf } from './keys.ts';
 export * from './views.ts';
 export * from './subjects.ts';
-export { decodeEvent, eventIdOf, type EngineEvent, type EventType } from './events.ts';
+export { decodeEvent, eventIdOf, type EngineEvent, type EventData, type EventType } from './events.ts';
+export { EVENT_PAYLOADS, EVENT_TYPES, WRITER_GROUP, type EventPayload } from './outbox.ts';

@@ -4,6 +4,8 @@
  * (gateway/threads.ts), so /metrics always shows the whole process.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { deadLetterStreamOf } from '../engine/keys.ts';
+import { WRITER_GROUP } from '../engine/outbox.ts';
 
 export class GatewayMetrics {
   readonly registry = new Registry();
@@ -76,13 +78,13 @@ export async function readPersistenceGauges(
   streams: readonly string[],
   dueSets: readonly string[],
   now: number,
-  group = 'writer',
+  group = WRITER_GROUP,
 ): Promise<PersistenceGauges> {
   const pipeline = redis.pipeline();
   for (const stream of streams) {
     pipeline.call('XINFO', 'GROUPS', stream);
     pipeline.xpending(stream, group);
-    pipeline.xlen(stream.endsWith(':ev') ? `${stream.slice(0, -3)}:dead` : `${stream}:dead`);
+    pipeline.xlen(deadLetterStreamOf(stream));
     pipeline.xlen(stream);
   }
   for (const dueSet of dueSets) pipeline.zrangebyscore(dueSet, '-inf', now, 'WITHSCORES', 'LIMIT', 0, 1);

@@ -25,7 +25,7 @@ import { Redis } from 'ioredis';
 import { migrate } from '../db/migrate.ts';
 import { createPool, type Pool } from '../db/pool.ts';
 import { StreamWriter } from '../db/writer.ts';
-import { Engine, bind } from '../engine/index.ts';
+import { Engine, WRITER_GROUP, bind } from '../engine/index.ts';
 import { cpuPerUnit, sampleProcesses } from '../loadtest/cpu.ts';
 import type { Campus } from '../engine/world.ts';
 import { startStack } from './stack.ts';
@@ -279,7 +279,7 @@ try {
 
   // lag under sustained load
   await emptyTables(db);
-  for (const stream of streams) await redis.xgroup('CREATE', stream, 'writer', '$', 'MKSTREAM');
+  for (const stream of streams) await redis.xgroup('CREATE', stream, WRITER_GROUP, '$', 'MKSTREAM');
   const lags: number[] = [];
   const writer = new StreamWriter(redis, db, {
     streams,

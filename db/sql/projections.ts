@@ -18,11 +18,15 @@
  * per event type (unnest of array parameters), which equals applying its events one by one. Reviews
  * are few and applied one by one.
  *
+ * Each event's payload is checked against the outbox contract (engine/outbox.ts) before it is
+ * applied; one that does not match is poison (PoisonEventError), never retried.
+ *
  * An update whose row does not exist yet (its creating event was not written: another writer holds
  * it, or it was dead-lettered) raises MissingDependencyError; the writer retries it with backoff and
  * dead-letters it after its attempts.
  */
-import type { EngineEvent } from '../../engine/events.ts';
+import type { EngineEvent, EventType } from '../../engine/events.ts';
+import { isEventType, luaList, payloadError } from '../../engine/outbox.ts';
 import type { Queryable } from '../pool.ts';
 
 export class MissingDependencyError extends Error {
@@ -49,37 +53,26 @@ export function tagOf(stream: string): string {
   return tag;
 }
 
-export const itemIdOf = (stream: string, holdId: unknown): string => `${tagOf(stream)}/${String(holdId)}`;
+export const itemIdOf = (stream: string, holdId: number): string => `${tagOf(stream)}/${holdId}`;
 export const registrationIdOf = (candidateId: string, savedAt: number): string => `${candidateId}/${savedAt}`;
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
-function str(event: EngineEvent, field: string): string {
-  const value = event.data[field];
-  if (typeof value === 'string' && value !== '') return value;
-  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
-  throw new PoisonEventError(`${event.type} ${event.eventId}: field ${field} missing`);
-}
-
-function num(event: EngineEvent, field: string): number {
-  const value = Number(event.data[field]);
-  if (event.data[field] === undefined || event.data[field] === null || !Number.isFinite(value)) {
-    throw new PoisonEventError(`${event.type} ${event.eventId}: field ${field} missing`);
+/** The event, once its payload matches the outbox contract; otherwise it is poison. */
+function checked<T extends EngineEvent>(event: T): T {
+  if (!isEventType(event.type)) {
+    throw new PoisonEventError(`unknown event type ${String(event.type)} (${event.eventId})`);
   }
-  return value;
+  const error = payloadError(event.type, event.data);
+  if (error !== undefined) throw new PoisonEventError(`${event.type} ${event.eventId}: ${error}`);
+  return event;
 }
 
-function list(event: EngineEvent, field: string): unknown[] {
-  const value = event.data[field];
-  if (value === undefined || value === null) return [];
-  // cjson encodes an empty Lua table as {}
-  if (typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length === 0) return [];
-  if (!Array.isArray(value))
-    throw new PoisonEventError(`${event.type} ${event.eventId}: field ${field} is not a list`);
-  return value;
+function ofType<T extends EventType>(events: readonly EngineEvent[], type: T) {
+  return events.filter((event): event is Extract<EngineEvent, { type: T }> => event.type === type);
 }
 
-const PHASE: Partial<Record<EngineEvent['type'], number>> = {
+const PHASE: Partial<Record<EventType, number>> = {
   BOUND: 1,
   HELD: 2,
   ORDER_CREATED: 3,
@@ -94,14 +87,14 @@ function entitiesOf(event: EngineEvent): string[] {
   switch (event.type) {
     case 'BOUND':
     case 'DELETED':
-      return [`r:${str(event, 'candidateId')}`, `a:${str(event, 'accountId')}`];
+      return [`r:${event.data.candidateId}`, `a:${event.data.accountId}`];
     case 'HELD':
     case 'CANCELLED':
     case 'EXPIRED':
-      return [`i:${itemIdOf(event.stream, str(event, 'holdId'))}`, `c:${str(event, 'candidateId')}`];
+      return [`i:${itemIdOf(event.stream, event.data.holdId)}`, `c:${event.data.candidateId}`];
     case 'ORDER_CREATED':
     case 'PAYMENT_CONFIRMED':
-      return [`o:${str(event, 'orderId')}`, `c:${str(event, 'candidateId')}`];
+      return [`o:${event.data.orderId}`, `c:${event.data.candidateId}`];
     default:
       return [];
   }
@@ -118,11 +111,11 @@ export async function projectEvents(db: Queryable, events: readonly EngineEvent[
         await applySegment(db, segment);
         segment = [];
         seen = new Map();
-        await applyReview(db, event);
+        await applyReview(db, checked(event));
       }
       continue; // CAMPUS_UPSERTED, CALENDAR_SET: reference data is PostgreSQL's own (admin routes)
     }
-    const entities = entitiesOf(event);
+    const entities = entitiesOf(checked(event));
     // candidate-level keys (c:) only order candidate events that must not pass each other: an item
     // of a candidate after that candidate's DELETED (a new binding's) and the like
     if (entities.some((key) => (seen.get(key) ?? 0) > phase)) {
@@ -138,37 +131,31 @@ export async function projectEvents(db: Queryable, events: readonly EngineEvent[
 
 async function applySegment(db: Queryable, events: readonly EngineEvent[]): Promise<void> {
   if (events.length === 0) return;
-  const byType = (type: EngineEvent['type']) => events.filter((event) => event.type === type);
-  await bound(db, byType('BOUND'));
-  await held(db, byType('HELD'));
-  await orderCreated(db, byType('ORDER_CREATED'));
-  await paymentConfirmed(db, byType('PAYMENT_CONFIRMED'));
+  await bound(db, ofType(events, 'BOUND'));
+  await held(db, ofType(events, 'HELD'));
+  await orderCreated(db, ofType(events, 'ORDER_CREATED'));
+  await paymentConfirmed(db, ofType(events, 'PAYMENT_CONFIRMED'));
   await ended(
     db,
-    events.filter((event) => event.type === 'CANCELLED' || event.type === 'EXPIRED'),
+    events.filter(
+      (event): event is EngineEvent<'CANCELLED' | 'EXPIRED'> =>
+        event.type === 'CANCELLED' || event.type === 'EXPIRED',
+    ),
   );
-  await deleted(db, byType('DELETED'));
+  await deleted(db, ofType(events, 'DELETED'));
 }
 
-async function bound(db: Queryable, events: readonly EngineEvent[]): Promise<void> {
+async function bound(db: Queryable, events: readonly EngineEvent<'BOUND'>[]): Promise<void> {
   if (events.length === 0) return;
-  const rows = events.map((event) => {
-    const candidateId = str(event, 'candidateId');
-    const savedAt = num(event, 'savedAt');
-    const snapshot = event.data.snapshot;
-    if (typeof snapshot !== 'object' || snapshot === null || Array.isArray(snapshot)) {
-      throw new PoisonEventError(`BOUND ${event.eventId}: snapshot missing`);
-    }
-    return {
-      id: registrationIdOf(candidateId, savedAt),
-      candidateId,
-      accountId: str(event, 'accountId'),
-      province: tagOf(event.stream).replace(/^p/, ''),
-      campusId: str(event, 'campusId'),
-      snapshot: JSON.stringify(snapshot),
-      savedAt: iso(savedAt),
-    };
-  });
+  const rows = events.map(({ data, stream }) => ({
+    id: registrationIdOf(data.candidateId, data.savedAt),
+    candidateId: data.candidateId,
+    accountId: data.accountId,
+    province: tagOf(stream).replace(/^p/, ''),
+    campusId: data.campusId,
+    snapshot: JSON.stringify(data.snapshot),
+    savedAt: iso(data.savedAt),
+  }));
   await db.query(
     `INSERT INTO registrations (registration_id, candidate_id, account_id, province_code, campus_id, snapshot, saved_at)
      SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::jsonb[], $7::timestamptz[])
@@ -185,16 +172,16 @@ async function bound(db: Queryable, events: readonly EngineEvent[]): Promise<voi
   );
 }
 
-async function held(db: Queryable, events: readonly EngineEvent[]): Promise<void> {
+async function held(db: Queryable, events: readonly EngineEvent<'HELD'>[]): Promise<void> {
   if (events.length === 0) return;
-  const rows = events.map((event) => ({
-    id: itemIdOf(event.stream, str(event, 'holdId')),
-    candidateId: str(event, 'candidateId'),
-    subject: str(event, 'subject'),
-    campusId: str(event, 'campusId'),
-    fee: num(event, 'fee'),
-    heldAt: iso(num(event, 'heldAt')),
-    payBy: iso(num(event, 'payBy')),
+  const rows = events.map(({ data, stream }) => ({
+    id: itemIdOf(stream, data.holdId),
+    candidateId: data.candidateId,
+    subject: data.subject,
+    campusId: data.campusId,
+    fee: data.fee,
+    heldAt: iso(data.heldAt),
+    payBy: iso(data.payBy),
   }));
   await db.query(
     `INSERT INTO registration_items (item_id, candidate_id, subject, kind, level, campus_id, status, fee, held_at, pay_by)
@@ -215,14 +202,14 @@ async function held(db: Queryable, events: readonly EngineEvent[]): Promise<void
   );
 }
 
-async function orderCreated(db: Queryable, events: readonly EngineEvent[]): Promise<void> {
+async function orderCreated(db: Queryable, events: readonly EngineEvent<'ORDER_CREATED'>[]): Promise<void> {
   if (events.length === 0) return;
-  const orders = events.map((event) => ({
-    id: str(event, 'orderId'),
-    candidateId: str(event, 'candidateId'),
-    amount: num(event, 'amount'),
-    method: str(event, 'method'),
-    at: iso(event.at),
+  const orders = events.map(({ data, at }) => ({
+    id: data.orderId,
+    candidateId: data.candidateId,
+    amount: data.amount,
+    method: data.method,
+    at: iso(at),
   }));
   await db.query(
     `INSERT INTO payment_orders (order_id, candidate_id, amount, method, status, created_at)
@@ -241,13 +228,11 @@ async function orderCreated(db: Queryable, events: readonly EngineEvent[]): Prom
   const orderIds: string[] = [];
   const itemIds: string[] = [];
   const fees: number[] = [];
-  for (const event of events) {
-    for (const entry of list(event, 'items')) {
-      if (!Array.isArray(entry) || entry.length < 3)
-        throw new PoisonEventError(`ORDER_CREATED ${event.eventId}: bad item`);
-      orderIds.push(str(event, 'orderId'));
-      itemIds.push(itemIdOf(event.stream, entry[1]));
-      fees.push(Number(entry[2]));
+  for (const { data, stream } of events) {
+    for (const [, holdId, fee] of data.items) {
+      orderIds.push(data.orderId);
+      itemIds.push(itemIdOf(stream, holdId));
+      fees.push(fee);
     }
   }
   if (orderIds.length === 0) return;
@@ -270,7 +255,10 @@ async function orderCreated(db: Queryable, events: readonly EngineEvent[]): Prom
   );
 }
 
-async function paymentConfirmed(db: Queryable, events: readonly EngineEvent[]): Promise<void> {
+async function paymentConfirmed(
+  db: Queryable,
+  events: readonly EngineEvent<'PAYMENT_CONFIRMED'>[],
+): Promise<void> {
   if (events.length === 0) return;
   const orderIds: string[] = [];
   const statuses: string[] = [];
@@ -279,20 +267,19 @@ async function paymentConfirmed(db: Queryable, events: readonly EngineEvent[]): 
   const outcomeOrders: string[] = [];
   const outcomeSubjects: string[] = [];
   const outcomes: string[] = [];
-  for (const event of events) {
-    const orderId = str(event, 'orderId');
-    orderIds.push(orderId);
-    statuses.push(str(event, 'status'));
-    txs.push(str(event, 'providerTx'));
-    ats.push(iso(event.at));
-    for (const subject of list(event, 'paid')) {
-      outcomeOrders.push(orderId);
-      outcomeSubjects.push(String(subject));
+  for (const { data, at } of events) {
+    orderIds.push(data.orderId);
+    statuses.push(data.status);
+    txs.push(data.providerTx);
+    ats.push(iso(at));
+    for (const subject of luaList(data.paid)) {
+      outcomeOrders.push(data.orderId);
+      outcomeSubjects.push(subject);
       outcomes.push('PAID');
     }
-    for (const subject of list(event, 'refund')) {
-      outcomeOrders.push(orderId);
-      outcomeSubjects.push(String(subject));
+    for (const subject of luaList(data.refund)) {
+      outcomeOrders.push(data.orderId);
+      outcomeSubjects.push(subject);
       outcomes.push('LATE_REFUND');
     }
   }
@@ -313,7 +300,7 @@ async function paymentConfirmed(db: Queryable, events: readonly EngineEvent[]): 
     if (absent.length > 0) {
       throw new MissingDependencyError(
         `PAYMENT_CONFIRMED: orders not written yet: ${absent.join(', ')}`,
-        events.filter((event) => absent.includes(str(event, 'orderId'))).map((event) => event.eventId),
+        events.filter((event) => absent.includes(event.data.orderId)).map((event) => event.eventId),
       );
     }
   }
@@ -336,9 +323,9 @@ async function paymentConfirmed(db: Queryable, events: readonly EngineEvent[]): 
   );
 }
 
-async function ended(db: Queryable, events: readonly EngineEvent[]): Promise<void> {
+async function ended(db: Queryable, events: readonly EngineEvent<'CANCELLED' | 'EXPIRED'>[]): Promise<void> {
   if (events.length === 0) return;
-  const ids = events.map((event) => itemIdOf(event.stream, str(event, 'holdId')));
+  const ids = events.map((event) => itemIdOf(event.stream, event.data.holdId));
   const statuses = events.map((event) => event.type);
   const ats = events.map((event) => iso(event.at));
   await db.query(
@@ -361,10 +348,10 @@ async function ended(db: Queryable, events: readonly EngineEvent[]): Promise<voi
   }
 }
 
-async function deleted(db: Queryable, events: readonly EngineEvent[]): Promise<void> {
+async function deleted(db: Queryable, events: readonly EngineEvent<'DELETED'>[]): Promise<void> {
   if (events.length === 0) return;
-  const candidates = events.map((event) => str(event, 'candidateId'));
-  const reasons = events.map((event) => str(event, 'reason'));
+  const candidates = events.map((event) => event.data.candidateId);
+  const reasons = events.map((event) => event.data.reason);
   const ats = events.map((event) => iso(event.at));
   const updated = await db.query<{ candidate_id: string }>(
     `UPDATE registrations r SET deleted_at = u.at, delete_reason = u.reason
@@ -377,7 +364,7 @@ async function deleted(db: Queryable, events: readonly EngineEvent[]): Promise<v
     const done = new Set(updated.rows.map((r) => r.candidate_id));
     const absent = events.filter((_, i) => !done.has(candidates[i]!));
     throw new MissingDependencyError(
-      `DELETED: no live registration written yet for ${absent.map((e) => str(e, 'candidateId')).join(', ')}`,
+      `DELETED: no live registration written yet for ${absent.map((e) => e.data.candidateId).join(', ')}`,
       absent.map((event) => event.eventId),
     );
   }
@@ -387,19 +374,12 @@ async function applyReview(db: Queryable, event: EngineEvent): Promise<void> {
   const at = iso(event.at);
   switch (event.type) {
     case 'REVIEW_SUBMITTED': {
-      const status = str(event, 'status');
+      const { reviewId, accountId, candidateId, ticketNumber, status } = event.data;
       await db.query(
         `INSERT INTO cet6_reviews (review_id, account_id, candidate_id, ticket_number, status, submitted_at, decided_at)
          VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $5 = 'PENDING' THEN NULL ELSE $6::timestamptz END)
          ON CONFLICT (review_id) DO NOTHING`,
-        [
-          str(event, 'reviewId'),
-          str(event, 'accountId'),
-          str(event, 'candidateId'),
-          str(event, 'ticketNumber'),
-          status,
-          at,
-        ],
+        [reviewId, accountId, candidateId, ticketNumber, status, at],
       );
       return;
     }
@@ -410,13 +390,7 @@ async function applyReview(db: Queryable, event: EngineEvent): Promise<void> {
         `UPDATE cet6_reviews SET candidate_id = $2, ticket_number = $3, status = $4, submitted_at = $5,
                 decided_at = CASE WHEN $4 = 'PENDING' THEN NULL ELSE $5::timestamptz END
           WHERE review_id = $1`,
-        [
-          str(event, 'reviewId'),
-          str(event, 'candidateId'),
-          str(event, 'ticketNumber'),
-          str(event, 'status'),
-          at,
-        ],
+        [event.data.reviewId, event.data.candidateId, event.data.ticketNumber, event.data.status, at],
       );
       return;
     case 'REVIEW_DECIDED':
@@ -424,7 +398,7 @@ async function applyReview(db: Queryable, event: EngineEvent): Promise<void> {
         db,
         event,
         `UPDATE cet6_reviews SET status = $2, decided_at = $3 WHERE review_id = $1`,
-        [str(event, 'reviewId'), str(event, 'status'), at],
+        [event.data.reviewId, event.data.status, at],
       );
       return;
     case 'REVIEW_DELETED':
@@ -432,7 +406,7 @@ async function applyReview(db: Queryable, event: EngineEvent): Promise<void> {
         db,
         event,
         `UPDATE cet6_reviews SET deleted_at = $2 WHERE review_id = $1 AND deleted_at IS NULL`,
-        [str(event, 'reviewId'), at],
+        [event.data.reviewId, at],
         true,
       );
       return;

@@ -8,6 +8,7 @@
   Returns ok {record, replay}
        or REGISTRATION_NOT_OPEN | REGISTRATION_CLOSED (R5) | CANDIDATE_ALREADY_BOUND (I2)
        or BIND_ABORTED (the token was fenced by a recovery)
+  Emits BOUND (payload declared in engine/outbox.ts)
 ]]
 local registrationsKey, calendarKey, fenceKey, dueSetKey, dueListKey, streamKey =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]

@@ -7,6 +7,7 @@
   ARGV[5] empty deadline  ARGV[6] its due bucket member  ARGV[7] its score
   Returns ok {cancelled = [subjects]}
        or NO_REGISTRATION | REGISTRATION_NOT_OPEN | REGISTRATION_CLOSED | NOT_REGISTERED | ALREADY_PAID
+  Emits CANCELLED per ended subject (includes/release.lua; payload declared in engine/outbox.ts)
 ]]
 local registrationsKey, calendarKey, capacityKey, usedKey, dueSetKey, dueListKey, streamKey, channel =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]

@@ -7,6 +7,7 @@
   ARGV[1] orderId  ARGV[2] now  ARGV[3] provider transaction id
   Returns ok {order, duplicate}  (order.st = PAID when at least one item was applied, else LATE_REFUND;
           order.paid / order.refund list the subjects)   or ORDER_NOT_FOUND
+  Emits PAYMENT_CONFIRMED (payload declared in engine/outbox.ts)
 ]]
 local ordersKey, registrationsKey, streamKey = KEYS[1], KEYS[2], KEYS[3]
 local orderId, providerTx = ARGV[1], ARGV[3]

@@ -4,6 +4,7 @@
   ARGV[1] candidateId  ARGV[2] accountId  ARGV[3] orderId  ARGV[4] method  ARGV[5] now
   Returns ok {order}  or NO_REGISTRATION | REGISTRATION_NOT_OPEN | REGISTRATION_CLOSED | NOTHING_TO_PAY
   order = {id, c candidateId, a accountId, m method, st PENDING, amt, it = {{subject, holdId, fee}}, ca createdAt}
+  Emits ORDER_CREATED (payload declared in engine/outbox.ts)
 ]]
 local registrationsKey, calendarKey, ordersKey, streamKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local candidateId, accountId, orderId, method = ARGV[1], ARGV[2], ARGV[3], ARGV[4]

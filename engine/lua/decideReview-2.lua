@@ -3,6 +3,7 @@
   KEYS[1] reviews bucket  KEYS[2] account shard stream
   ARGV[1] accountId  ARGV[2] reviewId  ARGV[3] approve "1"|"0"  ARGV[4] now
   Returns ok {review}  or REVIEW_NOT_FOUND | REVIEW_NOT_PENDING
+  Emits REVIEW_DECIDED (payload declared in engine/outbox.ts)
 ]]
 local reviewsKey, streamKey = KEYS[1], KEYS[2]
 local accountId, reviewId, approve = ARGV[1], ARGV[2], ARGV[3]

@@ -2,6 +2,7 @@
   Delete a rejected CET6 review (R11).
   KEYS[1] reviews bucket  KEYS[2] account shard stream   ARGV[1] accountId  ARGV[2] now
   Returns ok {}  or REVIEW_NOT_FOUND | REVIEW_APPROVED_FINAL | REVIEW_PENDING
+  Emits REVIEW_DELETED (payload declared in engine/outbox.ts)
 ]]
 local reviewsKey, streamKey = KEYS[1], KEYS[2]
 local accountId = ARGV[1]

@@ -4,6 +4,7 @@
   ARGV[1] accountId  ARGV[2] status APPROVED|PENDING  ARGV[3] ticket  ARGV[4] candidateId
   ARGV[5] provinceCode  ARGV[6] now
   Returns ok {review}  or REVIEW_NOT_FOUND | REVIEW_APPROVED_FINAL | REVIEW_PENDING
+  Emits REVIEW_EDITED (payload declared in engine/outbox.ts)
 ]]
 local reviewsKey, streamKey = KEYS[1], KEYS[2]
 local accountId, status, ticket, candidateId, provinceCode = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]

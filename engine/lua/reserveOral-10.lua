@@ -8,6 +8,7 @@
        or NO_REGISTRATION | REGISTRATION_NOT_OPEN | REGISTRATION_CLOSED | ALREADY_REGISTERED
         | WRITTEN_REQUIRED (R18; also when the written hold is past its pay-by) | CAMPUS_NOT_FOUND | EXTERNAL_ORAL_NOT_ALLOWED (R19)
         | CAMPUS_NOT_OPEN {opensAt} (R20) | SUBJECT_NOT_OFFERED | SOLD_OUT (R21)
+  Emits HELD (payload declared in engine/outbox.ts)
 ]]
 local registrationsKey, calendarKey, campusesKey, capacityKey, usedKey, sequenceKey, dueSetKey, dueListKey, streamKey, channel =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]

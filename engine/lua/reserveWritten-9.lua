@@ -9,6 +9,7 @@
   Returns ok {item = {...}, remaining, capacity}
        or NO_REGISTRATION | REGISTRATION_NOT_OPEN | REGISTRATION_CLOSED | NOT_ELIGIBLE
         | ALREADY_REGISTERED | SAME_LEVEL_TAKEN {subject} | SUBJECT_NOT_OFFERED | SOLD_OUT
+  Emits HELD (payload declared in engine/outbox.ts)
 ]]
 local registrationsKey, calendarKey, capacityKey, usedKey, sequenceKey, dueSetKey, dueListKey, streamKey, channel =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]

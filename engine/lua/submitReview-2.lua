@@ -5,6 +5,7 @@
   ARGV[1] accountId  ARGV[2] reviewId  ARGV[3] status APPROVED|PENDING  ARGV[4] ticket
   ARGV[5] candidateId  ARGV[6] provinceCode  ARGV[7] now
   Returns ok {review}  or REVIEW_APPROVED_FINAL | REVIEW_EXISTS (R12)
+  Emits REVIEW_SUBMITTED (payload declared in engine/outbox.ts)
 ]]
 local reviewsKey, streamKey = KEYS[1], KEYS[2]
 local accountId, reviewId, status, ticket, candidateId, provinceCode = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]

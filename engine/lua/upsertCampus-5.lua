@@ -5,6 +5,7 @@
   ARGV[1] campusId  ARGV[2] campus JSON {n name, s schoolId, x 1|0 (R19), o ownSchoolAt, w provinceWideAt|-1 (R20)}
   ARGV[3] capacities JSON {subject: seats}  ARGV[4] now
   Returns ok {}  or CAPACITY_BELOW_TAKEN {subject, used, capacity}
+  Emits CAMPUS_UPSERTED (payload declared in engine/outbox.ts)
 ]]
 local campusesKey, capacityKey, usedKey, streamKey, channel = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local campusId, campusJson, capacityJson = ARGV[1], ARGV[2], ARGV[3]

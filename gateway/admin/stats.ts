@@ -18,13 +18,14 @@
  * Per-state counts over Redis itself (engine/invariants.ts reads every registration bucket) would
  * cost a full scan per call, so they are not here.
  */
+import { GatewayKeys } from '../../engine/keys.ts';
+import { WRITER_GROUP } from '../../engine/outbox.ts';
 import { PROVINCE_CODES } from '../../engine/provinces.ts';
 import { isSubject, type Subject } from '../../engine/subjects.ts';
 import { query } from '../../db/pool.ts';
 import { isoChina } from '../routes/common.ts';
 import type { Services } from '../services.ts';
 
-export const WRITER_GROUP = 'writer';
 const PERSISTED_MAX_AGE_MS = 5_000;
 const PERSISTED_LOCK_MS = 30_000;
 
@@ -235,12 +236,11 @@ async function sweeper(services: Services, now: number) {
  * process, JSON with `updatedAt`): they run in this process under `npm start`, or alone.
  */
 async function persistence(services: Services) {
-  const ns = services.config.namespace;
-  const names = services.engine.keys.allStreams(PROVINCE_CODES);
-  const dead = names.map((stream) => `${stream.slice(0, -':ev'.length)}:dead`);
+  const keys = services.engine.keys;
+  const dead = keys.allStreams(PROVINCE_CODES).map((stream) => keys.deadLetters(stream));
   const pipeline = services.redis.pipeline();
   for (const stream of dead) pipeline.xlen(stream);
-  pipeline.hgetall(`${ns}:writer:stats`).hgetall(`${ns}:sweeper:stats`);
+  pipeline.hgetall(keys.writerStats).hgetall(keys.sweeperStats);
   const results = ((await pipeline.exec()) ?? []) as PipelineResult;
   const byStream: Record<string, number> = {};
   let total = 0;
@@ -281,6 +281,7 @@ interface PersistedCounts {
   readonly lastWrittenAt: number | null;
 }
 
+/** Reads PAYMENT_CONFIRMED's `paid` (a Lua list: `{}` when empty) and `status` (engine/outbox.ts). */
 async function computePersisted(services: Services): Promise<PersistedCounts> {
   const rows = await query<{
     type: string;
@@ -315,11 +316,13 @@ async function computePersisted(services: Services): Promise<PersistedCounts> {
 class PersistedCache {
   private last: PersistedCounts | null = null;
 
+  constructor(private readonly keys: GatewayKeys) {}
+
   async read(services: Services): Promise<PersistedCounts | null> {
-    const key = `${services.config.namespace}:admin:stats:persisted`;
+    const { adminStatsPersisted: key, adminStatsPersistedLock: lockKey } = this.keys;
     const shared = await services.redis.get(key);
     if (shared !== null) return (this.last = JSON.parse(shared) as PersistedCounts);
-    const lock = await services.redis.set(`${key}:lock`, '1', 'PX', PERSISTED_LOCK_MS, 'NX');
+    const lock = await services.redis.set(lockKey, '1', 'PX', PERSISTED_LOCK_MS, 'NX');
     if (lock !== 'OK') return this.last; // another gateway is computing it
     try {
       const counts = await computePersisted(services);
@@ -330,7 +333,7 @@ class PersistedCache {
       services.log.warn({ err: error }, 'admin stats: persisted counts unavailable');
       return this.last;
     } finally {
-      await services.redis.del(`${key}:lock`);
+      await services.redis.del(lockKey);
     }
   }
 }
@@ -369,7 +372,7 @@ function persistedBody(counts: PersistedCounts | null) {
 }
 
 export function statsCollector(services: Services) {
-  const persisted = new PersistedCache();
+  const persisted = new PersistedCache(new GatewayKeys(services.config.namespace));
   return async (now: number) => {
     const [seatStats, streamStats, sweeperStats, persistedCounts, persistenceStats] = await Promise.all([
       seats(services),

@@ -11,7 +11,7 @@ import { checkInvariants } from '../../engine/invariants.ts';
 import { PROVINCE_CODES } from '../../engine/provinces.ts';
 import type { Pool } from '../../db/pool.ts';
 import { reconcile } from '../../db/reconcile.ts';
-import { WRITER_GROUP } from '../../gateway/admin/stats.ts';
+import { WRITER_GROUP } from '../../engine/outbox.ts';
 import type { InvariantVerdict } from '../report/types.ts';
 import type { Dashboards } from './dashboards.ts';
 

@@ -1,5 +1,6 @@
 -- Ends a HELD item (cancel or expiry): status, seat back, event, dashboard update; an oral item
 -- that depends on a written item being ended goes with it (R18). Returns the ended subjects.
+-- Emits `eventType` (CANCELLED or EXPIRED; payload declared in engine/outbox.ts) per ended item.
 local function endItem(ctx, rec, subject, newStatus, eventType, reason)
   local item = rec.i[subject]
   item[I_STATUS] = newStatus
