@@ -1,23 +1,29 @@
 /**
  * CET6 review applications for school staff (R11): the list to work through and the decision.
  *
- * Where the list comes from: the engine keeps each application on its account's Redis shard, and
- * no PostgreSQL projection of them exists yet (cet6_reviews is not written by the writer). What
- * PostgreSQL does hold is every REVIEW_* event (the writer copies the outbox into `events`), so the
- * list is built from those (the latest state per reviewId: submitted / edited carry the ticket and
- * candidate, decided the status, deleted removes it) and then each entry is confirmed against the
- * engine (`engine.review(accountId)`, one HGET each), which is authoritative: an application
- * decided, edited or deleted since its last written event shows as it is now, or not at all.
+ * Where the list comes from: the engine keeps each application on its account's Redis shard. The
+ * writer copies every REVIEW_* event into `events` and projects it onto `cet6_reviews`
+ * (db/sql/projections.ts), but the list is built from the events, not from that table: a
+ * projection can fail where the event row is still stored (the writer dead-letters it with
+ * `stored: event`), and then the table lacks a live application the events name. The projection
+ * refuses, for instance, an account or candidate PostgreSQL does not know (foreign keys), a
+ * decision the admin clock dated before its submission, and, after one of those, the deletion or
+ * resubmission that follows. So the list is the latest state per reviewId in `events` (submitted /
+ * edited carry the ticket and candidate, decided the status, deleted removes it), and each entry
+ * is then confirmed against the engine (`engine.review(accountId)`, one HGET each), which is
+ * authoritative: an application decided, edited or deleted since its last written event shows as
+ * it is now, or not at all.
  * The lag: an application submitted (or resubmitted after a rejection) appears once the writer has
  * copied its event, normally well under a second (the writer's lag in GET /api/v1/admin/stats);
- * a decision is visible at once. Cost: one scan of the REVIEW_* events (no index on `type` yet:
- * a projection or a partial index is the persistence work's to add) and one HGET per listed entry.
+ * a decision is visible at once. Cost: one scan of the REVIEW_* events (no index on `type` yet)
+ * and one HGET per listed entry.
  *
  * Each entry carries what staff compare by hand (R10: the ticket's CET4 record matched by name but
  * not by ID number): the candidate's school record (masked ID number) and the ticket's CET4 record.
  */
 import { query } from '../../db/pool.ts';
 import type { Engine } from '../../engine/engine.ts';
+import { payloadError, type EventPayload } from '../../engine/outbox.ts';
 import { accountOfReview, decideReview } from '../../engine/reviews.ts';
 import type { ReviewStatus, ReviewView } from '../../engine/views.ts';
 import { ApiError } from '../errors.ts';
@@ -35,7 +41,10 @@ export const ReviewListQuery = strictObject({
 export const DecisionBody = strictObject({ approve: Type.Boolean() });
 
 const DEFAULT_LIMIT = 500;
-const REVIEW_EVENTS = ['REVIEW_SUBMITTED', 'REVIEW_EDITED', 'REVIEW_DECIDED', 'REVIEW_DELETED'];
+const REVIEW_EVENTS = ['REVIEW_SUBMITTED', 'REVIEW_EDITED', 'REVIEW_DECIDED', 'REVIEW_DELETED'] as const;
+type ReviewEventType = (typeof REVIEW_EVENTS)[number];
+/** A row of `events` holding a REVIEW_* event (its data is the outbox payload, engine/outbox.ts). */
+type ReviewEventRow = { [T in ReviewEventType]: { type: T; data: EventPayload<T> } }[ReviewEventType];
 const MAX_REVIEW_ID_LENGTH = 128;
 
 interface EventState {
@@ -48,25 +57,24 @@ interface EventState {
 /** Latest state per reviewId from the written events, in stream order (entry ids, not `at`: the
  * admin clock may move `at` backwards in test mode). */
 async function reviewsFromEvents(services: Services): Promise<Map<string, EventState>> {
-  const events = await query<{ type: string; data: Record<string, unknown> }>(
+  const events = await query<ReviewEventRow>(
     services.db,
     `SELECT type, data FROM events WHERE type = ANY($1::text[])
       ORDER BY stream,
                split_part(split_part(event_id, '/', 2), '-', 1)::bigint,
                split_part(split_part(event_id, '/', 2), '-', 2)::bigint`,
-    [REVIEW_EVENTS],
+    [[...REVIEW_EVENTS]],
   );
   const states = new Map<string, EventState>();
-  for (const { type, data } of events) {
-    const reviewId = typeof data.reviewId === 'string' ? data.reviewId : null;
-    const accountId = typeof data.accountId === 'string' ? data.accountId : null;
-    if (reviewId === null || accountId === null) continue;
+  for (const event of events) {
+    // a row whose payload breaks the outbox contract (kept by a dead letter) says nothing reliable
+    if (payloadError(event.type, event.data) !== undefined) continue;
+    const { reviewId, accountId } = event.data;
     const state = states.get(reviewId) ?? { reviewId, accountId, status: 'PENDING', deleted: false };
-    if (type === 'REVIEW_DELETED') state.deleted = true;
+    if (event.type === 'REVIEW_DELETED') state.deleted = true;
     else {
       state.deleted = false;
-      if (data.status === 'PENDING' || data.status === 'APPROVED' || data.status === 'REJECTED')
-        state.status = data.status;
+      state.status = event.data.status;
     }
     states.set(reviewId, state);
   }
