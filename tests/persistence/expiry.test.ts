@@ -12,16 +12,8 @@ import { Sweeper } from '../../engine/sweeper.ts';
 import { DrivenClock } from '../../gateway/clock.ts';
 import { clockKey } from '../../gateway/services.ts';
 import { campus, loadFixture, newTestEngine, T0, type TestEngine } from '../support/engine.ts';
-import {
-  accountOf,
-  bindN,
-  drain,
-  persistenceDb,
-  runPool,
-  seedWorld,
-  waitFor,
-  type PersistenceDb,
-} from './support.ts';
+import { accountOf, bindN, drain, persistenceDb, runPool, seedWorld, type PersistenceDb } from './support.ts';
+import { waitFor } from '../support/wait.ts';
 
 const HOLDS = 10_000;
 const HOLD_MS = 60_000;
@@ -72,17 +64,24 @@ it(`${HOLDS} holds pass their deadline: each released exactly once, EXPIRED in P
   const sweepers = [1, 2].map(
     (i) => new Sweeper(engine, { intervalMs: 20, now: () => clock.now(), provinces: ['11'], name: `s${i}` }),
   );
+  const expiredSoFar = () => sweepers[0]!.current.expired + sweepers[1]!.current.expired;
+  /** Until each sweeper has made a whole pass that began after this call. */
+  const wholePass = async (message: string) => {
+    const done = sweepers.map((sweeper) => sweeper.current.sweeps + 2);
+    await waitFor(() => sweepers.every((sweeper, i) => sweeper.current.sweeps >= done[i]!), { message });
+  };
   for (const sweeper of sweepers) sweeper.start();
   try {
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(sweepers[0]!.current.expired + sweepers[1]!.current.expired).toBe(0); // not due yet
+    await wholePass('a pass of each sweeper before the deadline');
+    expect(expiredSoFar()).toBe(0); // not due yet
     await clock.set({ nowMs: T0 + HOLD_MS + 5_000 });
-    await waitFor(
-      async () => sweepers[0]!.current.expired + sweepers[1]!.current.expired >= HOLDS,
-      60_000,
-      'every hold expired',
-    );
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await waitFor(() => expiredSoFar() >= HOLDS, {
+      timeoutMs: 60_000,
+      intervalMs: 100,
+      message: 'every hold expired',
+    });
+    // and each sweeper looks again once all is released: nothing more to release
+    await wholePass('a pass of each sweeper after the expiry');
   } finally {
     for (const sweeper of sweepers) await sweeper.stop();
   }

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { StreamWriter } from '../../db/writer.ts';
 import { persistenceMetricsText, readPersistenceGauges } from '../../gateway/metrics.ts';
 import { campus, loadFixture, newTestEngine, T0, type TestEngine } from '../support/engine.ts';
+import { sleep } from '../support/wait.ts';
 import { bindN, drain, persistenceDb, seedWorld, type PersistenceDb } from './support.ts';
 
 const C1 = campus({ campusId: 'PG1', schoolId: 'SPG1', capacity: { CET4: 10 } });
@@ -32,7 +33,7 @@ it('reports writer lag, dead letters and sweeper lag', async () => {
   expect(
     (await engine.reserveWritten({ ...ref, subject: 'CET4', eligible: true, fee: 30, now: T0 })).ok,
   ).toBe(true);
-  await new Promise((resolve) => setTimeout(resolve, 20));
+  await sleep(20); // the oldest event gets an age
 
   const before = await readPersistenceGauges(te.redis, streams, dueSets, T0);
   expect(before.writerLagEvents).toBe(4); // CALENDAR_SET, CAMPUS_UPSERTED, BOUND, HELD

@@ -19,9 +19,9 @@ import {
   runPool,
   seedWorld,
   streamTotal,
-  waitFor,
   type PersistenceDb,
 } from './support.ts';
+import { waitFor } from '../support/wait.ts';
 
 const CANDIDATES = 25_000;
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -83,11 +83,19 @@ it(`kill -9 of the writer mid-burst (${2 * CANDIDATES} events): PostgreSQL ends 
     burstDone = true;
   });
 
-  await waitFor(async () => (await eventCount(pg.db)) >= 5_000, 60_000, 'first events in PostgreSQL');
+  await waitFor(async () => (await eventCount(pg.db)) >= 5_000, {
+    timeoutMs: 60_000,
+    intervalMs: 100,
+    message: 'first events in PostgreSQL',
+  });
   await kill9(writer);
   kills.push({ midBurst: !burstDone, inPostgres: await eventCount(pg.db) });
   writer = startWriter('w1'); // same name: re-reads its own pending entries
-  await waitFor(async () => (await eventCount(pg.db)) >= 20_000, 60_000, 'more events in PostgreSQL');
+  await waitFor(async () => (await eventCount(pg.db)) >= 20_000, {
+    timeoutMs: 60_000,
+    intervalMs: 100,
+    message: 'more events in PostgreSQL',
+  });
   await kill9(writer);
   kills.push({ midBurst: !burstDone, inPostgres: await eventCount(pg.db) });
   writer = startWriter('w2'); // another name: claims w1's entries once idle
@@ -97,8 +105,20 @@ it(`kill -9 of the writer mid-burst (${2 * CANDIDATES} events): PostgreSQL ends 
 
   const total = await streamTotal(engine, streams);
   expect(total).toBe(2 * CANDIDATES + 2); // + CALENDAR_SET, CAMPUS_UPSERTED
-  await waitFor(async () => (await eventCount(pg.db)) >= total, 120_000, 'every event in PostgreSQL');
-  await new Promise((resolve) => setTimeout(resolve, 500));
+  await waitFor(async () => (await eventCount(pg.db)) >= total, {
+    timeoutMs: 120_000,
+    intervalMs: 100,
+    message: 'every event in PostgreSQL',
+  });
+  // and acknowledged in Redis (the writer acknowledges after the insert)
+  await waitFor(
+    async () => {
+      for (const stream of streams)
+        if (Number(((await engine.redis.xpending(stream, 'writer')) as [number])[0]) > 0) return false;
+      return true;
+    },
+    { timeoutMs: 30_000, intervalMs: 100, message: 'nothing pending' },
+  );
   const exited = new Promise((resolve) => writer.once('exit', resolve));
   writer.kill('SIGTERM');
   await exited;

@@ -16,9 +16,9 @@ import {
   persistenceDb,
   seedWorld,
   streamTotal,
-  waitFor,
   type PersistenceDb,
 } from './support.ts';
+import { waitFor } from '../support/wait.ts';
 
 const PROVINCES = ['11', '31', '44', '51'] as const;
 const PER_PROVINCE = 60;
@@ -75,15 +75,18 @@ it('three lanes over 20 streams: every event once, projections equal Redis, noth
   const total = await streamTotal(engine, streams);
   // BOUND and HELD per candidate (after the fixture's calendar and campus events)
   expect(total - before).toBe(PROVINCES.length * PER_PROVINCE * 2);
-  await waitFor(async () => (await eventCount(pg.db)) >= total, 20_000, 'every event in PostgreSQL');
+  await waitFor(async () => (await eventCount(pg.db)) >= total, {
+    timeoutMs: 20_000,
+    intervalMs: 100,
+    message: 'every event in PostgreSQL',
+  });
   // idle now: each lane waits in its own blocking read
-  let blocked = 0;
-  for (let look = 0; look < 20 && blocked < 3; look++) {
-    const list = (await te.redis.client('LIST')) as string;
-    blocked = Math.max(blocked, (list.match(/name=lanes-test .*cmd=xreadgroup/g) ?? []).length);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-  expect(blocked).toBe(3);
+  const blocked = async () =>
+    (((await te.redis.client('LIST')) as string).match(/name=lanes-test .*cmd=xreadgroup/g) ?? []).length;
+  await waitFor(async () => (await blocked()) === 3, {
+    intervalMs: 5,
+    message: 'three lanes in a blocking read',
+  });
   await writer.stop();
   named.disconnect();
   expect(await eventCount(pg.db)).toBe(total);

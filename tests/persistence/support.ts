@@ -135,14 +135,6 @@ export async function drain(writer: StreamWriter): Promise<number> {
   }
 }
 
-export async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
 export async function streamTotal(engine: Engine, streams: readonly string[]): Promise<number> {
   let total = 0;
   for (const stream of streams) total += await engine.redis.xlen(stream);

@@ -11,7 +11,8 @@ import { DrivenClock } from '../../gateway/clock.ts';
 import { clockKey } from '../../gateway/services.ts';
 import { campus, loadFixture, newTestEngine, T0, type TestEngine } from '../support/engine.ts';
 import { redisUrl } from '../support/env.ts';
-import { bindN, waitFor } from './support.ts';
+import { waitFor } from '../support/wait.ts';
+import { bindN } from './support.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const HOLD_MS = 60_000;
@@ -51,14 +52,23 @@ it('follows the admin clock in TEST_MODE and reports its lag', async () => {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const statsKey = sweeperStatsKey(te.namespace);
-  await waitFor(async () => (await te.redis.hlen(statsKey)) > 0, 30_000, 'sweeper stats');
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  const sweeps = async () =>
+    Object.values(await te.redis.hgetall(statsKey)).reduce(
+      (sum, json) => sum + (JSON.parse(json) as { sweeps: number }).sweeps,
+      0,
+    );
+  // two passes published: the second began after the first had read the clock at T0, so the
+  // sweeper has looked at a hold that is not due yet
+  await waitFor(async () => (await sweeps()) >= 2, {
+    timeoutMs: 30_000,
+    intervalMs: 100,
+    message: 'two passes of the sweeper',
+  });
   expect((await engine.registration('11', ref.candidateId))?.written[0]?.status).toBe('HELD');
   await clock.set({ nowMs: T0 + HOLD_MS + 2_000 });
   await waitFor(
     async () => (await engine.registration('11', ref.candidateId))?.written[0]?.status === 'EXPIRED',
-    30_000,
-    'the hold to expire',
+    { timeoutMs: 30_000, intervalMs: 100, message: 'the hold to expire' },
   );
   const stats = Object.values(await te.redis.hgetall(statsKey)).map(
     (json) => JSON.parse(json) as { expired: number; lagMs: number },
@@ -68,8 +78,7 @@ it('follows the admin clock in TEST_MODE and reports its lag', async () => {
       Object.values(await te.redis.hgetall(statsKey)).some(
         (json) => (JSON.parse(json) as { expired: number }).expired === 1,
       ),
-    5_000,
-    'stats to show the expiry',
+    { timeoutMs: 5_000, intervalMs: 100, message: 'stats to show the expiry' },
   );
   expect(stats.every((s) => s.lagMs < 5_000)).toBe(true);
   const exited = new Promise((resolve) => child!.once('exit', resolve));

@@ -9,6 +9,7 @@ import { deadLetterStreamOf, isTransient, StreamWriter } from '../../db/writer.t
 import { DatabaseError } from 'pg';
 import { decideReview, expireDue, submitReview } from '../../engine/index.ts';
 import { campus, loadFixture, newTestEngine, T0, type TestEngine } from '../support/engine.ts';
+import { sleep, waitFor } from '../support/wait.ts';
 import { accountOf, bindN, drain, persistenceDb, seedWorld, type PersistenceDb } from './support.ts';
 
 const HOLD_MS = 60_000;
@@ -187,17 +188,17 @@ describe('writer projections', () => {
       claimIntervalMs: 10,
       idleMs: 20,
     });
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100); // past claimIdleMs: the dead consumer's entry is idle
     w3.start();
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      const { rows } = await pg.db.query(
-        `SELECT count(*)::int AS n FROM registrations WHERE candidate_id IN ('w4', 'w5')`,
-      );
-      if (rows[0].n === 2) break;
-      if (Date.now() > deadline) throw new Error('pending entries not written');
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    await waitFor(
+      async () => {
+        const { rows } = await pg.db.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM registrations WHERE candidate_id IN ('w4', 'w5')`,
+        );
+        return rows[0]!.n === 2;
+      },
+      { timeoutMs: 10_000, intervalMs: 50, message: 'the pending entries written' },
+    );
     await w3.stop();
     expect(w3.current.claimed).toBeGreaterThanOrEqual(1);
     const pending = (await te.redis.xpending(streams[0]!, 'writer')) as [number];
@@ -348,7 +349,7 @@ describe('writer housekeeping', () => {
     expect(writer.current.deferred).toBe(1);
     expect(writer.current.deadLetters).toBe(0);
     expect(Number(((await te.redis.xpending(stream, 'writer')) as [number])[0])).toBe(3);
-    await new Promise((resolve) => setTimeout(resolve, 400));
+    await sleep(400); // past claimIdleMs
     await writer.claimIdle(); // BOUND, HELD (the ghost's) and CANCELLED (its own), in id order
     const items = await pg.db.query(`SELECT status FROM registration_items WHERE candidate_id = 'w10'`);
     expect(items.rows).toEqual([{ status: 'CANCELLED' }]);
