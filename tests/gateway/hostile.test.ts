@@ -26,6 +26,7 @@ import {
   type SignedUp,
   type TestGateway,
 } from '../support/gateway.ts';
+import { sleep, waitFor } from '../support/wait.ts';
 import { registerCandidate, seedTestWorld, type TestCandidate, type TestWorld } from '../support/world.ts';
 
 const HIGH = '1000000';
@@ -166,13 +167,54 @@ async function pgState(): Promise<Record<string, string>> {
 /** Waits until PostgreSQL holds every event of the namespace's streams (the writer is idle). */
 async function writerCaughtUp(): Promise<void> {
   const streams = gw.engine.keys.allStreams(['11', '31', '44']);
-  for (let waited = 0; waited < 30_000; waited += 50) {
-    const lengths = await Promise.all(streams.map((stream) => gw.redis.xlen(stream)));
-    const [row] = await query<{ n: string }>(db, 'SELECT count(*)::text AS n FROM events');
-    if (Number(row!.n) >= lengths.reduce((sum, n) => sum + n, 0)) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error('the writer did not catch up within 30 s');
+  await waitFor(
+    async () => {
+      const lengths = await Promise.all(streams.map((stream) => gw.redis.xlen(stream)));
+      const [row] = await query<{ n: string }>(db, 'SELECT count(*)::text AS n FROM events');
+      return Number(row!.n) >= lengths.reduce((sum, n) => sum + n, 0);
+    },
+    { timeoutMs: 30_000, intervalMs: 50, message: 'the writer to catch up' },
+  );
+}
+
+interface State {
+  readonly redis: Map<string, string>;
+  readonly pg: Record<string, string>;
+}
+
+/** Redis and PostgreSQL once the writer has copied every event. */
+async function settledState(): Promise<State> {
+  await writerCaughtUp();
+  const state = { redis: await redisState(), pg: await pgState() };
+  expect(state.redis.size).toBeGreaterThan(10);
+  expect(state.pg.registrations).not.toBe('0:null');
+  return state;
+}
+
+/**
+ * What "nothing changed" means for each test of hostile requests: Redis and PostgreSQL as they
+ * were `before` it, the invariants holding, A's registration, order and review as A saw them.
+ */
+async function expectNothingChangedSince(before: State): Promise<void> {
+  const after = await settledState();
+  const changed = [...new Set([...before.redis.keys(), ...after.redis.keys()])].filter(
+    (key) => before.redis.get(key) !== after.redis.get(key),
+  );
+  expect(changed).toEqual([]);
+  expect(after.pg).toEqual(before.pg);
+  expect((await checkInvariants(gw.engine, ['11', '31', '44'])).violations).toEqual([]);
+  expect((await gw.http.get('/api/v1/registration', { token: a.token })).body).toEqual(aView);
+  const order = await gw.http.get(`/api/v1/payments/${encodeURIComponent(aOrderId)}`, { token: a.token });
+  expect(order.body.status).toBe('PENDING');
+  expect((await gw.engine.review(a.user.accountId))?.status).toBe('PENDING');
+}
+
+/** Until only the metrics request itself is in flight: every admission slot came back. */
+async function slotsBack(): Promise<void> {
+  await waitFor(async () => (await inFlight()) <= 1, {
+    intervalMs: 100,
+    message: 'every admission slot back',
+  });
 }
 
 async function inFlight(): Promise<number> {
@@ -217,17 +259,9 @@ const raw = (token: string | undefined, text: string | Buffer): RequestOptions =
   headers: json,
 });
 
-let before: { redis: Map<string, string>; pg: Record<string, string> };
-
 describe('hostile requests change nothing', () => {
-  it('takes the state before', async () => {
-    await writerCaughtUp();
-    before = { redis: await redisState(), pg: await pgState() };
-    expect(before.redis.size).toBeGreaterThan(10);
-    expect(before.pg.registrations).not.toBe('0:null');
-  });
-
   it('malformed JSON → 400 VALIDATION_FAILED', async () => {
+    const before = await settledState();
     const bad = [
       '{"subject":',
       '{',
@@ -273,9 +307,11 @@ describe('hostile requests change nothing', () => {
       expect: [400, 'VALIDATION_FAILED'],
     });
     expect(await run(cases)).toEqual([]);
+    await expectNothingChangedSince(before);
   });
 
   it('wrong types and shapes → 400 VALIDATION_FAILED', async () => {
+    const before = await settledState();
     const identity = { ...b.candidate.identity, confirm: true };
     const bodies: [string, string, unknown][] = [
       ['POST', '/api/v1/registration/written', { subject: 4 }],
@@ -346,9 +382,11 @@ describe('hostile requests change nothing', () => {
       },
     );
     expect(await run(cases)).toEqual([]);
+    await expectNothingChangedSince(before);
   });
 
   it('unknown fields (mass assignment, prototype keys) → 400 VALIDATION_FAILED', async () => {
+    const before = await settledState();
     const bodies: [string, string, string][] = [
       [
         'POST',
@@ -399,9 +437,11 @@ describe('hostile requests change nothing', () => {
       expect: [400, 'VALIDATION_FAILED'],
     }));
     expect(await run(cases)).toEqual([]);
+    await expectNothingChangedSince(before);
   });
 
   it('1 MB bodies → 413 PAYLOAD_TOO_LARGE, declared or streamed without a length', async () => {
+    const before = await settledState();
     const huge = JSON.stringify({ subject: 'CJT4', pad: 'x'.repeat(MB) });
     const cases: Case[] = [
       {
@@ -448,11 +488,12 @@ describe('hostile requests change nothing', () => {
     const piece = `{"subject":"CJT4","pad":"${'x'.repeat(64 * 1024)}`;
     for (let sent = 0; sent < MB && !closed; sent += piece.length) {
       socket.write(`${piece.length.toString(16)}\r\n${piece}\r\n`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      await sleep(20);
     }
-    for (let waited = 0; waited < 2_000 && !closed && !received.includes('\r\n\r\n{'); waited += 20) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    await waitFor(() => closed || received.includes('\r\n\r\n{'), {
+      timeoutMs: 2_000,
+      message: 'the answer to the streamed body',
+    });
     socket.destroy();
     const streamed = {
       status: Number(received.split(' ')[1]),
@@ -460,9 +501,11 @@ describe('hostile requests change nothing', () => {
     };
     expect(streamed.status).toBe(413);
     expect(JSON.parse(streamed.text).error.code).toBe('PAYLOAD_TOO_LARGE');
+    await expectNothingChangedSince(before);
   });
 
   it('missing, malformed, forged, foreign and revoked tokens → 401 UNAUTHORIZED', async () => {
+    const before = await settledState();
     const flipped = a.token.slice(0, -1) + (a.token.endsWith('A') ? 'B' : 'A');
     const authorizations: [string, string | undefined][] = [
       ['none', undefined],
@@ -533,9 +576,11 @@ describe('hostile requests change nothing', () => {
       }
     }
     expect(await run(cases)).toEqual([]);
+    await expectNothingChangedSince(before);
   });
 
   it("another account's objects (BOLA) → the right 4xx, never A's data", async () => {
+    const before = await settledState();
     const orderPath = `/api/v1/payments/${encodeURIComponent(aOrderId)}`;
     const cases: Case[] = [
       // A's order, asked for by B and by C: exactly like a missing order
@@ -699,22 +744,7 @@ describe('hostile requests change nothing', () => {
     const seen = await gw.http.get('/api/v1/registration', { token: b.token });
     expect(seen.body.registration.candidate.candidateId).toBe(b.candidate.candidateId);
     expect(seen.text).not.toContain(a.candidate.candidateId);
-  });
-
-  it('nothing changed in Redis or PostgreSQL; the invariants hold; A sees what A saw', async () => {
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    await writerCaughtUp();
-    const after = { redis: await redisState(), pg: await pgState() };
-    const changed = [...new Set([...before.redis.keys(), ...after.redis.keys()])].filter(
-      (key) => before.redis.get(key) !== after.redis.get(key),
-    );
-    expect(changed).toEqual([]);
-    expect(after.pg).toEqual(before.pg);
-    expect((await checkInvariants(gw.engine, ['11', '31', '44'])).violations).toEqual([]);
-    expect((await gw.http.get('/api/v1/registration', { token: a.token })).body).toEqual(aView);
-    const order = await gw.http.get(`/api/v1/payments/${encodeURIComponent(aOrderId)}`, { token: a.token });
-    expect(order.body.status).toBe('PENDING');
-    expect((await gw.engine.review(a.user.accountId))?.status).toBe('PENDING');
+    await expectNothingChangedSince(before);
   });
 });
 
@@ -729,7 +759,7 @@ async function rawExchange(text: string | Buffer, holdMs: number): Promise<strin
   socket.on('error', () => undefined);
   await new Promise<void>((resolve) => socket.once('connect', resolve));
   socket.write(text);
-  await new Promise((resolve) => setTimeout(resolve, holdMs));
+  await sleep(holdMs);
   socket.destroy();
   return received;
 }
@@ -751,7 +781,7 @@ describe('clients that go away, dawdle or speak broken HTTP', () => {
         const text = head(20);
         for (let i = 0; i < text.length; i += 7) {
           socket.write(text.slice(i, i + 7));
-          await new Promise((resolve) => setTimeout(resolve, 5));
+          await sleep(5);
         }
         socket.destroy();
       }),
@@ -768,14 +798,7 @@ describe('clients that go away, dawdle or speak broken HTTP', () => {
       const answer = await rawExchange(text, 100);
       expect(answer === '' || /^HTTP\/1\.1 [1-4]\d\d /.test(answer), answer.slice(0, 120)).toBe(true);
     }
-    // every slot comes back: only the metrics request itself is in flight
-    let current = Number.NaN;
-    for (let waited = 0; waited < 5_000; waited += 100) {
-      current = await inFlight();
-      if (current <= 1) break;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    expect(current).toBeLessThanOrEqual(1);
+    await slotsBack();
     expect((await gw.http.get('/healthz')).status).toBe(200);
     expect((await gw.http.get('/api/v1/registration', { token: a.token })).body).toEqual(aView);
   });
@@ -913,9 +936,10 @@ describe(`fuzz: ${FUZZ_REQUESTS} random and mutated requests (seed ${FUZZ_SEED})
   it('no answer ≥ 500, errors in the contract format, no secret echoed; healthy afterwards', async () => {
     const random = prng(FUZZ_SEED);
     const f = fuzzer(random);
-    // the fuzz's own bound account; A's and B's sessions are never used
+    // the fuzz's own accounts, one bound and one not: the other tests' sessions are never used
     const fz = await registerCandidate(gw, world, { campus: 'main' });
-    const tokens = [fz.user.token, c.token, undefined, undefined, 'x'.repeat(43)];
+    const unbound = await signUp(gw.http);
+    const tokens = [fz.user.token, unbound.token, undefined, undefined, 'x'.repeat(43)];
     const validId = makeResidentId('110105', '1999-09-09', 123);
     const templates: {
       method: string;
@@ -1096,13 +1120,7 @@ describe(`fuzz: ${FUZZ_REQUESTS} random and mutated requests (seed ${FUZZ_SEED})
     // healthy: ready, every admission slot back, a normal call answers, nothing broken
     expect((await gw.http.get('/healthz')).status).toBe(200);
     expect((await gw.http.get('/readyz')).status).toBe(200);
-    let current = Number.NaN;
-    for (let waited = 0; waited < 5_000; waited += 100) {
-      current = await inFlight();
-      if (current <= 1) break;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    expect(current).toBeLessThanOrEqual(1);
+    await slotsBack();
     expect((await gw.http.get('/api/v1/registration', { token: a.token })).body).toEqual(aView);
     expect((await checkInvariants(gw.engine, ['11', '31', '44'])).violations).toEqual([]);
   });
