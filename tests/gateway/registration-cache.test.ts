@@ -2,16 +2,25 @@
  * The reservation path caches an account's bound candidate per gateway thread (gateway/routes/
  * common.ts boundRef). A binding can end under R8 (empty for 12 h) and the account can then bind
  * another candidate: every thread must follow, whatever it had cached.
+ *
+ * Which thread answered is read from the threads' own metrics: GET /metrics makes the main thread
+ * gather every thread's registry and merge them (gateway/server.ts, AggregatorRegistry.aggregate);
+ * a spy on that merge shows the parts, one per thread. Nothing the gateway answers changes.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AggregatorRegistry } from 'prom-client';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { expireDue } from '../../engine/expiry.ts';
-import { startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { startTestGateway, type HttpAnswer, type TestGateway } from '../support/gateway.ts';
 import { HOUR_MS, registerCandidate, seedTestWorld, type TestWorld } from '../support/world.ts';
+
+const THREADS = 2;
+/** Enough fresh connections that the kernel has spread them over both threads (2^-31 to fail). */
+const MAX_REQUESTS = 32;
 
 let gw: TestGateway;
 let world: TestWorld;
 beforeAll(async () => {
-  gw = await startTestGateway();
+  gw = await startTestGateway({ THREADS: String(THREADS) });
   world = await seedTestWorld(gw);
 }, 120_000);
 afterAll(async () => {
@@ -19,18 +28,69 @@ afterAll(async () => {
   await gw?.close();
 });
 
+/** Per thread, its count of written reservations by outcome (reservations_total). */
+type Outcomes = Record<string, number>;
+
+async function outcomesPerThread(): Promise<Outcomes[]> {
+  const merge = vi.spyOn(AggregatorRegistry, 'aggregate');
+  try {
+    expect((await gw.http.get('/metrics')).status).toBe(200);
+    expect(merge).toHaveBeenCalledTimes(1);
+    const parts = merge.mock.calls[0]![0] as {
+      name: string;
+      values: { labels: Record<string, string>; value: number }[];
+    }[][];
+    return parts.map((metrics) => {
+      const outcomes: Outcomes = {};
+      for (const { labels, value } of metrics.find((m) => m.name === 'reservations_total')?.values ?? [])
+        if (labels.kind === 'WRITTEN') outcomes[labels.outcome!] = value;
+      return outcomes;
+    });
+  } finally {
+    merge.mockRestore();
+  }
+}
+
+/** What each thread counted since `before`, for the outcomes named. */
+function servedSince(before: Outcomes[], now: Outcomes[], outcomes: string[]): number[] {
+  return now.map((thread, i) =>
+    outcomes.reduce((sum, outcome) => sum + (thread[outcome] ?? 0) - (before[i]![outcome] ?? 0), 0),
+  );
+}
+
+/**
+ * Sends `request` (each on a connection of its own, which the kernel hands to either thread) until
+ * every thread has answered at least one with one of `outcomes`; the answers, and what each thread
+ * counted.
+ */
+async function untilEveryThreadAnswered(
+  request: () => Promise<HttpAnswer>,
+  outcomes: string[],
+): Promise<{ answers: HttpAnswer[]; perThread: number[] }> {
+  const before = await outcomesPerThread();
+  expect(before).toHaveLength(THREADS);
+  const answers: HttpAnswer[] = [];
+  let perThread = before.map(() => 0);
+  while (answers.length < MAX_REQUESTS && !perThread.every((n) => n > 0)) {
+    answers.push(await request());
+    perThread = servedSince(before, await outcomesPerThread(), outcomes);
+  }
+  return { answers, perThread };
+}
+
 describe('R8 with the bound-candidate cache', () => {
   it('after the registration is deleted and the account binds anew, reservations reach the new candidate on every thread', async () => {
     const { user, candidate: first } = await registerCandidate(gw, world, { eligibleSubjects: ['CET4'] });
-    // fill both threads' caches with the first candidate (CJT4: not eligible, changes nothing)
-    for (let i = 0; i < 8; i++) {
-      const refused = await gw.http.post(
+    const reserve = (subject: string) => () =>
+      gw.http.post(
         '/api/v1/registration/written',
-        { subject: 'CJT4' },
+        { subject },
         { token: user.token, headers: { connection: 'close' } },
       );
-      expect(refused.body.error.code).toBe('NOT_ELIGIBLE');
-    }
+    // fill both threads' caches with the first candidate (CJT4: not eligible, changes nothing)
+    const filled = await untilEveryThreadAnswered(reserve('CJT4'), ['NOT_ELIGIBLE']);
+    expect(filled.perThread.every((n) => n > 0)).toBe(true);
+    expect(filled.answers.every((a) => a.body.error?.code === 'NOT_ELIGIBLE')).toBe(true);
     // R8: 12 h without a subject deletes the registration and the binding
     await world.clock.set({ advanceMs: 12 * HOUR_MS + 2_000 });
     const now = await world.clock.now();
@@ -46,20 +106,17 @@ describe('R8 with the bound-candidate cache', () => {
       { token: user.token },
     );
     expect(saved.status).toBe(201);
-    const answers = [];
-    for (let i = 0; i < 8; i++) {
-      answers.push(
-        await gw.http.post(
-          '/api/v1/registration/written',
-          { subject: 'CET4' },
-          { token: user.token, headers: { connection: 'close' } },
-        ),
-      );
-    }
-    expect(answers.map((a) => a.status).sort()).toEqual([201, 409, 409, 409, 409, 409, 409, 409]);
-    expect(
-      answers.filter((a) => a.status === 409).every((a) => a.body.error.code === 'ALREADY_REGISTERED'),
-    ).toBe(true);
+    // every thread, each with the first candidate cached, answers for the second: one hold, then
+    // ALREADY_REGISTERED (a thread stuck on the first candidate would answer NO_REGISTRATION)
+    const { answers, perThread } = await untilEveryThreadAnswered(reserve('CET4'), [
+      'OK',
+      'ALREADY_REGISTERED',
+    ]);
+    expect(perThread.every((n) => n > 0)).toBe(true);
+    expect(answers.map((a) => [a.status, a.body.error?.code])).toEqual([
+      [201, undefined],
+      ...answers.slice(1).map(() => [409, 'ALREADY_REGISTERED']),
+    ]);
     const registration = await gw.engine.registration(second.provinceCode, second.candidateId);
     expect(registration?.written.map((w) => [w.subject, w.status])).toEqual([['CET4', 'HELD']]);
   });
