@@ -17,7 +17,8 @@ import { Engine } from '../../engine/index.ts';
 import { checkInvariants } from '../../engine/invariants.ts';
 import { startRedisServer, startStack, type RedisServerHandle, type Stack } from '../../scripts/stack.ts';
 import { campus, loadFixture, newTestEngine, T0 } from '../support/engine.ts';
-import { bindN, eventCount, persistenceDb, runPool, seedWorld, streamTotal, waitFor } from './support.ts';
+import { sleep, waitFor } from '../support/wait.ts';
+import { bindN, eventCount, persistenceDb, runPool, seedWorld, streamTotal } from './support.ts';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterAll(async () => {
@@ -68,25 +69,35 @@ it('PostgreSQL stopped mid-burst and started again: the writer backs off, resume
   }).finally(() => {
     burstDone = true;
   });
-  await waitFor(async () => (await eventCount(pg.db)) >= 1_000, 60_000, 'first events');
+  await waitFor(async () => (await eventCount(pg.db)) >= 1_000, {
+    timeoutMs: 60_000,
+    intervalMs: 100,
+    message: 'first events',
+  });
   await stack.postgres!.stop();
   const stoppedMidBurst = !burstDone;
-  await new Promise((resolve) => setTimeout(resolve, 1_500));
-  const retriesWhileDown = writer.current.retries;
+  // down long enough for the writer to fail and back off a few times
+  const retriesBefore = writer.current.retries;
+  await waitFor(() => writer.current.retries >= retriesBefore + 3, {
+    timeoutMs: 30_000,
+    message: 'the writer retrying while PostgreSQL is down',
+  });
   await stack.postgres!.restart();
   await burst;
   expect(stoppedMidBurst).toBe(true);
-  expect(retriesWhileDown).toBeGreaterThan(0);
   const total = await streamTotal(te.engine, streams);
-  await waitFor(async () => (await eventCount(pg.db).catch(() => -1)) >= total, 120_000, 'every event');
+  await waitFor(async () => (await eventCount(pg.db).catch(() => -1)) >= total, {
+    timeoutMs: 120_000,
+    intervalMs: 100,
+    message: 'every event',
+  });
   await waitFor(
     async () => {
       for (const stream of streams)
         if (Number(((await te.redis.xpending(stream, 'writer')) as [number])[0]) > 0) return false;
       return true;
     },
-    30_000,
-    'nothing pending',
+    { timeoutMs: 30_000, intervalMs: 100, message: 'nothing pending' },
   );
   expect(await eventCount(pg.db)).toBe(total);
   expect(writer.current.deadLetters).toBe(0);
@@ -152,11 +163,15 @@ it('kill -9 of Redis (AOF always) mid-burst: acknowledged reservations survive, 
       failed++;
     }
   });
-  await waitFor(async () => acknowledged.length >= 500, 60_000, 'first reservations');
+  await waitFor(async () => acknowledged.length >= 500, {
+    timeoutMs: 60_000,
+    intervalMs: 100,
+    message: 'first reservations',
+  });
   await server.kill('SIGKILL');
   killed = true;
   const acknowledgedBeforeKill = acknowledged.length;
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  await sleep(300); // down for a while: the clients' calls fail meanwhile
   await server.restart();
   await burst;
   expect(killed).toBe(true);
@@ -174,7 +189,11 @@ it('kill -9 of Redis (AOF always) mid-burst: acknowledged reservations survive, 
 
   // and the writer delivers all of them
   const total = await streamTotal(engine, streams);
-  await waitFor(async () => (await eventCount(pg.db)) >= total, 120_000, 'every event');
+  await waitFor(async () => (await eventCount(pg.db)) >= total, {
+    timeoutMs: 120_000,
+    intervalMs: 100,
+    message: 'every event',
+  });
   const { rows } = await pg.db.query<{ candidate_id: string }>(
     `SELECT candidate_id FROM registration_items WHERE status = 'HELD' AND subject = 'CET4'`,
   );
