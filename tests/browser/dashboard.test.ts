@@ -128,7 +128,8 @@ describe('/dashboard in headless Chromium, seats reserved through the API', () =
     await expectColor(SMALL, 'CJT4', 'GREEN', '5 / 5');
     await expectColor(MAIN, 'CET4', 'GREEN', '500 / 500');
 
-    await new Promise((resolve) => setTimeout(resolve, 900)); // let the update highlight fade before the picture
+    // the update highlight gone before the picture
+    await page.waitForSelector('td.seat.flash', { state: 'detached', timeout: 5_000 });
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
     expect(existsSync(SCREENSHOT)).toBe(true);

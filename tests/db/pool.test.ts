@@ -7,6 +7,7 @@ import { createPool, execute, pgErrorInfo, query, SqlState, withTransaction } fr
 import type { DbLogger, Pool } from '../../db/pool.ts';
 import { freshDatabase } from '../support/pg.ts';
 import type { FreshDatabase } from '../support/pg.ts';
+import { waitFor } from '../support/wait.ts';
 
 const silent: DbLogger = { error() {}, warn() {}, info() {} };
 
@@ -117,8 +118,8 @@ describe('withTransaction', () => {
         await client.query(`INSERT INTO notes VALUES (5, 'lost')`);
         const [row] = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows;
         await admin.query('SELECT pg_terminate_backend($1)', [row?.pid]);
-        // Give the FATAL notice time to arrive while no query is running on this client.
-        await new Promise((resolve) => setTimeout(resolve, 200));
+        // the FATAL notice arrives while no query is running on this client
+        await waitFor(() => warnings.length > 0, { message: 'the connection error' });
         await client.query('SELECT 1');
       },
       { logger },

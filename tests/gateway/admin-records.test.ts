@@ -13,6 +13,7 @@ import { makeResidentId, maskIdNumber } from '../../engine/idNumber.ts';
 import { deleteReview, submitReview } from '../../engine/reviews.ts';
 import { makeTicket } from '../../engine/ticket.ts';
 import { ADMIN_TOKEN, signUp, startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { waitFor } from '../support/wait.ts';
 
 const PROVINCE = '11';
 const DAY_MS = 24 * 3_600_000;
@@ -359,12 +360,13 @@ describe('CET6 reviews for staff', () => {
 
   /** The list follows the writer: wait until it has copied the submissions. */
   async function waitListed(reviewIds: string[]) {
-    for (let i = 0; i < 100; i++) {
-      const all = await listed();
-      if (reviewIds.every((id) => all.reviews.some((r) => r.reviewId === id))) return all;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    throw new Error('reviews never listed');
+    return waitFor(
+      async () => {
+        const all = await listed();
+        return reviewIds.every((id) => all.reviews.some((r) => r.reviewId === id)) ? all : undefined;
+      },
+      { timeoutMs: 10_000, intervalMs: 100, message: `reviews ${reviewIds.join(', ')} listed` },
+    );
   }
 
   it('lists pending applications with what staff compare, and decides them (R11)', async () => {

@@ -27,6 +27,7 @@ import {
   type TestGateway,
 } from '../support/gateway.ts';
 import { sleep, waitFor } from '../support/wait.ts';
+import { writerCaughtUp } from '../support/writer.ts';
 import { registerCandidate, seedTestWorld, type TestCandidate, type TestWorld } from '../support/world.ts';
 
 const HIGH = '1000000';
@@ -164,19 +165,6 @@ async function pgState(): Promise<Record<string, string>> {
   return state;
 }
 
-/** Waits until PostgreSQL holds every event of the namespace's streams (the writer is idle). */
-async function writerCaughtUp(): Promise<void> {
-  const streams = gw.engine.keys.allStreams(['11', '31', '44']);
-  await waitFor(
-    async () => {
-      const lengths = await Promise.all(streams.map((stream) => gw.redis.xlen(stream)));
-      const [row] = await query<{ n: string }>(db, 'SELECT count(*)::text AS n FROM events');
-      return Number(row!.n) >= lengths.reduce((sum, n) => sum + n, 0);
-    },
-    { timeoutMs: 30_000, intervalMs: 50, message: 'the writer to catch up' },
-  );
-}
-
 interface State {
   readonly redis: Map<string, string>;
   readonly pg: Record<string, string>;
@@ -184,7 +172,7 @@ interface State {
 
 /** Redis and PostgreSQL once the writer has copied every event. */
 async function settledState(): Promise<State> {
-  await writerCaughtUp();
+  await writerCaughtUp(gw.redis, db, gw.engine.keys.allStreams(['11', '31', '44']));
   const state = { redis: await redisState(), pg: await pgState() };
   expect(state.redis.size).toBeGreaterThan(10);
   expect(state.pg.registrations).not.toBe('0:null');

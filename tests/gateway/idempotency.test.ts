@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPool, query, type Pool } from '../../db/pool.ts';
 import { checkInvariants } from '../../engine/invariants.ts';
 import { signUp, startTestGateway, type HttpAnswer, type TestGateway } from '../support/gateway.ts';
+import { sleep, waitFor } from '../support/wait.ts';
 import { registerCandidate, seedTestWorld, type CandidateSpec, type TestWorld } from '../support/world.ts';
 
 let gw: TestGateway;
@@ -301,7 +302,7 @@ async function sendAndVanish(path: string, body: unknown, key: string, dropAfter
     `POST ${path} HTTP/1.1\r\nHost: ${url.host}\r\ncontent-type: application/json\r\n` +
       `idempotency-key: ${key}\r\ncontent-length: ${Buffer.byteLength(payload)}\r\n\r\n${payload}`,
   );
-  await new Promise((resolve) => setTimeout(resolve, dropAfterMs));
+  await sleep(dropAfterMs);
   socket.destroy();
 }
 
@@ -312,15 +313,18 @@ describe('REL4: the client goes away before the answer', () => {
     const key = `vanish-${email}`;
     // the KDF takes longer than this: the connection is gone while the request runs
     await sendAndVanish('/api/v1/accounts', body, key, 5);
-    let retry: HttpAnswer | undefined;
-    for (let attempt = 0; attempt < 100; attempt++) {
-      retry = await gw.http.post('/api/v1/accounts', body, { idempotencyKey: key });
-      if (retry.status !== 409) break;
-      expect(code(retry)).toEqual([409, 'IDEMPOTENCY_IN_PROGRESS']);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    expect(retry!.status).toBe(201);
-    expect(retry!.headers.get('idempotent-replayed')).toBe('true');
+    // while the first request runs, a retry is told so; then it gets the first one's answer
+    const retry = await waitFor(
+      async () => {
+        const answer = await gw.http.post('/api/v1/accounts', body, { idempotencyKey: key });
+        if (answer.status !== 409) return answer;
+        expect(code(answer)).toEqual([409, 'IDEMPOTENCY_IN_PROGRESS']);
+        return undefined;
+      },
+      { timeoutMs: 5_000, message: 'the retry to get the answer' },
+    );
+    expect(retry.status).toBe(201);
+    expect(retry.headers.get('idempotent-replayed')).toBe('true');
     expect(await accountsWithEmail(email)).toBe(1);
   });
 

@@ -19,6 +19,7 @@ import {
 import { clockKey } from '../../gateway/services.ts';
 import { HOUR_MS, campus, snapshot } from '../support/engine.ts';
 import { signUp, startTestGateway, type SignedUp, type TestGateway } from '../support/gateway.ts';
+import { waitFor } from '../support/wait.ts';
 
 let gw: TestGateway;
 let clock: DrivenClock;
@@ -134,18 +135,19 @@ async function confirmations(orderId: string, provinceCode = '11'): Promise<Reco
     .map((event) => event.data);
 }
 
-/** The PAYMENT_CONFIRMED rows the writer copied to PostgreSQL, once it has caught up. */
+/** The PAYMENT_CONFIRMED rows the writer copied to PostgreSQL, once there are `expected`. */
 async function storedConfirmations(orderId: string, expected: number): Promise<number> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const { rows } = await db.query<{ n: string }>(
-      `select count(*) as n from events where type = 'PAYMENT_CONFIRMED' and data->>'orderId' = $1`,
-      [orderId],
-    );
-    const count = Number(rows[0]!.n);
-    if (count >= expected || Date.now() > deadline) return count;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  return waitFor(
+    async () => {
+      const { rows } = await db.query<{ n: string }>(
+        `select count(*) as n from events where type = 'PAYMENT_CONFIRMED' and data->>'orderId' = $1`,
+        [orderId],
+      );
+      const count = Number(rows[0]!.n);
+      return count >= expected ? count : undefined;
+    },
+    { timeoutMs: 10_000, intervalMs: 100, message: `${expected} PAYMENT_CONFIRMED rows in PostgreSQL` },
+  );
 }
 
 async function notify(provider: string, body: string, contentType = NOTIFICATION_CONTENT_TYPE) {
@@ -447,11 +449,11 @@ describe('a confirmation after the hold expired (R22, R23)', () => {
     const who = await candidate();
     const order = await openOrder(who);
     await clock.set({ advanceMs: 13 * HOUR_MS });
-    const deadline = Date.now() + 15_000;
-    while (Object.values(await statuses(who)).some((status) => status !== 'EXPIRED')) {
-      if (Date.now() > deadline) throw new Error('the sweeper did not expire the holds');
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await waitFor(async () => Object.values(await statuses(who)).every((status) => status === 'EXPIRED'), {
+      timeoutMs: 15_000,
+      intervalMs: 100,
+      message: 'the sweeper to expire the holds',
+    });
     const seats = async () => (await gw.engine.seatCounts('11')).filter((seat) => seat.campusId === 'PAY1');
     const seatsBefore = await seats();
 

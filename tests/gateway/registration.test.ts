@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeResidentId } from '../../engine/idNumber.ts';
 import { query } from '../../db/pool.ts';
 import { login, signUp, startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { waitFor } from '../support/wait.ts';
 import { registerCandidate, seedTestWorld, type TestWorld } from '../support/world.ts';
 
 let gw: TestGateway;
@@ -246,15 +247,17 @@ describe('POST /api/v1/registration (R6, R7, R8)', () => {
 
   it('I5: the binding reaches PostgreSQL (the events the writer copies), without the clear ID number', async () => {
     const { user, candidate } = await registerCandidate(gw, world);
-    let rows: { data: Record<string, unknown> }[] = [];
-    for (let attempt = 0; attempt < 100 && rows.length === 0; attempt++) {
-      rows = await query(
-        world.db,
-        `SELECT data FROM events WHERE type = 'BOUND' AND data->>'candidateId' = $1`,
-        [candidate.candidateId],
-      );
-      if (rows.length === 0) await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    const rows = await waitFor(
+      async () => {
+        const found = await query<{ data: Record<string, unknown> }>(
+          world.db,
+          `SELECT data FROM events WHERE type = 'BOUND' AND data->>'candidateId' = $1`,
+          [candidate.candidateId],
+        );
+        return found.length > 0 ? found : undefined;
+      },
+      { timeoutMs: 10_000, intervalMs: 100, message: 'the BOUND event in PostgreSQL' },
+    );
     expect(rows).toHaveLength(1);
     expect(String(rows[0]!.data.accountId)).toBe(user.accountId);
     expect(JSON.stringify(rows[0]!.data)).not.toContain(candidate.idNumber);
