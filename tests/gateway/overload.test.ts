@@ -19,7 +19,9 @@ import { AuthKeys } from '../../gateway/auth/keys.ts';
 import { Sessions } from '../../gateway/auth/sessions.ts';
 import { startRedisServer, type RedisServerHandle } from '../../scripts/stack.ts';
 import { newPhone, startTestGateway, type HttpAnswer, type TestGateway } from '../support/gateway.ts';
+import { sleep } from '../support/wait.ts';
 import { HOUR_MS, seedTestWorld, type TestWorld } from '../support/world.ts';
+import { writerCaughtUp } from '../support/writer.ts';
 
 const MAX_IN_FLIGHT = 5;
 const THREADS = 2;
@@ -68,8 +70,6 @@ afterAll(async () => {
   if (redisDir) await rm(redisDir, { recursive: true, force: true });
 });
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 function code(answer: HttpAnswer): string {
   return answer.status < 300 ? String(answer.status) : `${answer.status} ${answer.body?.error?.code}`;
 }
@@ -91,7 +91,7 @@ interface RawAnswer {
   readonly body: { error?: { code?: string } } | undefined;
   /** From the request's write to its whole answer read. */
   readonly ms: number;
-  /** The gateway closed the connection after the answer. */
+  /** The connection served no second request after the answer: the gateway had closed it. */
   readonly closed: boolean;
 }
 
@@ -128,9 +128,6 @@ async function burstOn(
     `POST ${path} HTTP/1.1\r\nHost: ${url.host}\r\nauthorization: Bearer ${token}\r\n` +
     `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(payload)}\r\n\r\n${payload}`;
   const started: number[] = [];
-  // whether the gateway closed the connection after answering (a shed answer must not: P7)
-  const ended = sockets.map(() => false);
-  sockets.forEach((socket, index) => socket.once('end', () => (ended[index] = true)));
   // the data handlers only take the time and keep the bytes: parsing waits until every answer is in,
   // so that one answer's parsing does not count in the next one's latency
   const arrivals = sockets.map(
@@ -180,7 +177,8 @@ async function burstOn(
     socket.write(request(tokens[index]!));
   });
   const received = await Promise.all(arrivals).finally(unpause);
-  await sleep(200);
+  // whether the gateway kept each connection after answering (a shed answer must: P7)
+  const open = await Promise.all(sockets.map((socket) => stillServes(socket, url.host)));
   for (const socket of sockets) socket.destroy();
   return received.map(({ at, bytes }, index) => {
     const end = bytes.indexOf('\r\n\r\n');
@@ -197,8 +195,27 @@ async function burstOn(
       headers,
       body: text === '' ? undefined : (JSON.parse(text) as RawAnswer['body']),
       ms: at,
-      closed: ended[index]!,
+      closed: !open[index],
     };
+  });
+}
+
+/** Whether a connection still serves after its answer: a second request on it is answered. */
+function stillServes(socket: Socket, host: string): Promise<boolean> {
+  if (socket.readableEnded || socket.destroyed) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), 5_000);
+    const done = (open: boolean) => {
+      clearTimeout(timer);
+      resolve(open);
+    };
+    socket.on('data', (chunk: Buffer) => {
+      if (chunk.toString('latin1').startsWith('HTTP/1.1 ')) done(true);
+    });
+    socket.once('end', () => done(false));
+    socket.once('close', () => done(false));
+    socket.once('error', () => done(false));
+    socket.write(`GET /healthz HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
   });
 }
 
@@ -245,20 +262,6 @@ async function usedCet4(): Promise<number> {
   return counts.find((c) => c.campusId === 'C11A' && c.subject === 'CET4')?.used ?? 0;
 }
 
-/** Waits until PostgreSQL holds every event of province 11's stream (the writer is idle). */
-async function writerCaughtUp(): Promise<void> {
-  const stream = gw.engine.keys.province('11').stream;
-  for (let waited = 0; waited < 30_000; waited += 50) {
-    const [length, rows] = await Promise.all([
-      gw.redis.xlen(stream),
-      query<{ n: string }>(db, `SELECT count(*)::text AS n FROM events WHERE stream = $1`, [stream]),
-    ]);
-    if (Number(rows[0]!.n) >= length) return;
-    await sleep(50);
-  }
-  throw new Error('the writer did not catch up within 30 s');
-}
-
 /** Rate windows are fixed minutes: start a rate test well inside one, so one window holds it. */
 async function awayFromMinuteBoundary(): Promise<void> {
   const intoMinute = Date.now() % 60_000;
@@ -272,7 +275,7 @@ describe(`admission: at most ${MAX_IN_FLIGHT} requests in flight per app thread`
     for (let round = 0; round < ROUNDS; round++) {
       const accounts = await boundAccounts(BURST);
       // let the writer copy the set-up's events first: on two cores, its work would be measured too
-      await writerCaughtUp();
+      await writerCaughtUp(gw.redis, db, [gw.engine.keys.province('11').stream]);
       if (round === 0) {
         // warm the code paths up (JIT) with a burst that changes nothing: unknown sessions → 401
         const warmUp = await burstOn(
