@@ -3,13 +3,13 @@
  * registration by email and by phone, login with captcha, equal work for unknown logins and wrong
  * passwords, phone binding, the agreement, and the readiness check that gates registration.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { query } from '../../db/pool.ts';
 import { ApiError, type ApiCode } from '../../gateway/errors.ts';
 import { DUMMY_HASH, KDF_PARAMS } from '../../gateway/auth/passwords.ts';
 import { parsePhc } from '../../gateway/auth/phc.ts';
 import { SmsCodes, LogSmsSender } from '../../gateway/auth/sms.ts';
+import { sleep } from '../support/wait.ts';
 import { newAuthFixture, smsCodeFor, solvedCaptcha, uniquePhone, type AuthFixture } from './fixture.ts';
 
 let f: AuthFixture;

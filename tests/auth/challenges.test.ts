@@ -3,11 +3,11 @@
  * with a lifetime) and SMS codes (6 digits, single-use, limited guesses, per-phone send limits),
  * and what the stand-in SMS sender may write to the log.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiError } from '../../gateway/errors.ts';
 import { createAuthLogger } from '../../gateway/auth/log.ts';
 import { LogSmsSender, SmsCodes } from '../../gateway/auth/sms.ts';
+import { sleep } from '../support/wait.ts';
 import { LogCapture, newAuthFixture, smsCodeFor, uniquePhone, type AuthFixture } from './fixture.ts';
 
 let f: AuthFixture;
