@@ -46,7 +46,8 @@ export type BindCode =
   | 'REGISTRATION_CLOSED'
   | 'ACCOUNT_ALREADY_BOUND'
   | 'CANDIDATE_ALREADY_BOUND'
-  | 'BIND_ABORTED';
+  | 'BIND_ABORTED'
+  | 'QUEUE_PASS_REQUIRED';
 
 export interface BindInput extends CandidateRef {
   /** The candidate's written campus (R15), from the school record. */
@@ -112,6 +113,43 @@ async function settleClaim(
   return 'RELEASED';
 }
 
+/** Step 2's KEYS and ARGV (bindCandidate-10.lua) for a bind attempt holding `token`. */
+export function bindCandidateCall(
+  engine: Engine,
+  input: BindInput,
+  token: string,
+): { keys: string[]; args: (string | number)[] } {
+  const keys = engine.keys.province(input.provinceCode);
+  const emptyDeadline = input.now + engine.emptyMs;
+  const due = dueBucketOf(emptyDeadline);
+  return {
+    keys: [
+      keys.registrations(input.candidateId),
+      keys.calendar,
+      keys.fence,
+      keys.dueSet,
+      keys.dueList(due.member),
+      keys.stream,
+      keys.queue.room,
+      keys.queue.tickets,
+      keys.queue.accounts,
+      keys.queue.slots,
+    ],
+    args: [
+      input.candidateId,
+      input.accountId,
+      token,
+      input.now,
+      input.campusId,
+      encodeSnapshot(input.snapshot),
+      emptyDeadline,
+      due.member,
+      due.score,
+      engine.queueIdleMs,
+    ],
+  };
+}
+
 /** R6: "save and continue". */
 export async function bind(
   engine: Engine,
@@ -145,32 +183,9 @@ export async function bind(
   }
   if (!claimed) return { ok: false, code: 'ACCOUNT_ALREADY_BOUND', details: { contended: true } };
 
-  const keys = engine.keys.province(input.provinceCode);
-  const emptyDeadline = input.now + engine.emptyMs;
-  const due = dueBucketOf(emptyDeadline);
   // A lost connection here leaves the outcome unknown and the claim pending: settleClaim recovers it.
-  const answer = await engine.run(
-    'bindCandidate',
-    [
-      keys.registrations(input.candidateId),
-      keys.calendar,
-      keys.fence,
-      keys.dueSet,
-      keys.dueList(due.member),
-      keys.stream,
-    ],
-    [
-      input.candidateId,
-      input.accountId,
-      token,
-      input.now,
-      input.campusId,
-      encodeSnapshot(input.snapshot),
-      emptyDeadline,
-      due.member,
-      due.score,
-    ],
-  );
+  const call = bindCandidateCall(engine, input, token);
+  const answer = await engine.run('bindCandidate', call.keys, call.args);
   if (!answer.ok) {
     await releaseClaim(engine, input.accountId, token);
     return engine.refusal(answer, [
@@ -178,6 +193,7 @@ export async function bind(
       'REGISTRATION_CLOSED',
       'CANDIDATE_ALREADY_BOUND',
       'BIND_ABORTED',
+      'QUEUE_PASS_REQUIRED',
     ] as const);
   }
   await finalizeClaim(engine, input.accountId, token);

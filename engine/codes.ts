@@ -1,6 +1,7 @@
 /**
  * Every domain refusal the engine can answer, with its HTTP status and a human message: the one
- * table that Lua (through a generated prelude, see engine/scripts.ts) and TypeScript share.
+ * table that Lua and TypeScript share (a script names a code as `CODE.SOLD_OUT`; engine/scripts.ts
+ * checks the name and writes the literal when it loads the script).
  * Codes are API.md's where API.md names one; the others are extensions, documented there too.
  */
 
@@ -42,6 +43,13 @@ export const ENGINE_CODES = {
   REVIEW_PENDING: { status: 409, message: 'A pending CET6 review cannot be changed or withdrawn' },
   REVIEW_NOT_FOUND: { status: 404, message: 'No CET6 review application for this account' },
   REVIEW_NOT_PENDING: { status: 409, message: 'Only a pending CET6 review can be decided' },
+  // waiting room (API.md "Waiting room")
+  QUEUE_NOT_ACTIVE: { status: 409, message: 'The waiting room of this province is not open now' },
+  QUEUE_PASS_REQUIRED: {
+    status: 403,
+    message: 'The waiting room is open: take a ticket and wait for your turn before registering',
+  },
+  DRAW_NOT_DUE: { status: 409, message: 'The waiting room is not drawing places now' },
   // administration
   CAPACITY_BELOW_TAKEN: { status: 409, message: 'Capacity cannot be lowered below the seats already taken' },
 } as const satisfies Record<string, { status: number; message: string }>;

@@ -56,6 +56,11 @@ export interface EngineOptions {
   readonly emptyMs?: number;
   /** Binding: how old a pending account claim must be before another attempt may recover it. */
   readonly claimStaleMs?: number;
+  /**
+   * Waiting room: how long an admitted candidate keeps its slot after its last gated write (or
+   * its admission) before the slot goes to the next in line (the pass itself stays valid).
+   */
+  readonly queueIdleMs?: number;
 }
 
 export interface CandidateRef {
@@ -79,6 +84,7 @@ export class Engine {
   readonly holdMs: number;
   readonly emptyMs: number;
   readonly claimStaleMs: number;
+  readonly queueIdleMs: number;
 
   constructor(
     readonly redis: EngineRedis,
@@ -88,6 +94,7 @@ export class Engine {
     this.holdMs = options.holdMs ?? 12 * HOUR_MS;
     this.emptyMs = options.emptyMs ?? 12 * HOUR_MS;
     this.claimStaleMs = options.claimStaleMs ?? 30_000;
+    this.queueIdleMs = options.queueIdleMs ?? 60_000;
     defineEngineCommands(redis);
   }
 
@@ -205,6 +212,10 @@ export class Engine {
         keys.dueList(due.member),
         keys.stream,
         keys.seatChannel,
+        keys.queue.room,
+        keys.queue.tickets,
+        keys.queue.accounts,
+        keys.queue.slots,
       ],
       args: [
         input.candidateId,
@@ -216,6 +227,7 @@ export class Engine {
         payBy,
         due.member,
         due.score,
+        this.queueIdleMs,
         ...SAME_LEVEL[input.subject],
       ],
     };
@@ -228,6 +240,7 @@ export class Engine {
       'NO_REGISTRATION',
       'REGISTRATION_NOT_OPEN',
       'REGISTRATION_CLOSED',
+      'QUEUE_PASS_REQUIRED',
       'NOT_ELIGIBLE',
       'ALREADY_REGISTERED',
       'SAME_LEVEL_TAKEN',
@@ -256,6 +269,10 @@ export class Engine {
         keys.dueList(due.member),
         keys.stream,
         keys.seatChannel,
+        keys.queue.room,
+        keys.queue.tickets,
+        keys.queue.accounts,
+        keys.queue.slots,
       ],
       [
         input.candidateId,
@@ -268,12 +285,14 @@ export class Engine {
         payBy,
         due.member,
         due.score,
+        this.queueIdleMs,
       ],
     );
     return this.holdOutcome(answer, [
       'NO_REGISTRATION',
       'REGISTRATION_NOT_OPEN',
       'REGISTRATION_CLOSED',
+      'QUEUE_PASS_REQUIRED',
       'ALREADY_REGISTERED',
       'WRITTEN_REQUIRED',
       'CAMPUS_NOT_FOUND',
@@ -350,7 +369,14 @@ export class Engine {
     const orderId = `${input.provinceCode}-${randomBytes(9).toString('base64url')}`;
     const answer = await this.run(
       'createOrder',
-      [keys.registrations(input.candidateId), keys.calendar, keys.orders(orderId), keys.stream],
+      [
+        keys.registrations(input.candidateId),
+        keys.calendar,
+        keys.orders(orderId),
+        keys.stream,
+        keys.queue.accounts,
+        keys.queue.slots,
+      ],
       [input.candidateId, input.accountId, orderId, input.method, input.now],
     );
     if (!answer.ok) {

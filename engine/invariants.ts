@@ -1,18 +1,19 @@
 /**
- * The invariant checker (DOMAIN.md I1–I4) over what Redis holds, used after every property,
- * load and fault test and by the load-test harness. It reads every registration bucket and seat
+ * The invariant checker (DOMAIN.md I1–I4, and the waiting room's: engine/queueInvariants.ts) over
+ * what Redis holds, used after every property, load and fault test and by the load-test harness. It reads every registration bucket and seat
  * counter of the given provinces and the outbox streams; it never writes. I5 (everything in
  * PostgreSQL exactly once) is checked by the reconcile command against the same events.
  */
 import type { Engine } from './engine.ts';
 import { readClaim } from './binding.ts';
 import { decodeEvent } from './events.ts';
+import { checkQueueInvariants } from './queueInvariants.ts';
 import { REGISTRATION_BUCKETS } from './keys.ts';
 import { writtenInfo, isWrittenSubject } from './subjects.ts';
 import { decodeRegistration, unpackRecord, type RegistrationView } from './views.ts';
 
 export interface Violation {
-  readonly invariant: 'I1' | 'I2' | 'I3' | 'I4' | 'COUNTER';
+  readonly invariant: 'I1' | 'I2' | 'I3' | 'I4' | 'COUNTER' | 'QUEUE';
   readonly message: string;
 }
 
@@ -21,6 +22,9 @@ export interface InvariantReport {
   readonly registrations: number;
   readonly liveItems: number;
   readonly seatsUsed: number;
+  /** Waiting-room tickets checked, and how many of them were admitted. */
+  readonly tickets: number;
+  readonly admittedTickets: number;
 }
 
 /** Every registration of a province (reads all buckets: works the same on Redis Cluster). */
@@ -53,6 +57,8 @@ export async function checkInvariants(
   let registrationCount = 0;
   let liveItems = 0;
   let seatsUsed = 0;
+  let tickets = 0;
+  let admittedTickets = 0;
 
   for (const provinceCode of provinceCodes) {
     const keys = engine.keys.province(provinceCode);
@@ -153,5 +159,15 @@ export async function checkInvariants(
       }
     }
   }
-  return { violations, registrations: registrationCount, liveItems, seatsUsed };
+  for (const provinceCode of provinceCodes) {
+    const queue = await checkQueueInvariants(
+      engine,
+      provinceCode,
+      violations,
+      options.checkEvents === undefined ? {} : { checkEvents: options.checkEvents },
+    );
+    tickets += queue.tickets;
+    admittedTickets += queue.admitted;
+  }
+  return { violations, registrations: registrationCount, liveItems, seatsUsed, tickets, admittedTickets };
 }

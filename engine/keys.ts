@@ -79,6 +79,32 @@ export interface ProvinceKeys {
   /** The n-th orders bucket (0 ≤ n < ORDER_BUCKETS), for full scans. */
   orderBucket(index: number): string;
   dueList(bucketMember: string): string;
+  /** The province's waiting room (engine/queue.ts, engine/lua/includes/queue.lua). */
+  readonly queue: QueueKeys;
+}
+
+/** A province's waiting room: every key under the province's hash tag. */
+export interface QueueKeys {
+  /** Settings and the line's counters (a hash). */
+  readonly room: string;
+  /** Tickets by id (MessagePack arrays). */
+  readonly tickets: string;
+  /** Account id → its ticket id. */
+  readonly accounts: string;
+  /** PREQUEUE ticket ids in join order (the draw's input). */
+  readonly prequeue: string;
+  /** Drawn ticket ids, seq 1..n. */
+  readonly drawn: string;
+  /** Ticket ids that joined after the opening, seq n+1.., arrival order. */
+  readonly late: string;
+  /** Active candidates: ticket id → when its slot is given back. */
+  readonly slots: string;
+  /** Admitted passes: ticket id → when the pass lapses. */
+  readonly passes: string;
+  /** Where the room's changes are published (positions and ETAs for /ws/seats). */
+  readonly channel: string;
+  /** Held by the one queue keeper ticking this room. */
+  readonly keeperLease: string;
 }
 
 export interface AccountKeys {
@@ -96,12 +122,18 @@ export class KeySpace {
   readonly writerStats: string;
   /** Hash of the sweepers' stats (field = sweeper name, value = JSON SweeperStats + updatedAt). */
   readonly sweeperStats: string;
+  /** Set of the province codes that have a waiting room (the queue keeper's work list). */
+  readonly queueRooms: string;
+  /** Hash of the gateway threads' load reports (field = thread, value = JSON ThreadLoad). */
+  readonly gatewayLoad: string;
 
   /** `namespace` separates deployments and test runs sharing one Redis (no `{` or `}` in it). */
   constructor(readonly namespace = 'cet') {
     checkedNamespace(namespace);
     this.writerStats = `${namespace}:writer:stats`;
     this.sweeperStats = `${namespace}:sweeper:stats`;
+    this.queueRooms = `${namespace}:queue:rooms`;
+    this.gatewayLoad = `${namespace}:gw:load`;
   }
 
   /** The key space an outbox stream name belongs to, for code handed only stream names. */
@@ -142,6 +174,18 @@ export class KeySpace {
       orders: (orderId) => `${base}:ord:${fnv1a32(orderId) % ORDER_BUCKETS}`,
       orderBucket: (index) => `${base}:ord:${index}`,
       dueList: (bucketMember) => `${base}:due:${bucketMember}`,
+      queue: {
+        room: `${base}:q:room`,
+        tickets: `${base}:q:tk`,
+        accounts: `${base}:q:ac`,
+        prequeue: `${base}:q:pre`,
+        drawn: `${base}:q:draw`,
+        late: `${base}:q:late`,
+        slots: `${base}:q:slots`,
+        passes: `${base}:q:pass`,
+        channel: `${base}:q:ch`,
+        keeperLease: `${base}:q:lease`,
+      },
     };
   }
 
@@ -185,6 +229,11 @@ export class KeySpace {
   /** Pattern that matches every province's seat channel (for PSUBSCRIBE). */
   seatChannelPattern(): string {
     return `${this.namespace}:{p*}:seats`;
+  }
+
+  /** Pattern that matches every province's waiting-room channel (for PSUBSCRIBE). */
+  queueChannelPattern(): string {
+    return `${this.namespace}:{p*}:q:ch`;
   }
 }
 

@@ -30,6 +30,8 @@ const Text = Type.String({ minLength: 1 });
 const EpochMs = Type.Integer();
 const HoldId = Type.Integer({ minimum: 1 });
 const Amount = Type.Number({ minimum: 0 });
+const TicketId = Type.String({ pattern: '^[0-9]{2}-[0-9a-f]{16}$' });
+const Seq = Type.Integer({ minimum: 1 });
 
 /** A Lua list: an array, or `{}` when it is empty (cjson). */
 function LuaList<T extends TSchema>(item: T) {
@@ -156,6 +158,49 @@ export const EVENT_PAYLOADS = {
   }),
   /** setCalendar-2: a province's registration window (R5). */
   CALENDAR_SET: Type.Object({ opensAt: EpochMs, closesAt: EpochMs }),
+
+  // the waiting room (API.md "Waiting room"; engine/queue.ts), on the province's stream
+  /** setupRoom-2: a room set up or its settings changed; the commitment never changes after. */
+  QUEUE_CONFIGURED: Type.Object({
+    mode: Type.Union([Type.Literal('off'), Type.Literal('auto'), Type.Literal('opening')]),
+    preQueueMs: Type.Integer({ minimum: 0 }),
+    passMs: Type.Integer({ minimum: 1 }),
+    maxAdmitPerMinute: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()]),
+    commitment: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+  }),
+  /** joinQueue-7: a new ticket, PREQUEUE (seq null) or WAITING at the back; `replaces` a lapsed one. */
+  QUEUE_JOINED: Type.Object({
+    ticketId: TicketId,
+    accountId: Text,
+    state: Type.Union([Type.Literal('P'), Type.Literal('W')]),
+    seq: Type.Union([Seq, Type.Null()]),
+    joinedAt: EpochMs,
+    replaces: Type.Union([TicketId, Type.Null()]),
+  }),
+  /** joinQueue-7 or tickQueue-10 at the opening: the PREQUEUE closed with this many tickets. */
+  QUEUE_CLOSED: Type.Object({ prequeued: Type.Integer({ minimum: 0 }) }),
+  /** drawQueue-N: one chunk of the draw, tickets in drawn order from seq offset + 1. */
+  QUEUE_DRAWN: Type.Object({ offset: Type.Integer({ minimum: 0 }), tickets: Type.Array(TicketId) }),
+  /** drawQueue-N: the draw is complete and its seed revealed. */
+  QUEUE_DRAW_DONE: Type.Object({
+    seed: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+    count: Type.Integer({ minimum: 0 }),
+  }),
+  /** tickQueue-10: the next tickets in line admitted, seqs firstSeq.. in this order. */
+  QUEUE_ADMITTED: Type.Object({
+    tickets: Type.Array(TicketId),
+    firstSeq: Seq,
+    admittedAt: EpochMs,
+    passExpiresAt: EpochMs,
+  }),
+  /** tickQueue-10: passes that ran out. */
+  QUEUE_LAPSED: Type.Object({ tickets: Type.Array(TicketId), at: EpochMs }),
+  /** createOrder-6: a candidate who finished choosing gave its slot back. */
+  QUEUE_RELEASED: Type.Object({ ticketId: TicketId, accountId: Text }),
+  /** tickQueue-10: an opening's line drained; the room stops gating. */
+  QUEUE_DRAINED: Type.Object({ admitted: Type.Integer({ minimum: 0 }) }),
+  /** tickQueue-10: an `auto` room turned on (admission saturated) or off. */
+  QUEUE_ACTIVATED: Type.Object({ active: Type.Boolean() }),
 } as const;
 
 export type EventType = keyof typeof EVENT_PAYLOADS;

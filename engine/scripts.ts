@@ -29,6 +29,10 @@ export const SCRIPT_NAMES = [
   'decideReview',
   'upsertCampus',
   'setCalendar',
+  'setupRoom',
+  'joinQueue',
+  'drawQueue',
+  'tickQueue',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 
@@ -82,6 +86,10 @@ declare module 'ioredis' {
     cet_v1_decideReview(...args: Arg[]): Result<string, Context>;
     cet_v1_upsertCampus(...args: Arg[]): Result<string, Context>;
     cet_v1_setCalendar(...args: Arg[]): Result<string, Context>;
+    cet_v1_setupRoom(...args: Arg[]): Result<string, Context>;
+    cet_v1_joinQueue(...args: Arg[]): Result<string, Context>;
+    cet_v1_drawQueue(...args: Arg[]): Result<string, Context>;
+    cet_v1_tickQueue(...args: Arg[]): Result<string, Context>;
   }
 }
 

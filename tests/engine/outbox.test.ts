@@ -17,6 +17,8 @@ import {
   payloadError,
   type EventType,
 } from '../../engine/outbox.ts';
+import { WaitingRoom, type TickParams } from '../../engine/queue.ts';
+import { sealKeyFrom } from '../../engine/queueDraw.ts';
 import { decideReview, deleteReview, editReview, submitReview } from '../../engine/reviews.ts';
 import {
   HOUR_MS,
@@ -25,6 +27,7 @@ import {
   campus,
   loadFixture,
   newTestEngine,
+  openWindow,
   type TestEngine,
 } from '../support/engine.ts';
 
@@ -99,11 +102,62 @@ async function emitEverything(): Promise<void> {
   await ok(decideReview(t.engine, { reviewId, approve: false, now: T0 + 3 }), 'reject again');
   await ok(deleteReview(t.engine, { accountId: 'r1', now: T0 + 4 }), 'delete');
   await ok(submitReview(t.engine, { ...review, accountId: 'r2', status: 'APPROVED' }), 'approved');
+
+  await emitWaitingRoom();
+}
+
+/** A waiting room's whole life (province 12, opening) and an auto room turned on and off (13). */
+async function emitWaitingRoom(): Promise<void> {
+  const room = new WaitingRoom(t.engine, sealKeyFrom(Buffer.alloc(32, 1)));
+  const opens = T0 + HOUR_MS;
+  const tick: TickParams = {
+    targetActive: 100,
+    ratePerSec: 0,
+    burst: 100,
+    maxBatch: 100,
+    drainGraceMs: 1_000,
+    saturated: null,
+    rateTauMs: 10_000,
+    plan: 1,
+  };
+  await loadFixture(t.engine, {
+    calendar: [openWindow('12', opens), openWindow('13', T0 - HOUR_MS)],
+    campuses: [
+      campus({ campusId: 'Q1', provinceCode: '12' }),
+      campus({ campusId: 'Q2', provinceCode: '13' }),
+    ],
+  });
+  const settings = { provinceCode: '12', mode: 'opening', preQueueMinutes: 60, passMinutes: 1 } as const;
+  await room.setup({ ...settings, maxAdmitPerMinute: null }, T0);
+  await ok(room.join('q1', '12', T0 + 1), 'prequeue'); // QUEUE_JOINED (P)
+  await ok(room.join('q2', '12', opens + 1), 'late'); // QUEUE_CLOSED, QUEUE_JOINED (W)
+  await room.advanceDraw('12', opens + 2); // QUEUE_DRAWN, QUEUE_DRAW_DONE
+  await room.tick('12', tick, opens + 3); // QUEUE_ADMITTED
+  const ref = await bindOrThrow(t.engine, {
+    accountId: 'q1',
+    candidateId: 'q1c',
+    campusId: 'Q1',
+    provinceCode: '12',
+    now: opens + 4,
+  });
+  await ok(
+    t.engine.reserveWritten({ ...ref, subject: 'CET4', eligible: true, fee: 30, now: opens + 5 }),
+    'queued hold',
+  );
+  await order(ref, opens + 6); // QUEUE_RELEASED
+  await room.tick('12', tick, opens + 3 + 60_000); // QUEUE_LAPSED
+  await room.tick('12', tick, opens + 3 + 62_000); // QUEUE_DRAINED
+  await room.setup(
+    { provinceCode: '13', mode: 'auto', preQueueMinutes: 0, passMinutes: 15, maxAdmitPerMinute: 60 },
+    T0,
+  );
+  await room.tick('13', { ...tick, saturated: true }, T0 + 1); // QUEUE_ACTIVATED on
+  await room.tick('13', { ...tick, saturated: false }, T0 + 2); // QUEUE_ACTIVATED off
 }
 
 async function readAllStreams(): Promise<EngineEvent[]> {
   const all: EngineEvent[] = [];
-  for (const stream of t.engine.keys.allStreams(['11'])) {
+  for (const stream of t.engine.keys.allStreams(['11', '12', '13'])) {
     for (const [id, fields] of await t.redis.xrange(stream, '-', '+'))
       all.push(decodeEvent(stream, id, fields));
   }

@@ -4,20 +4,21 @@
  * Every test runs in a namespace of its own and ends with the invariant checker.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { bind, boundCandidate, readClaim, type BindInput } from '../../engine/binding.ts';
+import { bind, bindCandidateCall, boundCandidate, readClaim, type BindInput } from '../../engine/binding.ts';
 import { expireDue } from '../../engine/expiry.ts';
-import { checkInvariants } from '../../engine/invariants.ts';
-import { dueBucketOf } from '../../engine/keys.ts';
 import { encodeSnapshot, type Snapshot } from '../../engine/views.ts';
 import {
   HOUR_MS,
   T0,
   bindOrThrow,
+  closeCheckingInvariants,
   campus,
   loadFixture,
   newTestEngine,
   openWindow,
   snapshot,
+  streamEvents,
+  type StreamEvent,
   type TestEngine,
 } from '../support/engine.ts';
 
@@ -36,23 +37,11 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-  const report = await checkInvariants(t.engine, ['11', '31']);
-  await t.close();
-  expect(report.violations).toEqual([]);
+  expect(await closeCheckingInvariants(t, ['11', '31'])).toEqual([]);
 });
 
-interface StreamEvent {
-  readonly type: string;
-  readonly data: Record<string, unknown>;
-}
-
-async function events(provinceCode = '11'): Promise<StreamEvent[]> {
-  const entries = await t.redis.xrange(t.engine.keys.province(provinceCode).stream, '-', '+');
-  return entries.map(([, fields]) => ({
-    type: fields[fields.indexOf('t') + 1] ?? '',
-    data: JSON.parse(fields[fields.indexOf('d') + 1] ?? '{}') as Record<string, unknown>,
-  }));
-}
+const events = (provinceCode = '11'): Promise<StreamEvent[]> =>
+  streamEvents(t.redis, t.engine.keys.province(provinceCode).stream);
 
 async function eventsOf(type: string, provinceCode = '11'): Promise<StreamEvent[]> {
   return (await events(provinceCode)).filter((event) => event.type === type);
@@ -70,21 +59,8 @@ async function bindCandidateStep(
   now: number,
   snap: Snapshot = snapshot(),
 ) {
-  const keys = t.engine.keys.province('11');
-  const emptyDeadline = now + t.engine.emptyMs;
-  const due = dueBucketOf(emptyDeadline);
-  return t.engine.run(
-    'bindCandidate',
-    [
-      keys.registrations(candidateId),
-      keys.calendar,
-      keys.fence,
-      keys.dueSet,
-      keys.dueList(due.member),
-      keys.stream,
-    ],
-    [candidateId, accountId, token, now, 'C1', encodeSnapshot(snap), emptyDeadline, due.member, due.score],
-  );
+  const call = bindCandidateCall(t.engine, input({ accountId, candidateId, now, snapshot: snap }), token);
+  return t.engine.run('bindCandidate', call.keys, call.args);
 }
 
 /** Step 1 of the binding only: a binder that crashes right after claiming the account. */

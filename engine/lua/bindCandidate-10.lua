@@ -3,10 +3,13 @@
   the account, snapshots the school record (R7) and starts the empty-registration deadline (R8).
   KEYS[1] registrations bucket  KEYS[2] calendar  KEYS[3] fence  KEYS[4] due set
   KEYS[5] due list of the empty deadline  KEYS[6] stream
+  KEYS[7] queue room  KEYS[8] queue tickets  KEYS[9] queue accounts  KEYS[10] queue slots
   ARGV[1] candidateId  ARGV[2] accountId  ARGV[3] token  ARGV[4] now  ARGV[5] written campusId
   ARGV[6] snapshot JSON  ARGV[7] empty deadline  ARGV[8] its due bucket member  ARGV[9] its score
+  ARGV[10] queue idle ms
   Returns ok {record, replay}
        or REGISTRATION_NOT_OPEN | REGISTRATION_CLOSED (R5) | CANDIDATE_ALREADY_BOUND (I2)
+       or QUEUE_PASS_REQUIRED {ticketId?, ticket?, room} (the province's waiting room is active)
        or BIND_ABORTED (the token was fenced by a recovery)
   Emits BOUND (payload declared in engine/outbox.ts)
 ]]
@@ -17,12 +20,15 @@ local nowText = ARGV[4]
 local now = tonumber(nowText)
 local campusId, snapshotJson = ARGV[5], ARGV[6]
 local emptyDeadline, bucketMember, bucketScore = tonumber(ARGV[7]), ARGV[8], ARGV[9]
+local roomKey, ticketsKey, queueAccountsKey, slotsKey = KEYS[7], KEYS[8], KEYS[9], KEYS[10]
+local idleMs = tonumber(ARGV[10])
 
 --@include result
 --@include record
 --@include window
 --@include events
 --@include deadlines
+--@include queue
 
 if redis.call('HEXISTS', fenceKey, token) == 1 then return refuse(CODE.BIND_ABORTED) end
 
@@ -36,6 +42,8 @@ end
 
 local closed = windowRefusal(calendarKey, now)
 if closed then return refuse(closed) end
+local noPass = passRefusal(roomKey, calendarKey, ticketsKey, queueAccountsKey, slotsKey, accountId, now, idleMs)
+if noPass then return refuse(CODE.QUEUE_PASS_REQUIRED, noPass) end
 
 local rec = {
   c = candidateId, a = accountId, k = token, w = campusId, t = now, e = emptyDeadline,

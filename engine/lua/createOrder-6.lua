@@ -1,12 +1,16 @@
 --[[
   Open a payment order (R23) for every unpaid, unexpired held subject of the registration.
+  A candidate who has chosen what to pay for is done with the waiting room's pass: its slot is
+  given back at once, so the next in line is admitted (the pass itself stays valid until it lapses).
   KEYS[1] registrations bucket  KEYS[2] calendar  KEYS[3] orders bucket  KEYS[4] stream
+  KEYS[5] queue accounts  KEYS[6] queue slots
   ARGV[1] candidateId  ARGV[2] accountId  ARGV[3] orderId  ARGV[4] method  ARGV[5] now
   Returns ok {order}  or NO_REGISTRATION | REGISTRATION_NOT_OPEN | REGISTRATION_CLOSED | NOTHING_TO_PAY
   order = {id, c candidateId, a accountId, m method, st PENDING, amt, it = {{subject, holdId, fee}}, ca createdAt}
-  Emits ORDER_CREATED (payload declared in engine/outbox.ts)
+  Emits ORDER_CREATED, QUEUE_RELEASED (payloads declared in engine/outbox.ts)
 ]]
 local registrationsKey, calendarKey, ordersKey, streamKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local queueAccountsKey, slotsKey = KEYS[5], KEYS[6]
 local candidateId, accountId, orderId, method = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local nowText = ARGV[5]
 local now = tonumber(nowText)
@@ -40,4 +44,8 @@ redis.call('HSET', ordersKey, orderId, cjson.encode(order))
 emit(streamKey, 'ORDER_CREATED', nowText, {
   orderId = orderId, candidateId = candidateId, accountId = accountId, method = method, amount = amount, items = items,
 })
+local ticketId = redis.call('HGET', queueAccountsKey, accountId)
+if ticketId and redis.call('ZREM', slotsKey, ticketId) == 1 then
+  emit(streamKey, 'QUEUE_RELEASED', nowText, { ticketId = ticketId, accountId = accountId })
+end
 return ok({ order = order })

@@ -2,10 +2,13 @@
   Hold an oral seat (R18–R21, R22; I1) at a campus of the candidate's province.
   KEYS[1] registrations bucket  KEYS[2] calendar  KEYS[3] campuses  KEYS[4] capacity  KEYS[5] used
   KEYS[6] sequence  KEYS[7] due set  KEYS[8] due list of payBy  KEYS[9] stream  KEYS[10] seat channel
+  KEYS[11] queue room  KEYS[12] queue tickets  KEYS[13] queue accounts  KEYS[14] queue slots
   ARGV[1] candidateId  ARGV[2] accountId  ARGV[3] oral subject  ARGV[4] the written subject it needs
   ARGV[5] campusId  ARGV[6] fee  ARGV[7] now  ARGV[8] payBy  ARGV[9] due bucket member  ARGV[10] score
+  ARGV[11] queue idle ms
   Returns ok {item = {...}, remaining, capacity}
-       or NO_REGISTRATION | REGISTRATION_NOT_OPEN | REGISTRATION_CLOSED | ALREADY_REGISTERED
+       or NO_REGISTRATION | REGISTRATION_NOT_OPEN | REGISTRATION_CLOSED
+        | QUEUE_PASS_REQUIRED {ticketId?, ticket?, room} (the province's waiting room is active) | ALREADY_REGISTERED
         | WRITTEN_REQUIRED (R18; also when the written hold is past its pay-by) | CAMPUS_NOT_FOUND | EXTERNAL_ORAL_NOT_ALLOWED (R19)
         | CAMPUS_NOT_OPEN {opensAt} (R20) | SUBJECT_NOT_OFFERED | SOLD_OUT (R21)
   Emits HELD (payload declared in engine/outbox.ts)
@@ -16,6 +19,8 @@ local candidateId, accountId, subject, requiredWritten, campusId, fee =
   ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6])
 local nowText = ARGV[7]
 local now, payBy, bucketMember, bucketScore = tonumber(nowText), tonumber(ARGV[8]), ARGV[9], ARGV[10]
+local roomKey, ticketsKey, queueAccountsKey, slotsKey = KEYS[11], KEYS[12], KEYS[13], KEYS[14]
+local idleMs = tonumber(ARGV[11])
 
 --@include result
 --@include record
@@ -23,12 +28,15 @@ local now, payBy, bucketMember, bucketScore = tonumber(nowText), tonumber(ARGV[8
 --@include events
 --@include seats
 --@include deadlines
+--@include queue
 
 local rec = loadRecord(registrationsKey, candidateId)
 if rec == nil or rec.a ~= accountId then return refuse(CODE.NO_REGISTRATION) end
 
 local closed = windowRefusal(calendarKey, now)
 if closed then return refuse(closed) end
+local noPass = passRefusal(roomKey, calendarKey, ticketsKey, queueAccountsKey, slotsKey, accountId, now, idleMs)
+if noPass then return refuse(CODE.QUEUE_PASS_REQUIRED, noPass) end
 
 if isLive(rec.i[subject]) then return refuse(CODE.ALREADY_REGISTERED) end
 -- a written hold past its pay-by is as good as expired (R22), even before the sweeper releases it

@@ -3,12 +3,15 @@
   Eligibility (R4, R9–R12) is decided by the caller and passed in.
   KEYS[1] registrations bucket  KEYS[2] calendar  KEYS[3] capacity  KEYS[4] used  KEYS[5] sequence
   KEYS[6] due set  KEYS[7] due list of payBy  KEYS[8] stream  KEYS[9] seat channel
+  KEYS[10] queue room  KEYS[11] queue tickets  KEYS[12] queue accounts  KEYS[13] queue slots
   ARGV[1] candidateId  ARGV[2] accountId  ARGV[3] subject  ARGV[4] eligible "1"|"0"  ARGV[5] fee
   ARGV[6] now  ARGV[7] payBy  ARGV[8] due bucket member  ARGV[9] its score
-  ARGV[10..] the other written subjects of the same level (R16)
+  ARGV[10] queue idle ms (how long a pass holder's slot lasts after this write)
+  ARGV[11..] the other written subjects of the same level (R16)
   Returns ok {item = {...}, remaining, capacity}
-       or NO_REGISTRATION | REGISTRATION_NOT_OPEN | REGISTRATION_CLOSED | NOT_ELIGIBLE
-        | ALREADY_REGISTERED | SAME_LEVEL_TAKEN {subject} | SUBJECT_NOT_OFFERED | SOLD_OUT
+       or NO_REGISTRATION | REGISTRATION_NOT_OPEN | REGISTRATION_CLOSED
+        | QUEUE_PASS_REQUIRED {ticketId?, ticket?, room} (the province's waiting room is active)
+        | NOT_ELIGIBLE | ALREADY_REGISTERED | SAME_LEVEL_TAKEN {subject} | SUBJECT_NOT_OFFERED | SOLD_OUT
   Emits HELD (payload declared in engine/outbox.ts)
 ]]
 local registrationsKey, calendarKey, capacityKey, usedKey, sequenceKey, dueSetKey, dueListKey, streamKey, channel =
@@ -16,6 +19,8 @@ local registrationsKey, calendarKey, capacityKey, usedKey, sequenceKey, dueSetKe
 local candidateId, accountId, subject, eligible, fee = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
 local nowText = ARGV[6]
 local now, payBy, bucketMember, bucketScore = tonumber(nowText), tonumber(ARGV[7]), ARGV[8], ARGV[9]
+local roomKey, ticketsKey, queueAccountsKey, slotsKey = KEYS[10], KEYS[11], KEYS[12], KEYS[13]
+local idleMs = tonumber(ARGV[10])
 
 --@include result
 --@include record
@@ -23,16 +28,19 @@ local now, payBy, bucketMember, bucketScore = tonumber(nowText), tonumber(ARGV[7
 --@include events
 --@include seats
 --@include deadlines
+--@include queue
 
 local rec = loadRecord(registrationsKey, candidateId)
 if rec == nil or rec.a ~= accountId then return refuse(CODE.NO_REGISTRATION) end
 
 local closed = windowRefusal(calendarKey, now)
 if closed then return refuse(closed) end
+local noPass = passRefusal(roomKey, calendarKey, ticketsKey, queueAccountsKey, slotsKey, accountId, now, idleMs)
+if noPass then return refuse(CODE.QUEUE_PASS_REQUIRED, noPass) end
 
 if eligible ~= '1' then return refuse(CODE.NOT_ELIGIBLE) end
 if isLive(rec.i[subject]) then return refuse(CODE.ALREADY_REGISTERED) end
-for n = 10, #ARGV do
+for n = 11, #ARGV do
   if isLive(rec.i[ARGV[n]]) then return refuse(CODE.SAME_LEVEL_TAKEN, { subject = ARGV[n] }) end
 end
 

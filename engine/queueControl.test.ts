@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { etaSeconds, gatewayView, nextTargetActive, type ThreadLoad } from './queueControl.ts';
+
+const load = (overrides: Partial<ThreadLoad> = {}): ThreadLoad => ({
+  at: 1000,
+  limit: 100,
+  inFlight: 10,
+  rttMs: 5,
+  p99Ms: 20,
+  servedPerSec: 1000,
+  shedCritical: 0,
+  ...overrides,
+});
+
+describe('the waiting room closed loop', () => {
+  it('reads health from the gateway threads, ignoring stale reports', () => {
+    expect(gatewayView([load(), load()], 1500).health).toBe('up');
+    expect(gatewayView([load(), load({ shedCritical: 1 })], 1500).health).toBe('down');
+    expect(gatewayView([load({ p99Ms: 130 })], 1500).health).toBe('down');
+    expect(gatewayView([load({ inFlight: 95 })], 1500).health).toBe('down');
+    expect(gatewayView([load({ p99Ms: 100 })], 1500).health).toBe('hold');
+    // a thread that stopped reporting 5 s ago does not count
+    const view = gatewayView([load(), load({ at: -4000, shedCritical: 9 })], 1500);
+    expect(view.threads).toBe(1);
+    expect(view.health).toBe('up');
+    // capacity by Little's law: 100 in flight at 5 ms = 20,000/s per thread
+    expect(gatewayView([load(), load()], 1500).capacityPerSec).toBe(40_000);
+    expect(gatewayView([], 0).health).toBe('hold');
+  });
+
+  it('grows the target only while healthy and the slots are full', () => {
+    const up = gatewayView([load()], 1000);
+    expect(nextTargetActive(100, up, { active: 100, waiting: 50 })).toBe(105);
+    expect(nextTargetActive(100, up, { active: 40, waiting: 50 })).toBe(100); // slots not used
+    expect(nextTargetActive(100, up, { active: 100, waiting: 0 })).toBe(100); // nobody waits
+    const down = gatewayView([load({ shedCritical: 3 })], 1000);
+    expect(nextTargetActive(100, down, { active: 100, waiting: 50 })).toBe(80);
+    expect(nextTargetActive(9, down, { active: 9, waiting: 50 })).toBe(8); // the floor
+  });
+
+  it("never grows past the Little's-law bound", () => {
+    // 1 thread, limit 100 at 5 ms = 20,000/s; 1,390 active candidates make 13,900 served/s:
+    // 10/s each, so 0.7 × 20,000 ÷ 10 = 1,400 active at most (growth alone would give 1,460)
+    const view = gatewayView([load({ servedPerSec: 13_900 })], 1000);
+    expect(nextTargetActive(1_390, view, { active: 1_390, waiting: 10 })).toBe(1_400);
+    // the bound caps growth; it does not cut a target on its own
+    expect(nextTargetActive(2_000, view, { active: 1_390, waiting: 10 })).toBe(2_000);
+  });
+
+  it('an ETA always comes with a position', () => {
+    expect(etaSeconds(100, 10, 0)).toBe(10);
+    expect(etaSeconds(100, 0, 4)).toBe(25);
+    expect(etaSeconds(3, 0, 0)).toBe(3);
+    expect(etaSeconds(0, 5, 5)).toBe(0);
+  });
+});

@@ -1,0 +1,123 @@
+/**
+ * The waiting room's closed loop (ARCHITECTURE.md "The opening"): how many admitted candidates may
+ * be active at once, from what the gateways say about themselves. Pure: the keeper
+ * (engine/queueKeeper.ts) feeds it the gateway threads' load reports and the room's counts.
+ *
+ * - Every gateway thread reports its adaptive concurrency limit, requests in flight, latency (mean
+ *   and the last window's p99) and what it served and shed since its last report.
+ * - **Health**: `down` when any thread shed a critical request (a reservation found no slot) or an
+ *   admitted p99 neared the target, or the threads are near their limits; `up` when latency is well
+ *   under the target with room to spare; `hold` otherwise.
+ * - **Target active candidates** A: grows while healthy and the slots are full (demand exists),
+ *   shrinks ×0.8 when not, and never grows beyond the Little's-law bound: the gateways can serve
+ *   Σ limit ÷ latency requests/s, an active candidate makes r requests/s (measured: all that is
+ *   served ÷ the active candidates, an overestimate that errs on the safe side), so
+ *   A ≤ headroom × capacity ÷ r. Admissions then happen as slots free (tickQueue), so the
+ *   admission rate is A ÷ W, W the time a candidate stays active: Little's law again.
+ */
+
+/** One gateway thread's report (written to Redis twice a second, read by the keeper). */
+export interface ThreadLoad {
+  /** When it was written (ms, the writer's wall clock). */
+  readonly at: number;
+  readonly limit: number;
+  readonly inFlight: number;
+  /** Mean latency of the last closed window (ms). */
+  readonly rttMs: number | null;
+  readonly p99Ms: number | null;
+  /** Answers per second served (admitted, all classes) since the previous report. */
+  readonly servedPerSec: number;
+  /** Critical requests shed since the previous report. */
+  readonly shedCritical: number;
+}
+
+export type Health = 'up' | 'down' | 'hold';
+
+export interface ControlOptions {
+  /** Admitted requests' p99 the loop aims under (ms; P7 allows 200). */
+  readonly targetP99Ms: number;
+  /** Share of the gateways' capacity the admitted candidates may take. */
+  readonly headroom: number;
+  readonly minActive: number;
+  readonly maxActive: number;
+  /** Growth per healthy tick (fraction of A, at least 1). */
+  readonly growth: number;
+  readonly backoff: number;
+  /** A report older than this is ignored (a thread that died or stalled). */
+  readonly staleMs: number;
+}
+
+export const DEFAULT_CONTROL: ControlOptions = {
+  targetP99Ms: 150,
+  headroom: 0.7,
+  minActive: 8,
+  maxActive: 100_000,
+  growth: 0.05,
+  backoff: 0.8,
+  staleMs: 3_000,
+};
+
+export interface GatewayView {
+  readonly threads: number;
+  /** Requests/s the gateways could serve at their limits (Little: Σ limit ÷ latency). */
+  readonly capacityPerSec: number;
+  readonly servedPerSec: number;
+  readonly health: Health;
+}
+
+export function gatewayView(
+  loads: readonly ThreadLoad[],
+  now: number,
+  options: ControlOptions = DEFAULT_CONTROL,
+): GatewayView {
+  const fresh = loads.filter((load) => now - load.at <= options.staleMs);
+  if (fresh.length === 0) return { threads: 0, capacityPerSec: 0, servedPerSec: 0, health: 'hold' };
+  let capacity = 0;
+  let served = 0;
+  let shed = 0;
+  let worstP99 = 0;
+  let inFlight = 0;
+  let limit = 0;
+  for (const load of fresh) {
+    if (load.rttMs !== null && load.rttMs > 0) capacity += load.limit / (load.rttMs / 1000);
+    served += load.servedPerSec;
+    shed += load.shedCritical;
+    worstP99 = Math.max(worstP99, load.p99Ms ?? 0);
+    inFlight += load.inFlight;
+    limit += load.limit;
+  }
+  let health: Health = 'hold';
+  if (shed > 0 || worstP99 > options.targetP99Ms * 0.8 || inFlight > limit * 0.9) health = 'down';
+  else if (worstP99 < options.targetP99Ms * 0.5 && inFlight < limit * 0.7) health = 'up';
+  return { threads: fresh.length, capacityPerSec: capacity, servedPerSec: served, health };
+}
+
+/** The next target of active candidates. */
+export function nextTargetActive(
+  current: number,
+  view: GatewayView,
+  room: { readonly active: number; readonly waiting: number },
+  options: ControlOptions = DEFAULT_CONTROL,
+): number {
+  let next = current;
+  if (view.health === 'down') next = current * options.backoff;
+  else if (view.health === 'up' && room.waiting > 0 && room.active >= current - 1) {
+    next = current + Math.max(1, current * options.growth);
+  }
+  // Little's law bound: what the gateways can serve ÷ what one active candidate asks of them
+  if (room.active > 0 && view.servedPerSec > 0 && view.capacityPerSec > 0) {
+    const perCandidate = view.servedPerSec / room.active;
+    next = Math.min(next, Math.max(current, (options.headroom * view.capacityPerSec) / perCandidate));
+  }
+  return Math.round(Math.max(options.minActive, Math.min(options.maxActive, next)));
+}
+
+/**
+ * Seconds until a WAITING ticket at `position` is admitted: its place ÷ the measured admission
+ * rate (the room's smoothed average), or the keeper's planned rate before anything was measured.
+ * Never null for a waiting ticket: a position always comes with an ETA.
+ */
+export function etaSeconds(position: number, rate: number, plan: number): number {
+  const perSecond = rate > 0 ? rate : plan > 0 ? plan : 1;
+  return Math.max(0, Math.ceil(position / perSecond));
+}

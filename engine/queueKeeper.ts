@@ -1,0 +1,159 @@
+/**
+ * The queue keeper: the waiting rooms' clock (ARCHITECTURE.md "The opening"). Every `intervalMs`,
+ * for every province with a room, it reads the gateway threads' load reports, turns them into a
+ * target of active candidates (engine/queueControl.ts), runs the draw when the opening has closed
+ * the PREQUEUE, and ticks the room (admissions, lapses, the measured rate). It runs beside the
+ * sweeper (START_SWEEPER); several may run at once: a short lease per room lets one of them tick it,
+ * and every transition is a script that would refuse a double application anyway.
+ */
+import { hostname } from 'node:os';
+import type { Engine } from './engine.ts';
+import { WaitingRoom, type TickResult } from './queue.ts';
+import {
+  DEFAULT_CONTROL,
+  gatewayView,
+  nextTargetActive,
+  type ControlOptions,
+  type GatewayView,
+  type ThreadLoad,
+} from './queueControl.ts';
+
+export interface KeeperOptions {
+  readonly intervalMs: number;
+  readonly now: () => Promise<number>;
+  /** Target active candidates a room starts from (it adapts from there). */
+  readonly initialActive: number;
+  readonly control?: Partial<ControlOptions>;
+  /** Admissions per tick at most. */
+  readonly maxBatch?: number;
+  /** How long an opening's line must stay empty before its room stops gating. */
+  readonly drainGraceMs?: number;
+  /** The smoothing of the measured admission rate (the ETA's denominator). */
+  readonly rateTauMs?: number;
+  readonly onError?: (error: unknown) => void;
+}
+
+export interface RoomReport extends TickResult {
+  readonly provinceCode: string;
+  readonly targetActive: number;
+  readonly health: GatewayView['health'];
+}
+
+const LEASE_MS = 3_000;
+/** A load report older than this is deleted (its thread is gone). */
+const FORGET_LOAD_MS = 60_000;
+
+/** The gateway threads' load reports (their own hash, written twice a second by each thread). */
+export async function readThreadLoads(engine: Engine, wallNow = Date.now()): Promise<ThreadLoad[]> {
+  const all = await engine.redis.hgetall(engine.keys.gatewayLoad);
+  const loads: ThreadLoad[] = [];
+  const gone: string[] = [];
+  for (const [field, raw] of Object.entries(all)) {
+    try {
+      const load = JSON.parse(raw) as ThreadLoad;
+      if (wallNow - load.at > FORGET_LOAD_MS) gone.push(field);
+      else loads.push(load);
+    } catch {
+      gone.push(field);
+    }
+  }
+  if (gone.length > 0) await engine.redis.hdel(engine.keys.gatewayLoad, ...gone);
+  return loads;
+}
+
+export class QueueKeeper {
+  readonly room: WaitingRoom;
+  private readonly id = `${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  private readonly targets = new Map<string, number>();
+  private readonly control: ControlOptions;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = false;
+  private last: RoomReport[] = [];
+  errors = 0;
+
+  constructor(
+    private readonly engine: Engine,
+    sealKey: Buffer,
+    private readonly options: KeeperOptions,
+  ) {
+    this.room = new WaitingRoom(engine, sealKey);
+    this.control = { ...DEFAULT_CONTROL, ...options.control };
+  }
+
+  /** What the last pass did, per room. */
+  get reports(): readonly RoomReport[] {
+    return this.last;
+  }
+
+  private async lease(provinceCode: string): Promise<boolean> {
+    const key = this.engine.keys.province(provinceCode).queue.keeperLease;
+    const taken = await this.engine.redis.set(key, this.id, 'PX', LEASE_MS, 'NX');
+    if (taken === 'OK') return true;
+    if ((await this.engine.redis.get(key)) !== this.id) return false;
+    await this.engine.redis.pexpire(key, LEASE_MS);
+    return true;
+  }
+
+  /** One pass over every room. */
+  async tickOnce(): Promise<RoomReport[]> {
+    const now = await this.options.now();
+    const provinces = await this.room.provinces();
+    if (provinces.length === 0) return (this.last = []);
+    const view = gatewayView(await readThreadLoads(this.engine), Date.now(), this.control);
+    const reports: RoomReport[] = [];
+    for (const provinceCode of provinces) {
+      if (!(await this.lease(provinceCode))) continue;
+      const state = await this.room.room(provinceCode, now);
+      if (!state || state.mode === 'off') continue;
+      if (state.phase === 'DRAWING') await this.room.advanceDraw(provinceCode, now);
+      const current = this.targets.get(provinceCode) ?? this.options.initialActive;
+      const slots = await this.engine.redis.zcard(this.engine.keys.province(provinceCode).queue.slots);
+      const target = nextTargetActive(current, view, { active: slots, waiting: state.waiting }, this.control);
+      this.targets.set(provinceCode, target);
+      const cap = state.maxAdmitPerMinute === null ? 0 : state.maxAdmitPerMinute / 60;
+      const maxBatch = this.options.maxBatch ?? 500;
+      const idleS = this.engine.queueIdleMs / 1000;
+      const result = await this.room.tick(
+        provinceCode,
+        {
+          targetActive: target,
+          ratePerSec: cap,
+          burst: cap > 0 ? Math.max(1, cap) : maxBatch,
+          maxBatch,
+          drainGraceMs: this.options.drainGraceMs ?? 10_000,
+          saturated: view.health === 'down' ? true : view.health === 'up' ? false : null,
+          rateTauMs: this.options.rateTauMs ?? 20_000,
+          // before any admission is measured: every slot turning over once per idle period at least
+          plan: cap > 0 ? Math.min(cap, target / idleS) : target / idleS,
+        },
+        now,
+      );
+      reports.push({ ...result, provinceCode, targetActive: target, health: view.health });
+    }
+    this.last = reports;
+    return reports;
+  }
+
+  start(): void {
+    const tick = (): void => {
+      if (this.stopped) return;
+      this.running = this.tickOnce()
+        .then(() => undefined)
+        .catch((error: unknown) => {
+          this.errors++;
+          this.options.onError?.(error);
+        })
+        .finally(() => {
+          if (!this.stopped) this.timer = setTimeout(tick, this.options.intervalMs);
+        });
+    };
+    tick();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running;
+  }
+}
