@@ -4,7 +4,7 @@
 -- the drawn places, who was admitted when, and the revealed seed that lets anyone check the draw.
 
 CREATE TABLE queue_rooms (
-  province_code         text PRIMARY KEY REFERENCES provinces,
+  province_code         text PRIMARY KEY CHECK (province_code ~ '^[0-9]{2}$'),
   mode                  text NOT NULL CHECK (mode IN ('off', 'auto', 'opening')),
   pre_queue_ms          bigint NOT NULL CHECK (pre_queue_ms >= 0),
   pass_ms               bigint NOT NULL CHECK (pass_ms > 0),
@@ -23,8 +23,9 @@ COMMENT ON TABLE queue_rooms IS
 
 CREATE TABLE queue_tickets (
   ticket_id        text PRIMARY KEY CHECK (ticket_id ~ '^[0-9]{2}-[0-9a-f]{16}$'),
-  province_code    text NOT NULL REFERENCES provinces,
-  account_id       bigint NOT NULL,
+  province_code    text NOT NULL CHECK (province_code ~ '^[0-9]{2}$'),
+  -- the engine's account id (no reference: a ticket may be taken before PostgreSQL has the account)
+  account_id       text NOT NULL CHECK (account_id <> ''),
   -- PREQUEUE until the draw, WAITING with a place in line, ADMITTED with a pass, LAPSED after it
   state            text NOT NULL CHECK (state IN ('PREQUEUE', 'WAITING', 'ADMITTED', 'LAPSED')),
   -- the place in line (1 = first); null while PREQUEUE

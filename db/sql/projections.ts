@@ -1,7 +1,8 @@
 /**
  * Projections of the engine's events onto the tables of 004–006 (I5): registrations from BOUND /
  * DELETED, registration_items from HELD / CANCELLED / EXPIRED / PAYMENT_CONFIRMED, payment_orders
- * (+ items) from ORDER_CREATED / PAYMENT_CONFIRMED, cet6_reviews from REVIEW_*. The writer calls
+ * (+ items) from ORDER_CREATED / PAYMENT_CONFIRMED, cet6_reviews from REVIEW_*, and the waiting
+ * room's tables from QUEUE_* (db/sql/queueProjections.ts). The writer calls
  * `projectEvents` in the transaction that inserted the events, with only the events that were new,
  * in stream order, so a redelivered event changes nothing.
  *
@@ -28,6 +29,7 @@
 import type { EngineEvent, EventType } from '../../engine/events.ts';
 import { isEventType, luaList, payloadError } from '../../engine/outbox.ts';
 import type { Queryable } from '../pool.ts';
+import { isQueueEvent, projectQueueEvents } from './queueProjections.ts';
 
 export class MissingDependencyError extends Error {
   constructor(
@@ -104,9 +106,14 @@ function entitiesOf(event: EngineEvent): string[] {
 export async function projectEvents(db: Queryable, events: readonly EngineEvent[]): Promise<void> {
   let segment: EngineEvent[] = [];
   let seen = new Map<string, number>();
+  const queue: EngineEvent[] = [];
   for (const event of events) {
     const phase = PHASE[event.type];
     if (phase === undefined) {
+      if (isQueueEvent(event)) {
+        queue.push(checked(event));
+        continue;
+      }
       if (event.type.startsWith('REVIEW_')) {
         await applySegment(db, segment);
         segment = [];
@@ -127,6 +134,8 @@ export async function projectEvents(db: Queryable, events: readonly EngineEvent[
     for (const key of entities) seen.set(key, Math.max(seen.get(key) ?? 0, phase));
   }
   await applySegment(db, segment);
+  // the waiting room's tables are its own: applied after, in stream order (queueProjections.ts)
+  await projectQueueEvents(db, queue.filter(isQueueEvent));
 }
 
 async function applySegment(db: Queryable, events: readonly EngineEvent[]): Promise<void> {
