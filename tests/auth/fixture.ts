@@ -19,6 +19,7 @@ import { LogSmsSender, SmsCodes } from '../../gateway/auth/sms.ts';
 import { WorkerPool } from '../../gateway/workers/pool.ts';
 import { freshDatabase } from '../support/pg.ts';
 import { redisUrl } from '../support/env.ts';
+import { removeNamespace } from '../support/redis.ts';
 
 const silent = { error() {}, warn() {}, info() {} };
 
@@ -120,12 +121,7 @@ export async function newAuthFixture(options: { threads?: number } = {}): Promis
     clock,
     async close() {
       await workers.close();
-      let cursor = '0';
-      do {
-        const [next, found] = await redis.scan(cursor, 'MATCH', `${namespace}:*`, 'COUNT', 1000);
-        if (found.length > 0) await redis.unlink(...found);
-        cursor = next;
-      } while (cursor !== '0');
+      await removeNamespace(redis, namespace);
       redis.disconnect();
       await db.end();
       await database.drop();

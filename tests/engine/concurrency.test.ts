@@ -25,6 +25,7 @@ import {
   loadFixture,
   newTestEngine,
   snapshot,
+  streamEvents,
   type TestEngine,
 } from '../support/engine.ts';
 
@@ -121,13 +122,8 @@ async function seatsUsed(subject: string): Promise<Record<string, number>> {
 
 /** type → data of every event in the province's outbox stream. */
 async function events(type: string): Promise<Record<string, unknown>[]> {
-  const entries = await te.redis.xrange(te.engine.keys.province(PROVINCE).stream, '-', '+');
-  const found: Record<string, unknown>[] = [];
-  for (const [, fields] of entries) {
-    if (fields[fields.indexOf('t') + 1] !== type) continue;
-    found.push(JSON.parse(fields[fields.indexOf('d') + 1]!) as Record<string, unknown>);
-  }
-  return found;
+  const all = await streamEvents(te.redis, te.engine.keys.province(PROVINCE).stream);
+  return all.filter((event) => event.type === type).map((event) => event.data);
 }
 
 describe('seat surges (I1)', () => {
@@ -202,6 +198,23 @@ describe('seat surges (I1)', () => {
   });
 });
 
+/** Every binding attempt at campus B1 at once, in a shuffled order; the order and the outcomes. */
+async function bindAtOnce(attempts: readonly { candidateId: string; accountId: string }[]) {
+  const order = shuffled(attempts.length);
+  const outcomes = await Promise.all(
+    order.map((n) =>
+      bind(via(n), {
+        ...attempts[n]!,
+        provinceCode: PROVINCE,
+        campusId: 'B1',
+        snapshot: snapshot(),
+        now: T0,
+      }),
+    ),
+  );
+  return { order, outcomes };
+}
+
 describe('binding races (I2)', () => {
   it('a candidate bound from 50 accounts at once is bound exactly once; the 49 keep no claim', async () => {
     await loadFixture(te.engine, { campuses: [campus({ campusId: 'B1' })] });
@@ -209,18 +222,7 @@ describe('binding races (I2)', () => {
     const attempts = candidates.flatMap((candidateId, c) =>
       Array.from({ length: 50 }, (_, a) => ({ candidateId, accountId: `acc${c}x${a}` })),
     );
-    const order = shuffled(attempts.length);
-    const outcomes = await Promise.all(
-      order.map((n) =>
-        bind(via(n), {
-          ...attempts[n]!,
-          provinceCode: PROVINCE,
-          campusId: 'B1',
-          snapshot: snapshot(),
-          now: T0,
-        }),
-      ),
-    );
+    const { order, outcomes } = await bindAtOnce(attempts);
 
     for (const candidateId of candidates) {
       const mine = order
@@ -247,18 +249,7 @@ describe('binding races (I2)', () => {
     const attempts = accounts.flatMap((accountId, a) =>
       Array.from({ length: 50 }, (_, c) => ({ accountId, candidateId: String(400_000 + a * 50 + c) })),
     );
-    const order = shuffled(attempts.length);
-    const outcomes = await Promise.all(
-      order.map((n) =>
-        bind(via(n), {
-          ...attempts[n]!,
-          provinceCode: PROVINCE,
-          campusId: 'B1',
-          snapshot: snapshot(),
-          now: T0,
-        }),
-      ),
-    );
+    const { order, outcomes } = await bindAtOnce(attempts);
 
     for (const accountId of accounts) {
       const mine = order

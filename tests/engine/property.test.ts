@@ -33,7 +33,8 @@ import {
 } from '../../engine/index.ts';
 import { checkInvariants } from '../../engine/invariants.ts';
 import { redisUrl } from '../support/env.ts';
-import { T0, snapshot } from '../support/engine.ts';
+import { T0, snapshot, streamEvents } from '../support/engine.ts';
+import { removeNamespace } from '../support/redis.ts';
 
 const PROVINCE = '11';
 const WRITTEN = ['CET4', 'CJT4', 'CET6'] as const satisfies readonly WrittenSubject[];
@@ -557,15 +558,6 @@ afterAll(() => {
   for (const r of [redis, ...pool]) r.disconnect();
 });
 
-async function removeNamespace(namespace: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${namespace}:*`, 'COUNT', 1000);
-    if (keys.length > 0) await redis.unlink(...keys);
-    cursor = next;
-  } while (cursor !== '0');
-}
-
 async function loadWorld(engine: Engine, world: WorldSpec): Promise<void> {
   await engine.setCalendar(
     { provinceCode: PROVINCE, registrationOpensAt: world.opensAt, registrationClosesAt: world.closesAt },
@@ -846,10 +838,9 @@ function modelSnapshot(model: Model) {
 /** The outbox: how many times each hold was ended (EXPIRED or CANCELLED events). */
 async function endedHolds(engine: Engine): Promise<Map<number, number>> {
   const ended = new Map<number, number>();
-  for (const [, fields] of await engine.redis.xrange(engine.keys.province(PROVINCE).stream, '-', '+')) {
-    const type = fields[fields.indexOf('t') + 1];
+  for (const { type, data } of await streamEvents(engine.redis, engine.keys.province(PROVINCE).stream)) {
     if (type !== 'EXPIRED' && type !== 'CANCELLED') continue;
-    const holdId = (JSON.parse(fields[fields.indexOf('d') + 1]!) as { holdId: number }).holdId;
+    const holdId = data.holdId as number;
     ended.set(holdId, (ended.get(holdId) ?? 0) + 1);
   }
   return ended;
@@ -969,7 +960,7 @@ describe('engine ≡ model (sequential command sequences)', () => {
           }
           for (const [holdId, times] of ended) expect(times, `hold ${holdId}`).toBe(1);
         } finally {
-          await removeNamespace(namespace);
+          await removeNamespace(redis, namespace);
         }
       }),
       { numRuns: 120, examples: [paidOralWithoutWritten] },
@@ -1102,7 +1093,7 @@ describe('concurrent batches (no model)', () => {
             for (const [orderId, count] of confirmations) expect(count, orderId).toBe(1);
             await expectFullInvariants(first);
           } finally {
-            await removeNamespace(namespace);
+            await removeNamespace(redis, namespace);
           }
         },
       ),

@@ -5,16 +5,18 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { CandidateRef } from '../../engine/engine.ts';
-import { checkInvariants } from '../../engine/invariants.ts';
 import { seatColor, type OralSubject } from '../../engine/subjects.ts';
-import type { SeatCount } from '../../engine/views.ts';
 import {
   HOUR_MS,
   T0,
   bindOrThrow,
+  closeCheckingInvariants,
   campus,
   loadFixture,
   newTestEngine,
+  seatOf,
+  streamEvents,
+  type StreamEvent,
   type TestEngine,
 } from '../support/engine.ts';
 
@@ -55,29 +57,15 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-  const report = await checkInvariants(t.engine, ['11']);
-  await t.close();
-  expect(report.violations).toEqual([]);
+  expect(await closeCheckingInvariants(t)).toEqual([]);
 });
 
-interface StreamEvent {
-  readonly type: string;
-  readonly data: Record<string, unknown>;
-}
-
 async function eventsOf(type: string): Promise<StreamEvent[]> {
-  const entries = await t.redis.xrange(t.engine.keys.province('11').stream, '-', '+');
-  return entries
-    .map(([, fields]) => ({
-      type: fields[fields.indexOf('t') + 1] ?? '',
-      data: JSON.parse(fields[fields.indexOf('d') + 1] ?? '{}') as Record<string, unknown>,
-    }))
-    .filter((event) => event.type === type);
+  const events = await streamEvents(t.redis, t.engine.keys.province('11').stream);
+  return events.filter((event) => event.type === type);
 }
 
-async function seat(campusId: string, subject: string): Promise<SeatCount | undefined> {
-  return (await t.engine.seatCounts('11')).find((s) => s.campusId === campusId && s.subject === subject);
-}
+const seat = (campusId: string, subject: string) => seatOf(t.engine, campusId, subject);
 
 /** A candidate of `campusId` with CET4 held at T0. */
 async function withCet4(candidateId: string, campusId: string): Promise<CandidateRef> {

@@ -6,16 +6,19 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { CandidateRef } from '../../engine/engine.ts';
 import { expireDue } from '../../engine/expiry.ts';
-import { checkInvariants } from '../../engine/invariants.ts';
 import { dueBucketOf } from '../../engine/keys.ts';
-import type { OrderView, SeatCount } from '../../engine/views.ts';
+import type { OrderView } from '../../engine/views.ts';
 import {
   HOUR_MS,
   T0,
   bindOrThrow,
+  closeCheckingInvariants,
   campus,
   loadFixture,
   newTestEngine,
+  seatOf,
+  streamEvents,
+  type StreamEvent,
   type TestEngine,
 } from '../support/engine.ts';
 
@@ -37,31 +40,16 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-  const report = await checkInvariants(t.engine, ['11']);
-  await t.close();
-  expect(report.violations).toEqual([]);
+  expect(await closeCheckingInvariants(t)).toEqual([]);
 });
 
-interface StreamEvent {
-  readonly type: string;
-  readonly data: Record<string, unknown>;
-}
-
-async function events(): Promise<StreamEvent[]> {
-  const entries = await t.redis.xrange(t.engine.keys.province('11').stream, '-', '+');
-  return entries.map(([, fields]) => ({
-    type: fields[fields.indexOf('t') + 1] ?? '',
-    data: JSON.parse(fields[fields.indexOf('d') + 1] ?? '{}') as Record<string, unknown>,
-  }));
-}
+const events = (): Promise<StreamEvent[]> => streamEvents(t.redis, t.engine.keys.province('11').stream);
 
 async function eventsOf(type: string): Promise<StreamEvent[]> {
   return (await events()).filter((event) => event.type === type);
 }
 
-async function seat(campusId: string, subject: string): Promise<SeatCount | undefined> {
-  return (await t.engine.seatCounts('11')).find((s) => s.campusId === campusId && s.subject === subject);
-}
+const seat = (campusId: string, subject: string) => seatOf(t.engine, campusId, subject);
 
 async function statuses(candidateId: string): Promise<Record<string, string>> {
   const registration = await t.engine.registration('11', candidateId);

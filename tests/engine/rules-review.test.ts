@@ -6,7 +6,6 @@
  * Every test runs in a namespace of its own and ends with the invariant checker.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { checkInvariants } from '../../engine/invariants.ts';
 import {
   decideReview,
   deleteReview,
@@ -15,7 +14,14 @@ import {
   type ReviewSubmission,
 } from '../../engine/reviews.ts';
 import type { ReviewView } from '../../engine/views.ts';
-import { T0, newTestEngine, type TestEngine } from '../support/engine.ts';
+import {
+  T0,
+  closeCheckingInvariants,
+  newTestEngine,
+  streamEvents,
+  type StreamEvent,
+  type TestEngine,
+} from '../support/engine.ts';
 
 const TICKET = '110001052100001';
 const OTHER_TICKET = '110001062100002';
@@ -27,24 +33,12 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-  const report = await checkInvariants(t.engine, ['11']);
-  await t.close();
-  expect(report.violations).toEqual([]);
+  expect(await closeCheckingInvariants(t)).toEqual([]);
 });
 
-interface StreamEvent {
-  readonly type: string;
-  readonly data: Record<string, unknown>;
-}
-
 async function accountEvents(accountId: string): Promise<StreamEvent[]> {
-  const entries = await t.redis.xrange(t.engine.keys.account(accountId).stream, '-', '+');
-  return entries
-    .map(([, fields]) => ({
-      type: fields[fields.indexOf('t') + 1] ?? '',
-      data: JSON.parse(fields[fields.indexOf('d') + 1] ?? '{}') as Record<string, unknown>,
-    }))
-    .filter((event) => event.data.accountId === accountId);
+  const events = await streamEvents(t.redis, t.engine.keys.account(accountId).stream);
+  return events.filter((event) => event.data.accountId === accountId);
 }
 
 function submission(overrides: Partial<ReviewSubmission> = {}): ReviewSubmission {

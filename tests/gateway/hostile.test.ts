@@ -26,6 +26,7 @@ import {
   type SignedUp,
   type TestGateway,
 } from '../support/gateway.ts';
+import { scanKeys } from '../support/redis.ts';
 import { sleep, waitFor } from '../support/wait.ts';
 import { writerCaughtUp } from '../support/writer.ts';
 import { registerCandidate, seedTestWorld, type TestCandidate, type TestWorld } from '../support/world.ts';
@@ -116,14 +117,8 @@ afterAll(async () => {
 /** Every engine key of the namespace (province and account shards) and the fees, with its value. */
 async function redisState(): Promise<Map<string, string>> {
   const keys: string[] = [];
-  for (const pattern of [`${gw.namespace}:{*`, `${gw.namespace}:fees`]) {
-    let cursor = '0';
-    do {
-      const [next, page] = await gw.redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-      keys.push(...page);
-      cursor = next;
-    } while (cursor !== '0');
-  }
+  for (const pattern of [`${gw.namespace}:{*`, `${gw.namespace}:fees`])
+    keys.push(...(await scanKeys(gw.redis, pattern)));
   const state = new Map<string, string>();
   for (const key of keys.sort()) {
     const type = await gw.redis.type(key);

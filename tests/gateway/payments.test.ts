@@ -17,7 +17,7 @@ import {
   type Notification,
 } from '../../gateway/payments/notification.ts';
 import { clockKey } from '../../gateway/services.ts';
-import { HOUR_MS, campus, snapshot } from '../support/engine.ts';
+import { HOUR_MS, campus, snapshot, streamEvents } from '../support/engine.ts';
 import { signUp, startTestGateway, type SignedUp, type TestGateway } from '../support/gateway.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -125,12 +125,7 @@ async function statuses(who: Candidate): Promise<Record<string, string>> {
 }
 
 async function confirmations(orderId: string, provinceCode = '11'): Promise<Record<string, unknown>[]> {
-  const entries = await gw.redis.xrange(gw.engine.keys.province(provinceCode).stream, '-', '+');
-  return entries
-    .map(([, fields]) => ({
-      type: fields[fields.indexOf('t') + 1],
-      data: JSON.parse(fields[fields.indexOf('d') + 1] ?? '{}') as Record<string, unknown>,
-    }))
+  return (await streamEvents(gw.redis, gw.engine.keys.province(provinceCode).stream))
     .filter((event) => event.type === 'PAYMENT_CONFIRMED' && event.data.orderId === orderId)
     .map((event) => event.data);
 }

@@ -3,11 +3,14 @@
  * own (so test files never see each other's keys), a small world loader, and cleanup.
  */
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { Redis, type Cluster } from 'ioredis';
 import { Engine, HOUR_MS, bind, type EngineOptions } from '../../engine/index.ts';
+import { decodeEvent } from '../../engine/events.ts';
+import { checkInvariants } from '../../engine/invariants.ts';
 import type { Campus, CalendarEntry } from '../../engine/world.ts';
-import type { Snapshot } from '../../engine/views.ts';
+import type { SeatCount, Snapshot } from '../../engine/views.ts';
 import { redisUrl } from './env.ts';
+import { removeNamespace } from './redis.ts';
 
 export { HOUR_MS };
 /** A fixed instant for tests: 2026-03-01T09:00:00Z. */
@@ -29,15 +32,50 @@ export async function newTestEngine(options: EngineOptions = {}): Promise<TestEn
     redis,
     namespace,
     async close() {
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${namespace}:*`, 'COUNT', 1000);
-        if (keys.length > 0) await redis.unlink(...keys);
-        cursor = next;
-      } while (cursor !== '0');
+      await removeNamespace(redis, namespace);
       redis.disconnect();
     },
   };
+}
+
+/**
+ * The end of a rule test: the invariants (engine/invariants.ts) checked over `provinces`, the
+ * namespace removed; the violations found, for the test to expect none.
+ */
+export async function closeCheckingInvariants(
+  t: TestEngine,
+  provinces: readonly string[] = ['11'],
+): Promise<readonly unknown[]> {
+  const report = await checkInvariants(t.engine, [...provinces]);
+  await t.close();
+  return report.violations;
+}
+
+/** One campus × subject of a province's seat counts. */
+export async function seatOf(
+  engine: Engine,
+  campusId: string,
+  subject: string,
+  provinceCode = '11',
+): Promise<SeatCount | undefined> {
+  return (await engine.seatCounts(provinceCode)).find(
+    (s) => s.campusId === campusId && s.subject === subject,
+  );
+}
+
+/** An outbox event as the tests read it: its type and its payload, field by field. */
+export interface StreamEvent {
+  readonly type: string;
+  readonly data: Record<string, unknown>;
+}
+
+/** Every event of one outbox stream, in stream order (decoded as engine/events.ts does). */
+export async function streamEvents(redis: Redis | Cluster, stream: string): Promise<StreamEvent[]> {
+  const entries = await redis.xrange(stream, '-', '+');
+  return entries.map(([id, fields]) => {
+    const { type, data } = decodeEvent(stream, id, fields);
+    return { type, data: data as Record<string, unknown> };
+  });
 }
 
 export function campus(overrides: Partial<Campus> & Pick<Campus, 'campusId'>): Campus {
