@@ -12,7 +12,7 @@ import type { Config } from './config.ts';
 import type { FromThread, ThreadData, ToThread } from './thread.ts';
 import { WorkerPool } from './workers/pool.ts';
 import { servePool } from './workers/remote.ts';
-import { freePort } from '../scripts/stack.ts';
+import { freePort } from '../devstack/ports.ts';
 import { Redis } from 'ioredis';
 import { KeySpace } from '../engine/keys.ts';
 import { PROVINCE_CODES } from '../engine/provinces.ts';

@@ -29,7 +29,7 @@ import {
 import { WorkerPool } from '../gateway/workers/pool.ts';
 import { insertCet4Scores, insertReference, insertRoster } from '../db/sql/seedRows.ts';
 import { generateWorld } from './seed/generate.ts';
-import { startStack } from './stack.ts';
+import { startStack } from '../devstack/index.ts';
 
 const { values } = parseArgs({
   options: {

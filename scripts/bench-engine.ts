@@ -20,7 +20,7 @@ import { Redis } from 'ioredis';
 import { Engine, HOUR_MS, bind, type CandidateRef } from '../engine/index.ts';
 import { loadScripts } from '../engine/scripts.ts';
 import type { Campus } from '../engine/world.ts';
-import { findBinary, REDIS_INSTALL_HINT, startStack } from './stack.ts';
+import { findBinary, REDIS_INSTALL_HINT, startStack } from '../devstack/index.ts';
 
 const { values } = parseArgs({
   options: {

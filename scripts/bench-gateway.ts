@@ -17,7 +17,7 @@ import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
 import { cpuPerUnit, sampleProcesses } from '../loadtest/cpu.ts';
 import { startEngineTarget } from '../loadtest/runner/targets.ts';
-import { startStack } from './stack.ts';
+import { startStack } from '../devstack/index.ts';
 
 const { values } = parseArgs({
   options: {

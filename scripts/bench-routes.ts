@@ -18,7 +18,7 @@ import { Engine } from '../engine/engine.ts';
 import { createPool } from '../db/pool.ts';
 import { spawnSystem } from '../loadtest/runner/system.ts';
 import { prepareSurgeWorld, SURGE_PASSWORD } from '../loadtest/runner/world.ts';
-import { startStack } from './stack.ts';
+import { startStack } from '../devstack/index.ts';
 
 const { values } = parseArgs({
   options: {

@@ -28,7 +28,7 @@ import { StreamWriter } from '../db/writer.ts';
 import { Engine, WRITER_GROUP, bind } from '../engine/index.ts';
 import { cpuPerUnit, sampleProcesses } from '../loadtest/cpu.ts';
 import type { Campus } from '../engine/world.ts';
-import { startStack } from './stack.ts';
+import { startStack } from '../devstack/index.ts';
 
 const { values } = parseArgs({
   options: {

@@ -24,7 +24,7 @@ import { isWrittenSubject, type WrittenSubject } from '../engine/subjects.ts';
 import { createPool } from '../db/pool.ts';
 import { migrate } from '../db/migrate.ts';
 import { generateWorld } from './seed/generate.ts';
-import { startStack } from './stack.ts';
+import { startStack } from '../devstack/index.ts';
 
 const { values } = parseArgs({
   options: {

@@ -15,7 +15,7 @@ import { renderReportHtml } from '../loadtest/report/html.ts';
 import type { RunReport } from '../loadtest/report/types.ts';
 import { reserveRace } from '../loadtest/runner/compare.ts';
 import { startBaselineTarget, startEngineTarget, type RaceTarget } from '../loadtest/runner/targets.ts';
-import { startStack } from './stack.ts';
+import { startStack } from '../devstack/index.ts';
 
 const { values } = parseArgs({
   options: {

@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import type { RunReport } from '../loadtest/report/types.ts';
 import { reserveRace } from '../loadtest/runner/compare.ts';
 import { startEngineTarget } from '../loadtest/runner/targets.ts';
-import { startStack } from './stack.ts';
+import { startStack } from '../devstack/index.ts';
 
 const { values } = parseArgs({
   options: {

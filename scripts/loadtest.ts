@@ -27,7 +27,7 @@ import { renderReportHtml } from '../loadtest/report/html.ts';
 import { runSurge } from '../loadtest/runner/run.ts';
 import { spawnSystem } from '../loadtest/runner/system.ts';
 import type { RunReport } from '../loadtest/report/types.ts';
-import { startStack, type Stack } from './stack.ts';
+import { startStack, type Stack } from '../devstack/index.ts';
 
 const { values } = parseArgs({
   options: {

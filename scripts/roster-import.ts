@@ -33,7 +33,7 @@ import { noProgress, progressOnStderr } from './roster-import/progress.ts';
 import { describe } from './roster-import/rejects.ts';
 import { runImport } from './roster-import/run.ts';
 import { findWorldFile, readWorldFile } from './roster-import/world.ts';
-import { startStack, type Stack } from './stack.ts';
+import { startStack, type Stack } from '../devstack/index.ts';
 
 const USAGE =
   'usage: npm run roster:import -- FILE.csv [FILE.csv ...] [--world world.json] [--stack] [--migrate]\n' +

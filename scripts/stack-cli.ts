@@ -2,7 +2,7 @@
  * `npm run stack`: starts the private Redis and PostgreSQL with their data kept in `.data/`, prints
  * the two URLs (ready to paste as environment variables), and stops both on Ctrl-C / SIGTERM.
  */
-import { startStack } from './stack.ts';
+import { startStack } from '../devstack/index.ts';
 
 const stack = await startStack({ dataDir: '.data' });
 process.stdout.write(

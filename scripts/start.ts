@@ -19,7 +19,7 @@ import { localBaseUrl } from '../gateway/payments/payLink.ts';
 import { startPaymentSimulator, type PaymentSimulator } from '../gateway/payments/simulator.ts';
 import { startGateway } from '../gateway/server.ts';
 import { clockKey } from '../gateway/services.ts';
-import { startStack, type Stack } from './stack.ts';
+import { startStack, type Stack } from '../devstack/index.ts';
 
 export interface RunningSystem {
   readonly config: Config;

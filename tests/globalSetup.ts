@@ -5,7 +5,7 @@
  */
 import type { TestProject } from 'vitest/node';
 import type {} from './support/env.ts';
-import { startStack, type Stack } from '../scripts/stack.ts';
+import { startStack, type Stack } from '../devstack/index.ts';
 
 let stack: Stack | undefined;
 

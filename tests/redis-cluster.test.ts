@@ -1,12 +1,12 @@
 /**
- * The local Redis Cluster helper (scripts/redis-cluster.ts): three masters own all 16384 slots,
+ * The local Redis Cluster helper (devstack/cluster.ts): three masters own all 16384 slots,
  * an ioredis Cluster client routes keys of different hash tags, and stop() leaves nothing behind.
  */
 import { existsSync } from 'node:fs';
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedisCluster, type RedisCluster } from '../scripts/redis-cluster.ts';
-import { isAlive } from '../scripts/stack.ts';
+import { startRedisCluster, type RedisCluster } from '../devstack/index.ts';
+import { isAlive } from '../devstack/index.ts';
 
 const SLOT_COUNT = 16_384;
 type SlotRange = [number, number, [string, number, ...unknown[]], ...unknown[]];

@@ -1,5 +1,5 @@
 /**
- * The stack helper (scripts/stack.ts): the private Redis is durable (AOF, fsync always, no
+ * The stack helper (devstack/): the private Redis is durable (AOF, fsync always, no
  * eviction) and survives kill -9, the missing binary is explained, and the PostgreSQL given to
  * the tests commits synchronously. This checks the infrastructure below db/pool.ts, so it talks
  * to PostgreSQL with `pg` directly.
@@ -11,7 +11,7 @@ import path from 'node:path';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isAlive, startRedisServer, startStack, type RedisServerHandle } from '../scripts/stack.ts';
+import { isAlive, startRedisServer, startStack, type RedisServerHandle } from '../devstack/index.ts';
 import { databaseUrl, redisUrl } from './support/env.ts';
 
 async function configOf(url: string, names: string[]): Promise<Record<string, string>> {

@@ -6,7 +6,7 @@
  * SYSTEM_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" npm run bench:gateway.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { freePort } from '../../scripts/stack.ts';
+import { freePort } from '../../devstack/ports.ts';
 
 export interface SpawnedSystem {
   readonly base: string;

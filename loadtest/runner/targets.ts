@@ -10,7 +10,7 @@ import { Redis } from 'ioredis';
 import { Engine } from '../../engine/engine.ts';
 import { checkInvariants } from '../../engine/invariants.ts';
 import { createPool } from '../../db/pool.ts';
-import { freePort } from '../../scripts/stack.ts';
+import { freePort } from '../../devstack/ports.ts';
 import { checkBaselineInvariants, migrateBaseline, seedBaseline } from '../baseline/index.ts';
 import type { InvariantVerdict } from '../report/types.ts';
 import { seedReserveWorld } from './reserveWorld.ts';

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster } from 'ioredis';
 import { Engine, bind, boundCandidate, decideReview, expireDue, submitReview } from '../../engine/index.ts';
 import { checkInvariants } from '../../engine/invariants.ts';
-import { startRedisCluster, type RedisCluster } from '../../scripts/redis-cluster.ts';
+import { startRedisCluster, type RedisCluster } from '../../devstack/index.ts';
 import { HOUR_MS, T0, campus, openWindow, snapshot } from '../support/engine.ts';
 
 let cluster: RedisCluster;

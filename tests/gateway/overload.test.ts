@@ -17,7 +17,7 @@ import { bind } from '../../engine/binding.ts';
 import { checkInvariants } from '../../engine/invariants.ts';
 import { AuthKeys } from '../../gateway/auth/keys.ts';
 import { Sessions } from '../../gateway/auth/sessions.ts';
-import { startRedisServer, type RedisServerHandle } from '../../scripts/stack.ts';
+import { startRedisServer, type RedisServerHandle } from '../../devstack/index.ts';
 import { newPhone, startTestGateway, type HttpAnswer, type TestGateway } from '../support/gateway.ts';
 import { sleep } from '../support/wait.ts';
 import { HOUR_MS, seedTestWorld, type TestWorld } from '../support/world.ts';

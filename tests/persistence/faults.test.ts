@@ -15,7 +15,7 @@ import { reconcile } from '../../db/reconcile.ts';
 import { StreamWriter } from '../../db/writer.ts';
 import { Engine } from '../../engine/index.ts';
 import { checkInvariants } from '../../engine/invariants.ts';
-import { startRedisServer, startStack, type RedisServerHandle, type Stack } from '../../scripts/stack.ts';
+import { startRedisServer, startStack, type RedisServerHandle, type Stack } from '../../devstack/index.ts';
 import { campus, loadFixture, newTestEngine, T0 } from '../support/engine.ts';
 import { sleep, waitFor } from '../support/wait.ts';
 import { bindN, eventCount, persistenceDb, runPool, seedWorld, streamTotal } from './support.ts';

@@ -11,14 +11,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import {
-  cleanUpOnExit,
-  findBinary,
-  freePort,
-  redisCommand,
-  startRedisServer,
-  type RedisServerHandle,
-} from './stack.ts';
+import { findBinary } from './binaries.ts';
+import { freePort } from './ports.ts';
+import { cleanUpOnExit } from './processes.ts';
+import { startRedisServer, type RedisServerHandle } from './redisServer.ts';
+import { redisCommand } from './resp.ts';
 
 const CLUSTER_BUS_OFFSET = 10_000;
 const READY_TIMEOUT_MS = 20_000;
