@@ -28,7 +28,7 @@ import {
 } from '../gateway/workers/eligibility.worker.ts';
 import { WorkerPool } from '../gateway/workers/pool.ts';
 import { insertCet4Scores, insertReference, insertRoster } from '../db/sql/seedRows.ts';
-import { generateWorld } from './seed/generate.ts';
+import { generateWorld } from '../loadtest/seed/generate.ts';
 import { startStack } from '../devstack/index.ts';
 
 const { values } = parseArgs({

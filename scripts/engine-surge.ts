@@ -23,7 +23,7 @@ import { maskIdNumber } from '../engine/idNumber.ts';
 import { isWrittenSubject, type WrittenSubject } from '../engine/subjects.ts';
 import { createPool } from '../db/pool.ts';
 import { migrate } from '../db/migrate.ts';
-import { generateWorld } from './seed/generate.ts';
+import { generateWorld } from '../loadtest/seed/generate.ts';
 import { startStack } from '../devstack/index.ts';
 
 const { values } = parseArgs({

@@ -33,8 +33,8 @@ import { parseArgs } from 'node:util';
 import { makeResidentId } from '../engine/idNumber.ts';
 import { makeTicket } from '../engine/ticket.ts';
 import { durationOf, OPENING_AT_S, profiles } from '../loadtest/profiles.ts';
-import { personName } from './seed/names.ts';
-import { deriveSeed, Rng } from './seed/rng.ts';
+import { personName } from '../loadtest/seed/names.ts';
+import { deriveSeed, Rng } from '../loadtest/seed/rng.ts';
 
 const { values: opt } = parseArgs({
   options: {

@@ -16,7 +16,7 @@ import {
   type ProvinceShare,
 } from '../loadtest/plan.ts';
 import type { MeasuredCapacity } from '../loadtest/report/types.ts';
-import { PROVINCE_SEEDS } from './seed/provinces.ts';
+import { PROVINCES } from '../engine/provinces.ts';
 
 export const DEFAULT_REPORT = 'reports/loadtest/report.json';
 const NATIONAL_CANDIDATES = 9_000_000;
@@ -74,7 +74,7 @@ export function parseNumber(
 
 /** `all`, a comma list of GB/T 2260 codes, or `topN` (the N largest provinces by candidates). */
 export function parseProvinces(text: string | undefined): ProvinceShare[] {
-  const all = PROVINCE_SEEDS.map((p) => ({ code: p.code, name: p.name, weight: p.weight }));
+  const all = PROVINCES.map((p) => ({ code: p.code, name: p.name, weight: p.weight }));
   if (text === undefined || text === 'all') return all;
   const top = /^top(\d+)$/.exec(text);
   if (top) {

@@ -3,12 +3,12 @@
  *
  *   npm run seed -- --candidates 1000 --provinces 31 --seed 42 --out .data/seed [--now 2025-09-10T01:00:00Z]
  *
- * Outputs world.json, roster.csv, cet4_scores.csv (see scripts/seed/write.ts) and prints counts and
+ * Outputs world.json, roster.csv, cet4_scores.csv (see loadtest/seed/write.ts) and prints counts and
  * the elapsed time. The same arguments always give byte-identical files.
  */
 import { parseArgs } from 'node:util';
-import { DEFAULT_NOW, DEFAULT_SEED, generateWorld } from './seed/generate.ts';
-import { writeSeedFiles } from './seed/write.ts';
+import { DEFAULT_NOW, DEFAULT_SEED, generateWorld } from '../loadtest/seed/generate.ts';
+import { writeSeedFiles } from '../loadtest/seed/write.ts';
 
 function integerArg(name: string, raw: string | undefined, fallback: number): number {
   if (raw === undefined) return fallback;

@@ -22,10 +22,9 @@ import {
   upsertCampuses,
   upsertFees,
 } from '../../db/sql/reference.ts';
-import { PROVINCE_CODES } from '../../engine/provinces.ts';
+import { PROVINCE_CODES, PROVINCES } from '../../engine/provinces.ts';
 import { ALL_SUBJECTS, type Subject } from '../../engine/subjects.ts';
 import type { CalendarEntry, Campus, Fees, Province } from '../../engine/world.ts';
-import { PROVINCE_SEEDS } from '../../scripts/seed/provinces.ts';
 import { ApiError } from '../errors.ts';
 import type { TOptional } from '@sinclair/typebox';
 import { strictObject, Type, type TSchema } from '../http/schemas.ts';
@@ -72,7 +71,7 @@ export const FeesBody = strictObject(
   },
 );
 
-const PROVINCE_NAMES = new Map(PROVINCE_SEEDS.map((p) => [p.code, p.name]));
+const PROVINCE_NAMES = new Map<string, string>(PROVINCES.map((p) => [p.code, p.name]));
 const provinceOf = (code: string): Province => ({ code, name: PROVINCE_NAMES.get(code) ?? code });
 
 /** Serialises admin writes to reference data (both stores) across gateways. */

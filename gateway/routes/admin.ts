@@ -14,7 +14,7 @@ import { strictObject, Type } from '../http/schemas.ts';
 import type { Services } from '../services.ts';
 import { CalendarRow, CampusRow, FeesBody, putCalendar, putCampuses, putFees } from '../admin/reference.ts';
 import { DecisionBody, decide, listReviews, ReviewListQuery } from '../admin/reviews.ts';
-import { putCet4Scores, putRoster, RosterRow, ScoreRow } from '../admin/roster.ts';
+import { putCet4Scores, putRoster, RosterRow, ScoreRow } from '../../roster/admin.ts';
 import { bulkBody } from '../admin/rows.ts';
 import { statsCollector } from '../admin/stats.ts';
 import { isoChina } from './common.ts';

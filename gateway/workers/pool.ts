@@ -1,14 +1,21 @@
 /**
  * The worker pool (piscina) for CPU-bound work: password hashing (KDF), eligibility evaluation,
- * roster parsing. One pool, shared by every kind of work (so one bounded queue to watch), and one
- * worker file per kind (`<kind>.worker.ts`, default export) named per task by URL; workers run
- * TypeScript through tsx's loader. A full queue is an overload answer (WorkerPoolFull → 503
+ * roster rows (file chunks and admin API rows). One pool, shared by every kind of work (so one
+ * bounded queue to watch), and one worker file per kind (`<kind>.worker.ts`, default export, listed
+ * in WORKER_FILES) named per task by URL; workers run TypeScript through tsx's loader. A full queue is an overload answer (WorkerPoolFull → 503
  * OVERLOADED at the gateway), never an unbounded wait.
  */
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 
-export type WorkerKind = 'password' | 'eligibility' | 'roster';
+/** The worker file of each kind of work: beside this module, or in the feature folder it serves. */
+const WORKER_FILES = {
+  password: new URL('./password.worker.ts', import.meta.url).href,
+  eligibility: new URL('./eligibility.worker.ts', import.meta.url).href,
+  roster: new URL('../../roster/roster.worker.ts', import.meta.url).href,
+} as const;
+
+export type WorkerKind = keyof typeof WORKER_FILES;
 
 export interface WorkerPoolOptions {
   /** Threads (default: number of cores). */
@@ -24,8 +31,6 @@ export class WorkerPoolFull extends Error {
     this.name = 'WorkerPoolFull';
   }
 }
-
-const workerUrl = (kind: WorkerKind): string => new URL(`./${kind}.worker.ts`, import.meta.url).href;
 
 /** What services need of the pool: the real one (main thread) or its proxy (gateway app threads). */
 export interface TaskRunner {
@@ -52,7 +57,7 @@ export class WorkerPool implements TaskRunner {
   async run<Result>(kind: WorkerKind, task: unknown): Promise<Result> {
     if (this.piscina.queueSize >= this.maxQueue) throw new WorkerPoolFull();
     try {
-      return (await this.piscina.run(task, { filename: workerUrl(kind) })) as Result;
+      return (await this.piscina.run(task, { filename: WORKER_FILES[kind] })) as Result;
     } catch (error) {
       if (error instanceof Error && /queue is at limit|no task queue available/i.test(error.message)) {
         throw new WorkerPoolFull();

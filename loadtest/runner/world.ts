@@ -1,5 +1,5 @@
 /**
- * The world a surge runs in: one province of a generated roster (scripts/seed, deterministic), put
+ * The world a surge runs in: one province of a generated roster (loadtest/seed, deterministic), put
  * straight into PostgreSQL (reference data, roster, CET4 scores, accounts) and Redis (calendar,
  * campuses, fees), the way an operator's imports would have left them before the opening day.
  * Every candidate has an account with a bound phone and one known password (hashed once with the
@@ -25,7 +25,7 @@ import { hashPassword, type KdfRunner } from '../../gateway/auth/passwords.ts';
 import passwordWorker, { type PasswordTask } from '../../gateway/workers/password.worker.ts';
 import { Sessions } from '../../gateway/auth/sessions.ts';
 import { FeeTable } from '../../gateway/fees.ts';
-import { generateWorld } from '../../scripts/seed/generate.ts';
+import { generateWorld } from '../seed/generate.ts';
 
 export const SURGE_PASSWORD = 'opening-day-2026';
 const REGISTRATION_WINDOW_MS = 7 * 24 * 3_600_000;

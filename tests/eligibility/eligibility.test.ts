@@ -12,8 +12,8 @@ import { createPool, query, type Pool } from '../../db/pool.ts';
 import { migrate } from '../../db/migrate.ts';
 import { EligibilityService, type EligibilityAnswer } from '../../gateway/eligibility.ts';
 import { WorkerPool } from '../../gateway/workers/pool.ts';
-import { generateWorld, type GeneratedWorld } from '../../scripts/seed/generate.ts';
-import type { SeededCandidate } from '../../scripts/seed/candidates.ts';
+import { generateWorld, type GeneratedWorld } from '../../loadtest/seed/generate.ts';
+import type { SeededCandidate } from '../../loadtest/seed/candidates.ts';
 import { freshDatabase, type FreshDatabase } from '../support/pg.ts';
 import { insertCet4Scores, insertReference, insertRoster } from '../../db/sql/seedRows.ts';
 

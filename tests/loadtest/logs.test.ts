@@ -10,7 +10,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runSurge } from '../../loadtest/runner/run.ts';
 import { phoneOf, SURGE_PASSWORD } from '../../loadtest/runner/world.ts';
-import { generateWorld } from '../../scripts/seed/generate.ts';
+import { generateWorld } from '../../loadtest/seed/generate.ts';
 import { startSurgeTarget, type SurgeTarget } from '../support/surge.ts';
 import { waitFor } from '../support/wait.ts';
 

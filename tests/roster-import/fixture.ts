@@ -1,5 +1,5 @@
 /**
- * A small seeded world written to a temp dir (scripts/seed), with bad rows planted at known lines
+ * A small seeded world written to a temp dir (loadtest/seed), with bad rows planted at known lines
  * of roster.csv and cet4_scores.csv, and what the import must report and keep. Planting replaces
  * a line (never inserts one), so every other line keeps its number.
  */
@@ -7,10 +7,10 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeResidentId } from '../../engine/idNumber.ts';
-import { csvField } from '../../scripts/seed/csv.ts';
-import { DEFAULT_NOW, generateWorld, type GeneratedWorld } from '../../scripts/seed/generate.ts';
-import { CET4_SCORES_FILE, ROSTER_FILE, writeSeedFiles } from '../../scripts/seed/write.ts';
-import type { RejectReason } from '../../scripts/roster-import/protocol.ts';
+import { csvField } from '../../roster/csv.ts';
+import { DEFAULT_NOW, generateWorld, type GeneratedWorld } from '../../loadtest/seed/generate.ts';
+import { CET4_SCORES_FILE, ROSTER_FILE, writeSeedFiles } from '../../loadtest/seed/write.ts';
+import type { RejectReason } from '../../roster/protocol.ts';
 
 export const NOW = DEFAULT_NOW;
 /** Small enough to be quick, several chunks long with LINES_PER_CHUNK. */
@@ -226,5 +226,5 @@ export async function buildFixture(): Promise<Fixture> {
   };
 }
 
-/** The CSV form of a reject report row (as scripts/roster-import/rejects.ts writes it). */
+/** The CSV form of a reject report row (as roster/rejects.ts writes it). */
 export const csvDetail = csvField;

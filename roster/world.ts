@@ -1,5 +1,5 @@
 /**
- * Reads a world.json (scripts/seed writes one; operators may write their own) and checks its shape
+ * Reads a world.json (loadtest/seed writes one; operators may write their own) and checks its shape
  * enough to fail with a clear message before anything is written: the arrays exist, ids are
  * strings, instants and capacities are numbers. Deeper rules (a campus's school exists) are the
  * database's foreign keys.
@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { World } from '../../engine/world.ts';
+import type { World } from '../engine/world.ts';
 import { ImportFileError } from './header.ts';
 
 export const WORLD_FILE = 'world.json';

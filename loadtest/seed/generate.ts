@@ -5,7 +5,7 @@
  */
 import type { Cet4Score, RosterEntry, World } from '../../engine/world.ts';
 import { CandidateFactory, type SeededCandidate } from './candidates.ts';
-import { PROVINCE_SEEDS } from './provinces.ts';
+import { PROVINCES } from '../../engine/provinces.ts';
 import { buildWorld } from './world.ts';
 
 export const DEFAULT_SEED = 42;
@@ -38,13 +38,13 @@ export interface GeneratedWorld {
 
 function checkOptions(options: GenerateOptions): Required<GenerateOptions> {
   const seed = options.seed ?? DEFAULT_SEED;
-  const provinces = options.provinces ?? PROVINCE_SEEDS.length;
+  const provinces = options.provinces ?? PROVINCES.length;
   const now = options.now ?? DEFAULT_NOW;
   const { candidates } = options;
   if (!Number.isSafeInteger(seed) || seed < 0)
     throw new RangeError('seed must be a non-negative safe integer');
-  if (!Number.isInteger(provinces) || provinces < 1 || provinces > PROVINCE_SEEDS.length) {
-    throw new RangeError(`provinces must be 1..${PROVINCE_SEEDS.length}`);
+  if (!Number.isInteger(provinces) || provinces < 1 || provinces > PROVINCES.length) {
+    throw new RangeError(`provinces must be 1..${PROVINCES.length}`);
   }
   if (!Number.isInteger(candidates) || candidates < 0 || candidates > MAX_CANDIDATES) {
     throw new RangeError(`candidates must be 0..${MAX_CANDIDATES}`);

@@ -6,7 +6,7 @@
  */
 import { once } from 'node:events';
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { csvField, csvHeader } from '../seed/csv.ts';
+import { csvField, csvHeader } from './csv.ts';
 import { REJECT_REASONS, type RejectedRow } from './protocol.ts';
 
 export class RejectsReport {

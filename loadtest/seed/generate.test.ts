@@ -10,7 +10,7 @@ import { validateResidentId } from '../../engine/idNumber.ts';
 import { isTicketInScope, parseTicket } from '../../engine/ticket.ts';
 import type { Campus, RosterEntry } from '../../engine/world.ts';
 import { CET6_PASS_SCORE, type SeededCandidate } from './candidates.ts';
-import { CET4_SCORE_COLUMNS, csvField, ROSTER_COLUMNS } from './csv.ts';
+import { CET4_SCORE_COLUMNS, csvField, ROSTER_COLUMNS } from '../../roster/csv.ts';
 import { DEFAULT_NOW, generateWorld, type GeneratedWorld } from './generate.ts';
 import { CANDIDATES_PER_SCHOOL, FEES, REGISTRATION_WINDOW_MS } from './world.ts';
 import { CET4_SCORES_FILE, ROSTER_FILE, WORLD_FILE, writeSeedFiles } from './write.ts';

@@ -2,7 +2,7 @@
  * The seed generator's randomness: mulberry32 (tiny, fast, good enough for fixtures) and a hash that
  * derives independent stream seeds from (seed, stream, index). Candidate n draws from its own stream,
  * so any candidate can be regenerated alone, in any order, with the same result. Never use
- * Math.random() in scripts/seed: output must be a pure function of the options.
+ * Math.random() in loadtest/seed: output must be a pure function of the options.
  */
 
 /** murmur3's 32-bit finaliser: spreads every input bit over the output. */

@@ -1,11 +1,11 @@
 /**
  * Reads a CSV's header line and decides what the file is: the roster (ROSTER_COLUMNS) or the CET4
- * score history (CET4_SCORE_COLUMNS), the column sets the seed writes (scripts/seed/csv.ts).
+ * score history (CET4_SCORE_COLUMNS), the column sets of csv.ts (the seed writes them too).
  * Columns may come in any order; names are compared case-insensitively, a UTF-8 BOM is ignored.
  * Throws ImportFileError when the file cannot be read or its header is neither.
  */
 import { open } from 'node:fs/promises';
-import { CET4_SCORE_COLUMNS, ROSTER_COLUMNS } from '../seed/csv.ts';
+import { CET4_SCORE_COLUMNS, ROSTER_COLUMNS } from './csv.ts';
 import { splitCsvLine } from './csvLine.ts';
 import type { ImportKind } from './protocol.ts';
 

@@ -1,9 +1,10 @@
 /**
- * CSV rows for the roster and the CET4 score history (RFC 4180: comma separated, CRLF-free "\n"
- * line ends, a field quoted when it holds a comma, quote, CR or LF, quotes doubled). Columns follow
- * the field order of RosterEntry / Cet4Score; eligibleSubjects are joined with ';'.
+ * The two files the roster import reads, as CSV (RFC 4180: comma separated, CRLF-free "\n" line
+ * ends, a field quoted when it holds a comma, quote, CR or LF, quotes doubled): the roster and the
+ * CET4 score history. Columns follow the field order of RosterEntry / Cet4Score; eligibleSubjects
+ * are joined with ';'. The seed generator (loadtest/seed) writes its files with these functions.
  */
-import type { Cet4Score, RosterEntry } from '../../engine/world.ts';
+import type { Cet4Score, RosterEntry } from '../engine/world.ts';
 
 export const ROSTER_COLUMNS = [
   'candidateId',

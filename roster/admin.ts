@@ -1,12 +1,12 @@
 /**
- * School records and CET4 scores by API (PUT /api/v1/admin/roster, /cet4-scores): the same rules
- * and the same SQL as the roster importer (scripts/roster-import), for the small corrections school
- * staff make after the bulk import. Each row is checked by the importer's validators
- * (validate.ts), its ID number kept only as HMAC, mask and AES-GCM ciphertext (engine/idCrypto.ts),
- * its name normalised (engine/eligibility.ts normaliseName); the good rows go through the
- * importer's chunk loader (loader.ts): staging table, the checks that need the database (school and
- * campus exist and agree, one candidate per identity), the idempotent upsert. Each loader reject
- * comes back as a rejected row with the importer's reason.
+ * School records and CET4 scores by API (PUT /api/v1/admin/roster, /cet4-scores): the file
+ * importer's path (run.ts) for the small corrections school staff make after the bulk import. The
+ * uWS thread checks only each row's shape; the rows then go to the worker pool, in batches, to the
+ * importer's worker (roster.worker.ts): the importer's validators (validate.ts), the ID number kept
+ * only as HMAC, mask and AES-GCM ciphertext (stage.ts), the name normalised. The good rows go
+ * through the importer's chunk loader (loader.ts): staging table, the checks that need the database
+ * (school and campus exist and agree, one candidate per identity), the idempotent upsert. Each
+ * loader reject comes back as a rejected row with the importer's reason.
  *
  * Candidate ids (the API's rows carry none): a row whose identity (ID type, HMAC of the ID number)
  * is already in the roster keeps that candidate's id, so re-sending a person updates them. A new
@@ -23,23 +23,24 @@
  * It must never put an ID number or a name in a message, a log or an error.
  */
 import { createHmac } from 'node:crypto';
-import { query } from '../../db/pool.ts';
-import { encryptId, idHmac, type IdKeys } from '../../engine/idCrypto.ts';
-import { maskIdNumber } from '../../engine/idNumber.ts';
-import type { IdType } from '../../engine/world.ts';
-import { copyBoolean, copyBytea, copyRow, copyTextValue, copyTokenArray } from '../../db/copyText.ts';
-import { openChunkLoader, type AppliedChunk } from '../../scripts/roster-import/loader.ts';
-import { REJECT_REASONS, type ImportKind, type RejectReason } from '../../scripts/roster-import/protocol.ts';
+import { copyRow } from '../db/copyText.ts';
+import { query } from '../db/pool.ts';
+import type { IdKeys } from '../engine/idCrypto.ts';
+import type { IdType } from '../engine/world.ts';
+import { BulkOutcome, checkRow, FirstRowWins, type BulkAnswer } from '../gateway/admin/rows.ts';
+import type { ApiCode } from '../gateway/errors.ts';
+import { strictObject, Type } from '../gateway/http/schemas.ts';
+import type { Services } from '../gateway/services.ts';
+import { openChunkLoader, type AppliedChunk } from './loader.ts';
 import {
-  validateRosterFields,
-  validateScoreFields,
-  type Rejection,
-  type RosterRow as ValidRosterRow,
-} from '../../scripts/roster-import/validate.ts';
-import type { ApiCode } from '../errors.ts';
-import { strictObject, Type } from '../http/schemas.ts';
-import type { Services } from '../services.ts';
-import { BulkOutcome, checkRow, FirstRowWins, type BulkAnswer } from './rows.ts';
+  REJECT_REASONS,
+  type EncodedRow,
+  type ImportKind,
+  type RejectReason,
+  type RowsResult,
+  type RowsTask,
+} from './protocol.ts';
+import { ROSTER_STAGE_COLUMN } from './stage.ts';
 
 /** Shapes only: the importer's validators judge the contents, so both paths refuse alike. */
 export const RosterRow = strictObject({
@@ -65,6 +66,8 @@ export const ScoreRow = strictObject({
 const UNSET_CANDIDATE_ID = '0';
 const UNSET_PROVINCE = '00';
 const DERIVED_ID_ATTEMPTS = 4;
+/** Rows per worker task: a body of 10,000 rows spreads over the pool's threads. */
+const ROWS_PER_TASK = 500;
 
 const IDENTITY_REASONS: ReadonlySet<RejectReason> = new Set([
   'ID_LENGTH',
@@ -87,7 +90,42 @@ function rejectRow(outcome: BulkOutcome, index: number, reason: RejectReason, de
   outcome.reject(index, codeOf(reason), `${REJECT_REASONS[reason]}${where ? ` (${where})` : ''}`, reason);
 }
 
-const isRejection = (value: object): value is Rejection => 'ok' in value;
+/** Rows that passed the shape check, as fields in the importer's column order, by body index. */
+interface ShapedRows {
+  readonly lines: number[];
+  readonly rows: string[][];
+}
+
+/**
+ * The importer's per-row checks and encoding, on the worker pool (never on the uWS thread): the
+ * rows' rejects go into `outcome`, the good rows come back in body order.
+ */
+async function encodeOnPool(
+  services: Services,
+  kind: ImportKind,
+  shaped: ShapedRows,
+  now: number,
+  outcome: BulkOutcome,
+): Promise<EncodedRow[]> {
+  const batches: Promise<RowsResult>[] = [];
+  for (let first = 0; first < shaped.rows.length; first += ROWS_PER_TASK) {
+    const task: RowsTask = {
+      kind,
+      lines: shaped.lines.slice(first, first + ROWS_PER_TASK),
+      rows: shaped.rows.slice(first, first + ROWS_PER_TASK),
+      hmacKeyHex: services.idKeys.hmacKey.toString('hex'),
+      encryptionKeyHex: services.idKeys.encryptionKey.toString('hex'),
+      todayMs: now,
+    };
+    batches.push(services.tasks.run<RowsResult>('roster', task));
+  }
+  const encoded: EncodedRow[] = [];
+  for (const result of await Promise.all(batches)) {
+    for (const reject of result.rejects) rejectRow(outcome, reject.line, reject.reason, reject.detail);
+    encoded.push(...result.encoded);
+  }
+  return encoded;
+}
 
 /** Runs the importer's loader on one COPY payload (lines are row indexes) and reports its rejects. */
 async function load(
@@ -111,8 +149,11 @@ async function load(
 
 interface CheckedRosterRow {
   readonly index: number;
-  readonly row: ValidRosterRow;
+  readonly idType: IdType;
+  readonly schoolId: string;
   readonly hmac: Buffer;
+  /** The staging columns, candidate id and province still unset. */
+  readonly columns: string[];
 }
 
 /** A new identity's candidate id (see the module comment). */
@@ -134,12 +175,12 @@ async function rosterFacts(services: Services, rows: readonly CheckedRosterRow[]
       `SELECT r.candidate_id, r.id_type, r.id_hmac FROM roster r
          JOIN unnest($1::text[], $2::bytea[]) AS given (id_type, id_hmac)
            ON r.id_type = given.id_type AND r.id_hmac = given.id_hmac`,
-      [rows.map((r) => r.row.idType), rows.map((r) => r.hmac)],
+      [rows.map((r) => r.idType), rows.map((r) => r.hmac)],
     ),
     query<{ school_id: string; province_code: string }>(
       services.db,
       'SELECT school_id, province_code FROM schools WHERE school_id = ANY($1::text[])',
-      [[...new Set(rows.map((r) => r.row.schoolId))]],
+      [[...new Set(rows.map((r) => r.schoolId))]],
     ),
   ]);
   return {
@@ -158,7 +199,7 @@ async function allocate(
   for (let attempt = 0; attempt < DERIVED_ID_ATTEMPTS && pending.length > 0; attempt++) {
     const proposed = pending.map((r) => ({
       checked: r,
-      candidateId: derivedCandidateId(services.idKeys, r.row.idType, r.hmac, attempt),
+      candidateId: derivedCandidateId(services.idKeys, r.idType, r.hmac, attempt),
     }));
     const holders = await query<{ candidate_id: string; id_type: string; id_hmac: Buffer }>(
       services.db,
@@ -169,7 +210,7 @@ async function allocate(
     const next: CheckedRosterRow[] = [];
     for (const { checked, candidateId } of proposed) {
       const holder = holderOf.get(candidateId);
-      if (holder === undefined || holder === identityKey(checked.row.idType, checked.hmac)) {
+      if (holder === undefined || holder === identityKey(checked.idType, checked.hmac)) {
         chosen.set(checked.index, candidateId);
       } else next.push(checked);
     }
@@ -179,72 +220,76 @@ async function allocate(
   return chosen;
 }
 
-export async function putRoster(services: Services, rows: readonly unknown[], now: number) {
-  const outcome = new BulkOutcome();
-  const samePerson = new FirstRowWins();
-  const today = new Date(now);
-  const checked: CheckedRosterRow[] = [];
+/** The rows of a roster body that pass the importer's checks, each person once (the first row wins). */
+async function checkRosterRows(
+  services: Services,
+  rows: readonly unknown[],
+  now: number,
+  outcome: BulkOutcome,
+): Promise<CheckedRosterRow[]> {
+  const shaped: ShapedRows = { lines: [], rows: [] };
   rows.forEach((row, index) => {
     const shape = checkRow(RosterRow, row);
     if (!shape.ok) return outcome.invalid(index, shape.message);
     const r = shape.value;
-    const valid = validateRosterFields(
-      [
-        UNSET_CANDIDATE_ID,
-        r.idType,
-        r.idNumber,
-        r.name,
-        UNSET_PROVINCE,
-        r.schoolId,
-        r.campusId,
-        String(r.grade),
-        r.eligibleSubjects.join(';'),
-        String(r.cet6Barred),
-      ],
-      today,
-    );
-    if (isRejection(valid)) return rejectRow(outcome, index, valid.reason, valid.detail);
-    const hmac = idHmac(services.idKeys, valid.idNumber);
-    const earlier = samePerson.claim(identityKey(valid.idType, hmac), index);
-    if (earlier !== undefined)
-      return rejectRow(outcome, index, 'DUPLICATE_ID', `same ID number as row ${earlier}`);
-    checked.push({ index, row: valid, hmac });
+    shaped.lines.push(index);
+    shaped.rows.push([
+      UNSET_CANDIDATE_ID,
+      r.idType,
+      r.idNumber,
+      r.name,
+      UNSET_PROVINCE,
+      r.schoolId,
+      r.campusId,
+      String(r.grade),
+      r.eligibleSubjects.join(';'),
+      String(r.cet6Barred),
+    ]);
   });
+  if (shaped.rows.length === 0) return [];
+  const samePerson = new FirstRowWins();
+  const checked: CheckedRosterRow[] = [];
+  for (const { line: index, columns, roster } of await encodeOnPool(
+    services,
+    'roster',
+    shaped,
+    now,
+    outcome,
+  )) {
+    if (roster === undefined) throw new Error('the roster worker answered a roster row without its identity');
+    const hmac = Buffer.from(roster.idHmacHex, 'hex');
+    const earlier = samePerson.claim(identityKey(roster.idType, hmac), index);
+    if (earlier !== undefined) rejectRow(outcome, index, 'DUPLICATE_ID', `same ID number as row ${earlier}`);
+    else checked.push({ index, idType: roster.idType, schoolId: roster.schoolId, hmac, columns });
+  }
+  return checked;
+}
+
+export async function putRoster(services: Services, rows: readonly unknown[], now: number) {
+  const outcome = new BulkOutcome();
+  const checked = await checkRosterRows(services, rows, now, outcome);
   if (checked.length === 0)
     return outcome.answer(0, { inserted: 0, updated: 0, unchanged: 0, candidates: [] });
 
   const facts = await rosterFacts(services, checked);
   const allocated = await allocate(
     services,
-    checked.filter((r) => !facts.candidateOf.has(identityKey(r.row.idType, r.hmac))),
+    checked.filter((r) => !facts.candidateOf.has(identityKey(r.idType, r.hmac))),
   );
   const assigned: { index: number; candidateId: string }[] = [];
   let copyText = '';
-  for (const { index, row, hmac } of checked) {
-    const candidateId = facts.candidateOf.get(identityKey(row.idType, hmac)) ?? allocated.get(index) ?? null;
+  for (const { index, idType, schoolId, hmac, columns } of checked) {
+    const candidateId = facts.candidateOf.get(identityKey(idType, hmac)) ?? allocated.get(index) ?? null;
     if (candidateId === null) {
       outcome.invalid(index, 'no free candidate id could be derived for this identity; retry the row');
       continue;
     }
     assigned.push({ index, candidateId });
-    // the staging table's column order (loader.ts ROSTER_COPY), as gateway/workers/roster.worker.ts writes it
-    copyText += copyRow([
-      String(index),
-      candidateId,
-      row.idType,
-      copyBytea(hmac),
-      copyTextValue(maskIdNumber(row.idNumber)),
-      copyBytea(encryptId(services.idKeys, row.idNumber)),
-      copyTextValue(row.name),
-      copyTextValue(row.nameNormalised),
-      // an unknown school has no province: the loader rejects the row as UNKNOWN_SCHOOL
-      facts.provinceOf.get(row.schoolId) ?? UNSET_PROVINCE,
-      row.schoolId,
-      row.campusId,
-      row.grade,
-      copyTokenArray(row.eligibleSubjects),
-      copyBoolean(row.cet6Barred),
-    ]);
+    const staged = [...columns];
+    staged[ROSTER_STAGE_COLUMN.candidateId] = candidateId;
+    // an unknown school has no province: the loader rejects the row as UNKNOWN_SCHOOL
+    staged[ROSTER_STAGE_COLUMN.provinceCode] = facts.provinceOf.get(schoolId) ?? UNSET_PROVINCE;
+    copyText += copyRow(staged);
   }
   if (assigned.length === 0)
     return outcome.answer(0, { inserted: 0, updated: 0, unchanged: 0, candidates: [] });
@@ -266,34 +311,30 @@ export async function putCet4Scores(
   now: number,
 ): Promise<BulkAnswer & Record<string, unknown>> {
   const outcome = new BulkOutcome();
-  const firstTicket = new FirstRowWins();
-  const today = new Date(now);
-  let copyText = '';
-  let good = 0;
+  const shaped: ShapedRows = { lines: [], rows: [] };
   rows.forEach((row, index) => {
     const shape = checkRow(ScoreRow, row);
     if (!shape.ok) return outcome.invalid(index, shape.message);
     const r = shape.value;
-    const valid = validateScoreFields(
-      [r.ticketNumber, r.idNumber, r.name, String(r.score), String(r.year)],
-      today,
-    );
-    if (isRejection(valid)) return rejectRow(outcome, index, valid.reason, valid.detail);
-    const earlier = firstTicket.claim(valid.ticketNumber, index);
-    if (earlier !== undefined)
-      return rejectRow(outcome, index, 'DUPLICATE_TICKET', `ticket already on row ${earlier}`);
-    good++;
-    // scores_stage's column order (loader.ts SCORES_COPY)
-    copyText += copyRow([
-      String(index),
-      valid.ticketNumber,
-      copyBytea(idHmac(services.idKeys, valid.idNumber)),
-      copyTextValue(valid.name),
-      copyTextValue(valid.nameNormalised),
-      String(valid.score),
-      String(valid.year),
-    ]);
+    shaped.lines.push(index);
+    shaped.rows.push([r.ticketNumber, r.idNumber, r.name, String(r.score), String(r.year)]);
   });
+  const firstTicket = new FirstRowWins();
+  let copyText = '';
+  let good = 0;
+  const encoded =
+    shaped.rows.length === 0 ? [] : await encodeOnPool(services, 'scores', shaped, now, outcome);
+  for (const { line: index, columns, ticketNumber } of encoded) {
+    if (ticketNumber === undefined)
+      throw new Error('the roster worker answered a score row without its ticket');
+    const earlier = firstTicket.claim(ticketNumber, index);
+    if (earlier !== undefined) {
+      rejectRow(outcome, index, 'DUPLICATE_TICKET', `ticket already on row ${earlier}`);
+      continue;
+    }
+    good++;
+    copyText += copyRow(columns);
+  }
   if (good === 0) return outcome.answer(0, { inserted: 0, updated: 0, unchanged: 0 });
   const applied = await load(services, 'scores', copyText, good, outcome);
   return outcome.answer(good - applied.rejects.length, {

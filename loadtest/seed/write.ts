@@ -8,7 +8,13 @@ import { once } from 'node:events';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { cet4ScoreCsvLine, CET4_SCORE_COLUMNS, csvHeader, rosterCsvLine, ROSTER_COLUMNS } from './csv.ts';
+import {
+  cet4ScoreCsvLine,
+  CET4_SCORE_COLUMNS,
+  csvHeader,
+  rosterCsvLine,
+  ROSTER_COLUMNS,
+} from '../../roster/csv.ts';
 import type { GeneratedWorld } from './generate.ts';
 
 export const WORLD_FILE = 'world.json';

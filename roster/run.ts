@@ -1,16 +1,16 @@
 /**
  * One import run, given its connections: the world's reference data first (PostgreSQL in one
- * transaction, then the engine's Redis copy through loadWorld), then each CSV in turn. The CLI
- * (scripts/roster-import.ts) owns arguments, environment and the stack; tests call this directly.
+ * transaction, then the engine's Redis copy through loadWorld), then each CSV in turn. The command
+ * (importCommand.ts) owns environment, connections and the stack; tests call this directly.
  */
-import { withTransaction } from '../../db/pool.ts';
-import type { Pool } from '../../db/pool.ts';
-import { upsertReference, type ReferenceCounts } from '../../db/sql/reference.ts';
-import type { Engine } from '../../engine/engine.ts';
-import type { IdKeys } from '../../engine/idCrypto.ts';
-import { loadWorld, type LoadReport } from '../../engine/loader.ts';
-import type { World } from '../../engine/world.ts';
-import type { WorkerPool } from '../../gateway/workers/pool.ts';
+import { withTransaction } from '../db/pool.ts';
+import type { Pool } from '../db/pool.ts';
+import { upsertReference, type ReferenceCounts } from '../db/sql/reference.ts';
+import type { Engine } from '../engine/engine.ts';
+import type { IdKeys } from '../engine/idCrypto.ts';
+import { loadWorld, type LoadReport } from '../engine/loader.ts';
+import type { World } from '../engine/world.ts';
+import type { WorkerPool } from '../gateway/workers/pool.ts';
 import { importCsvFile, type ImportFileOptions, type ImportFileResult } from './importFile.ts';
 import type { ProgressSink } from './progress.ts';
 

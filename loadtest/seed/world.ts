@@ -11,7 +11,7 @@
 import type { WrittenSubject } from '../../engine/subjects.ts';
 import type { CalendarEntry, Campus, Fees, Province, School, World } from '../../engine/world.ts';
 import { campusName, schoolName } from './names.ts';
-import { PROVINCE_SEEDS } from './provinces.ts';
+import { PROVINCES } from '../../engine/provinces.ts';
 import { deriveSeed, Rng } from './rng.ts';
 import { apportion } from './spread.ts';
 
@@ -108,7 +108,7 @@ function campusCapacity(
 
 export function buildWorld(options: WorldOptions): WorldLayout {
   const rng = new Rng(deriveSeed(options.seed, STREAM_WORLD));
-  const provinceSeeds = PROVINCE_SEEDS.slice(0, options.provinces);
+  const provinceSeeds = PROVINCES.slice(0, options.provinces);
   const provinceCandidateCounts = apportion(
     options.candidates,
     provinceSeeds.map((p) => p.weight),

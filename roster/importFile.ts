@@ -1,15 +1,15 @@
 /**
  * Imports one CSV (roster or CET4 scores, told apart by the header): streams it in chunks of lines,
- * has the worker pool parse and check the chunks in parallel (gateway/workers/roster.worker.ts),
+ * has the worker pool parse and check the chunks in parallel (roster.worker.ts),
  * and applies the results to PostgreSQL strictly in file order, one transaction per chunk
  * (loader.ts). At most `maxInFlight` chunks are read ahead, so memory stays bounded whatever the
  * file size. Bad rows go to the rejects report; the summary counts what happened.
  */
 import { createReadStream } from 'node:fs';
 import path from 'node:path';
-import type { Pool } from '../../db/pool.ts';
-import type { IdKeys } from '../../engine/idCrypto.ts';
-import type { WorkerPool } from '../../gateway/workers/pool.ts';
+import type { Pool } from '../db/pool.ts';
+import type { IdKeys } from '../engine/idCrypto.ts';
+import type { WorkerPool } from '../gateway/workers/pool.ts';
 import { lineChunks } from './chunks.ts';
 import { ImportFileError, readCsvHeader } from './header.ts';
 import { openChunkLoader, type ChunkLoader, type LoaderOptions } from './loader.ts';

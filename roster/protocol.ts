@@ -1,10 +1,12 @@
 /**
- * What the roster import's main thread and its worker (gateway/workers/roster.worker.ts) exchange:
- * a chunk of whole CSV lines with the number of its first line, and back the chunk's good rows as
- * a COPY text payload plus its bad rows with line numbers and reasons. Also the one table of
- * reject reasons, shared by the worker (per-row checks) and the loader (checks that need the
- * database or the rest of the file). Types and constants only.
+ * What the roster worker (roster.worker.ts) is given and gives back. From the file import: a chunk
+ * of whole CSV lines with the number of its first line, and back the chunk's good rows as a COPY
+ * text payload plus its bad rows with line numbers and reasons. From the admin API (admin.ts):
+ * rows already split into fields, and back each good row's staging columns. Also the one table of
+ * reject reasons, shared by the worker (per-row checks), the loader (checks that need the database
+ * or the rest of the file) and the API. Types and constants only.
  */
+import type { IdType } from '../engine/world.ts';
 
 /** Which file a chunk comes from, decided by its header (header.ts). */
 export type ImportKind = 'roster' | 'scores';
@@ -26,6 +28,38 @@ export interface ChunkTask {
   readonly encryptionKeyHex: string;
   /** "Today" for birth dates and score years, epoch ms (a driven clock in tests). */
   readonly todayMs: number;
+}
+
+/** The admin API's rows: fields in ROSTER_COLUMNS / CET4_SCORE_COLUMNS order, one array per row. */
+export interface RowsTask {
+  readonly kind: ImportKind;
+  /** Each row's "line": its index in the request body. */
+  readonly lines: readonly number[];
+  readonly rows: readonly (readonly string[])[];
+  readonly hmacKeyHex: string;
+  readonly encryptionKeyHex: string;
+  readonly todayMs: number;
+}
+
+export interface EncodedRow {
+  readonly line: number;
+  /** The staging table's COPY columns (stage.ts), each already escaped. */
+  readonly columns: string[];
+  /** Roster rows: what the API looks up before it fills in candidate id and province. */
+  readonly roster?: {
+    readonly idType: IdType;
+    /** The ID number's HMAC, hex (a Buffer would arrive as a bare Uint8Array). */
+    readonly idHmacHex: string;
+    readonly schoolId: string;
+  };
+  /** Score rows: the ticket, which one request may hold once. */
+  readonly ticketNumber?: string;
+}
+
+export interface RowsResult {
+  /** The rows that passed the per-row checks, in task order. */
+  readonly encoded: EncodedRow[];
+  readonly rejects: RejectedRow[];
 }
 
 export interface RejectedRow {

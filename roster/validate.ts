@@ -1,22 +1,17 @@
 /**
- * Per-row checks of the roster and CET4 score files: from a line's fields (already split, in the
- * column order of scripts/seed/csv.ts) to a typed row with its identity number and name
- * normalised, or the first reason the row is bad. Identity and names are checked and normalised
- * by engine/eligibility.ts (checkIdentity, normaliseIdNumber, normaliseName), the same code the
- * eligibility query runs, so a stored row is always one a candidate can find.
+ * Per-row checks of the roster and CET4 score rows: from a row's fields (already split, in the
+ * column order of csv.ts; a file line or an admin API row) to a typed row with its identity number
+ * and name normalised, or the first reason the row is bad. Identity and names are checked and
+ * normalised by engine/eligibility.ts (checkIdentity, normaliseIdNumber, normaliseName), the same
+ * code the eligibility query runs, so a stored row is always one a candidate can find.
  * Pure functions: no keys, no I/O; the worker adds HMAC, mask and ciphertext. Details never quote
  * an ID number or a name (they go to reports and terminals).
  */
-import {
-  checkIdentity,
-  MAX_NAME_LENGTH,
-  normaliseIdNumber,
-  normaliseName,
-} from '../../engine/eligibility.ts';
-import { validateResidentId, type ResidentIdFailure } from '../../engine/idNumber.ts';
-import { isWrittenSubject, WRITTEN_SUBJECTS, type WrittenSubject } from '../../engine/subjects.ts';
-import { parseTicket, TICKET_LEVEL_CET4_WRITTEN } from '../../engine/ticket.ts';
-import type { IdType } from '../../engine/world.ts';
+import { checkIdentity, MAX_NAME_LENGTH, normaliseIdNumber, normaliseName } from '../engine/eligibility.ts';
+import { validateResidentId, type ResidentIdFailure } from '../engine/idNumber.ts';
+import { isWrittenSubject, WRITTEN_SUBJECTS, type WrittenSubject } from '../engine/subjects.ts';
+import { parseTicket, TICKET_LEVEL_CET4_WRITTEN } from '../engine/ticket.ts';
+import type { IdType } from '../engine/world.ts';
 import type { RejectReason } from './protocol.ts';
 
 export interface Rejection {

@@ -21,9 +21,9 @@
  * every chunk (quadratic in the file). So a kept row is never the later of two lines with the same
  * candidate id, ticket, or (ID type, ID number).
  */
-import { copyFrom } from '../../db/copy.ts';
-import { isUniqueViolation, pgErrorInfo, query, runInTransaction, SqlState } from '../../db/pool.ts';
-import type { Pool, PoolClient } from '../../db/pool.ts';
+import { copyFrom } from '../db/copy.ts';
+import { isUniqueViolation, pgErrorInfo, query, runInTransaction, SqlState } from '../db/pool.ts';
+import type { Pool, PoolClient } from '../db/pool.ts';
 import type { ImportKind, RejectedRow, RejectReason } from './protocol.ts';
 
 export interface AppliedChunk {
