@@ -12,6 +12,7 @@ import {
   type BaselineServer,
 } from '../../loadtest/baseline/index.ts';
 import { freshDatabase, type FreshDatabase } from '../support/pg.ts';
+import { statusAndCode } from '../support/answers.ts';
 
 const HOUR_MS = 3_600_000;
 const T0 = Date.UTC(2025, 2, 1, 1, 0, 0);
@@ -72,9 +73,8 @@ const oral = (i: number, subject: string, campusId: string) =>
   call('POST', ORAL, { token: tokens[i], body: { subject, campusId } });
 const cancel = (i: number, kind: 'written' | 'oral', subject: string) =>
   call('DELETE', `/api/v1/registration/${kind}/${subject}`, { token: tokens[i] });
-const code = (answer: Answer) => [answer.status, answer.body?.error?.code];
 async function expectRefusal(answer: Promise<Answer>, status: number, errorCode: string): Promise<void> {
-  expect(code(await answer)).toEqual([status, errorCode]);
+  expect(statusAndCode(await answer)).toEqual([status, errorCode]);
 }
 
 async function taken(campusId: string, subject: string): Promise<number> {
@@ -110,7 +110,7 @@ describe('written subjects (R15–R17, R22)', () => {
   it('R16: one written subject per level (CET4 then CJT4 refused, CET6 allowed)', async () => {
     expect((await written(0, 'CET4')).status).toBe(201);
     const refused = await written(0, 'CJT4');
-    expect(code(refused)).toEqual([409, 'SAME_LEVEL_TAKEN']);
+    expect(statusAndCode(refused)).toEqual([409, 'SAME_LEVEL_TAKEN']);
     expect(refused.body.error.details).toEqual({ subject: 'CET4' });
     expect((await written(0, 'CET6')).status).toBe(201);
   });
@@ -150,7 +150,7 @@ describe('written subjects (R15–R17, R22)', () => {
 describe('oral subjects (R18–R20)', () => {
   it('R18: CET-SET4 needs CET4 (WRITTEN_REQUIRED); cancelling CET4 takes CET-SET4 with it', async () => {
     const refused = await oral(0, 'CET-SET4', campusIds[0]!);
-    expect(code(refused)).toEqual([409, 'WRITTEN_REQUIRED']);
+    expect(statusAndCode(refused)).toEqual([409, 'WRITTEN_REQUIRED']);
     expect(refused.body.error.details).toEqual({ subject: 'CET4' });
     expect((await written(0, 'CJT4')).status).toBe(201); // same level, other language: still refused
     await expectRefusal(oral(0, 'CET-SET4', campusIds[0]!), 409, 'WRITTEN_REQUIRED');
@@ -192,7 +192,7 @@ describe('oral subjects (R18–R20)', () => {
     expect((await written(0, 'CET4')).status).toBe(201);
     expect((await written(1, 'CET4')).status).toBe(201);
     const early = await oral(0, 'CET-SET4', campusIds[1]!);
-    expect(code(early)).toEqual([403, 'CAMPUS_NOT_OPEN']);
+    expect(statusAndCode(early)).toEqual([403, 'CAMPUS_NOT_OPEN']);
     expect(Date.parse(early.body.error.details.opensAt)).toBe(T0 + HOUR_MS);
     expect((await oral(1, 'CET-SET4', campusIds[1]!)).status).toBe(201); // own campus: open
     clock = T0 + HOUR_MS;
@@ -278,7 +278,7 @@ describe('the saved registration, authentication and request shape', () => {
       token: tokens[0],
       body: { subject: 'CET4', campusId: 'x' },
     });
-    expect(code(unknownField)).toEqual([400, 'VALIDATION_FAILED']);
+    expect(statusAndCode(unknownField)).toEqual([400, 'VALIDATION_FAILED']);
     expect(unknownField.body.error.details.errors).toContainEqual({
       field: '/campusId',
       problem: 'unknown field',

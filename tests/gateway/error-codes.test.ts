@@ -23,7 +23,7 @@ import {
   type HttpAnswer,
   type TestGateway,
 } from '../support/gateway.ts';
-import { registerCandidate, seedTestWorld, type CandidateSpec, type TestWorld } from '../support/world.ts';
+import { registeredCandidate, seedTestWorld, type CandidateSpec, type TestWorld } from '../support/world.ts';
 
 // ../shared/API.md beside the repository (where CI lays it), unless API_MD says otherwise
 const API_MD = process.env.API_MD ?? fileURLToPath(new URL('../../../shared/API.md', import.meta.url));
@@ -88,25 +88,7 @@ const PASSWORD = 'opening2026';
 let emailSeq = 0;
 const newEmail = () => `codes${++emailSeq}.${Date.now()}@example.com`;
 
-async function registered(spec: CandidateSpec = {}) {
-  const { user, candidate } = await registerCandidate(gw, world, spec);
-  const token = user.token;
-  return {
-    user,
-    candidate,
-    token,
-    written: (subject: string, idempotencyKey?: string) =>
-      gw.http.post(
-        '/api/v1/registration/written',
-        { subject },
-        { token, ...(idempotencyKey ? { idempotencyKey } : {}) },
-      ),
-    oral: (subject: string, campusId: string) =>
-      gw.http.post('/api/v1/registration/oral', { subject, campusId }, { token }),
-    review: (ticketNumber: string) =>
-      gw.http.post('/api/v1/cet6-review', { ticketNumber, confirm: true }, { token }),
-  };
-}
+const registered = (spec: CandidateSpec = {}) => registeredCandidate(gw, world, spec);
 
 describe('request shape and transport', () => {
   it('400 VALIDATION_FAILED, 413 PAYLOAD_TOO_LARGE, 401 UNAUTHORIZED, 404 NOT_FOUND', async () => {

@@ -12,9 +12,11 @@ import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPool, query, type Pool } from '../../db/pool.ts';
 import { checkInvariants } from '../../engine/invariants.ts';
-import { signUp, startTestGateway, type HttpAnswer, type TestGateway } from '../support/gateway.ts';
+import { signUp, startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { scanKeys } from '../support/redis.ts';
 import { sleep, waitFor } from '../support/wait.ts';
-import { registerCandidate, seedTestWorld, type CandidateSpec, type TestWorld } from '../support/world.ts';
+import { registeredCandidate, seedTestWorld, type CandidateSpec, type TestWorld } from '../support/world.ts';
+import { statusAndCode } from '../support/answers.ts';
 
 let gw: TestGateway;
 let world: TestWorld;
@@ -33,32 +35,14 @@ afterAll(async () => {
 });
 
 const WRITTEN = '/api/v1/registration/written';
-const ORAL = '/api/v1/registration/oral';
 const PASSWORD = 'opening2026';
-
-function code(answer: HttpAnswer): [number, string | undefined] {
-  return [answer.status, answer.body?.error?.code];
-}
 
 async function used(campusId: string, subject: string): Promise<number> {
   const counts = await gw.engine.seatCounts('11');
   return counts.find((count) => count.campusId === campusId && count.subject === subject)?.used ?? 0;
 }
 
-async function registered(spec: CandidateSpec = {}) {
-  const { user, candidate } = await registerCandidate(gw, world, spec);
-  const token = user.token;
-  const withKey = (key?: string) => ({ token, ...(key === undefined ? {} : { idempotencyKey: key }) });
-  return {
-    user,
-    candidate,
-    token,
-    written: (subject: string, key?: string) => gw.http.post(WRITTEN, { subject }, withKey(key)),
-    oral: (subject: string, campusId: string, key?: string) =>
-      gw.http.post(ORAL, { subject, campusId }, withKey(key)),
-    view: async () => (await gw.http.get('/api/v1/registration', { token })).body.registration,
-  };
-}
+const registered = (spec: CandidateSpec = {}) => registeredCandidate(gw, world, spec);
 
 async function accountsWithEmail(email: string): Promise<number> {
   const rows = await query<{ n: string }>(db, 'SELECT count(*)::text AS n FROM accounts WHERE email = $1', [
@@ -92,10 +76,10 @@ describe('a replay returns the first answer', () => {
     expect((await me.oral('CET-SET4', 'C11A', 'oral-2')).status).toBe(201);
     const annexBefore = await used('C11D', 'CET-SET4');
     const reused = await me.oral('CET-SET4', 'C11D', 'oral-2');
-    expect(code(reused)).toEqual([422, 'IDEMPOTENCY_KEY_REUSED']);
+    expect(statusAndCode(reused)).toEqual([422, 'IDEMPOTENCY_KEY_REUSED']);
     expect(reused.headers.get('idempotent-replayed')).toBeNull();
     // the key on another route is another request too
-    expect(code(await me.written('CJT4', 'oral-2'))).toEqual([422, 'IDEMPOTENCY_KEY_REUSED']);
+    expect(statusAndCode(await me.written('CJT4', 'oral-2'))).toEqual([422, 'IDEMPOTENCY_KEY_REUSED']);
     expect(await used('C11D', 'CET-SET4')).toBe(annexBefore);
     const view = await me.view();
     expect(view.oral.map((item: { campusId: string }) => item.campusId)).toEqual(['C11A']);
@@ -106,10 +90,10 @@ describe('a replay returns the first answer', () => {
     const me = await registered();
     expect((await me.written('CET4')).status).toBe(201);
     const refused = await me.written('CJT4', 'cjt4-1');
-    expect(code(refused)).toEqual([409, 'SAME_LEVEL_TAKEN']);
+    expect(statusAndCode(refused)).toEqual([409, 'SAME_LEVEL_TAKEN']);
     expect((await gw.http.delete(`${WRITTEN}/CET4`, { token: me.token })).status).toBe(200);
     const replay = await me.written('CJT4', 'cjt4-1');
-    expect(code(replay)).toEqual([409, 'SAME_LEVEL_TAKEN']);
+    expect(statusAndCode(replay)).toEqual([409, 'SAME_LEVEL_TAKEN']);
     expect(replay.body).toEqual(refused.body);
     expect(replay.headers.get('idempotent-replayed')).toBe('true');
     // the replay did not run the call: CET4 stays cancelled and nothing else was held
@@ -141,7 +125,7 @@ describe('a duplicate while the first runs', () => {
     // the KDF takes tens of ms: duplicates sent with the first find it running (one arriving after
     // it finished, on a slow box, would be its replay)
     expect(running.length).toBeGreaterThan(0);
-    for (const answer of running) expect(code(answer)).toEqual([409, 'IDEMPOTENCY_IN_PROGRESS']);
+    for (const answer of running) expect(statusAndCode(answer)).toEqual([409, 'IDEMPOTENCY_IN_PROGRESS']);
     for (const answer of replayed) expect(answer.body).toEqual(created[0]!.body);
     const replay = await gw.http.post('/api/v1/accounts', body, { idempotencyKey: key });
     expect(replay.status).toBe(201);
@@ -162,7 +146,7 @@ describe('a duplicate while the first runs', () => {
     expect(fresh).toHaveLength(1);
     expect(fresh.length + replayed.length + inProgress.length).toBe(20);
     for (const answer of replayed) expect(answer.body).toEqual(fresh[0]!.body);
-    for (const answer of inProgress) expect(code(answer)).toEqual([409, 'IDEMPOTENCY_IN_PROGRESS']);
+    for (const answer of inProgress) expect(statusAndCode(answer)).toEqual([409, 'IDEMPOTENCY_IN_PROGRESS']);
     expect(await used('C11A', 'CET4')).toBe(before + 1);
     expect((await me.view()).written).toHaveLength(1);
   });
@@ -191,7 +175,7 @@ describe('keys are per account', () => {
     expect(replayA.body).toEqual(fromA.body);
     expect(replayB.body).toEqual(fromB.body);
     // and B reusing the key with another body conflicts only with B's own request
-    expect(code(await b.written('CJT4', 'shared-key'))).toEqual([422, 'IDEMPOTENCY_KEY_REUSED']);
+    expect(statusAndCode(await b.written('CJT4', 'shared-key'))).toEqual([422, 'IDEMPOTENCY_KEY_REUSED']);
   });
 });
 
@@ -200,7 +184,7 @@ describe('the key itself', () => {
     const me = await registered();
     const before = await used('C11A', 'CET4');
     const tooLong = await me.written('CET4', 'k'.repeat(256));
-    expect(code(tooLong)).toEqual([400, 'VALIDATION_FAILED']);
+    expect(statusAndCode(tooLong)).toEqual([400, 'VALIDATION_FAILED']);
     expect(JSON.stringify(tooLong.body.error.details)).toContain('Idempotency-Key');
     expect(await used('C11A', 'CET4')).toBe(before);
     expect((await me.view()).written).toEqual([]);
@@ -236,7 +220,7 @@ describe('logins (POST /api/v1/sessions)', () => {
     expect(replay.body).toEqual(first.body);
     expect(replay.headers.get('idempotent-replayed')).toBe('true');
     // without the key, the same body is a new login: its captcha is spent
-    expect(code(await gw.http.post('/api/v1/sessions', body))).toEqual([400, 'CAPTCHA_FAILED']);
+    expect(statusAndCode(await gw.http.post('/api/v1/sessions', body))).toEqual([400, 'CAPTCHA_FAILED']);
     // the replayed token works; the account has the sign-up's session and this one only
     expect((await gw.http.get('/api/v1/registration', { token: replay.body.token })).status).not.toBe(401);
     const sessions = await query<{ n: string }>(
@@ -247,10 +231,9 @@ describe('logins (POST /api/v1/sessions)', () => {
     expect(Number(sessions[0]!.n)).toBe(2);
     // another body under the key (a wrong password) is refused as a reuse, not tried
     const other = await loginBody(me.phone, 'not-the-password');
-    expect(code(await gw.http.post('/api/v1/sessions', other, { idempotencyKey: 'login-1' }))).toEqual([
-      422,
-      'IDEMPOTENCY_KEY_REUSED',
-    ]);
+    expect(
+      statusAndCode(await gw.http.post('/api/v1/sessions', other, { idempotencyKey: 'login-1' })),
+    ).toEqual([422, 'IDEMPOTENCY_KEY_REUSED']);
   });
 
   it('Redis keeps no password, ID number or token, and no plain hash of the body', async () => {
@@ -266,12 +249,8 @@ describe('logins (POST /api/v1/sessions)', () => {
     );
     expect(saved.status).toBe(201);
     const stored: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, keys] = await gw.redis.scan(cursor, 'MATCH', `${gw.namespace}:idem:*`, 'COUNT', 1000);
-      for (const key of keys) stored.push((await gw.redis.get(key)) ?? '');
-      cursor = next;
-    } while (cursor !== '0');
+    for (const key of await scanKeys(gw.redis, `${gw.namespace}:idem:*`))
+      stored.push((await gw.redis.get(key)) ?? '');
     expect(stored.length).toBeGreaterThan(1);
     const everything = stored.join('\n');
     expect(everything).not.toContain(me.password);
@@ -318,7 +297,7 @@ describe('REL4: the client goes away before the answer', () => {
       async () => {
         const answer = await gw.http.post('/api/v1/accounts', body, { idempotencyKey: key });
         if (answer.status !== 409) return answer;
-        expect(code(answer)).toEqual([409, 'IDEMPOTENCY_IN_PROGRESS']);
+        expect(statusAndCode(answer)).toEqual([409, 'IDEMPOTENCY_IN_PROGRESS']);
         return undefined;
       },
       { timeoutMs: 5_000, message: 'the retry to get the answer' },

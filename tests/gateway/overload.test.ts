@@ -18,9 +18,10 @@ import { checkInvariants } from '../../engine/invariants.ts';
 import { AuthKeys } from '../../gateway/auth/keys.ts';
 import { Sessions } from '../../gateway/auth/sessions.ts';
 import { startRedisServer, type RedisServerHandle } from '../../devstack/index.ts';
+import { outcome } from '../support/answers.ts';
 import { newPhone, startTestGateway, type HttpAnswer, type TestGateway } from '../support/gateway.ts';
 import { sleep } from '../support/wait.ts';
-import { HOUR_MS, seedTestWorld, type TestWorld } from '../support/world.ts';
+import { HOUR_MS, insertReadyAccounts, seedTestWorld, type TestWorld } from '../support/world.ts';
 import { writerCaughtUp } from '../support/writer.ts';
 
 const MAX_IN_FLIGHT = 5;
@@ -30,9 +31,6 @@ const BURST = 10 * MAX_IN_FLIGHT * THREADS;
 const ROUNDS = 3;
 const WRITTEN = '/api/v1/registration/written';
 const LIMITS = { login: 3, sms: 2, reserve: 5 };
-/** Any valid argon2id string: these accounts never log in with a password. */
-const PASSWORD_HASH =
-  '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g';
 
 let gw: TestGateway;
 let world: TestWorld;
@@ -69,10 +67,6 @@ afterAll(async () => {
   await redisServer?.stop();
   if (redisDir) await rm(redisDir, { recursive: true, force: true });
 });
-
-function code(answer: HttpAnswer): string {
-  return answer.status < 300 ? String(answer.status) : `${answer.status} ${answer.body?.error?.code}`;
-}
 
 function percentile(values: readonly number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -219,21 +213,11 @@ function stillServes(socket: Socket, host: string): Promise<boolean> {
   });
 }
 
-let phoneSeq = 0;
-
 /** Candidates of the world bound to fresh ready accounts (direct), each with a session. */
 async function boundAccounts(count: number) {
-  const first = phoneSeq + 1;
-  phoneSeq += count;
-  const rows = await query<{ account_id: string }>(
-    db,
-    `INSERT INTO accounts (phone, password_hash, agreement_accepted_at)
-     SELECT '198' || lpad(g::text, 8, '0'), $3, now() FROM generate_series($1::int, $2::int) g
-     RETURNING account_id::text`,
-    [first, phoneSeq, PASSWORD_HASH],
-  );
+  const accountIds = await insertReadyAccounts(db, count, '198');
   return Promise.all(
-    rows.map(async ({ account_id: accountId }) => {
+    accountIds.map(async (accountId) => {
       const candidate = await world.candidate({ campus: 'main', eligibleSubjects: ['CET4'] });
       const ref = { accountId, provinceCode: '11', candidateId: candidate.candidateId };
       const bound = await bind(gw.engine, {
@@ -348,11 +332,11 @@ describe(`admission: at most ${MAX_IN_FLIGHT} requests in flight per app thread`
       const wave = retried.slice(start, start + MAX_IN_FLIGHT);
       answers.push(...(await Promise.all(wave.map((account) => writtenCet4(account.token)))));
     }
-    expect(answers.map(code).filter((c) => c !== '201')).toEqual([]);
+    expect(answers.map(outcome).filter((c) => c !== '201')).toEqual([]);
     expect(await usedCet4()).toBe(before + accounts.length);
     // a repeat by an admitted client is refused, never a second seat
     const admittedFirst = accounts[burst.findIndex((answer) => answer.status === 201)]!;
-    expect(code(await writtenCet4(admittedFirst.token))).toBe('409 ALREADY_REGISTERED');
+    expect(outcome(await writtenCet4(admittedFirst.token))).toBe('409 ALREADY_REGISTERED');
     expect(await usedCet4()).toBe(before + accounts.length);
     expect((await checkInvariants(gw.engine, ['11'])).violations).toEqual([]);
   });
@@ -370,7 +354,7 @@ describe(`admission: at most ${MAX_IN_FLIGHT} requests in flight per app thread`
     expect(created.length).toBeGreaterThan(0);
     expect(shed.length).toBeGreaterThan(0);
     for (const answer of shed) {
-      expect(code(answer)).toBe('503 OVERLOADED');
+      expect(outcome(answer)).toBe('503 OVERLOADED');
       expect(Number(answer.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     }
     // shed before the KDF: faster than any admitted sign-up
@@ -388,7 +372,7 @@ describe(`admission: at most ${MAX_IN_FLIGHT} requests in flight per app thread`
     for (const [index, answer] of answers.entries()) {
       if (answer.status === 201) continue;
       expect(
-        code(await gw.http.post('/api/v1/accounts', { email: emails[index], password: 'opening2026' })),
+        outcome(await gw.http.post('/api/v1/accounts', { email: emails[index], password: 'opening2026' })),
       ).toBe('201');
     }
     expect(await count()).toBe(emails.length);
@@ -397,7 +381,7 @@ describe(`admission: at most ${MAX_IN_FLIGHT} requests in flight per app thread`
 
 describe('rate limits: 429 RATE_LIMITED with Retry-After', () => {
   function expectLimited(answer: HttpAnswer, rule: string): void {
-    expect(code(answer)).toBe('429 RATE_LIMITED');
+    expect(outcome(answer)).toBe('429 RATE_LIMITED');
     expect(answer.body.error.details.rule).toBe(rule);
     const retryAfter = Number(answer.headers.get('retry-after'));
     expect(retryAfter).toBeGreaterThanOrEqual(1);
@@ -409,7 +393,7 @@ describe('rate limits: 429 RATE_LIMITED with Retry-After', () => {
     await awayFromMinuteBoundary();
     const allowed: HttpAnswer[] = [];
     for (let i = 0; i < LIMITS.login; i++) allowed.push(await gw.http.get('/api/v1/captcha'));
-    expect(allowed.map(code)).toEqual(Array(LIMITS.login).fill('200'));
+    expect(allowed.map(outcome)).toEqual(Array(LIMITS.login).fill('200'));
     expectLimited(await gw.http.get('/api/v1/captcha'), 'login');
     // the same rule guards the login itself, before the captcha is even looked at
     const login = await gw.http.post('/api/v1/sessions', {
@@ -426,7 +410,7 @@ describe('rate limits: 429 RATE_LIMITED with Retry-After', () => {
     const answers: HttpAnswer[] = [];
     for (let i = 0; i <= LIMITS.sms; i++)
       answers.push(await gw.http.post('/api/v1/sms-codes', { phone: newPhone() }));
-    expect(answers.slice(0, LIMITS.sms).map(code)).toEqual(Array(LIMITS.sms).fill('200'));
+    expect(answers.slice(0, LIMITS.sms).map(outcome)).toEqual(Array(LIMITS.sms).fill('200'));
     expectLimited(answers[LIMITS.sms]!, 'sms');
   });
 
@@ -443,7 +427,7 @@ describe('rate limits: 429 RATE_LIMITED with Retry-After', () => {
         ),
       );
     }
-    expect(answers.map(code)).toEqual([
+    expect(answers.map(outcome)).toEqual([
       '403 NOT_ELIGIBLE',
       '201',
       ...Array(LIMITS.reserve - 2).fill('409 ALREADY_REGISTERED'),
@@ -459,7 +443,7 @@ describe('rate limits: 429 RATE_LIMITED with Retry-After', () => {
     expect(view!.oral).toEqual([]);
     expect(await usedCet4()).toBe(used);
     // another account's session has its own allowance
-    expect(code(await writtenCet4(other!.token))).toBe('201');
+    expect(outcome(await writtenCet4(other!.token))).toBe('201');
     // reading is not a reservation: still answered
     expect((await gw.http.get('/api/v1/registration', { token: me!.token })).status).toBe(200);
   });

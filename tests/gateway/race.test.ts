@@ -7,7 +7,7 @@
  * Only the raced calls go through HTTP, all fired at once (one connection each).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPool, query, type Pool } from '../../db/pool.ts';
+import { createPool, type Pool } from '../../db/pool.ts';
 import { bind } from '../../engine/binding.ts';
 import { idKeysFromEnv } from '../../engine/idCrypto.ts';
 import { makeResidentId } from '../../engine/idNumber.ts';
@@ -16,16 +16,21 @@ import type { Campus, RosterEntry } from '../../engine/world.ts';
 import { AuthKeys } from '../../gateway/auth/keys.ts';
 import { Sessions } from '../../gateway/auth/sessions.ts';
 import { insertReference, insertRoster } from '../../db/sql/seedRows.ts';
+import { outcome } from '../support/answers.ts';
 import { startTestGateway, type HttpAnswer, type TestGateway } from '../support/gateway.ts';
-import { DAY_MS, FEES, HOUR_MS, seedTestWorld, type TestWorld } from '../support/world.ts';
+import {
+  DAY_MS,
+  FEES,
+  HOUR_MS,
+  insertReadyAccounts,
+  seedTestWorld,
+  type TestWorld,
+} from '../support/world.ts';
 
 const CLIENTS = 2_000;
 const ORAL_SEATS = 100;
 const RACE_CAMPUS = 'C11R';
 const RACE_SCHOOL = 'S11R';
-/** Any valid argon2id string: these accounts never log in with a password. */
-const PASSWORD_HASH =
-  '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g';
 
 let gw: TestGateway;
 let world: TestWorld;
@@ -61,21 +66,10 @@ afterAll(async () => {
   await gw?.close();
 });
 
-let phoneSeq = 0;
-
 /** `count` ready accounts (phone bound, agreement accepted) with a live session each. */
 async function readyAccounts(count: number): Promise<{ accountId: string; token: string }[]> {
-  const first = phoneSeq + 1;
-  phoneSeq += count;
-  // 199…: never a number newPhone() (13…) hands out
-  const rows = await query<{ account_id: string }>(
-    db,
-    `INSERT INTO accounts (phone, password_hash, agreement_accepted_at)
-     SELECT '199' || lpad(g::text, 8, '0'), $3, now() FROM generate_series($1::int, $2::int) g
-     RETURNING account_id::text`,
-    [first, phoneSeq, PASSWORD_HASH],
-  );
-  return inBatches(rows, 200, async ({ account_id: accountId }) => ({
+  const accountIds = await insertReadyAccounts(db, count, '199');
+  return inBatches(accountIds, 200, async (accountId) => ({
     accountId,
     token: (await sessions.create(accountId)).token,
   }));
@@ -94,13 +88,9 @@ async function inBatches<T, R>(
   return results;
 }
 
-function code(answer: HttpAnswer): string {
-  return answer.status < 300 ? String(answer.status) : `${answer.status} ${answer.body?.error?.code}`;
-}
-
 function tally(answers: readonly HttpAnswer[]): Record<string, number> {
   const counts: Record<string, number> = {};
-  for (const answer of answers) counts[code(answer)] = (counts[code(answer)] ?? 0) + 1;
+  for (const answer of answers) counts[outcome(answer)] = (counts[outcome(answer)] ?? 0) + 1;
   return counts;
 }
 
@@ -203,7 +193,7 @@ describe(`${CLIENTS} concurrent clients race for ${ORAL_SEATS} oral seats (I1, R
       { subject: 'CET-SET4', campusId: RACE_CAMPUS },
       { token: loser.token },
     );
-    expect(code(again)).toBe('409 SOLD_OUT');
+    expect(outcome(again)).toBe('409 SOLD_OUT');
   });
 });
 

@@ -6,11 +6,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signUp, startTestGateway, type TestGateway } from '../support/gateway.ts';
 import {
   FEES,
-  registerCandidate,
+  registeredCandidate,
   seedTestWorld,
   type CandidateSpec,
   type TestWorld,
 } from '../support/world.ts';
+import { statusAndCode } from '../support/answers.ts';
 
 let gw: TestGateway;
 let world: TestWorld;
@@ -27,24 +28,7 @@ const WRITTEN = '/api/v1/registration/written';
 const ORAL = '/api/v1/registration/oral';
 const CAMPUSES = '/api/v1/oral/campuses';
 
-function code(answer: { status: number; body: { error?: { code: string } } }) {
-  return [answer.status, answer.body?.error?.code];
-}
-
-async function registered(spec: CandidateSpec = {}) {
-  const { user, candidate } = await registerCandidate(gw, world, spec);
-  const token = user.token;
-  return {
-    user,
-    candidate,
-    token,
-    written: (subject: string, idempotencyKey?: string) =>
-      gw.http.post(WRITTEN, { subject }, { token, ...(idempotencyKey ? { idempotencyKey } : {}) }),
-    oral: (subject: string, campusId: string) => gw.http.post(ORAL, { subject, campusId }, { token }),
-    campuses: (subject: string) => gw.http.get(`${CAMPUSES}?subject=${subject}`, { token }),
-    view: async () => (await gw.http.get('/api/v1/registration', { token })).body.registration,
-  };
-}
+const registered = (spec: CandidateSpec = {}) => registeredCandidate(gw, world, spec);
 
 /** The winners of the race for the small campus's written seats (R21 is checked with them). */
 let smallWinners: Awaited<ReturnType<typeof registered>>[] = [];
@@ -79,9 +63,9 @@ describe('POST /api/v1/registration/written (R15–R17, R22)', () => {
     const me = await registered({ eligibleSubjects: ['CET4', 'CET6', 'CJT4'], cet4: { score: 500 } });
     expect((await me.written('CET4')).status).toBe(201);
     const again = await me.written('CET4');
-    expect(code(again)).toEqual([409, 'ALREADY_REGISTERED']);
+    expect(statusAndCode(again)).toEqual([409, 'ALREADY_REGISTERED']);
     const sameLevel = await me.written('CJT4');
-    expect(code(sameLevel)).toEqual([409, 'SAME_LEVEL_TAKEN']);
+    expect(statusAndCode(sameLevel)).toEqual([409, 'SAME_LEVEL_TAKEN']);
     expect(sameLevel.body.error.details).toEqual({ subject: 'CET4' });
     expect((await me.written('CET6')).status).toBe(201);
     expect((await me.view()).amountDue).toBe((FEES.CET4 ?? 0) + (FEES.CET6 ?? 0));
@@ -89,14 +73,14 @@ describe('POST /api/v1/registration/written (R15–R17, R22)', () => {
 
   it('403 NOT_ELIGIBLE for a subject the saved record does not list (CET6 without a pass included)', async () => {
     const me = await registered({ eligibleSubjects: ['CET4', 'CET6'], cet4: { score: 400 } });
-    expect(code(await me.written('CET6'))).toEqual([403, 'NOT_ELIGIBLE']);
-    expect(code(await me.written('CJT6'))).toEqual([403, 'NOT_ELIGIBLE']);
+    expect(statusAndCode(await me.written('CET6'))).toEqual([403, 'NOT_ELIGIBLE']);
+    expect(statusAndCode(await me.written('CJT6'))).toEqual([403, 'NOT_ELIGIBLE']);
     expect((await me.view()).written).toEqual([]);
   });
 
   it('409 SUBJECT_NOT_OFFERED when the own campus has no sitting for the subject', async () => {
     const me = await registered({ campus: 'small', eligibleSubjects: ['CET4', 'CJT6'] });
-    expect(code(await me.written('CJT6'))).toEqual([409, 'SUBJECT_NOT_OFFERED']);
+    expect(statusAndCode(await me.written('CJT6'))).toEqual([409, 'SUBJECT_NOT_OFFERED']);
   });
 
   it('R17/I1: 5 candidates racing for 3 seats: 3 holds, 2 × 409 SOLD_OUT, never more than the capacity', async () => {
@@ -106,7 +90,7 @@ describe('POST /api/v1/registration/written (R15–R17, R22)', () => {
     const answers = await Promise.all(racers.map((racer) => racer.written('CET4')));
     expect(answers.filter((answer) => answer.status === 201)).toHaveLength(3);
     for (const refused of answers.filter((answer) => answer.status !== 201)) {
-      expect(code(refused)).toEqual([409, 'SOLD_OUT']);
+      expect(statusAndCode(refused)).toEqual([409, 'SOLD_OUT']);
     }
     expect(await used('C11C', 'CET4')).toBe(3);
     smallWinners = racers.filter((_, index) => answers[index]!.status === 201);
@@ -120,17 +104,16 @@ describe('POST /api/v1/registration/written (R15–R17, R22)', () => {
       { subject: 'CET4', campusId: 'C11B' },
       {},
     ]) {
-      expect(code(await gw.http.post(WRITTEN, body, { token: me.token }))).toEqual([
+      expect(statusAndCode(await gw.http.post(WRITTEN, body, { token: me.token }))).toEqual([
         400,
         'VALIDATION_FAILED',
       ]);
     }
     const unbound = await signUp(gw.http);
-    expect(code(await gw.http.post(WRITTEN, { subject: 'CET4' }, { token: unbound.token }))).toEqual([
-      404,
-      'NO_REGISTRATION',
-    ]);
-    expect(code(await gw.http.post(WRITTEN, { subject: 'CET4' }))).toEqual([401, 'UNAUTHORIZED']);
+    expect(statusAndCode(await gw.http.post(WRITTEN, { subject: 'CET4' }, { token: unbound.token }))).toEqual(
+      [404, 'NO_REGISTRATION'],
+    );
+    expect(statusAndCode(await gw.http.post(WRITTEN, { subject: 'CET4' }))).toEqual([401, 'UNAUTHORIZED']);
   });
 
   it('Idempotency-Key: the same key and body twice → one hold, identical answers; another body → 422', async () => {
@@ -145,9 +128,9 @@ describe('POST /api/v1/registration/written (R15–R17, R22)', () => {
     expect(await used('C11A', 'CET4')).toBe(before + 1);
     expect((await me.view()).written).toHaveLength(1);
     const reused = await me.written('CJT4', key);
-    expect(code(reused)).toEqual([422, 'IDEMPOTENCY_KEY_REUSED']);
+    expect(statusAndCode(reused)).toEqual([422, 'IDEMPOTENCY_KEY_REUSED']);
     // without the key, a repeat is a refusal, never a second seat
-    expect(code(await me.written('CET4'))).toEqual([409, 'ALREADY_REGISTERED']);
+    expect(statusAndCode(await me.written('CET4'))).toEqual([409, 'ALREADY_REGISTERED']);
     expect(await used('C11A', 'CET4')).toBe(before + 1);
   });
 
@@ -203,7 +186,7 @@ describe('GET /api/v1/oral/campuses and POST /api/v1/registration/oral (R18–R2
       remaining: 0,
       color: 'RED',
     });
-    expect(code(await third.oral('CET-SET4', 'C11C'))).toEqual([409, 'SOLD_OUT']);
+    expect(statusAndCode(await third.oral('CET-SET4', 'C11C'))).toEqual([409, 'SOLD_OUT']);
     // the candidate may go elsewhere (its campus allows it)
     expect((await third.oral('CET-SET4', 'C11A')).status).toBe(201);
   });
@@ -217,11 +200,11 @@ describe('GET /api/v1/oral/campuses and POST /api/v1/registration/oral (R18–R2
       'C11B',
     ]);
     const later = await me.oral('CET-SET4', 'C11C');
-    expect(code(later)).toEqual([403, 'CAMPUS_NOT_OPEN']);
+    expect(statusAndCode(later)).toEqual([403, 'CAMPUS_NOT_OPEN']);
     expect(Date.parse(later.body.error.details.opensAt)).toBe(world.campuses.small.oralOpens.provinceWideAt);
     expect(later.body.error.details.opensAt).toMatch(/\+08:00$/);
     const never = await me.oral('CET-SET4', 'C11D');
-    expect(code(never)).toEqual([403, 'CAMPUS_NOT_OPEN']);
+    expect(statusAndCode(never)).toEqual([403, 'CAMPUS_NOT_OPEN']);
     expect(never.body.error.details).toEqual({ opensAt: null });
   });
 
@@ -230,22 +213,22 @@ describe('GET /api/v1/oral/campuses and POST /api/v1/registration/oral (R18–R2
     expect((await me.written('CET4')).status).toBe(201);
     const listed = await me.campuses('CET-SET4');
     expect(listed.body.map((campus: { campusId: string }) => campus.campusId)).toEqual(['C11B']);
-    expect(code(await me.oral('CET-SET4', 'C11A'))).toEqual([403, 'EXTERNAL_ORAL_NOT_ALLOWED']);
+    expect(statusAndCode(await me.oral('CET-SET4', 'C11A'))).toEqual([403, 'EXTERNAL_ORAL_NOT_ALLOWED']);
     expect((await me.oral('CET-SET4', 'C11B')).status).toBe(201);
   });
 
   it('R18: 409 WRITTEN_REQUIRED without the written subject; 409 ALREADY_REGISTERED; 404 CAMPUS_NOT_FOUND', async () => {
     const me = await registered();
     const first = await me.oral('CET-SET4', 'C11A');
-    expect(code(first)).toEqual([409, 'WRITTEN_REQUIRED']);
+    expect(statusAndCode(first)).toEqual([409, 'WRITTEN_REQUIRED']);
     expect(first.body.error.details).toEqual({ subject: 'CET4' });
     expect((await me.written('CET4')).status).toBe(201);
-    expect(code(await me.oral('CET-SET6', 'C11A'))).toEqual([409, 'WRITTEN_REQUIRED']);
-    expect(code(await me.oral('CET-SET4', 'NOPE'))).toEqual([404, 'CAMPUS_NOT_FOUND']);
+    expect(statusAndCode(await me.oral('CET-SET6', 'C11A'))).toEqual([409, 'WRITTEN_REQUIRED']);
+    expect(statusAndCode(await me.oral('CET-SET4', 'NOPE'))).toEqual([404, 'CAMPUS_NOT_FOUND']);
     // a campus of another province is not one of the candidate's province
-    expect(code(await me.oral('CET-SET4', 'C31A'))).toEqual([404, 'CAMPUS_NOT_FOUND']);
+    expect(statusAndCode(await me.oral('CET-SET4', 'C31A'))).toEqual([404, 'CAMPUS_NOT_FOUND']);
     expect((await me.oral('CET-SET4', 'C11A')).status).toBe(201);
-    expect(code(await me.oral('CET-SET4', 'C11B'))).toEqual([409, 'ALREADY_REGISTERED']);
+    expect(statusAndCode(await me.oral('CET-SET4', 'C11B'))).toEqual([409, 'ALREADY_REGISTERED']);
     const view = await me.view();
     expect(view.oral.map((item: { subject: string }) => item.subject)).toEqual(['CET-SET4']);
     expect(view.progress).toMatchObject({
@@ -258,18 +241,19 @@ describe('GET /api/v1/oral/campuses and POST /api/v1/registration/oral (R18–R2
   it('validates the subject (400) and needs a registration (404 NO_REGISTRATION)', async () => {
     const me = await registered();
     for (const path of [`${CAMPUSES}?subject=CET4`, CAMPUSES, `${CAMPUSES}?subject=CET-SET4&campusId=C11A`]) {
-      expect(code(await gw.http.get(path, { token: me.token }))).toEqual([400, 'VALIDATION_FAILED']);
+      expect(statusAndCode(await gw.http.get(path, { token: me.token }))).toEqual([400, 'VALIDATION_FAILED']);
     }
     expect(
-      code(await gw.http.post(ORAL, { subject: 'CET4', campusId: 'C11A' }, { token: me.token })),
+      statusAndCode(await gw.http.post(ORAL, { subject: 'CET4', campusId: 'C11A' }, { token: me.token })),
     ).toEqual([400, 'VALIDATION_FAILED']);
     const unbound = await signUp(gw.http);
-    expect(code(await gw.http.get(`${CAMPUSES}?subject=CET-SET4`, { token: unbound.token }))).toEqual([
-      404,
-      'NO_REGISTRATION',
-    ]);
     expect(
-      code(await gw.http.post(ORAL, { subject: 'CET-SET4', campusId: 'C11A' }, { token: unbound.token })),
+      statusAndCode(await gw.http.get(`${CAMPUSES}?subject=CET-SET4`, { token: unbound.token })),
+    ).toEqual([404, 'NO_REGISTRATION']);
+    expect(
+      statusAndCode(
+        await gw.http.post(ORAL, { subject: 'CET-SET4', campusId: 'C11A' }, { token: unbound.token }),
+      ),
     ).toEqual([404, 'NO_REGISTRATION']);
   });
 });
@@ -291,7 +275,7 @@ describe('DELETE a subject (unpaid only)', () => {
     ]);
     expect(view.amountDue).toBe(0);
     expect(view.deleteAt).toEqual(expect.stringMatching(/\+08:00$/));
-    expect(code(await gw.http.delete(`${WRITTEN}/CET4`, { token: me.token }))).toEqual([
+    expect(statusAndCode(await gw.http.delete(`${WRITTEN}/CET4`, { token: me.token }))).toEqual([
       404,
       'NOT_REGISTERED',
     ]);
@@ -305,16 +289,19 @@ describe('DELETE a subject (unpaid only)', () => {
     expect((await me.oral('CET-SET4', 'C11B')).status).toBe(201);
     const cancelled = await gw.http.delete(`${ORAL}/CET-SET4`, { token: me.token });
     expect([cancelled.status, cancelled.body]).toEqual([200, { cancelled: ['CET-SET4'] }]);
-    expect(code(await gw.http.delete(`${ORAL}/CET-SET4`, { token: me.token }))).toEqual([
+    expect(statusAndCode(await gw.http.delete(`${ORAL}/CET-SET4`, { token: me.token }))).toEqual([
       404,
       'NOT_REGISTERED',
     ]);
-    expect(code(await gw.http.delete(`${ORAL}/CET-SET6`, { token: me.token }))).toEqual([
+    expect(statusAndCode(await gw.http.delete(`${ORAL}/CET-SET6`, { token: me.token }))).toEqual([
       404,
       'NOT_REGISTERED',
     ]);
     for (const path of [`${ORAL}/CET4`, `${WRITTEN}/CET-SET4`, `${WRITTEN}/XYZ`, `${WRITTEN}/cet4`]) {
-      expect(code(await gw.http.delete(path, { token: me.token }))).toEqual([400, 'VALIDATION_FAILED']);
+      expect(statusAndCode(await gw.http.delete(path, { token: me.token }))).toEqual([
+        400,
+        'VALIDATION_FAILED',
+      ]);
     }
     expect((await me.view()).written.map((item: { status: string }) => item.status)).toEqual(['HELD']);
   });
@@ -333,8 +320,11 @@ describe('DELETE a subject (unpaid only)', () => {
       providerTx: 'tx-1',
     });
     expect(paid.ok).toBe(true);
-    expect(code(await gw.http.delete(`${WRITTEN}/CET4`, { token: me.token }))).toEqual([409, 'ALREADY_PAID']);
-    expect(code(await gw.http.delete(`${ORAL}/CET-SET4`, { token: me.token }))).toEqual([
+    expect(statusAndCode(await gw.http.delete(`${WRITTEN}/CET4`, { token: me.token }))).toEqual([
+      409,
+      'ALREADY_PAID',
+    ]);
+    expect(statusAndCode(await gw.http.delete(`${ORAL}/CET-SET4`, { token: me.token }))).toEqual([
       409,
       'ALREADY_PAID',
     ]);
@@ -354,19 +344,19 @@ describe("object-level authorization of subjects: B never touches A's items", ()
     const unbound = await signUp(gw.http);
 
     // B's calls reach B's registration: nothing of A's is cancelled or shown
-    expect(code(await gw.http.delete(`${WRITTEN}/CET4`, { token: b.token }))).toEqual([
+    expect(statusAndCode(await gw.http.delete(`${WRITTEN}/CET4`, { token: b.token }))).toEqual([
       404,
       'NOT_REGISTERED',
     ]);
-    expect(code(await gw.http.delete(`${ORAL}/CET-SET4`, { token: b.token }))).toEqual([
+    expect(statusAndCode(await gw.http.delete(`${ORAL}/CET-SET4`, { token: b.token }))).toEqual([
       404,
       'NOT_REGISTERED',
     ]);
-    expect(code(await gw.http.delete(`${WRITTEN}/CET4`, { token: unbound.token }))).toEqual([
+    expect(statusAndCode(await gw.http.delete(`${WRITTEN}/CET4`, { token: unbound.token }))).toEqual([
       404,
       'NO_REGISTRATION',
     ]);
-    expect(code(await gw.http.delete(`${ORAL}/CET-SET4`, { token: unbound.token }))).toEqual([
+    expect(statusAndCode(await gw.http.delete(`${ORAL}/CET-SET4`, { token: unbound.token }))).toEqual([
       404,
       'NO_REGISTRATION',
     ]);
@@ -375,10 +365,13 @@ describe("object-level authorization of subjects: B never touches A's items", ()
       { subject: 'CET4', candidateId: a.candidate.candidateId },
       { subject: 'CET4', accountId: a.user.accountId },
     ]) {
-      expect(code(await gw.http.post(WRITTEN, body, { token: b.token }))).toEqual([400, 'VALIDATION_FAILED']);
+      expect(statusAndCode(await gw.http.post(WRITTEN, body, { token: b.token }))).toEqual([
+        400,
+        'VALIDATION_FAILED',
+      ]);
     }
     expect(
-      code(
+      statusAndCode(
         await gw.http.post(
           ORAL,
           { subject: 'CET-SET4', campusId: 'C11A', candidateId: a.candidate.candidateId },
@@ -388,7 +381,7 @@ describe("object-level authorization of subjects: B never touches A's items", ()
     ).toEqual([400, 'VALIDATION_FAILED']);
     // a query string naming A changes nothing either
     expect(
-      code(
+      statusAndCode(
         await gw.http.delete(`${WRITTEN}/CET4?candidateId=${a.candidate.candidateId}`, { token: b.token }),
       ),
     ).toEqual([404, 'NOT_REGISTERED']);

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signUp, startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { DAY_MS, seedTestWorld, type TestWorld } from '../support/world.ts';
+import { statusAndCode } from '../support/answers.ts';
 
 let gw: TestGateway;
 let world: TestWorld;
@@ -17,10 +18,6 @@ afterAll(async () => {
   await world?.close();
   await gw?.close();
 });
-
-function code(answer: { status: number; body: { error?: { code: string } } }) {
-  return [answer.status, answer.body?.error?.code];
-}
 
 describe('province 31: before, inside and after its window', () => {
   it('looks up before the opening, binds and holds inside, refuses subject calls outside', async () => {
@@ -35,7 +32,7 @@ describe('province 31: before, inside and after its window', () => {
 
     // before: the eligibility-confirmation step only (R5)
     expect((await gw.http.post('/api/v1/eligibility/query', candidate.identity, { token })).status).toBe(200);
-    expect(code(await gw.http.post('/api/v1/registration', bindBody, { token }))).toEqual([
+    expect(statusAndCode(await gw.http.post('/api/v1/registration', bindBody, { token }))).toEqual([
       403,
       'REGISTRATION_NOT_OPEN',
     ]);
@@ -67,7 +64,7 @@ describe('province 31: before, inside and after its window', () => {
       await gw.http.post('/api/v1/registration/oral', { subject: 'CET-SET4', campusId: 'C31A' }, { token }),
       await gw.http.delete('/api/v1/registration/oral/CET-SET4', { token }),
     ];
-    for (const answer of notOpen) expect(code(answer)).toEqual([403, 'REGISTRATION_NOT_OPEN']);
+    for (const answer of notOpen) expect(statusAndCode(answer)).toEqual([403, 'REGISTRATION_NOT_OPEN']);
 
     // the window closes two minutes from now; three minutes later everything is refused as closed
     await gw.engine.setCalendar(
@@ -82,7 +79,7 @@ describe('province 31: before, inside and after its window', () => {
       await gw.http.delete('/api/v1/registration/oral/CET-SET4', { token }),
       await gw.http.post('/api/v1/registration', { ...late.identity, confirm: true }, { token: other.token }),
     ];
-    for (const answer of closed) expect(code(answer)).toEqual([403, 'REGISTRATION_CLOSED']);
+    for (const answer of closed) expect(statusAndCode(answer)).toEqual([403, 'REGISTRATION_CLOSED']);
     // nothing was changed by the refusals; the lookup and the registration page still answer
     const view = await gw.http.get('/api/v1/registration', { token });
     expect(view.body.registration.written.map((item: { status: string }) => item.status)).toEqual(['HELD']);

@@ -8,7 +8,8 @@ import { makeResidentId } from '../../engine/idNumber.ts';
 import { query } from '../../db/pool.ts';
 import { login, signUp, startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { waitFor } from '../support/wait.ts';
-import { registerCandidate, seedTestWorld, type TestWorld } from '../support/world.ts';
+import { registerCandidate, seedTestWorld, type TestCandidate, type TestWorld } from '../support/world.ts';
+import { statusAndCode } from '../support/answers.ts';
 
 let gw: TestGateway;
 let world: TestWorld;
@@ -22,11 +23,21 @@ afterAll(async () => {
 });
 
 const QUERY = '/api/v1/eligibility/query';
-const REGISTRATION = '/api/v1/registration';
 
-function code(answer: { status: number; body: { error?: { code: string } } }) {
-  return [answer.status, answer.body?.error?.code];
+/** A candidate of the main campus as the API shows it: the ID number masked. */
+function shown(candidate: TestCandidate) {
+  return {
+    candidateId: candidate.candidateId,
+    name: candidate.name,
+    idType: 'RESIDENT_ID',
+    idNumber: `${candidate.idNumber.slice(0, 6)}********${candidate.idNumber.slice(14)}`,
+    provinceCode: '11',
+    schoolId: 'S11A',
+    campusId: 'C11A',
+    grade: '2024',
+  };
 }
+const REGISTRATION = '/api/v1/registration';
 
 describe('POST /api/v1/eligibility/query (R3, R4, R9)', () => {
   it('answers the school record with a masked ID number, the eligible subjects and the review offer', async () => {
@@ -35,16 +46,7 @@ describe('POST /api/v1/eligibility/query (R3, R4, R9)', () => {
     const answer = await gw.http.post(QUERY, candidate.identity, { token });
     expect(answer.status).toBe(200);
     expect(answer.body).toEqual({
-      candidate: {
-        candidateId: candidate.candidateId,
-        name: candidate.name,
-        idType: 'RESIDENT_ID',
-        idNumber: `${candidate.idNumber.slice(0, 6)}********${candidate.idNumber.slice(14)}`,
-        provinceCode: '11',
-        schoolId: 'S11A',
-        campusId: 'C11A',
-        grade: '2024',
-      },
+      candidate: shown(candidate),
       eligibleSubjects: ['CET4', 'CET6'],
       cet6Review: { offered: false, status: 'NONE' },
     });
@@ -98,31 +100,31 @@ describe('POST /api/v1/eligibility/query (R3, R4, R9)', () => {
     const candidate = await world.candidate();
     const badCheck = candidate.idNumber.slice(0, 17) + (candidate.idNumber[17] === '0' ? '1' : '0');
     const invalid = await gw.http.post(QUERY, { ...candidate.identity, idNumber: badCheck }, { token });
-    expect(code(invalid)).toEqual([400, 'INVALID_ID_NUMBER']);
+    expect(statusAndCode(invalid)).toEqual([400, 'INVALID_ID_NUMBER']);
     expect(invalid.body.error.details).toEqual({ reason: 'CHECK_DIGIT' });
     const military = await gw.http.post(
       QUERY,
       { ...candidate.identity, idType: 'MILITARY_OFFICER' },
       { token },
     );
-    expect(code(military)).toEqual([400, 'ID_TYPE_NOT_ACCEPTED']);
+    expect(statusAndCode(military)).toEqual([400, 'ID_TYPE_NOT_ACCEPTED']);
     const unknownType = await gw.http.post(
       QUERY,
       { ...candidate.identity, idType: 'STUDENT_CARD' },
       { token },
     );
-    expect(code(unknownType)).toEqual([400, 'VALIDATION_FAILED']);
+    expect(statusAndCode(unknownType)).toEqual([400, 'VALIDATION_FAILED']);
     const blankName = await gw.http.post(QUERY, { ...candidate.identity, name: '\u3000 ' }, { token });
-    expect(code(blankName)).toEqual([400, 'VALIDATION_FAILED']);
+    expect(statusAndCode(blankName)).toEqual([400, 'VALIDATION_FAILED']);
     expect(blankName.body.error.details.errors[0].field).toBe('/name');
     const missing = await gw.http.post(
       QUERY,
       { idType: 'RESIDENT_ID', idNumber: candidate.idNumber },
       { token },
     );
-    expect(code(missing)).toEqual([400, 'VALIDATION_FAILED']);
+    expect(statusAndCode(missing)).toEqual([400, 'VALIDATION_FAILED']);
     const extra = await gw.http.post(QUERY, { ...candidate.identity, candidateId: '1' }, { token });
-    expect(code(extra)).toEqual([400, 'VALIDATION_FAILED']);
+    expect(statusAndCode(extra)).toEqual([400, 'VALIDATION_FAILED']);
     expect(extra.body.error.details.errors[0]).toEqual({ field: '/candidateId', problem: 'unknown field' });
   });
 
@@ -135,15 +137,15 @@ describe('POST /api/v1/eligibility/query (R3, R4, R9)', () => {
       { token },
     );
     const wrongName = await gw.http.post(QUERY, { ...candidate.identity, name: '欧阳不对' }, { token });
-    expect(code(unknown)).toEqual([404, 'CANDIDATE_NOT_FOUND']);
-    expect(code(wrongName)).toEqual([404, 'CANDIDATE_NOT_FOUND']);
+    expect(statusAndCode(unknown)).toEqual([404, 'CANDIDATE_NOT_FOUND']);
+    expect(statusAndCode(wrongName)).toEqual([404, 'CANDIDATE_NOT_FOUND']);
     expect(wrongName.body).toEqual(unknown.body);
   });
 
   it('R1/R2: 401 without a session, 403 PHONE_NOT_BOUND, then 403 AGREEMENT_REQUIRED, before any lookup', async () => {
     const candidate = await world.candidate();
     const anonymous = await gw.http.post(QUERY, candidate.identity);
-    expect(code(anonymous)).toEqual([401, 'UNAUTHORIZED']);
+    expect(statusAndCode(anonymous)).toEqual([401, 'UNAUTHORIZED']);
     const email = `r${Date.now()}${Math.random().toString(36).slice(2, 7)}@example.com`;
     await gw.http.post('/api/v1/accounts', { email, password: 'opening2026' });
     const noPhone = await login(gw.http, email, 'opening2026');
@@ -153,17 +155,17 @@ describe('POST /api/v1/eligibility/query (R3, R4, R9)', () => {
       // an invalid identity is not even looked at
       gw.http.post(QUERY, { ...candidate.identity, idNumber: '110105200301010000' }, { token: noPhone }),
     ]) {
-      expect(code(await call)).toEqual([403, 'PHONE_NOT_BOUND']);
+      expect(statusAndCode(await call)).toEqual([403, 'PHONE_NOT_BOUND']);
     }
     const noAgreement = await signUp(gw.http, { agreement: false });
     const early = await gw.http.post(QUERY, candidate.identity, { token: noAgreement.token });
-    expect(code(early)).toEqual([403, 'AGREEMENT_REQUIRED']);
+    expect(statusAndCode(early)).toEqual([403, 'AGREEMENT_REQUIRED']);
     const earlyBind = await gw.http.post(
       REGISTRATION,
       { ...candidate.identity, confirm: true },
       { token: noAgreement.token },
     );
-    expect(code(earlyBind)).toEqual([403, 'AGREEMENT_REQUIRED']);
+    expect(statusAndCode(earlyBind)).toEqual([403, 'AGREEMENT_REQUIRED']);
     await gw.http.post('/api/v1/agreement', { accepted: true }, { token: noAgreement.token });
     expect((await gw.http.post(QUERY, candidate.identity, { token: noAgreement.token })).status).toBe(200);
   });
@@ -178,11 +180,11 @@ describe('R5: before the opening, only the eligibility-confirmation step', () =>
       const answer = await gw.http.post(QUERY, candidate.identity, { token });
       expect([answer.status, answer.body.candidate.candidateId]).toEqual([200, candidate.candidateId]);
     }
-    expect(code(await gw.http.get(REGISTRATION, { token }))).toEqual([404, 'NO_REGISTRATION']);
+    expect(statusAndCode(await gw.http.get(REGISTRATION, { token }))).toEqual([404, 'NO_REGISTRATION']);
     const refused = await gw.http.post(REGISTRATION, { ...notYetOpen.identity, confirm: true }, { token });
-    expect(code(refused)).toEqual([403, 'REGISTRATION_NOT_OPEN']);
+    expect(statusAndCode(refused)).toEqual([403, 'REGISTRATION_NOT_OPEN']);
     // the refusal bound nothing: the account still binds another candidate, the candidate another account
-    expect(code(await gw.http.get(REGISTRATION, { token }))).toEqual([404, 'NO_REGISTRATION']);
+    expect(statusAndCode(await gw.http.get(REGISTRATION, { token }))).toEqual([404, 'NO_REGISTRATION']);
     const bound = await gw.http.post(REGISTRATION, { ...others[0]!.identity, confirm: true }, { token });
     expect(bound.status).toBe(201);
     const someoneElse = await signUp(gw.http);
@@ -191,7 +193,7 @@ describe('R5: before the opening, only the eligibility-confirmation step', () =>
       { ...notYetOpen.identity, confirm: true },
       { token: someoneElse.token },
     );
-    expect(code(again)).toEqual([403, 'REGISTRATION_NOT_OPEN']);
+    expect(statusAndCode(again)).toEqual([403, 'REGISTRATION_NOT_OPEN']);
   });
 
   it('after the closing: 403 REGISTRATION_CLOSED, the lookup still answers', async () => {
@@ -199,8 +201,8 @@ describe('R5: before the opening, only the eligibility-confirmation step', () =>
     const late = await world.candidate({ campus: 'closed' });
     expect((await gw.http.post(QUERY, late.identity, { token })).status).toBe(200);
     const refused = await gw.http.post(REGISTRATION, { ...late.identity, confirm: true }, { token });
-    expect(code(refused)).toEqual([403, 'REGISTRATION_CLOSED']);
-    expect(code(await gw.http.get(REGISTRATION, { token }))).toEqual([404, 'NO_REGISTRATION']);
+    expect(statusAndCode(refused)).toEqual([403, 'REGISTRATION_CLOSED']);
+    expect(statusAndCode(await gw.http.get(REGISTRATION, { token }))).toEqual([404, 'NO_REGISTRATION']);
   });
 });
 
@@ -215,14 +217,7 @@ describe('POST /api/v1/registration (R6, R7, R8)', () => {
     expect(saved.status).toBe(201);
     const registration = saved.body.registration;
     expect(registration.candidate).toEqual({
-      candidateId: candidate.candidateId,
-      name: candidate.name,
-      idType: 'RESIDENT_ID',
-      idNumber: `${candidate.idNumber.slice(0, 6)}********${candidate.idNumber.slice(14)}`,
-      provinceCode: '11',
-      schoolId: 'S11A',
-      campusId: 'C11A',
-      grade: '2024',
+      ...shown(candidate),
       eligibleSubjects: ['CET4', 'CET6', 'CJT4'],
     });
     expect(registration).toMatchObject({
@@ -275,22 +270,25 @@ describe('POST /api/v1/registration (R6, R7, R8)', () => {
       { ...candidate.identity, confirm: true },
       { token: second.token },
     );
-    expect(code(taken)).toEqual([409, 'CANDIDATE_ALREADY_BOUND']);
+    expect(statusAndCode(taken)).toEqual([409, 'CANDIDATE_ALREADY_BOUND']);
     const twice = await gw.http.post(
       REGISTRATION,
       { ...other.identity, confirm: true },
       { token: first.token },
     );
-    expect(code(twice)).toEqual([409, 'ACCOUNT_ALREADY_BOUND']);
+    expect(statusAndCode(twice)).toEqual([409, 'ACCOUNT_ALREADY_BOUND']);
     const same = await gw.http.post(
       REGISTRATION,
       { ...candidate.identity, confirm: true },
       { token: first.token },
     );
-    expect(code(same)).toEqual([409, 'ACCOUNT_ALREADY_BOUND']);
+    expect(statusAndCode(same)).toEqual([409, 'ACCOUNT_ALREADY_BOUND']);
     expect(same.body.error.details).toMatchObject({ sameCandidate: true });
     // neither refusal left anything behind
-    expect(code(await gw.http.get(REGISTRATION, { token: second.token }))).toEqual([404, 'NO_REGISTRATION']);
+    expect(statusAndCode(await gw.http.get(REGISTRATION, { token: second.token }))).toEqual([
+      404,
+      'NO_REGISTRATION',
+    ]);
     expect(
       (await gw.http.post(REGISTRATION, { ...other.identity, confirm: true }, { token: second.token }))
         .status,
@@ -320,7 +318,7 @@ describe('POST /api/v1/registration (R6, R7, R8)', () => {
     );
     expect(raced.filter((answer) => answer.status === 201)).toHaveLength(1);
     for (const answer of raced.filter((a) => a.status !== 201)) {
-      expect(code(answer)).toEqual([409, 'ACCOUNT_ALREADY_BOUND']);
+      expect(statusAndCode(answer)).toEqual([409, 'ACCOUNT_ALREADY_BOUND']);
     }
     const bound = raced.find((answer) => answer.status === 201)!.body.registration.candidate.candidateId;
     const view = await gw.http.get(REGISTRATION, { token: greedy.token });
@@ -347,7 +345,7 @@ describe('POST /api/v1/registration (R6, R7, R8)', () => {
     expect(cjt4.status).toBe(201);
     // the records themselves did change: the lookup sees the new name only
     const oldName = await gw.http.post(QUERY, candidate.identity, { token: user.token });
-    expect(code(oldName)).toEqual([404, 'CANDIDATE_NOT_FOUND']);
+    expect(statusAndCode(oldName)).toEqual([404, 'CANDIDATE_NOT_FOUND']);
     const newName = await gw.http.post(
       QUERY,
       { ...candidate.identity, name: '改名后' },
@@ -365,28 +363,31 @@ describe('POST /api/v1/registration (R6, R7, R8)', () => {
       { ...candidate.identity, confirm: true, candidateId: candidate.candidateId },
       { ...candidate.identity, confirm: true, campusId: 'C11B' },
     ]) {
-      expect(code(await gw.http.post(REGISTRATION, body, { token }))).toEqual([400, 'VALIDATION_FAILED']);
+      expect(statusAndCode(await gw.http.post(REGISTRATION, body, { token }))).toEqual([
+        400,
+        'VALIDATION_FAILED',
+      ]);
     }
     const invalid = await gw.http.post(
       REGISTRATION,
       { ...candidate.identity, idNumber: '11010520030101001X', confirm: true },
       { token },
     );
-    expect(code(invalid)).toEqual([400, 'INVALID_ID_NUMBER']);
+    expect(statusAndCode(invalid)).toEqual([400, 'INVALID_ID_NUMBER']);
     const military = await gw.http.post(
       REGISTRATION,
       { ...candidate.identity, idType: 'MILITARY_OFFICER', confirm: true },
       { token },
     );
-    expect(code(military)).toEqual([400, 'ID_TYPE_NOT_ACCEPTED']);
+    expect(statusAndCode(military)).toEqual([400, 'ID_TYPE_NOT_ACCEPTED']);
     const unknown = await gw.http.post(
       REGISTRATION,
       { ...candidate.identity, name: '不存在', confirm: true },
       { token },
     );
-    expect(code(unknown)).toEqual([404, 'CANDIDATE_NOT_FOUND']);
-    expect(code(await gw.http.get(REGISTRATION, { token }))).toEqual([404, 'NO_REGISTRATION']);
-    expect(code(await gw.http.get(REGISTRATION))).toEqual([401, 'UNAUTHORIZED']);
+    expect(statusAndCode(unknown)).toEqual([404, 'CANDIDATE_NOT_FOUND']);
+    expect(statusAndCode(await gw.http.get(REGISTRATION, { token }))).toEqual([404, 'NO_REGISTRATION']);
+    expect(statusAndCode(await gw.http.get(REGISTRATION))).toEqual([401, 'UNAUTHORIZED']);
   });
 
   it('honours Idempotency-Key: a replay answers the first 201, another body with the key 422', async () => {
@@ -404,7 +405,7 @@ describe('POST /api/v1/registration (R6, R7, R8)', () => {
       { ...other.identity, confirm: true },
       { token, idempotencyKey: key },
     );
-    expect(code(reused)).toEqual([422, 'IDEMPOTENCY_KEY_REUSED']);
+    expect(statusAndCode(reused)).toEqual([422, 'IDEMPOTENCY_KEY_REUSED']);
   });
 });
 
@@ -419,16 +420,21 @@ describe('object-level authorization of the registration', () => {
     expect(held.status).toBe(201);
     const b = await signUp(gw.http);
 
-    expect(code(await gw.http.get(REGISTRATION, { token: b.token }))).toEqual([404, 'NO_REGISTRATION']);
+    expect(statusAndCode(await gw.http.get(REGISTRATION, { token: b.token }))).toEqual([
+      404,
+      'NO_REGISTRATION',
+    ]);
     expect(
-      code(await gw.http.get(`${REGISTRATION}?candidateId=${a.candidate.candidateId}`, { token: b.token })),
+      statusAndCode(
+        await gw.http.get(`${REGISTRATION}?candidateId=${a.candidate.candidateId}`, { token: b.token }),
+      ),
     ).toEqual([404, 'NO_REGISTRATION']);
     const steal = await gw.http.post(
       REGISTRATION,
       { ...a.candidate.identity, confirm: true },
       { token: b.token },
     );
-    expect(code(steal)).toEqual([409, 'CANDIDATE_ALREADY_BOUND']);
+    expect(statusAndCode(steal)).toEqual([409, 'CANDIDATE_ALREADY_BOUND']);
     expect(steal.text).not.toContain(a.user.accountId);
     // knowing the identity shows the school record (R5), never A's registration or A's review
     const lookup = await gw.http.post(QUERY, a.candidate.identity, { token: b.token });
@@ -436,7 +442,7 @@ describe('object-level authorization of the registration', () => {
     expect(Object.keys(lookup.body).sort()).toEqual(['candidate', 'cet6Review', 'eligibleSubjects']);
 
     const cancel = await gw.http.delete('/api/v1/registration/written/CET4', { token: b.token });
-    expect(code(cancel)).toEqual([404, 'NO_REGISTRATION']);
+    expect(statusAndCode(cancel)).toEqual([404, 'NO_REGISTRATION']);
     const aView = await gw.http.get(REGISTRATION, { token: a.user.token });
     expect(aView.body.registration.written.map((item: { status: string }) => item.status)).toEqual(['HELD']);
     expect(aView.body.registration.candidate.candidateId).toBe(a.candidate.candidateId);

@@ -8,6 +8,7 @@ import { decideReview } from '../../engine/reviews.ts';
 import { makeTicket } from '../../engine/ticket.ts';
 import { signUp, startTestGateway, type SignedUp, type TestGateway } from '../support/gateway.ts';
 import { registerCandidate, seedTestWorld, type TestCandidate, type TestWorld } from '../support/world.ts';
+import { statusAndCode } from '../support/answers.ts';
 
 let gw: TestGateway;
 let world: TestWorld;
@@ -22,10 +23,6 @@ afterAll(async () => {
 
 const REVIEW = '/api/v1/cet6-review';
 const QUERY = '/api/v1/eligibility/query';
-
-function code(answer: { status: number; body: { error?: { code: string } } }) {
-  return [answer.status, answer.body?.error?.code];
-}
 
 /** Applies before binding, naming the candidate (R13). */
 function apply(user: SignedUp, candidate: TestCandidate, ticketNumber: string) {
@@ -111,11 +108,14 @@ describe('before binding (R13: from the eligibility-confirmation step)', () => {
       { ticketNumber: candidate.ticket, confirm: true },
       { token: user.token },
     );
-    expect(code(edit)).toEqual([409, 'REVIEW_PENDING']);
-    expect(code(await gw.http.delete(REVIEW, { token: user.token }))).toEqual([409, 'REVIEW_PENDING']);
-    expect(code(await apply(user, candidate, candidate.ticket!))).toEqual([409, 'REVIEW_EXISTS']);
+    expect(statusAndCode(edit)).toEqual([409, 'REVIEW_PENDING']);
+    expect(statusAndCode(await gw.http.delete(REVIEW, { token: user.token }))).toEqual([
+      409,
+      'REVIEW_PENDING',
+    ]);
+    expect(statusAndCode(await apply(user, candidate, candidate.ticket!))).toEqual([409, 'REVIEW_EXISTS']);
     const other = await world.candidate(LAGGING);
-    expect(code(await apply(user, other, other.ticket!))).toEqual([409, 'REVIEW_EXISTS']);
+    expect(statusAndCode(await apply(user, other, other.ticket!))).toEqual([409, 'REVIEW_EXISTS']);
     expect((await gw.http.get(REVIEW, { token: user.token })).body).toEqual(read.body);
   });
 
@@ -137,7 +137,7 @@ describe('before binding (R13: from the eligibility-confirmation step)', () => {
       { ticketNumber: world.unusedTicket(), confirm: true },
       { token: user.token },
     );
-    expect(code(wrong)).toEqual([422, 'REVIEW_NO_MATCH']);
+    expect(statusAndCode(wrong)).toEqual([422, 'REVIEW_NO_MATCH']);
     expect((await gw.http.get(REVIEW, { token: user.token })).body).toEqual(rejected.body);
 
     const ownTicket = await world.addCet4(candidate, { score: 455, holder: 'id' });
@@ -150,10 +150,15 @@ describe('before binding (R13: from the eligibility-confirmation step)', () => {
     expect(edited.body).toMatchObject({ status: 'APPROVED', ticketNumber: ownTicket });
 
     expect(
-      code(await gw.http.put(REVIEW, { ticketNumber: ownTicket, confirm: true }, { token: user.token })),
+      statusAndCode(
+        await gw.http.put(REVIEW, { ticketNumber: ownTicket, confirm: true }, { token: user.token }),
+      ),
     ).toEqual([409, 'REVIEW_APPROVED_FINAL']);
-    expect(code(await gw.http.delete(REVIEW, { token: user.token }))).toEqual([409, 'REVIEW_APPROVED_FINAL']);
-    expect(code(await apply(user, candidate, ownTicket))).toEqual([409, 'REVIEW_APPROVED_FINAL']);
+    expect(statusAndCode(await gw.http.delete(REVIEW, { token: user.token }))).toEqual([
+      409,
+      'REVIEW_APPROVED_FINAL',
+    ]);
+    expect(statusAndCode(await apply(user, candidate, ownTicket))).toEqual([409, 'REVIEW_APPROVED_FINAL']);
   });
 
   it('R11: a rejected application may be deleted; then a new one may be made', async () => {
@@ -166,8 +171,14 @@ describe('before binding (R13: from the eligibility-confirmation step)', () => {
     await decide(user, false);
     const deleted = await gw.http.delete(REVIEW, { token: user.token });
     expect([deleted.status, deleted.body]).toEqual([200, { deleted: true }]);
-    expect(code(await gw.http.get(REVIEW, { token: user.token }))).toEqual([404, 'REVIEW_NOT_FOUND']);
-    expect(code(await gw.http.delete(REVIEW, { token: user.token }))).toEqual([404, 'REVIEW_NOT_FOUND']);
+    expect(statusAndCode(await gw.http.get(REVIEW, { token: user.token }))).toEqual([
+      404,
+      'REVIEW_NOT_FOUND',
+    ]);
+    expect(statusAndCode(await gw.http.delete(REVIEW, { token: user.token }))).toEqual([
+      404,
+      'REVIEW_NOT_FOUND',
+    ]);
     const looked = await gw.http.post(QUERY, candidate.identity, { token: user.token });
     expect(looked.body.cet6Review).toEqual({ offered: true, status: 'NONE' });
     expect((await apply(user, candidate, candidate.ticket!)).body.status).toBe('PENDING');
@@ -189,9 +200,12 @@ describe('before binding (R13: from the eligibility-confirmation step)', () => {
     ];
     for (const [ticketNumber, reason] of cases) {
       const refused = await apply(user, candidate, ticketNumber);
-      expect(code(refused)).toEqual([422, 'REVIEW_NO_MATCH']);
+      expect(statusAndCode(refused)).toEqual([422, 'REVIEW_NO_MATCH']);
       expect(refused.body.error.details).toEqual(reason === undefined ? undefined : { reason });
-      expect(code(await gw.http.get(REVIEW, { token: user.token }))).toEqual([404, 'REVIEW_NOT_FOUND']);
+      expect(statusAndCode(await gw.http.get(REVIEW, { token: user.token }))).toEqual([
+        404,
+        'REVIEW_NOT_FOUND',
+      ]);
     }
     // "no record" and "someone else's record" cannot be told apart
     const unknown = await apply(user, candidate, world.unusedTicket());
@@ -213,9 +227,15 @@ describe('before binding (R13: from the eligibility-confirmation step)', () => {
     });
     const eligible = await world.candidate({ eligibleSubjects: ['CET4', 'CET6'], cet4: { score: 500 } });
     for (const candidate of [barred, noCet6, eligible]) {
-      expect(code(await apply(user, candidate, candidate.ticket!))).toEqual([403, 'REVIEW_NOT_OFFERED']);
+      expect(statusAndCode(await apply(user, candidate, candidate.ticket!))).toEqual([
+        403,
+        'REVIEW_NOT_OFFERED',
+      ]);
     }
-    expect(code(await gw.http.get(REVIEW, { token: user.token }))).toEqual([404, 'REVIEW_NOT_FOUND']);
+    expect(statusAndCode(await gw.http.get(REVIEW, { token: user.token }))).toEqual([
+      404,
+      'REVIEW_NOT_FOUND',
+    ]);
   });
 
   it('names the candidate completely and validly: 400 VALIDATION_FAILED / INVALID_ID_NUMBER / ID_TYPE_NOT_ACCEPTED, 404', async () => {
@@ -223,44 +243,54 @@ describe('before binding (R13: from the eligibility-confirmation step)', () => {
     const candidate = await world.candidate(LAGGING);
     const ticketNumber = candidate.ticket!;
     const post = (body: object) => gw.http.post(REVIEW, body, { token: user.token });
-    expect(code(await post({ ticketNumber, confirm: true }))).toEqual([400, 'VALIDATION_FAILED']);
+    expect(statusAndCode(await post({ ticketNumber, confirm: true }))).toEqual([400, 'VALIDATION_FAILED']);
     const partial = await post({
       ticketNumber,
       confirm: true,
       idType: 'RESIDENT_ID',
       idNumber: candidate.idNumber,
     });
-    expect(code(partial)).toEqual([400, 'VALIDATION_FAILED']);
+    expect(statusAndCode(partial)).toEqual([400, 'VALIDATION_FAILED']);
     expect(partial.body.error.details.errors[0].field).toBe('/name');
-    expect(code(await post({ ticketNumber, ...candidate.identity }))).toEqual([400, 'VALIDATION_FAILED']);
-    expect(code(await post({ ticketNumber, confirm: false, ...candidate.identity }))).toEqual([
+    expect(statusAndCode(await post({ ticketNumber, ...candidate.identity }))).toEqual([
       400,
       'VALIDATION_FAILED',
     ]);
-    expect(code(await post({ ticketNumber, confirm: true, score: 700, ...candidate.identity }))).toEqual([
+    expect(statusAndCode(await post({ ticketNumber, confirm: false, ...candidate.identity }))).toEqual([
       400,
       'VALIDATION_FAILED',
     ]);
     expect(
-      code(
+      statusAndCode(await post({ ticketNumber, confirm: true, score: 700, ...candidate.identity })),
+    ).toEqual([400, 'VALIDATION_FAILED']);
+    expect(
+      statusAndCode(
         await post({ ticketNumber, confirm: true, ...candidate.identity, idNumber: '110105200301010010' }),
       ),
     ).toEqual([400, 'INVALID_ID_NUMBER']);
     expect(
-      code(await post({ ticketNumber, confirm: true, ...candidate.identity, idType: 'MILITARY_OFFICER' })),
+      statusAndCode(
+        await post({ ticketNumber, confirm: true, ...candidate.identity, idType: 'MILITARY_OFFICER' }),
+      ),
     ).toEqual([400, 'ID_TYPE_NOT_ACCEPTED']);
     expect(
-      code(await post({ ticketNumber, confirm: true, ...candidate.identity, name: '查无此人' })),
+      statusAndCode(await post({ ticketNumber, confirm: true, ...candidate.identity, name: '查无此人' })),
     ).toEqual([404, 'CANDIDATE_NOT_FOUND']);
-    expect(code(await gw.http.get(REVIEW, { token: user.token }))).toEqual([404, 'REVIEW_NOT_FOUND']);
+    expect(statusAndCode(await gw.http.get(REVIEW, { token: user.token }))).toEqual([
+      404,
+      'REVIEW_NOT_FOUND',
+    ]);
   });
 
   it('R1/R2 first: 403 AGREEMENT_REQUIRED; and every route needs a session (401)', async () => {
     const user = await signUp(gw.http, { agreement: false });
     const candidate = await world.candidate(LAGGING);
-    expect(code(await apply(user, candidate, candidate.ticket!))).toEqual([403, 'AGREEMENT_REQUIRED']);
+    expect(statusAndCode(await apply(user, candidate, candidate.ticket!))).toEqual([
+      403,
+      'AGREEMENT_REQUIRED',
+    ]);
     expect(
-      code(
+      statusAndCode(
         await gw.http.put(REVIEW, { ticketNumber: candidate.ticket, confirm: true }, { token: user.token }),
       ),
     ).toEqual([403, 'AGREEMENT_REQUIRED']);
@@ -270,11 +300,11 @@ describe('before binding (R13: from the eligibility-confirmation step)', () => {
       await gw.http.post(REVIEW, { ticketNumber: candidate.ticket, confirm: true }),
       await gw.http.put(REVIEW, { ticketNumber: candidate.ticket, confirm: true }),
     ]) {
-      expect(code(answer)).toEqual([401, 'UNAUTHORIZED']);
+      expect(statusAndCode(answer)).toEqual([401, 'UNAUTHORIZED']);
     }
     const ready = await signUp(gw.http);
     expect(
-      code(
+      statusAndCode(
         await gw.http.put(REVIEW, { ticketNumber: candidate.ticket, confirm: true }, { token: ready.token }),
       ),
     ).toEqual([404, 'REVIEW_NOT_FOUND']);
@@ -286,7 +316,9 @@ describe('after binding: the application is for the bound candidate', () => {
     const { user, candidate, registration } = await registerCandidate(gw, world, LAGGING);
     expect(registration.cet6Review).toEqual({ offered: true, status: 'NONE' });
     expect(
-      code(await gw.http.post('/api/v1/registration/written', { subject: 'CET6' }, { token: user.token })),
+      statusAndCode(
+        await gw.http.post('/api/v1/registration/written', { subject: 'CET6' }, { token: user.token }),
+      ),
     ).toEqual([403, 'NOT_ELIGIBLE']);
     const applied = await gw.http.post(
       REVIEW,
@@ -322,7 +354,7 @@ describe('after binding: the application is for the bound candidate', () => {
     expect([applied.status, applied.body.status]).toEqual([201, 'PENDING']);
     const written = () =>
       gw.http.post('/api/v1/registration/written', { subject: 'CET6' }, { token: user.token });
-    expect(code(await written())).toEqual([403, 'NOT_ELIGIBLE']);
+    expect(statusAndCode(await written())).toEqual([403, 'NOT_ELIGIBLE']);
     await decide(user, true);
     expect((await written()).status).toBe(201);
   });
@@ -341,7 +373,7 @@ describe('after binding: the application is for the bound candidate', () => {
       { ticketNumber: candidate.ticket, confirm: true },
       { token: user.token },
     );
-    expect(code(barred)).toEqual([403, 'REVIEW_NOT_OFFERED']);
+    expect(statusAndCode(barred)).toEqual([403, 'REVIEW_NOT_OFFERED']);
   });
 
   it('a refused application stores nothing after binding either (422)', async () => {
@@ -354,8 +386,11 @@ describe('after binding: the application is for the bound candidate', () => {
       { ticketNumber: candidate.ticket, confirm: true },
       { token: user.token },
     );
-    expect(code(refused)).toEqual([422, 'REVIEW_NO_MATCH']);
-    expect(code(await gw.http.get(REVIEW, { token: user.token }))).toEqual([404, 'REVIEW_NOT_FOUND']);
+    expect(statusAndCode(refused)).toEqual([422, 'REVIEW_NO_MATCH']);
+    expect(statusAndCode(await gw.http.get(REVIEW, { token: user.token }))).toEqual([
+      404,
+      'REVIEW_NOT_FOUND',
+    ]);
   });
 });
 
@@ -369,7 +404,7 @@ describe('object-level authorization of reviews', () => {
         { ticketNumber: other.ticket, confirm: true, ...identity },
         { token: user.token },
       );
-      expect(code(named)).toEqual([400, 'VALIDATION_FAILED']);
+      expect(statusAndCode(named)).toEqual([400, 'VALIDATION_FAILED']);
     }
     // the other candidate's ticket does not match the bound candidate
     const foreignTicket = await gw.http.post(
@@ -377,8 +412,11 @@ describe('object-level authorization of reviews', () => {
       { ticketNumber: other.ticket, confirm: true },
       { token: user.token },
     );
-    expect(code(foreignTicket)).toEqual([422, 'REVIEW_NO_MATCH']);
-    expect(code(await gw.http.get(REVIEW, { token: user.token }))).toEqual([404, 'REVIEW_NOT_FOUND']);
+    expect(statusAndCode(foreignTicket)).toEqual([422, 'REVIEW_NO_MATCH']);
+    expect(statusAndCode(await gw.http.get(REVIEW, { token: user.token }))).toEqual([
+      404,
+      'REVIEW_NOT_FOUND',
+    ]);
   });
 
   it("A's approved review is A's: it opens CET6 neither for B bound to that candidate nor for A's other candidate", async () => {
@@ -394,7 +432,7 @@ describe('object-level authorization of reviews', () => {
       eligibleSubjects: ['CET4'],
       cet6Review: { offered: true, status: 'NONE' },
     });
-    expect(code(await gw.http.get(REVIEW, { token: b.token }))).toEqual([404, 'REVIEW_NOT_FOUND']);
+    expect(statusAndCode(await gw.http.get(REVIEW, { token: b.token }))).toEqual([404, 'REVIEW_NOT_FOUND']);
     // A's review counts for X only: looking Y up shows none
     const aLooksY = await gw.http.post(QUERY, y.identity, { token: a.token });
     expect(aLooksY.body).toMatchObject({ eligibleSubjects: ['CET4'], cet6Review: { status: 'NONE' } });
@@ -410,7 +448,9 @@ describe('object-level authorization of reviews', () => {
       cet6Review: { status: 'NONE' },
     });
     expect(
-      code(await gw.http.post('/api/v1/registration/written', { subject: 'CET6' }, { token: b.token })),
+      statusAndCode(
+        await gw.http.post('/api/v1/registration/written', { subject: 'CET6' }, { token: b.token }),
+      ),
     ).toEqual([403, 'NOT_ELIGIBLE']);
     // A binds Y: the approved review is for X, so CET6 stays closed for Y
     const aSaved = await gw.http.post(
@@ -423,7 +463,9 @@ describe('object-level authorization of reviews', () => {
       cet6Review: { status: 'NONE' },
     });
     expect(
-      code(await gw.http.post('/api/v1/registration/written', { subject: 'CET6' }, { token: a.token })),
+      statusAndCode(
+        await gw.http.post('/api/v1/registration/written', { subject: 'CET6' }, { token: a.token }),
+      ),
     ).toEqual([403, 'NOT_ELIGIBLE']);
     const aView = await gw.http.get('/api/v1/registration', { token: a.token });
     expect(aView.body.registration).toMatchObject({
@@ -431,9 +473,12 @@ describe('object-level authorization of reviews', () => {
       cet6Review: { status: 'NONE' },
     });
     // and B cannot change or delete A's application: B has none
-    expect(code(await gw.http.delete(REVIEW, { token: b.token }))).toEqual([404, 'REVIEW_NOT_FOUND']);
+    expect(statusAndCode(await gw.http.delete(REVIEW, { token: b.token }))).toEqual([
+      404,
+      'REVIEW_NOT_FOUND',
+    ]);
     expect(
-      code(await gw.http.put(REVIEW, { ticketNumber: x.ticket, confirm: true }, { token: b.token })),
+      statusAndCode(await gw.http.put(REVIEW, { ticketNumber: x.ticket, confirm: true }, { token: b.token })),
     ).toEqual([404, 'REVIEW_NOT_FOUND']);
     expect((await gw.http.get(REVIEW, { token: a.token })).body.status).toBe('APPROVED');
   });
@@ -447,7 +492,7 @@ describe('object-level authorization of reviews', () => {
     const replay = await gw.http.post(REVIEW, body, { token: user.token, idempotencyKey: key });
     expect([first.status, replay.status]).toEqual([201, 201]);
     expect(replay.body).toEqual(first.body);
-    expect(code(await gw.http.post(REVIEW, body, { token: user.token }))).toEqual([
+    expect(statusAndCode(await gw.http.post(REVIEW, body, { token: user.token }))).toEqual([
       409,
       'REVIEW_APPROVED_FINAL',
     ]);

@@ -24,7 +24,7 @@ import { idKeysFromEnv } from '../../engine/idCrypto.ts';
 import { makeTicket } from '../../engine/ticket.ts';
 import type { WrittenSubject } from '../../engine/subjects.ts';
 import type { Campus, CalendarEntry, Fees, IdType, RosterEntry } from '../../engine/world.ts';
-import { createPool, execute, type Pool } from '../../db/pool.ts';
+import { createPool, execute, query, type Pool } from '../../db/pool.ts';
 import { DrivenClock } from '../../gateway/clock.ts';
 import { FeeTable } from '../../gateway/fees.ts';
 import { clockKey } from '../../gateway/services.ts';
@@ -283,6 +283,31 @@ export async function seedTestWorld(gw: TestGateway, options: SeedOptions = {}):
   };
 }
 
+/** Any valid argon2id string: the accounts made directly never log in with a password. */
+const UNUSED_PASSWORD_HASH =
+  '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g';
+
+const nextPhone = new Map<string, number>();
+
+/**
+ * `count` ready accounts (phone bound, agreement accepted) inserted straight into PostgreSQL, as
+ * scripts/bench-gateway.ts makes them, so that the KDF is not what a test waits for; their ids.
+ * Phones are `<phonePrefix>` and 8 digits, numbered on from the last call with that prefix: a
+ * prefix of its own (e.g. 198, 199) never meets a number newPhone() (13…) hands out.
+ */
+export async function insertReadyAccounts(db: Pool, count: number, phonePrefix: string): Promise<string[]> {
+  const first = nextPhone.get(phonePrefix) ?? 1;
+  nextPhone.set(phonePrefix, first + count);
+  const rows = await query<{ account_id: string }>(
+    db,
+    `INSERT INTO accounts (phone, password_hash, agreement_accepted_at)
+     SELECT $1 || lpad(g::text, 8, '0'), $4, now() FROM generate_series($2::int, $3::int) g
+     RETURNING account_id::text`,
+    [phonePrefix, first, first + count - 1, UNUSED_PASSWORD_HASH],
+  );
+  return rows.map((row) => row.account_id);
+}
+
 /**
  * A ready account (signUp: phone, agreement) bound to a fresh candidate through HTTP, in a
  * province open at the world's clock.
@@ -300,4 +325,27 @@ export async function registerCandidate(
   );
   if (saved.status !== 201) throw new Error(`registration: ${saved.status} ${saved.text}`);
   return { user, candidate, registration: saved.body.registration };
+}
+
+/** A registered candidate (registerCandidate) with the calls the tests make bound to its session. */
+export async function registeredCandidate(gw: TestGateway, world: TestWorld, spec: CandidateSpec = {}) {
+  const { user, candidate } = await registerCandidate(gw, world, spec);
+  const token = user.token;
+  const withKey = (idempotencyKey?: string) => ({
+    token,
+    ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
+  });
+  return {
+    user,
+    candidate,
+    token,
+    written: (subject: string, idempotencyKey?: string) =>
+      gw.http.post('/api/v1/registration/written', { subject }, withKey(idempotencyKey)),
+    oral: (subject: string, campusId: string, idempotencyKey?: string) =>
+      gw.http.post('/api/v1/registration/oral', { subject, campusId }, withKey(idempotencyKey)),
+    campuses: (subject: string) => gw.http.get(`/api/v1/oral/campuses?subject=${subject}`, { token }),
+    review: (ticketNumber: string) =>
+      gw.http.post('/api/v1/cet6-review', { ticketNumber, confirm: true }, { token }),
+    view: async () => (await gw.http.get('/api/v1/registration', { token })).body.registration,
+  };
 }
