@@ -1,30 +1,12 @@
 /**
- * `npm run surge:engine` — an engine-level surge (no HTTP): starts the stack on its
- * embedded defaults (a private redis-server with AOF `appendfsync always`, a private PostgreSQL,
- * migrated), generates a world, loads it into the engine, and runs an opening surge: every
- * candidate binds, races for a written seat, a share race for oral seats and pay; then the clock
- * jumps 12 h and the sweeper releases every unpaid hold (R22). Seat changes are counted as a
- * dashboard would receive them. At the end the invariants I1–I4 are checked and the headline
- * figures printed and written to reports/engine-surge/engine-surge.json; the exit code is non-zero on any
- * violation. Everything started is stopped.
- *
- * This surge drives the engine directly, to see the engine's own figures without the gateway;
- * the main job (`npm run demo`) is the HTTP surge of scripts/loadtest.ts. Options: --candidates N (20000), --provinces N (3),
- * --concurrency N (1000), --seed N.
+ * `npm run surge:engine` — an engine-level surge (no HTTP; loadtest/bench/engineSurge.ts): the
+ * private stack, a generated world loaded into the engine, every candidate binding and racing for
+ * seats, the sweeper 12 h later, the invariants I1–I4. Prints the headline figures and writes
+ * reports/engine-surge/engine-surge.json; the exit code is non-zero on any violation.
+ * Options: --candidates N (20000), --provinces N (3), --concurrency N (1000), --seed N (42).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { build as buildHistogram, type Histogram } from 'hdr-histogram-js';
-import { Redis } from 'ioredis';
-import { Engine, HOUR_MS, bind, expireDue, type Subject } from '../engine/index.ts';
-import { checkInvariants } from '../engine/invariants.ts';
-import { loadWorld } from '../engine/loader.ts';
-import { maskIdNumber } from '../engine/idNumber.ts';
-import { isWrittenSubject, type WrittenSubject } from '../engine/subjects.ts';
-import { createPool } from '../db/pool.ts';
-import { migrate } from '../db/migrate.ts';
-import { generateWorld } from '../loadtest/seed/generate.ts';
-import { startStack } from '../devstack/index.ts';
+import { runEngineSurge } from '../loadtest/bench/engineSurge.ts';
 
 const { values } = parseArgs({
   options: {
@@ -34,217 +16,14 @@ const { values } = parseArgs({
     seed: { type: 'string', default: '42' },
   },
 });
-const CANDIDATES = Number(values.candidates);
-const CONCURRENCY = Number(values.concurrency);
-
-type Op = 'bind' | 'written' | 'oral' | 'order' | 'pay';
-const histograms = new Map<Op, Histogram>();
-const outcomes = new Map<string, number>();
-
-async function timed<T>(op: Op, work: () => Promise<T>): Promise<T> {
-  const started = performance.now();
-  const result = await work();
-  let histogram = histograms.get(op);
-  if (!histogram) histograms.set(op, (histogram = buildHistogram({ numberOfSignificantValueDigits: 3 })));
-  histogram.recordValue(Math.max(1, Math.round((performance.now() - started) * 1000)));
-  return result;
-}
-
-function count(key: string): void {
-  outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
-}
 
 async function main(): Promise<void> {
-  const began = performance.now();
-  console.log(
-    'starting the stack (private redis-server + PostgreSQL unless REDIS_URL / DATABASE_URL are set)…',
-  );
-  const stack = await startStack();
-  try {
-    const pg = createPool(stack.databaseUrl);
-    const { applied } = await migrate(pg);
-    await pg.end();
-    console.log(`PostgreSQL migrated (${applied.length} migrations applied)`);
-
-    const generated = generateWorld({
-      candidates: CANDIDATES,
-      provinces: Number(values.provinces),
-      seed: Number(values.seed),
-    });
-    const { world } = generated;
-    const redis = new Redis(stack.redisUrl, { enableAutoPipelining: true, maxRetriesPerRequest: null });
-    const engine = new Engine(redis, { namespace: 'demo' });
-    // the opening minute of the last province to open, after every campus's own-school oral opening
-    const lastOpening = Math.max(...world.calendar.map((c) => c.registrationOpensAt));
-    const openingNow = Math.max(lastOpening, ...world.campuses.map((c) => c.oralOpens.ownSchoolAt)) + 60_000;
-    const loaded = await loadWorld(engine, world, openingNow);
-    const provinces = world.calendar.map((c) => c.provinceCode);
-    console.log(
-      `world: ${provinces.length} provinces, ${loaded.campuses} campuses, ${CANDIDATES} candidates (loaded in ${Math.round(loaded.elapsedMs)} ms)`,
-    );
-
-    // a dashboard's view: every seat change published by the scripts
-    const subscriber = new Redis(stack.redisUrl);
-    let seatMessages = 0;
-    subscriber.on('pmessage', () => void seatMessages++);
-    await subscriber.psubscribe(engine.keys.seatChannelPattern());
-
-    const roster = [...generated.roster()];
-    const fees = world.fees;
-    let next = 0;
-    let done = 0;
-    const surgeStarted = performance.now();
-    const progress = setInterval(() => {
-      const seconds = (performance.now() - surgeStarted) / 1000;
-      process.stderr.write(
-        `\r  surge: ${done}/${roster.length} candidates, ${Math.round(done / seconds)}/s   `,
-      );
-    }, 500);
-    await Promise.all(
-      Array.from({ length: CONCURRENCY }, async () => {
-        while (next < roster.length) {
-          const entry = roster[next++]!;
-          const ref = {
-            accountId: `acc${entry.candidateId}`,
-            provinceCode: entry.provinceCode,
-            candidateId: entry.candidateId,
-          };
-          const now = openingNow + Math.floor(Math.random() * 60_000);
-          const bound = await timed('bind', () =>
-            bind(engine, {
-              ...ref,
-              campusId: entry.campusId,
-              now,
-              snapshot: {
-                name: entry.name,
-                idType: entry.idType,
-                idMasked: maskIdNumber(entry.idNumber),
-                schoolId: entry.schoolId,
-                grade: entry.grade,
-                eligibleSubjects: entry.eligibleSubjects,
-              },
-            }),
-          );
-          count(`bind:${bound.ok ? 'OK' : bound.code}`);
-          if (!bound.ok) continue;
-          const subject: WrittenSubject = entry.eligibleSubjects.includes('CET4')
-            ? 'CET4'
-            : entry.eligibleSubjects[0]!;
-          const written = await timed('written', () =>
-            engine.reserveWritten({
-              ...ref,
-              subject,
-              eligible: isWrittenSubject(subject),
-              fee: fees[subject] ?? 30,
-              now,
-            }),
-          );
-          count(`written:${written.ok ? 'OK' : written.code}`);
-          if (written.ok && subject === 'CET4' && Math.random() < 0.4) {
-            const oral = await timed('oral', () =>
-              engine.reserveOral({
-                ...ref,
-                subject: 'CET-SET4',
-                campusId: entry.campusId,
-                fee: fees['CET-SET4'] ?? 50,
-                now,
-              }),
-            );
-            count(`oral:${oral.ok ? 'OK' : oral.code}`);
-          }
-          if (written.ok && Math.random() < 0.7) {
-            const order = await timed('order', () => engine.createOrder({ ...ref, method: 'ALIPAY', now }));
-            if (order.ok) {
-              const paid = await timed('pay', () =>
-                engine.confirmPayment({
-                  orderId: order.order.orderId,
-                  now: now + 5_000,
-                  providerTx: `tx-${order.order.orderId}`,
-                }),
-              );
-              count(`pay:${paid.ok ? paid.order.status : paid.code}`);
-            }
-          }
-          done++;
-        }
-      }),
-    );
-    clearInterval(progress);
-    const surgeSeconds = (performance.now() - surgeStarted) / 1000;
-    process.stderr.write('\n');
-
-    // twelve hours later: the sweeper releases every unpaid hold (R22)
-    const later = openingNow + 12 * HOUR_MS + 2 * 60_000;
-    let released = 0;
-    for (const province of provinces) released += (await expireDue(engine, province, later)).expired.length;
-    await new Promise((resolve) => setTimeout(resolve, 200)); // let the last seat messages arrive
-
-    const report = await checkInvariants(engine, provinces);
-    const seats = (await Promise.all(provinces.map((p) => engine.seatCounts(p)))).flat();
-    const subjectTotals = (subject: Subject) =>
-      seats
-        .filter((s) => s.subject === subject)
-        .reduce((sum, s) => ({ used: sum.used + s.used, capacity: sum.capacity + s.capacity }), {
-          used: 0,
-          capacity: 0,
-        });
-    const latency = Object.fromEntries(
-      [...histograms].map(([op, h]) => [
-        op,
-        {
-          count: h.totalCount,
-          p50Ms: h.getValueAtPercentile(50) / 1000,
-          p99Ms: h.getValueAtPercentile(99) / 1000,
-          maxMs: h.maxValue / 1000,
-        },
-      ]),
-    );
-    const result = {
-      candidates: CANDIDATES,
-      provinces: provinces.length,
-      concurrency: CONCURRENCY,
-      surgeSeconds: Number(surgeSeconds.toFixed(2)),
-      candidatesPerSec: Math.round(CANDIDATES / surgeSeconds),
-      engineCallsPerSec: Math.round(
-        [...histograms.values()].reduce((n, h) => n + h.totalCount, 0) / surgeSeconds,
-      ),
-      outcomes: Object.fromEntries([...outcomes].sort()),
-      latency,
-      releasedAfter12h: released,
-      seatMessages,
-      cet4: subjectTotals('CET4'),
-      cetSet4: subjectTotals('CET-SET4'),
-      invariants: {
-        violations: report.violations,
-        registrations: report.registrations,
-        liveItems: report.liveItems,
-      },
-      totalSeconds: Number(((performance.now() - began) / 1000).toFixed(1)),
-    };
-    mkdirSync('reports/engine-surge', { recursive: true });
-    writeFileSync('reports/engine-surge/engine-surge.json', `${JSON.stringify(result, null, 2)}\n`);
-    console.log(`
-opening surge (engine level): ${CANDIDATES} candidates in ${provinces.length} provinces, ${CONCURRENCY} in flight
-  surge time            ${result.surgeSeconds} s  (${result.candidatesPerSec} candidates/s, ${result.engineCallsPerSec} engine calls/s)
-  latency p50 / p99     ${Object.entries(latency)
-    .map(([op, l]) => `${op} ${l.p50Ms}/${l.p99Ms} ms`)
-    .join(', ')}
-  outcomes              ${Object.entries(result.outcomes)
-    .map(([k, v]) => `${k} ${v}`)
-    .join(', ')}
-  after 12 h            ${released} unpaid holds released by the sweeper (R22)
-  seats now used        CET4 ${result.cet4.used}/${result.cet4.capacity}, CET-SET4 ${result.cetSet4.used}/${result.cetSet4.capacity}
-  dashboard messages    ${seatMessages} seat changes published
-  invariants I1–I4      ${report.violations.length === 0 ? 'hold' : `VIOLATED (${report.violations.length})`} over ${report.registrations} registrations
-  report                reports/engine-surge/engine-surge.json`);
-    for (const violation of report.violations.slice(0, 20))
-      console.error(`  ${violation.invariant}: ${violation.message}`);
-    subscriber.disconnect();
-    redis.disconnect();
-    process.exitCode = report.violations.length === 0 ? 0 : 1;
-  } finally {
-    await stack.stop();
-  }
+  process.exitCode = await runEngineSurge({
+    candidates: Number(values.candidates),
+    provinces: Number(values.provinces),
+    concurrency: Number(values.concurrency),
+    seed: Number(values.seed),
+  });
 }
 
 await main();

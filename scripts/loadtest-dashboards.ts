@@ -1,18 +1,14 @@
 /**
- * `npm run loadtest:dashboards -- --subscribers 10000 --rate 4000` — P5: the same open-loop
- * reservation race against the engine twice, on a fresh system each time: without dashboards, then
- * with N WebSocket subscribers attached (one campus each, round robin over the 50 campuses, as
- * staff watching their own campus would). Reports how stale the seat updates were when they
- * arrived (p99; the message's `at` is the moment of the change) and how much reservation
- * throughput the dashboards cost. The subscribers run in this process, beside the load generator,
- * on the same 2 cores as the system. Writes reports/bench/dashboards.json.
+ * `npm run loadtest:dashboards -- --subscribers 10000 --rate 4000` — P5 (loadtest/bench/dashboards.ts):
+ * the same open-loop reservation race against the engine twice, on a fresh system each time,
+ * without dashboards and then with N WebSocket subscribers attached: how stale the seat updates
+ * were when they arrived, and how much reservation throughput the dashboards cost. Writes
+ * reports/bench/dashboards.json. Exits 1 on an invariant violation.
+ * Options: --subscribers N (10000), --rate N (4000), --duration S (10), --connections N (256).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import type { RunReport } from '../loadtest/report/types.ts';
-import { reserveRace } from '../loadtest/runner/compare.ts';
-import { startEngineTarget } from '../loadtest/runner/targets.ts';
-import { startStack } from '../devstack/index.ts';
+import { runDashboardsBench } from '../loadtest/bench/dashboards.ts';
+import { writeBenchReport } from '../loadtest/bench/report.ts';
 
 const { values } = parseArgs({
   options: {
@@ -23,76 +19,18 @@ const { values } = parseArgs({
   },
   strict: true,
 });
-const RATE = Number(values.rate);
-const DURATION = Number(values.duration);
-const SUBSCRIBERS = Number(values.subscribers);
-const say = (line: string): void => void process.stderr.write(`${line}\n`);
-
-async function race(subscribers: number): Promise<RunReport> {
-  // a fresh private stack per race: the second must not inherit the first one's seats or accounts
-  const stack = await startStack({ quiet: true });
-  const candidates = Math.ceil(RATE * DURATION);
-  const target = await startEngineTarget({
-    redisUrl: stack.redisUrl,
-    databaseUrl: stack.databaseUrl,
-    candidates,
-    campuses: 50,
-    // fewer seats than requests, so that campuses turn YELLOW and RED during the race
-    capacityPerCampus: { CET4: Math.ceil((candidates * 0.9) / 50) },
-    log: say,
-  });
-  try {
-    return await reserveRace(
-      {
-        target: 'engine',
-        base: target.base,
-        tokens: target.tokens,
-        ratePerSec: RATE,
-        durationS: DURATION,
-        connections: Number(values.connections),
-        cores: target.cores,
-        dashboards: { count: subscribers, campusIds: target.campusIds },
-        progress: say,
-      },
-      () => target.verdict(),
-    );
-  } finally {
-    await target.stop();
-    await stack.stop();
-  }
-}
 
 async function main(): Promise<number> {
-  {
-    const without = await race(0);
-    const withDashboards = await race(SUBSCRIBERS);
-    const rpsWithout = without.measured.gatewayRequestsPerSec;
-    const rpsWith = withDashboards.measured.gatewayRequestsPerSec;
-    const result = {
-      subscribers: withDashboards.dashboards.subscribers,
-      messages: withDashboards.dashboards.messages,
-      stalenessP50Ms: withDashboards.dashboards.staleness.p50Ms,
-      stalenessP99Ms: withDashboards.dashboards.staleness.p99Ms,
-      stalenessMaxMs: withDashboards.dashboards.staleness.maxMs,
-      rpsWithout,
-      rpsWith,
-      throughputDrop: Number((1 - rpsWith / Math.max(1, rpsWithout)).toFixed(3)),
-      p99WithoutMs: without.latency.all.p99Ms,
-      p99WithMs: withDashboards.latency.all.p99Ms,
-      offeredRps: RATE,
-      durationS: DURATION,
-      invariantsOk: without.invariants.ok && withDashboards.invariants.ok,
-      measuredAt: new Date().toISOString(),
-    };
-    mkdirSync('reports/bench', { recursive: true });
-    writeFileSync('reports/bench/dashboards.json', `${JSON.stringify(result, null, 2)}\n`);
-    console.log(`
-dashboards (P5): ${result.subscribers} subscribers, ${result.messages} seat updates received
-  staleness p50 ${result.stalenessP50Ms} ms, p99 ${result.stalenessP99Ms} ms   (target: p99 < 500 ms)
-  reservations ${rpsWithout}/s without, ${rpsWith}/s with → drop ${(result.throughputDrop * 100).toFixed(1)} %   (target < 15 %)
-  → reports/bench/dashboards.json`);
-    return result.invariantsOk ? 0 : 1;
-  }
+  const { result, summary } = await runDashboardsBench({
+    subscribers: Number(values.subscribers),
+    rate: Number(values.rate),
+    durationS: Number(values.duration),
+    connections: Number(values.connections),
+    say: (line) => void process.stderr.write(`${line}\n`),
+  });
+  writeBenchReport('dashboards', result);
+  console.log(summary);
+  return result.invariantsOk ? 0 : 1;
 }
 
 main().then(

@@ -4,8 +4,6 @@
  * report.json. Prints the plan as a table with its arithmetic (or JSON) and exits 0; on bad input
  * it prints one clear message and exits 1. Reads one file, writes nothing.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
   PLAN_DEFAULTS,
@@ -15,10 +13,11 @@ import {
   type PlanScenario,
   type ProvinceShare,
 } from '../loadtest/plan.ts';
+import { readMeasured, ReportInputError } from '../loadtest/report/file.ts';
 import type { MeasuredCapacity } from '../loadtest/report/types.ts';
 import { PROVINCES } from '../engine/provinces.ts';
 
-export const DEFAULT_REPORT = 'reports/loadtest/report.json';
+const DEFAULT_REPORT = 'reports/loadtest/report.json';
 const NATIONAL_CANDIDATES = 9_000_000;
 
 const USAGE = `usage: tsx scripts/plan.ts [options]
@@ -41,7 +40,7 @@ const USAGE = `usage: tsx scripts/plan.ts [options]
   --json                        print the plan as JSON
 `;
 
-export class UsageError extends Error {
+class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
@@ -56,11 +55,7 @@ const UNITS: Readonly<Record<string, number>> = {
 };
 
 /** A number from the command line: `9000000`, `9e6`, `9_000_000`, `9,000,000`, `8GiB`. */
-export function parseNumber(
-  option: string,
-  text: string | undefined,
-  allowUnits = false,
-): number | undefined {
+function parseNumber(option: string, text: string | undefined, allowUnits = false): number | undefined {
   if (text === undefined) return undefined;
   const match = /^\s*([-+]?[\d_,]*\.?\d+(?:e[-+]?\d+)?)\s*([a-z]*)\s*$/i.exec(text);
   const unit = UNITS[(match?.[2] ?? '').toLowerCase()];
@@ -73,7 +68,7 @@ export function parseNumber(
 }
 
 /** `all`, a comma list of GB/T 2260 codes, or `topN` (the N largest provinces by candidates). */
-export function parseProvinces(text: string | undefined): ProvinceShare[] {
+function parseProvinces(text: string | undefined): ProvinceShare[] {
   const all = PROVINCES.map((p) => ({ code: p.code, name: p.name, weight: p.weight }));
   if (text === undefined || text === 'all') return all;
   const top = /^top(\d+)$/.exec(text);
@@ -94,27 +89,7 @@ export function parseProvinces(text: string | undefined): ProvinceShare[] {
   });
 }
 
-/** Reads the `measured` block of a report.json, or says how to get one. */
-export function readMeasured(path: string): MeasuredCapacity {
-  if (!existsSync(path)) {
-    throw new UsageError(
-      `no report at ${path}: produce one with \`npm run loadtest\`, or pass --report <path to report.json>`,
-    );
-  }
-  let report: unknown;
-  try {
-    report = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (error) {
-    throw new UsageError(`${path} is not JSON: ${error instanceof Error ? error.message : String(error)}`);
-  }
-  const measured = (report as { measured?: unknown } | null)?.measured;
-  if (typeof measured !== 'object' || measured === null) {
-    throw new UsageError(`${path} has no "measured" block (is it a load-test report.json?)`);
-  }
-  return measured as MeasuredCapacity;
-}
-
-export function planFromArgs(argv: readonly string[]): { plan: CapacityPlan; json: boolean } {
+function planFromArgs(argv: readonly string[]): { plan: CapacityPlan; json: boolean } {
   let values;
   try {
     ({ values } = parseArgs({
@@ -146,7 +121,13 @@ export function planFromArgs(argv: readonly string[]): { plan: CapacityPlan; jso
     throw new UsageError(error instanceof Error ? error.message : String(error));
   }
   if (values.help) throw new UsageError(''); // empty message: print the usage, exit 0
-  const reported = readMeasured(values.report ?? DEFAULT_REPORT);
+  let reported: MeasuredCapacity;
+  try {
+    reported = readMeasured(values.report ?? DEFAULT_REPORT);
+  } catch (error) {
+    if (error instanceof ReportInputError) throw new UsageError(error.message);
+    throw error;
+  }
   const override = (option: string, value: number): number =>
     parseNumber(option, values[option as 'redis-ops']) ?? value;
   const measured: MeasuredCapacity = {
@@ -177,9 +158,9 @@ export function planFromArgs(argv: readonly string[]): { plan: CapacityPlan; jso
   }
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+function main(argv: readonly string[]): void {
   try {
-    const { plan, json } = planFromArgs(process.argv.slice(2));
+    const { plan, json } = planFromArgs(argv);
     process.stdout.write(json ? `${JSON.stringify(plan, null, 2)}\n` : formatPlan(plan));
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
@@ -189,3 +170,5 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     process.exit(error.message ? 1 : 0);
   }
 }
+
+main(process.argv.slice(2));

@@ -1,131 +1,10 @@
 /**
- * `npm start` (API.md "Running it"): migrations first, then the gateway (N app threads on PORT),
- * the stream writer and the sweeper, and in TEST_MODE the payment-provider simulator. Without
- * REDIS_URL / DATABASE_URL a private Redis / PostgreSQL is started under `.data/` and stopped on
- * exit. Ready when GET /readyz answers 200. SIGINT / SIGTERM stop everything gracefully.
+ * `npm start` (API.md "Running it"): the whole system in this process (gateway/system.ts), with
+ * its configuration from the environment. SIGINT / SIGTERM stop everything gracefully.
  */
-import { hostname } from 'node:os';
-import { Redis } from 'ioredis';
-import { Engine } from '../engine/engine.ts';
-import { PROVINCE_CODES } from '../engine/provinces.ts';
-import { Sweeper } from '../engine/sweeper.ts';
-import { migrate } from '../db/migrate.ts';
-import { createPool } from '../db/pool.ts';
-import { StreamWriter } from '../db/writer.ts';
-import { DrivenClock, systemClock } from '../gateway/clock.ts';
-import { loadConfig, type Config } from '../gateway/config.ts';
-import { createLogger } from '../gateway/log.ts';
-import { localBaseUrl } from '../gateway/payments/payLink.ts';
-import { startPaymentSimulator, type PaymentSimulator } from '../gateway/payments/simulator.ts';
-import { startGateway } from '../gateway/server.ts';
-import { clockKey } from '../gateway/services.ts';
-import { startStack, type Stack } from '../devstack/index.ts';
+import { startSystem } from '../gateway/system.ts';
 
-export interface RunningSystem {
-  readonly config: Config;
-  readonly port: number;
-  /** The payment-provider simulator (TEST_MODE only): payUrl points at it. */
-  readonly paymentSimulator: { readonly port: number; readonly url: string } | null;
-  stop(): Promise<void>;
-}
-
-/** Starts the whole system in this process; used by `npm start`, the demo and the tests. */
-export async function startSystem(
-  overrides: NodeJS.ProcessEnv = {},
-  options: { dataDir?: string } = {},
-): Promise<RunningSystem> {
-  const env = { ...process.env, ...overrides };
-  let config = loadConfig(env);
-  const log = createLogger({ level: config.logLevel, name: 'start' });
-  if (config.testMode) {
-    log.warn(
-      'TEST_MODE is ON: the admin clock is enabled and captcha / SMS answers are returned in responses. Never in production.',
-    );
-  }
-  let stack: Stack | undefined;
-  if (!config.redisUrl || !config.databaseUrl) {
-    stack = await startStack({
-      dataDir: options.dataDir ?? '.data',
-      redis: !config.redisUrl,
-      postgres: !config.databaseUrl,
-      quiet: true,
-    });
-    config = {
-      ...config,
-      redisUrl: config.redisUrl || stack.redisUrl,
-      databaseUrl: config.databaseUrl || stack.databaseUrl,
-    };
-    log.info({ dataDir: stack.dataDir }, 'private Redis / PostgreSQL started');
-  }
-  // the writer's lanes each hold a client for a transaction; the sweeper and migrations need one more
-  const db = createPool(config.databaseUrl, { max: Math.max(4, config.writer.lanes + 2) });
-  const { applied } = await migrate(db);
-  log.info({ applied: applied.length }, 'migrations applied');
-
-  // first, so that the gateway threads know its port for payUrl; it learns the gateway's below
-  let paymentSimulator: PaymentSimulator | undefined;
-  if (config.testMode) {
-    paymentSimulator = await startPaymentSimulator({
-      host: config.host,
-      port: config.paymentSimulatorPort,
-      secret: config.paymentSecret,
-      log: log.child({ component: 'payment-simulator' }),
-    });
-    config = { ...config, paymentSimulatorPort: paymentSimulator.port };
-  }
-
-  const gateway = await startGateway(config, log);
-  config = { ...config, port: gateway.port };
-  if (config.adminTokenGenerated) {
-    process.stderr.write(`ADMIN_TOKEN was not set; this run's admin token: ${config.adminToken}\n`);
-  }
-
-  const redis = new Redis(config.redisUrl, { enableAutoPipelining: true, maxRetriesPerRequest: null });
-  const engine = new Engine(redis, {
-    namespace: config.namespace,
-    holdMs: config.holdMs,
-    emptyMs: config.emptyMs,
-  });
-  const clock = config.testMode ? new DrivenClock(redis, clockKey(config.namespace)) : systemClock;
-  const sweeper = new Sweeper(engine, {
-    intervalMs: config.sweepIntervalMs,
-    now: () => clock.now(),
-    onError: (error) => log.error({ err: error }, 'sweep failed'),
-  });
-  if (config.startSweeper) sweeper.start();
-  const writer = new StreamWriter(redis, db, {
-    ...config.writer,
-    streams: engine.keys.allStreams(PROVINCE_CODES),
-    consumer: config.writer.consumer || `${hostname()}-${process.pid}`,
-    onError: (error) => log.error({ err: error }, 'writer batch failed'),
-    onDeadLetter: (letter) => log.error(letter, 'event dead-lettered'),
-  });
-  if (config.startWriter) writer.start();
-  paymentSimulator?.connect({
-    gatewayUrl: config.publicBaseUrl || localBaseUrl(config.host, gateway.port),
-    now: () => clock.now(),
-  });
-  log.info({ port: gateway.port, threads: gateway.threads }, 'system started');
-
-  let stopping: Promise<void> | undefined;
-  return {
-    config,
-    port: gateway.port,
-    paymentSimulator: paymentSimulator ? { port: paymentSimulator.port, url: paymentSimulator.url } : null,
-    stop: () =>
-      (stopping ??= (async () => {
-        await paymentSimulator?.stop();
-        await gateway.stop();
-        await sweeper.stop();
-        await writer.stop();
-        redis.disconnect();
-        await db.end();
-        await stack?.stop();
-      })()),
-  };
-}
-
-if (import.meta.url === `file://${process.argv[1]}`) {
+async function main(): Promise<void> {
   const system = await startSystem();
   const shutdown = (): void => {
     void system.stop().then(() => process.exit(0));
@@ -133,3 +12,5 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   process.once('SIGINT', shutdown);
   process.once('SIGTERM', shutdown);
 }
+
+await main();

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { renderFromArgs } from '../../scripts/report.ts';
+import { renderFromArgs } from './file.ts';
 import { CHART_TITLES, answerClass, renderReportHtml } from './html.ts';
 import { barChart, escapeHtml, lineChart, niceScale, timeScale } from './svg.ts';
 import type { RunReport, SeatSeries, TimelinePoint } from './types.ts';

@@ -1,12 +1,12 @@
 /**
- * A whole running system for HTTP tests: `startSystem` (scripts/start.ts) in TEST_MODE on a free
+ * A whole running system for HTTP tests: `startSystem` (gateway/system.ts) in TEST_MODE on a free
  * port, with app threads, the worker pool, the writer and the sweeper, over the run's Redis (in a
  * key namespace of its own) and a fresh PostgreSQL database. Plus a small JSON client.
  */
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { Engine } from '../../engine/engine.ts';
-import { startSystem, type RunningSystem } from '../../scripts/start.ts';
+import { startSystem, type RunningSystem } from '../../gateway/system.ts';
 import { redisUrl } from './env.ts';
 import { freshDatabase } from './pg.ts';
 

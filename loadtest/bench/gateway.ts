@@ -1,0 +1,179 @@
+/**
+ * The gateway benchmark (P2) behind `npm run bench:gateway`. Measures; asserts nothing.
+ * Starts the whole system (private Redis with AOF always + PostgreSQL, N app threads), pre-seeds
+ * N accounts with sessions and bound candidates (directly, so the KDF is not what is measured),
+ * then runs autocannon in one run, same connections and duration, against
+ *   1. POST /api/v1/registration/written {"subject":"CET4"} — a different session per request, so
+ *      every request is a real reservation attempt (a first attempt holds a seat; a repeat by the
+ *      same candidate answers 409 ALREADY_REGISTERED after the same checks), and
+ *   2. GET /healthz — a trivial route of the same gateway.
+ * Its figures go to reports/bench/gateway.json {reserveRps, trivialRps, p50Ms, p99Ms, …}; with
+ * `reserveOnly` (no trivial run, e.g. under SYSTEM_NODE_ARGS=--cpu-prof) there are none to keep.
+ */
+import autocannon from 'autocannon';
+import { Redis } from 'ioredis';
+import { startStack } from '../../devstack/stack.ts';
+import { cpuPerUnit, sampleProcesses } from '../cpu.ts';
+import { startEngineTarget } from '../runner/targets.ts';
+
+export interface GatewayBenchOptions {
+  readonly candidates: number;
+  readonly connections: number;
+  readonly durationS: number;
+  /** Profiling aid: skip the trivial route so a profile of the system shows reservations only. */
+  readonly reserveOnly: boolean;
+}
+
+export interface GatewayBenchRun {
+  /** The figures for reports/bench/gateway.json; null in the reserve-only mode. */
+  readonly result: Record<string, unknown> | null;
+  /** What the terminal shows. */
+  readonly summary: string;
+}
+
+async function run(
+  url: string,
+  opts: Partial<autocannon.Options>,
+  connections: number,
+  duration: number,
+): Promise<autocannon.Result> {
+  return new Promise((resolve, reject) => {
+    autocannon({ ...opts, url, connections, duration }, (error, result) =>
+      error ? reject(error) : resolve(result),
+    );
+  });
+}
+
+export async function runGatewayBench(options: GatewayBenchOptions): Promise<GatewayBenchRun> {
+  const { candidates: CANDIDATES, connections: CONNECTIONS, durationS: DURATION } = options;
+  const stack = await startStack();
+  try {
+    // the system runs in its own process (as `npm start`), so that the load generator in this
+    // process does not share a thread with the gateway's writer, sweeper and worker pool; its
+    // accounts, sessions and bindings are seeded directly (loadtest/runner/reserveWorld.ts)
+    const target = await startEngineTarget({
+      redisUrl: stack.redisUrl,
+      databaseUrl: stack.databaseUrl,
+      candidates: CANDIDATES,
+      campuses: 50,
+      capacityPerCampus: { CET4: Math.ceil((CANDIDATES * 1.2) / 50) },
+      log: (line) => void process.stderr.write(`${line}\n`),
+    });
+    const base = target.base;
+    const threads = target.cores;
+    const tokens = target.tokens;
+    const body = JSON.stringify({ subject: 'CET4' });
+    process.stderr.write(
+      `autocannon: ${CONNECTIONS} connections × ${DURATION} s, reservations then /healthz\n`,
+    );
+    // Each connection gets its own slice of the sessions as requests built once, before the run:
+    // a `setupRequest` per request (one object spread and one request rendering each) cost
+    // autocannon 85 µs per request, as much CPU as a third of the gateway's (README, P2).
+    const redis = new Redis(stack.redisUrl, { maxRetriesPerRequest: null });
+    const commandsBefore = await commandCalls(redis);
+    const cpuBefore = sampleProcesses();
+    let slice = 0;
+    const perConnection = Math.max(1, Math.floor(tokens.length / CONNECTIONS));
+    const reserve = await run(
+      `${base}/api/v1/registration/written`,
+      {
+        setupClient: (client) => {
+          const first = (slice++ * perConnection) % tokens.length;
+          client.setRequests(
+            tokens.slice(first, first + perConnection).map((token) => ({
+              method: 'POST',
+              path: '/api/v1/registration/written',
+              body,
+              headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+            })),
+          );
+        },
+      },
+      CONNECTIONS,
+      DURATION,
+    );
+    const cpuAfter = sampleProcesses();
+    const commandsAfter = await commandCalls(redis);
+    redis.disconnect();
+    const answered = reserve.requests.total;
+    // Redis calls per reservation answered, by command (the writer's reads and acks included)
+    const redisCalls = Object.fromEntries(
+      [...commandsAfter]
+        .map(
+          ([name, calls]) =>
+            [name, (calls - (commandsBefore.get(name) ?? 0)) / Math.max(1, answered)] as const,
+        )
+        .filter(([, per]) => per >= 0.01)
+        .sort((a, b) => b[1] - a[1])
+        .map(([name, per]) => [name, Number(per.toFixed(2))]),
+    );
+    const cpuMicros = cpuPerUnit(
+      cpuBefore,
+      cpuAfter,
+      { system: target.pid, redis: stack.redis?.pid, postgres: stack.postgres?.pid, autocannon: process.pid },
+      answered,
+    );
+    const cpuLine = cpuMicros
+      ? Object.entries(cpuMicros)
+          .map(([name, micros]) => `${name} ${micros} µs`)
+          .join(', ')
+      : 'not available (no /proc)';
+    if (options.reserveOnly) {
+      await target.stop();
+      return {
+        result: null,
+        summary:
+          `reserve only: ${Math.round(reserve.requests.average)} req/s, p50 ${reserve.latency.p50} ms, p99 ${reserve.latency.p99} ms\n` +
+          `CPU per reservation: ${cpuLine}\nRedis calls per reservation: ${JSON.stringify(redisCalls)}`,
+      };
+    }
+    const trivial = await run(`${base}/healthz`, {}, CONNECTIONS, DURATION);
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    const outcomes = Object.fromEntries(
+      metrics
+        .split('\n')
+        .filter((line) => line.startsWith('reservations_total{'))
+        .map((line) => [/outcome="([^"]+)"/.exec(line)?.[1] ?? '?', Number(line.split(' ').pop())]),
+    );
+    const result = {
+      reserveRps: Math.round(reserve.requests.average),
+      trivialRps: Math.round(trivial.requests.average),
+      ratio: Number((reserve.requests.average / trivial.requests.average).toFixed(3)),
+      p50Ms: reserve.latency.p50,
+      p99Ms: reserve.latency.p99,
+      trivialP99Ms: trivial.latency.p99,
+      non2xx: reserve.non2xx,
+      errors: reserve.errors,
+      timeouts: reserve.timeouts,
+      reservationOutcomes: outcomes,
+      cpuMicrosPerReservation: cpuMicros,
+      redisCallsPerReservation: redisCalls,
+      connections: CONNECTIONS,
+      durationSeconds: DURATION,
+      threads: threads || undefined,
+      candidates: CANDIDATES,
+      measuredAt: new Date().toISOString(),
+    };
+    const summary = `
+gateway benchmark (${threads || 'default'} app threads, ${CONNECTIONS} connections, ${DURATION} s each)
+  POST /api/v1/registration/written   ${result.reserveRps.toLocaleString('en')} req/s   p50 ${result.p50Ms} ms   p99 ${result.p99Ms} ms   (target ≥ 20,000/s)
+  GET /healthz (trivial)              ${result.trivialRps.toLocaleString('en')} req/s   p99 ${result.trivialP99Ms} ms
+  ratio reservations / trivial        ${result.ratio}
+  reservation outcomes                ${JSON.stringify(outcomes)}   errors ${result.errors}, timeouts ${result.timeouts}
+  CPU per reservation                 ${cpuLine}
+  Redis calls per reservation         ${JSON.stringify(redisCalls)}
+  → reports/bench/gateway.json`;
+    await target.stop();
+    return { result, summary };
+  } finally {
+    await stack.stop();
+  }
+}
+
+/** Calls so far per Redis command (INFO commandstats). */
+async function commandCalls(redis: Redis): Promise<Map<string, number>> {
+  const text = await redis.info('commandstats');
+  return new Map(
+    [...text.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)].map((m) => [m[1]!, Number(m[2])] as const),
+  );
+}

@@ -1,0 +1,143 @@
+/**
+ * `npm run loadtest`'s work (issue 6), around one surge (run.ts): private Redis (AOF always) and
+ * PostgreSQL unless REDIS_URL / DATABASE_URL are given (then a fresh database is made on that
+ * server for the run and dropped after), the system under test in its own process (system.ts:
+ * `npm start` in TEST_MODE, in a key namespace of its own), the surge, and the report written as
+ * <out>/report.json and a self-contained <out>/report.html. Everything started is stopped.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { createPool, quoteIdent } from '../../db/pool.ts';
+import { startStack, type Stack } from '../../devstack/stack.ts';
+import { renderReportHtml } from '../report/html.ts';
+import type { RunReport } from '../report/types.ts';
+import { runSurge, type SurgeOptions } from './run.ts';
+import { spawnSystem } from './system.ts';
+
+/** The surge's settings that do not depend on the system under test. */
+export type HarnessSurgeOptions = Omit<
+  SurgeOptions,
+  'base' | 'redisUrl' | 'databaseUrl' | 'namespace' | 'adminToken' | 'gatewayThreads' | 'progress'
+>;
+
+export interface LoadtestOptions {
+  readonly surge: HarnessSurgeOptions;
+  /** Gateway app threads asked for (the system reports how many it runs). */
+  readonly threads: number;
+  /** Where report.json and report.html go. */
+  readonly out: string;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly say: (line: string) => void;
+}
+
+export interface LoadtestRun {
+  readonly report: RunReport;
+  readonly jsonPath: string;
+  readonly htmlPath: string;
+}
+
+interface Stores {
+  readonly redisUrl: string;
+  readonly databaseUrl: string;
+  release(): Promise<void>;
+}
+
+/** The private stack for what is not given, or a database of its own on the given server. */
+async function openStores(env: NodeJS.ProcessEnv, say: (line: string) => void): Promise<Stores> {
+  let redisUrl = env.REDIS_URL ?? '';
+  let databaseUrl = env.DATABASE_URL ?? '';
+  if (!redisUrl || !databaseUrl) {
+    say('starting private Redis (AOF always) and PostgreSQL…');
+    const stack: Stack = await startStack({ redis: !redisUrl, postgres: !databaseUrl, quiet: true });
+    redisUrl ||= stack.redisUrl;
+    databaseUrl ||= stack.databaseUrl;
+    return { redisUrl, databaseUrl, release: () => stack.stop() };
+  }
+  // a database of its own on the given server, dropped after the run
+  const name = `loadtest_${randomBytes(4).toString('hex')}`;
+  const server = createPool(databaseUrl, { max: 1 });
+  await server.query(`CREATE DATABASE ${quoteIdent(name)}`);
+  await server.end();
+  const serverUrl = databaseUrl;
+  const url = new URL(databaseUrl);
+  url.pathname = `/${name}`;
+  return {
+    redisUrl,
+    databaseUrl: url.toString(),
+    async release() {
+      const again = createPool(serverUrl, { max: 1 });
+      await again.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`);
+      await again.end();
+    },
+  };
+}
+
+export async function runLoadtest(options: LoadtestOptions): Promise<LoadtestRun> {
+  const { say } = options;
+  const stores = await openStores(options.env ?? process.env, say);
+  const namespace = `lt${randomBytes(3).toString('hex')}`;
+  const adminToken = randomBytes(18).toString('base64url');
+  try {
+    const system = await spawnSystem({
+      TEST_MODE: '1',
+      REDIS_URL: stores.redisUrl,
+      DATABASE_URL: stores.databaseUrl,
+      KEY_NAMESPACE: namespace,
+      ADMIN_TOKEN: adminToken,
+      THREADS: String(options.threads),
+      POOL_THREADS: String(options.surge.poolThreads),
+      PAYMENT_SIMULATOR_PORT: '0',
+      // every simulated candidate comes from 127.0.0.1: per-IP limits would throttle the whole
+      // province as one client; per-account limits stay as configured (bots meet them)
+      RATE_LOGIN_PER_IP_PER_MINUTE: '100000000',
+      RATE_SMS_PER_IP_PER_MINUTE: '100000000',
+      RATE_REGISTER_PER_IP_PER_MINUTE: '100000000',
+    });
+    say(`system under test ready at ${system.base} (${system.threads} app threads)`);
+    let report: RunReport;
+    try {
+      report = await runSurge({
+        ...options.surge,
+        base: system.base,
+        redisUrl: stores.redisUrl,
+        databaseUrl: stores.databaseUrl,
+        namespace,
+        adminToken,
+        gatewayThreads: system.threads || options.threads,
+        progress: say,
+      });
+    } finally {
+      await system.stop();
+    }
+    mkdirSync(options.out, { recursive: true });
+    const jsonPath = path.join(options.out, 'report.json');
+    const htmlPath = path.join(options.out, 'report.html');
+    writeFileSync(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
+    writeFileSync(htmlPath, renderReportHtml(report));
+    return { report, jsonPath, htmlPath };
+  } finally {
+    await stores.release();
+  }
+}
+
+/** The run in a few lines for the terminal. */
+export function headline(run: LoadtestRun): string {
+  const { report, jsonPath, htmlPath } = run;
+  const t = report.totals;
+  const l = report.latency.all;
+  const lines = [
+    '',
+    `surge ${report.profile}: ${t.candidatesFinished}/${t.candidatesOffered} candidates in ${report.durationS} s, ${t.requests} requests`,
+    `  latency p50 ${l.p50Ms} ms, p99 ${l.p99Ms} ms; peak answered ${report.measured.gatewayRequestsPerSec}/s; errors ${t.errors}, shed ${t.shed}`,
+    `  outcomes ${JSON.stringify(t.outcomes)}`,
+    `  oral seats sold out ${report.sellOutS === null ? 'never' : `${report.sellOutS} s after the opening`}`,
+    `  dashboards ${report.dashboards.subscribers}: ${report.dashboards.messages} updates, staleness p99 ${report.dashboards.staleness.p99Ms} ms`,
+    `  writer lag p99 ${report.writer.lagP99Ms ?? '-'} ms, at most ${report.writer.lagMaxEvents ?? '-'} events behind`,
+    `  invariants I1–I5: ${report.invariants.ok ? 'PASS' : 'FAIL'} ${JSON.stringify(report.invariants.checked)}`,
+    ...report.invariants.violations.slice(0, 20).map((v) => `    ✗ ${v}`),
+    `  → ${jsonPath}`,
+    `  → ${htmlPath}`,
+  ];
+  return lines.join('\n');
+}
