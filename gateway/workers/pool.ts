@@ -2,8 +2,9 @@
  * The worker pool (piscina) for CPU-bound work: password hashing (KDF), eligibility evaluation,
  * roster rows (file chunks and admin API rows). One pool, shared by every kind of work (so one
  * bounded queue to watch), and one worker file per kind (`<kind>.worker.ts`, default export, listed
- * in WORKER_FILES) named per task by URL; workers run TypeScript through tsx's loader. A full queue is an overload answer (WorkerPoolFull → 503
- * OVERLOADED at the gateway), never an unbounded wait.
+ * in WORKER_FILES) named per task by URL; workers run TypeScript through tsx's loader. A full
+ * queue is an overload answer (WorkerPoolFull → 503 OVERLOADED at the gateway), never an
+ * unbounded wait.
  */
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
