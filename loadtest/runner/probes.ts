@@ -1,7 +1,8 @@
 /**
- * The runner's probes and small helpers: which seat series to chart, the per-second progress line,
- * Redis's command and stream counters (for the per-candidate figures), and the test-only planted
- * oversell. Nothing here decides a verdict (verdict.ts does).
+ * The runner's probes and small helpers: the once-a-second sampler of seats and writer lag, which
+ * seat series to chart, the per-second progress line, Redis's command and stream counters (for the
+ * per-candidate figures), and the test-only planted oversell. Nothing here decides a verdict
+ * (verdict.ts does).
  */
 import type { Redis } from 'ioredis';
 import type { Engine } from '../../engine/engine.ts';
@@ -82,4 +83,81 @@ export async function plantOversell(
   if (!field) throw new Error('plant-oversell: no seat was taken in this run');
   await engine.redis.hset(keys.capacity, field, String(Number(count) - 1));
   say(`FAULT PLANTED: ${field} now has ${count} seats taken for a capacity of ${Number(count) - 1}`);
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+export interface Samplers {
+  /** Remaining seats over time, by campusId|subject ('*' for the province's total). */
+  readonly series: Map<string, [number, number][]>;
+  stop(): Promise<void>;
+}
+
+export interface SamplerOptions {
+  readonly engine: Engine;
+  /** The gateway, whose /api/v1/admin/stats gives the writer's lag. */
+  readonly base: string;
+  readonly adminToken: string;
+  readonly provinceCode: string;
+  /** Seats of the province: campusId|subject → capacity. */
+  readonly capacity: ReadonlyMap<string, number>;
+  /** performance.now() at the start of the run: samples are taken on its whole seconds. */
+  readonly startedPerf: number;
+  readonly recorder: RunRecorder;
+}
+
+/** Samples the province's seats and the writer's lag once a second until stopped. */
+export function sampleSeatsAndLag(options: SamplerOptions): Samplers {
+  const { engine, startedPerf, recorder } = options;
+  const tracked = trackedSeats(options.capacity);
+  const series = new Map<string, [number, number][]>();
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      const t = Math.floor((performance.now() - startedPerf) / 1000);
+      try {
+        const counts = await engine.seatCounts(options.provinceCode);
+        const totals = new Map<string, number>();
+        for (const c of counts) {
+          const key = `${c.campusId}|${c.subject}`;
+          totals.set(`*|${c.subject}`, (totals.get(`*|${c.subject}`) ?? 0) + c.remaining);
+          if (tracked.has(key)) pushPoint(series, key, t, c.remaining);
+        }
+        for (const [key, remaining] of totals) pushPoint(series, key, t, remaining);
+        const stats = await fetch(`${options.base}/api/v1/admin/stats`, {
+          headers: { authorization: `Bearer ${options.adminToken}` },
+        }).then((r) => (r.ok ? r.json() : null));
+        const s = (stats as { streams?: { pending: number; undelivered: number; lagMs: number } } | null)
+          ?.streams;
+        if (s) recorder.writerLag(s.pending + s.undelivered, s.lagMs);
+      } catch {
+        // a missed sample is a gap in the chart, not a failure of the run
+      }
+      await sleep(1000 - ((performance.now() - startedPerf) % 1000));
+    }
+  })();
+  return {
+    series,
+    async stop() {
+      sampling = false;
+      await sampler;
+    },
+  };
+}
+
+/** The progress line, at most once a second of run time, shared by the arrivals and the wait. */
+export type ProgressTick = (elapsedS: number, walking: number) => void;
+
+export function progressTicker(
+  recorder: RunRecorder,
+  series: Samplers['series'],
+  say: (line: string) => void,
+): ProgressTick {
+  let lastProgress = 0;
+  return (elapsedS, walking) => {
+    if (elapsedS - lastProgress >= 1) {
+      lastProgress = Math.floor(elapsedS);
+      say(progressLine(recorder, elapsedS, walking, series));
+    }
+  };
 }

@@ -1,14 +1,15 @@
 /**
- * One surge against a running system (the gateway in TEST_MODE, with its Redis and PostgreSQL):
- * prepares the province (loadtest/runner/world.ts), attaches the dashboards, then starts simulated
- * candidates at the profile's arrival rate — open loop: the schedule never waits for the server —
- * each walking the flow (flow.ts). Samples seats and writer lag once a second, prints a progress
- * line, waits for the stragglers, checks the invariants (verdict.ts) and returns the report.
+ * One surge against a running system (the gateway in TEST_MODE, with its Redis and PostgreSQL), in
+ * named steps: prepares the province (loadtest/runner/world.ts), attaches the dashboards, starts
+ * the clock and the samplers (seats and writer lag once a second), then starts simulated candidates
+ * at the profile's arrival rate — open loop: the schedule never waits for the server — each walking
+ * the flow (flow.ts), prints a progress line, waits for the stragglers, judges the run (verdict.ts)
+ * and returns the report (surgeReport.ts).
  */
 import { Redis } from 'ioredis';
 import { Engine } from '../../engine/engine.ts';
 import { PROVINCE_CODES } from '../../engine/provinces.ts';
-import { createPool } from '../../db/pool.ts';
+import { createPool, type Pool } from '../../db/pool.ts';
 import { DrivenClock } from '../../gateway/clock.ts';
 import { clockKey } from '../../gateway/services.ts';
 import {
@@ -25,7 +26,7 @@ import {
   type ProfileName,
   type SurgeProfile,
 } from '../profiles.ts';
-import type { RunReport, SeatSeries } from '../report/types.ts';
+import type { RunReport } from '../report/types.ts';
 import { SurgeClient } from './client.ts';
 import { connectDashboards, type Dashboards } from './dashboards.ts';
 import { walkCandidate, type FlowContext } from './flow.ts';
@@ -34,12 +35,14 @@ import { judgeRun } from './verdict.ts';
 import {
   commandsProcessed,
   plantOversell,
-  progressLine,
-  pushPoint,
+  progressTicker,
+  sampleSeatsAndLag,
   streamLengths,
-  trackedSeats,
+  type ProgressTick,
+  type Samplers,
 } from './probes.ts';
-import { prepareSurgeWorld } from './world.ts';
+import { surgeReport } from './surgeReport.ts';
+import { prepareSurgeWorld, type SurgeWorld } from './world.ts';
 
 /** Engine time at which the surge's province opens (an autumn registration). */
 export const SURGE_OPENS_AT = Date.UTC(2026, 8, 1, 1, 0, 0);
@@ -86,266 +89,285 @@ export function openingOffsetS(name: ProfileName, durationS: number): number {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+type Say = (line: string) => void;
+
+/** The run's own connections to the system's stores. */
+interface Stores {
+  readonly redis: Redis;
+  readonly engine: Engine;
+  readonly db: Pool;
+}
+
+/** What the surge runs on: the scaled profile, when registration opens, the province's world. */
+interface Prepared {
+  readonly profile: SurgeProfile;
+  readonly openingS: number;
+  readonly world: SurgeWorld;
+}
+
+/** Engine time as this process sees it: wall time plus the driven clock's offset (set at the start). */
+interface EngineTime {
+  offsetMs: number;
+}
+
+/** The recorder of the run, once it exists: dashboards connect (and may measure) before it does. */
+interface RecorderRef {
+  recorder: RunRecorder | null;
+}
+
+/** The run under way: its start, its recorder, its HTTP client and the flow's shared context. */
+interface Started {
+  readonly startedPerf: number;
+  readonly startedAt: string;
+  readonly recorder: RunRecorder;
+  readonly client: SurgeClient;
+  readonly ctx: FlowContext;
+  readonly random: () => number;
+  readonly flowViolations: string[];
+}
+
+/** Step 1: the profile scaled to the run, and the province's world in PostgreSQL and Redis. */
+async function prepare(options: SurgeOptions, stores: Stores, say: Say): Promise<Prepared> {
+  const profile = surgeProfile(options.profile, options.candidates, options.durationS);
+  const openingS = openingOffsetS(options.profile, options.durationS);
+  const world = await prepareSurgeWorld({
+    redis: stores.redis,
+    engine: stores.engine,
+    db: stores.db,
+    namespace: options.namespace,
+    candidates: options.candidates,
+    seed: options.seed,
+    opensAtMs: SURGE_OPENS_AT,
+    preseededSessions: options.preseededSessions,
+    log: say,
+  });
+  return { profile, openingS, world };
+}
+
+/** Step 2: the dashboards' WebSocket subscribers (none when not asked for). */
+async function attachDashboards(
+  options: SurgeOptions,
+  world: SurgeWorld,
+  time: EngineTime,
+  recorderRef: RecorderRef,
+  say: Say,
+): Promise<Dashboards | null> {
+  if (options.dashboards <= 0) return null;
+  const preRecorder = new RunRecorder(performance.now());
+  const dashboards = await connectDashboards({
+    url: `${options.base.replace(/^http/, 'ws')}/ws/seats`,
+    count: options.dashboards,
+    provinceCode: world.provinceCode,
+    ...(options.dashboardScope === 'campus'
+      ? {
+          topicsOf: (i: number) => [
+            `campus:${world.world.campuses[i % world.world.campuses.length]!.campusId}`,
+          ],
+        }
+      : {}),
+    engineNow: () => Date.now() + time.offsetMs,
+    recorder: {
+      staleness: (ms: number) => (recorderRef.recorder ?? preRecorder).staleness(ms),
+    } as RunRecorder,
+  });
+  say(`dashboards: ${dashboards.connected} of ${options.dashboards} connected`);
+  return dashboards;
+}
+
+/**
+ * Step 3: the start. The driven clock is set so that engine time reaches the opening `openingS`
+ * seconds into the run; the recorder, the client and the flow context start with it.
+ */
+async function start(
+  options: SurgeOptions,
+  stores: Stores,
+  prepared: Prepared,
+  time: EngineTime,
+  recorderRef: RecorderRef,
+): Promise<Started> {
+  const clock = new DrivenClock(stores.redis, clockKey(options.namespace));
+  const startedPerf = performance.now();
+  await clock.set({ nowMs: SURGE_OPENS_AT - Math.round(prepared.openingS * 1000) });
+  time.offsetMs = Number((await stores.redis.get(clockKey(options.namespace))) ?? 0);
+  const startedAt = new Date().toISOString();
+  const recorder = new RunRecorder(startedPerf);
+  recorderRef.recorder = recorder;
+  const client = new SurgeClient(options.base, recorder, { connections: options.connections });
+  const flowViolations: string[] = [];
+  let seed = options.seed >>> 0 || 1;
+  const random = (): number => {
+    // xorshift32: deterministic behaviours for a given seed
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return (seed >>> 0) / 4_294_967_296;
+  };
+  const oralSeats = [...prepared.world.capacity].filter(([key]) => key.endsWith('|CET-SET4'));
+  const botCampusId = oralSeats.sort((a, b) => b[1] - a[1])[0]?.[0].split('|')[0] ?? null;
+  const ctx: FlowContext = {
+    client,
+    opensAtPerfMs: startedPerf + prepared.openingS * 1000,
+    oralShare: options.oralShare,
+    botCampusId,
+    random,
+    onViolation: (message) => flowViolations.push(message),
+  };
+  return { startedPerf, startedAt, recorder, client, ctx, random, flowViolations };
+}
+
+/** Step 4: seats and writer lag, sampled once a second until stopped (probes.ts). */
+function startSamplers(options: SurgeOptions, engine: Engine, world: SurgeWorld, run: Started): Samplers {
+  return sampleSeatsAndLag({
+    engine,
+    base: options.base,
+    adminToken: options.adminToken,
+    provinceCode: world.provinceCode,
+    capacity: world.capacity,
+    startedPerf: run.startedPerf,
+    recorder: run.recorder,
+  });
+}
+
+/**
+ * Step 5: open-loop arrivals. Every 10 ms, start whoever the curve says is due by now; the
+ * schedule never waits for the server. Returns the candidates offered and those still walking.
+ */
+async function runArrivals(
+  options: SurgeOptions,
+  prepared: Prepared,
+  run: Started,
+  tick: ProgressTick,
+  say: Say,
+): Promise<{ offered: number; walkers: Set<Promise<void>> }> {
+  const { profile, openingS, world } = prepared;
+  const { startedPerf, recorder, ctx, random } = run;
+  const mix = options.mix ?? defaultMix;
+  const walkers = new Set<Promise<void>>();
+  let next = 0;
+  const profileEndS = durationOf(profile);
+  say(
+    `surge: profile ${profile.name}, ${options.candidates} candidates over ${options.durationS} s, peak ${Math.round(peakRate(profile))}/s, opening at t=${openingS.toFixed(1)} s`,
+  );
+  for (;;) {
+    const elapsedS = (performance.now() - startedPerf) / 1000;
+    const due = Math.min(world.count, Math.round(totalArrivals(profile, 0, Math.min(elapsedS, profileEndS))));
+    if (due > next) recorder.offered(due - next);
+    while (next < due) {
+      const index = next++;
+      recorder.started();
+      const behaviour = pickBehaviour(mix, random());
+      const walker = walkCandidate(ctx, world.candidate(index), behaviour)
+        .catch((error: unknown) => `failed:${error instanceof Error ? error.name : 'error'}`)
+        .then((outcome) => {
+          recorder.finished(outcome);
+          walkers.delete(walker);
+        });
+      walkers.add(walker);
+    }
+    tick(elapsedS, walkers.size);
+    if (elapsedS >= profileEndS && next >= due) break;
+    await sleep(10);
+  }
+  return { offered: next, walkers };
+}
+
+/** Step 6: waits for the candidates still walking, up to the straggle timeout; returns how many are left. */
+async function waitForStragglers(
+  options: SurgeOptions,
+  run: Started,
+  walkers: ReadonlySet<Promise<void>>,
+  tick: ProgressTick,
+): Promise<number> {
+  const straggleDeadline = performance.now() + (options.straggleTimeoutS ?? 120) * 1000;
+  while (walkers.size > 0 && performance.now() < straggleDeadline) {
+    await sleep(250);
+    tick((performance.now() - run.startedPerf) / 1000, walkers.size);
+  }
+  return walkers.size;
+}
+
+/** Step 7: the planted fault if asked for, then I1–I5, reconcile and the dashboards (verdict.ts). */
+async function judge(
+  options: SurgeOptions,
+  stores: Stores,
+  world: SurgeWorld,
+  flowViolations: readonly string[],
+  stragglers: number,
+  dashboards: Dashboards | null,
+  say: Say,
+): Promise<Awaited<ReturnType<typeof judgeRun>>> {
+  if (options.plantOversell) await plantOversell(stores.engine, world.provinceCode, say);
+  return judgeRun({
+    engine: stores.engine,
+    db: stores.db,
+    provinceCode: world.provinceCode,
+    flowViolations:
+      stragglers > 0
+        ? [...flowViolations, `run: ${stragglers} candidates still walking after the timeout`]
+        : flowViolations,
+    dashboards,
+    log: say,
+  });
+}
+
 export async function runSurge(options: SurgeOptions): Promise<RunReport> {
   const say = options.progress ?? (() => undefined);
   const redis = new Redis(options.redisUrl, { enableAutoPipelining: true, maxRetriesPerRequest: null });
-  const engine = new Engine(redis, { namespace: options.namespace });
-  const db = createPool(options.databaseUrl, { max: 8, applicationName: 'loadtest' });
-  const dashboardsList: Dashboards[] = [];
+  const stores: Stores = {
+    redis,
+    engine: new Engine(redis, { namespace: options.namespace }),
+    db: createPool(options.databaseUrl, { max: 8, applicationName: 'loadtest' }),
+  };
+  let dashboards: Dashboards | null = null;
   try {
-    const profile = surgeProfile(options.profile, options.candidates, options.durationS);
-    const openingS = openingOffsetS(options.profile, options.durationS);
-    const world = await prepareSurgeWorld({
-      redis,
-      engine,
-      db,
-      namespace: options.namespace,
-      candidates: options.candidates,
-      seed: options.seed,
-      opensAtMs: SURGE_OPENS_AT,
-      preseededSessions: options.preseededSessions,
-      log: say,
-    });
-    const clock = new DrivenClock(redis, clockKey(options.namespace));
-    const wsUrl = `${options.base.replace(/^http/, 'ws')}/ws/seats`;
-    let offsetMs = 0;
-    const engineNow = (): number => Date.now() + offsetMs;
-    const recorderHolder: { recorder: RunRecorder | null } = { recorder: null };
-    const preRecorder = new RunRecorder(performance.now());
-    const dashboards =
-      options.dashboards > 0
-        ? await connectDashboards({
-            url: wsUrl,
-            count: options.dashboards,
-            provinceCode: world.provinceCode,
-            ...(options.dashboardScope === 'campus'
-              ? {
-                  topicsOf: (i: number) => [
-                    `campus:${world.world.campuses[i % world.world.campuses.length]!.campusId}`,
-                  ],
-                }
-              : {}),
-            engineNow,
-            recorder: {
-              staleness: (ms: number) => (recorderHolder.recorder ?? preRecorder).staleness(ms),
-            } as RunRecorder,
-          })
-        : null;
-    if (dashboards) dashboardsList.push(dashboards);
-    if (dashboards) say(`dashboards: ${dashboards.connected} of ${options.dashboards} connected`);
-
-    // the clock: engine time reaches the opening `openingS` seconds into the run
-    const startedPerf = performance.now();
-    await clock.set({ nowMs: SURGE_OPENS_AT - Math.round(openingS * 1000) });
-    offsetMs = Number((await redis.get(clockKey(options.namespace))) ?? 0);
-    const startedAt = new Date().toISOString();
-    const recorder = new RunRecorder(startedPerf);
-    recorderHolder.recorder = recorder;
-    const client = new SurgeClient(options.base, recorder, { connections: options.connections });
-    const flowViolations: string[] = [];
-    let seed = options.seed >>> 0 || 1;
-    const random = (): number => {
-      // xorshift32: deterministic behaviours for a given seed
-      seed ^= seed << 13;
-      seed ^= seed >>> 17;
-      seed ^= seed << 5;
-      return (seed >>> 0) / 4_294_967_296;
-    };
-    const oralSeats = [...world.capacity].filter(([key]) => key.endsWith('|CET-SET4'));
-    const botCampusId = oralSeats.sort((a, b) => b[1] - a[1])[0]?.[0].split('|')[0] ?? null;
-    const ctx: FlowContext = {
-      client,
-      opensAtPerfMs: startedPerf + openingS * 1000,
-      oralShare: options.oralShare,
-      botCampusId,
-      random,
-      onViolation: (message) => flowViolations.push(message),
-    };
-    const mix = options.mix ?? defaultMix;
-
-    // samplers: seats and writer lag, once a second
-    const tracked = trackedSeats(world.capacity);
-    const series = new Map<string, [number, number][]>();
-    const streams = engine.keys.allStreams(PROVINCE_CODES);
-    let sampling = true;
-    const sampler = (async () => {
-      while (sampling) {
-        const t = Math.floor((performance.now() - startedPerf) / 1000);
-        try {
-          const counts = await engine.seatCounts(world.provinceCode);
-          const totals = new Map<string, number>();
-          for (const c of counts) {
-            const key = `${c.campusId}|${c.subject}`;
-            totals.set(`*|${c.subject}`, (totals.get(`*|${c.subject}`) ?? 0) + c.remaining);
-            if (tracked.has(key)) pushPoint(series, key, t, c.remaining);
-          }
-          for (const [key, remaining] of totals) pushPoint(series, key, t, remaining);
-          const stats = await fetch(`${options.base}/api/v1/admin/stats`, {
-            headers: { authorization: `Bearer ${options.adminToken}` },
-          }).then((r) => (r.ok ? r.json() : null));
-          const s = (stats as { streams?: { pending: number; undelivered: number; lagMs: number } } | null)
-            ?.streams;
-          if (s) recorder.writerLag(s.pending + s.undelivered, s.lagMs);
-        } catch {
-          // a missed sample is a gap in the chart, not a failure of the run
-        }
-        await sleep(1000 - ((performance.now() - startedPerf) % 1000));
-      }
-    })();
+    const prepared = await prepare(options, stores, say);
+    const time: EngineTime = { offsetMs: 0 };
+    const recorderRef: RecorderRef = { recorder: null };
+    dashboards = await attachDashboards(options, prepared.world, time, recorderRef, say);
+    const run = await start(options, stores, prepared, time, recorderRef);
+    const samplers = startSamplers(options, stores.engine, prepared.world, run);
+    const streams = stores.engine.keys.allStreams(PROVINCE_CODES);
     const commandsBefore = await commandsProcessed(redis);
     const eventsBefore = await streamLengths(redis, streams);
 
-    // open-loop arrivals: every 10 ms, start whoever the curve says is due by now
-    const walkers = new Set<Promise<void>>();
-    let next = 0;
-    const profileEndS = durationOf(profile);
-    let lastProgress = 0;
-    say(
-      `surge: profile ${profile.name}, ${options.candidates} candidates over ${options.durationS} s, peak ${Math.round(peakRate(profile))}/s, opening at t=${openingS.toFixed(1)} s`,
-    );
-    for (;;) {
-      const elapsedS = (performance.now() - startedPerf) / 1000;
-      const due = Math.min(
-        world.count,
-        Math.round(totalArrivals(profile, 0, Math.min(elapsedS, profileEndS))),
-      );
-      if (due > next) recorder.offered(due - next);
-      while (next < due) {
-        const index = next++;
-        recorder.started();
-        const behaviour = pickBehaviour(mix, random());
-        const walker = walkCandidate(ctx, world.candidate(index), behaviour)
-          .catch((error: unknown) => `failed:${error instanceof Error ? error.name : 'error'}`)
-          .then((outcome) => {
-            recorder.finished(outcome);
-            walkers.delete(walker);
-          });
-        walkers.add(walker);
-      }
-      if (elapsedS - lastProgress >= 1) {
-        lastProgress = Math.floor(elapsedS);
-        say(progressLine(recorder, elapsedS, walkers.size, series));
-      }
-      if (elapsedS >= profileEndS && next >= due) break;
-      await sleep(10);
-    }
-    const straggleDeadline = performance.now() + (options.straggleTimeoutS ?? 120) * 1000;
-    while (walkers.size > 0 && performance.now() < straggleDeadline) {
-      await sleep(250);
-      const elapsedS = (performance.now() - startedPerf) / 1000;
-      if (elapsedS - lastProgress >= 1) {
-        lastProgress = Math.floor(elapsedS);
-        say(progressLine(recorder, elapsedS, walkers.size, series));
-      }
-    }
-    const stragglers = walkers.size;
-    const durationS = (performance.now() - startedPerf) / 1000;
+    const tick = progressTicker(run.recorder, samplers.series, say);
+    const { offered, walkers } = await runArrivals(options, prepared, run, tick, say);
+    const stragglers = await waitForStragglers(options, run, walkers, tick);
+    const durationS = (performance.now() - run.startedPerf) / 1000;
     const commands = (await commandsProcessed(redis)) - commandsBefore;
     const events = (await streamLengths(redis, streams)) - eventsBefore;
 
-    if (options.plantOversell) await plantOversell(engine, world.provinceCode, say);
-    const verdict = await judgeRun({
-      engine,
-      db,
-      provinceCode: world.provinceCode,
-      flowViolations:
-        stragglers > 0
-          ? [...flowViolations, `run: ${stragglers} candidates still walking after the timeout`]
-          : flowViolations,
+    const verdict = await judge(
+      options,
+      stores,
+      prepared.world,
+      run.flowViolations,
+      stragglers,
       dashboards,
-      log: say,
+      say,
+    );
+    await samplers.stop();
+    await run.client.close();
+    return surgeReport({
+      options,
+      profile: prepared.profile,
+      openingS: prepared.openingS,
+      capacity: prepared.world.capacity,
+      startedAt: run.startedAt,
+      durationS,
+      recorder: run.recorder,
+      series: samplers.series,
+      offered,
+      dashboards,
+      commands,
+      events,
+      // writer throughput over the run and the drain: events written / time until the backlog hit 0
+      writerEventsPerSec: Math.round(events / (durationS + verdict.drainMs / 1000)),
+      verdict,
     });
-    sampling = false;
-    await sampler;
-    // writer throughput over the run and the drain: events written / time until the backlog hit 0
-    const writerEventsPerSec = Math.round(events / (durationS + verdict.drainMs / 1000));
-    await client.close();
-
-    const latency = recorder.latency();
-    const finished = Math.max(1, recorder.candidatesFinished);
-    const seats: SeatSeries[] = [...series].map(([key, points]) => {
-      const [campusId, subject] = key.split('|') as [string, string];
-      const capacity =
-        campusId === '*'
-          ? [...world.capacity].filter(([k]) => k.endsWith(`|${subject}`)).reduce((sum, [, c]) => sum + c, 0)
-          : (world.capacity.get(key) ?? 0);
-      return { campusId, subject, capacity, points };
-    });
-    const oralTotal = series.get('*|CET-SET4');
-    const soldOutAt = oralTotal?.find(([, remaining]) => remaining === 0)?.[0];
-    const stalenessSummary = recorder.stalenessSummary();
-    const lagSamples = recorder
-      .timeline()
-      .map((p) => p.writerLagMs)
-      .filter((v): v is number => v !== null)
-      .sort((a, b) => a - b);
-    const report: RunReport = {
-      version: 1,
-      target: 'engine',
-      profile: options.profile,
-      startedAt,
-      durationS: Math.round(durationS * 10) / 10,
-      options: {
-        candidates: options.candidates,
-        durationS: options.durationS,
-        dashboards: options.dashboards,
-        dashboardScope: options.dashboardScope ?? 'province',
-        connections: options.connections,
-        seed: options.seed,
-        preseededSessions: options.preseededSessions,
-        oralShare: options.oralShare,
-        gatewayThreads: options.gatewayThreads,
-        poolThreads: options.poolThreads,
-        openingAtS: Math.round(openingS * 10) / 10,
-        peakOfferedPerSec: Math.round(peakRate(profile)),
-        plantOversell: Boolean(options.plantOversell),
-      },
-      totals: {
-        candidatesOffered: next,
-        candidatesStarted: recorder.candidatesStarted,
-        candidatesFinished: recorder.candidatesFinished,
-        requests: recorder.requests,
-        errors: recorder.errors,
-        shed: recorder.shed,
-        outcomes: Object.fromEntries([...recorder.outcomes].sort(([a], [b]) => a.localeCompare(b))),
-      },
-      latency,
-      answers: Object.fromEntries([...recorder.answers].sort(([a], [b]) => a.localeCompare(b))),
-      timeline: recorder.timeline(),
-      seats,
-      sellOutS: soldOutAt === undefined ? null : Math.max(0, Math.round((soldOutAt - openingS) * 10) / 10),
-      dashboards: {
-        subscribers: dashboards?.connected ?? 0,
-        messages: recorder.dashboardMessages,
-        staleness: stalenessSummary,
-      },
-      writer: {
-        lagP99Ms:
-          lagSamples.length > 0
-            ? lagSamples[Math.min(lagSamples.length - 1, Math.floor(lagSamples.length * 0.99))]!
-            : null,
-        lagMaxEvents: Math.max(0, ...recorder.timeline().map((p) => p.writerLagEvents ?? 0)),
-      },
-      measured: {
-        gatewayRequestsPerSec: recorder.peakRate(null, 5),
-        gatewayCores: options.gatewayThreads,
-        redisOpsPerSec: Math.round(commands / durationS),
-        writerEventsPerSec,
-        loginsPerSecPerCore:
-          recorder.stepCount('login') > 0
-            ? Math.round(recorder.peakRate('login', 5) / Math.max(1, options.poolThreads))
-            : 0,
-        requestsPerCandidate: Math.round((recorder.requests / finished) * 100) / 100,
-        redisOpsPerCandidate: Math.round((commands / finished) * 100) / 100,
-        eventsPerCandidate: Math.round((events / finished) * 100) / 100,
-        p99Ms: latency.all.p99Ms,
-      },
-      invariants: { ok: verdict.ok, violations: verdict.violations, checked: verdict.checked },
-    };
-    return report;
   } finally {
-    for (const d of dashboardsList) await d.close();
+    await dashboards?.close();
     redis.disconnect();
-    await db.end();
+    await stores.db.end();
   }
 }
