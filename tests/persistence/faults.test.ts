@@ -18,7 +18,15 @@ import { checkInvariants } from '../../engine/invariants.ts';
 import { startRedisServer, startStack, type RedisServerHandle, type Stack } from '../../devstack/index.ts';
 import { campus, loadFixture, newTestEngine, T0 } from '../support/engine.ts';
 import { sleep, waitFor } from '../support/wait.ts';
-import { bindN, eventCount, persistenceDb, runPool, seedWorld, streamTotal } from './support.ts';
+import {
+  bindN,
+  eventCount,
+  nothingPending,
+  persistenceDb,
+  runPool,
+  seedWorld,
+  streamTotal,
+} from './support.ts';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterAll(async () => {
@@ -91,14 +99,7 @@ it('PostgreSQL stopped mid-burst and started again: the writer backs off, resume
     intervalMs: 100,
     message: 'every event',
   });
-  await waitFor(
-    async () => {
-      for (const stream of streams)
-        if (Number(((await te.redis.xpending(stream, 'writer')) as [number])[0]) > 0) return false;
-      return true;
-    },
-    { timeoutMs: 30_000, intervalMs: 100, message: 'nothing pending' },
-  );
+  await nothingPending(te.redis, streams);
   expect(await eventCount(pg.db)).toBe(total);
   expect(writer.current.deadLetters).toBe(0);
   const report = await reconcile(te.engine, pg.db, { provinces: ['11'], streams });

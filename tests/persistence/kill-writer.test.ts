@@ -15,6 +15,8 @@ import { redisUrl } from '../support/env.ts';
 import {
   bindAndHold,
   eventCount,
+  nothingPending,
+  pendingOf,
   persistenceDb,
   runPool,
   seedWorld,
@@ -111,14 +113,7 @@ it(`kill -9 of the writer mid-burst (${2 * CANDIDATES} events): PostgreSQL ends 
     message: 'every event in PostgreSQL',
   });
   // and acknowledged in Redis (the writer acknowledges after the insert)
-  await waitFor(
-    async () => {
-      for (const stream of streams)
-        if (Number(((await engine.redis.xpending(stream, 'writer')) as [number])[0]) > 0) return false;
-      return true;
-    },
-    { timeoutMs: 30_000, intervalMs: 100, message: 'nothing pending' },
-  );
+  await nothingPending(engine.redis, streams);
   const exited = new Promise((resolve) => writer.once('exit', resolve));
   writer.kill('SIGTERM');
   await exited;
@@ -131,10 +126,7 @@ it(`kill -9 of the writer mid-burst (${2 * CANDIDATES} events): PostgreSQL ends 
   const { rows } = await pg.db.query<{ event_id: string }>(`SELECT event_id FROM events`);
   expect(rows.length).toBe(ids.size);
   expect(rows.filter((row) => !ids.has(row.event_id))).toEqual([]);
-  for (const stream of streams) {
-    const pending = (await engine.redis.xpending(stream, 'writer')) as [number];
-    expect(Number(pending[0])).toBe(0);
-  }
+  for (const stream of streams) expect(await pendingOf(engine.redis, stream)).toBe(0);
   const items = await pg.db.query<{ n: string }>(
     `SELECT count(*) AS n FROM registration_items WHERE status = 'HELD'`,
   );

@@ -13,6 +13,7 @@ import { campus, loadFixture, newTestEngine, openWindow, T0, type TestEngine } f
 import {
   bindAndHold,
   eventCount,
+  pendingOf,
   persistenceDb,
   seedWorld,
   streamTotal,
@@ -92,10 +93,7 @@ it('three lanes over 20 streams: every event once, projections equal Redis, noth
   expect(await eventCount(pg.db)).toBe(total);
   expect(writer.current.deadLetters).toBe(0);
   expect(await compareState(engine, pg.db, [...PROVINCES])).toEqual([]);
-  for (const stream of streams) {
-    const pending = (await te.redis.xpending(stream, 'writer')) as [number];
-    expect(Number(pending[0])).toBe(0);
-  }
+  for (const stream of streams) expect(await pendingOf(te.redis, stream)).toBe(0);
   // each province's registrations and held items, as many as it bound
   const { rows } = await pg.db.query<{ province_code: string; n: number }>(
     `SELECT r.province_code, count(*)::int AS n FROM registration_items i

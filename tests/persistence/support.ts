@@ -8,9 +8,12 @@ import { migrate } from '../../db/migrate.ts';
 import { createPool, type Pool } from '../../db/pool.ts';
 import type { StreamWriter } from '../../db/writer.ts';
 import { bind, type Engine } from '../../engine/index.ts';
+import { WRITER_GROUP } from '../../engine/outbox.ts';
+import type { EngineRedis } from '../../engine/scripts.ts';
 import type { Campus } from '../../engine/world.ts';
 import { freshDatabase } from '../support/pg.ts';
 import { snapshot } from '../support/engine.ts';
+import { waitFor } from '../support/wait.ts';
 
 export interface PersistenceDb {
   readonly url: string;
@@ -133,6 +136,22 @@ export async function drain(writer: StreamWriter): Promise<number> {
     if (n === 0) return total;
     total += n;
   }
+}
+
+/** Entries the writer group has read from `stream` and not acknowledged yet. */
+export async function pendingOf(redis: EngineRedis, stream: string): Promise<number> {
+  return Number(((await redis.xpending(stream, WRITER_GROUP)) as [number])[0]);
+}
+
+/** Until the writer has acknowledged every entry it read from `streams`. */
+export async function nothingPending(redis: EngineRedis, streams: readonly string[]): Promise<void> {
+  await waitFor(
+    async () => {
+      for (const stream of streams) if ((await pendingOf(redis, stream)) > 0) return false;
+      return true;
+    },
+    { timeoutMs: 30_000, intervalMs: 100, message: 'nothing pending' },
+  );
 }
 
 export async function streamTotal(engine: Engine, streams: readonly string[]): Promise<number> {

@@ -10,7 +10,15 @@ import { DatabaseError } from 'pg';
 import { decideReview, expireDue, submitReview } from '../../engine/index.ts';
 import { campus, loadFixture, newTestEngine, T0, type TestEngine } from '../support/engine.ts';
 import { sleep, waitFor } from '../support/wait.ts';
-import { accountOf, bindN, drain, persistenceDb, seedWorld, type PersistenceDb } from './support.ts';
+import {
+  accountOf,
+  bindN,
+  drain,
+  pendingOf,
+  persistenceDb,
+  seedWorld,
+  type PersistenceDb,
+} from './support.ts';
 
 const HOLD_MS = 60_000;
 const C1 = campus({ campusId: 'PW1', schoolId: 'SPW1', capacity: { CET4: 100, CET6: 100, 'CET-SET4': 10 } });
@@ -201,8 +209,7 @@ describe('writer projections', () => {
     );
     await w3.stop();
     expect(w3.current.claimed).toBeGreaterThanOrEqual(1);
-    const pending = (await te.redis.xpending(streams[0]!, 'writer')) as [number];
-    expect(Number(pending[0])).toBe(0);
+    expect(await pendingOf(te.redis, streams[0]!)).toBe(0);
   });
 
   it('dead-letters a poison event with its reason; the events behind it still land', async () => {
@@ -259,8 +266,7 @@ describe('writer projections', () => {
     expect(writer.current.deadLetters).toBe(2);
     const items = await pg.db.query(`SELECT status FROM registration_items WHERE candidate_id = 'w6'`);
     expect(items.rows).toEqual([{ status: 'HELD' }]);
-    const pending = (await te.redis.xpending(stream, 'writer')) as [number];
-    expect(Number(pending[0])).toBe(0);
+    expect(await pendingOf(te.redis, stream)).toBe(0);
     // reconcile lists the dead letters as an alert; the undecodable entry is an event PostgreSQL lacks
     const report = await reconcile(engine, pg.db, { provinces: ['11'], streams });
     expect(report.alerts.map((a) => `${a.kind}:${String(a.redis)}`)).toEqual(['DEAD_LETTER:2']);
@@ -320,8 +326,7 @@ describe('writer housekeeping', () => {
       retainMs: 0,
     });
     await claimer.claimIdle();
-    const pending = (await te.redis.xpending(stream, 'writer')) as [number];
-    expect(Number(pending[0])).toBe(0);
+    expect(await pendingOf(te.redis, stream)).toBe(0);
     await claimer.trim();
     expect(await te.redis.xlen(stream)).toBeLessThanOrEqual(1);
     await writer.stop();
@@ -348,12 +353,12 @@ describe('writer housekeeping', () => {
     expect(await writer.drainOnce('>')).toBe(1); // CANCELLED: its item is not written yet
     expect(writer.current.deferred).toBe(1);
     expect(writer.current.deadLetters).toBe(0);
-    expect(Number(((await te.redis.xpending(stream, 'writer')) as [number])[0])).toBe(3);
+    expect(await pendingOf(te.redis, stream)).toBe(3);
     await sleep(400); // past claimIdleMs
     await writer.claimIdle(); // BOUND, HELD (the ghost's) and CANCELLED (its own), in id order
     const items = await pg.db.query(`SELECT status FROM registration_items WHERE candidate_id = 'w10'`);
     expect(items.rows).toEqual([{ status: 'CANCELLED' }]);
-    expect(Number(((await te.redis.xpending(stream, 'writer')) as [number])[0])).toBe(0);
+    expect(await pendingOf(te.redis, stream)).toBe(0);
     expect(writer.current.deadLetters).toBe(0);
     await writer.stop();
   });
