@@ -12,14 +12,12 @@
  * the test closes the page's side of it, as a server or a proxy dropping it would.
  */
 import { existsSync, mkdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page, type WebSocketRoute } from 'playwright-core';
+import type { Browser, Page, WebSocketRoute } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ARTIFACTS, HAS_CHROMIUM, launchChromium, NO_CHROMIUM } from '../support/browser.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { registerCandidate, seedTestWorld, type TestWorld } from '../support/world.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
 const SCREENSHOT = `${ARTIFACTS}dashboard.png`;
 const SMALL = 'C11C';
 const MAIN = 'C11A';
@@ -33,28 +31,10 @@ const pageProblems: string[] = [];
 const sockets: WebSocketRoute[] = [];
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `headless Chromium is missing at ${CHROMIUM}: the browser tests need the Debian package ` +
-        '"chromium" (run: apt-get update && apt-get install -y chromium), or set CHROMIUM_PATH',
-    );
-  }
+  if (!HAS_CHROMIUM) throw new Error(NO_CHROMIUM);
   gw = await startTestGateway();
   world = await seedTestWorld(gw);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--headless',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-      '--disable-quic',
-    ],
-  });
+  browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
   page.on('console', (message) => {
     if (message.type() === 'error' || message.type() === 'warning') pageProblems.push(message.text());

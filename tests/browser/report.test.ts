@@ -6,22 +6,15 @@
  * size, and saves test-artifacts/report.html and a full-page screenshot test-artifacts/report.png.
  * Skipped, saying why, when Chromium is not installed.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { chromium, type Browser } from 'playwright-core';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHART_TITLES, renderReportHtml } from '../../loadtest/report/html.ts';
 import type { RunReport, SeatSeries, TimelinePoint } from '../../loadtest/report/types.ts';
+import { ARTIFACTS, HAS_CHROMIUM, launchChromium, NO_CHROMIUM } from '../support/browser.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
-const HAS_CHROMIUM = existsSync(CHROMIUM);
-if (!HAS_CHROMIUM) {
-  console.warn(
-    `tests/browser/report.test.ts skipped: no headless Chromium at ${CHROMIUM} ` +
-      '(apt-get update && apt-get install -y chromium, or set CHROMIUM_PATH)',
-  );
-}
+if (!HAS_CHROMIUM) console.warn(`tests/browser/report.test.ts skipped: ${NO_CHROMIUM}`);
 
 const CAMPUSES = [
   '北京大学',
@@ -145,17 +138,7 @@ describe.skipIf(!HAS_CHROMIUM)('report.html in headless Chromium, offline', () =
   let browser: Browser;
 
   beforeAll(async () => {
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--headless',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium();
   }, 60_000);
 
   afterAll(async () => {
