@@ -4,6 +4,10 @@
  * accepting, let in-flight requests finish (bounded wait), close WebSockets.
  */
 import type { us_listen_socket } from 'uWebSockets.js';
+import { hostname } from 'node:os';
+import { threadId } from 'node:worker_threads';
+import { Admission } from './admission/admission.ts';
+import { LoadReporter } from './admission/report.ts';
 import { mountNotFound, mountRoutes } from './http/mount.ts';
 import { IdempotencyStore } from './http/idempotency.ts';
 import { RateLimiter, type RateLimitRule } from './http/rateLimit.ts';
@@ -11,6 +15,7 @@ import { loadNativeUws } from './http/uws.ts';
 import { allRoutes, type RouteOptions } from './routes/index.ts';
 import type { Services } from './services.ts';
 import { SeatHub } from './ws/seatHub.ts';
+import { QueueWatch } from './ws/queueWatch.ts';
 import { registerSeatSockets } from './ws/seats.ts';
 
 export interface GatewayApp {
@@ -42,12 +47,37 @@ export function createGatewayApp(services: Services, options: RouteOptions = {})
     log: services.log,
     clock: services.clock,
   });
+  // a ticket's ETA is in whole seconds: pushing it more than once a second only costs both sides
+  const queueWatch = new QueueWatch({
+    engine: services.engine,
+    room: services.queue,
+    clock: services.clock,
+    log: services.log,
+    coalesceMs: Math.max(config.wsCoalesceMs, 1_000),
+  });
   const seatSockets = registerSeatSockets(app, {
     hub,
     metrics: services.metrics,
     log: services.log,
     maxBackpressure: config.wsMaxBackpressure,
+    queue: queueWatch,
+    authenticate: (token) => services.auth.sessions.authenticate(token),
   });
+  const admission = new Admission({
+    adaptive: config.admission.adaptive,
+    initial: Math.min(config.admission.initialLimit, config.maxInFlight),
+    min: Math.min(config.admission.minLimit, config.maxInFlight),
+    max: config.maxInFlight,
+    targetP99Ms: config.admission.targetP99Ms,
+    timeoutMs: config.admission.timeoutMs,
+  });
+  const loadReporter = new LoadReporter(
+    services.redis,
+    services.engine.keys.gatewayLoad,
+    `${hostname()}:${process.pid}:${threadId}`,
+    admission,
+    (load) => services.metrics.admissionLimit.set(load.limit),
+  );
   const routes = allRoutes(services, {
     ...options,
     dashboard: { engine: services.engine, provinces: () => hub.knownProvinces() },
@@ -62,7 +92,7 @@ export function createGatewayApp(services: Services, options: RouteOptions = {})
     rateLimiter: new RateLimiter(services.redis, config.namespace),
     rateLimitRules: rateLimitRules(services),
     maxBodyBytes: config.maxBodyBytes,
-    maxInFlight: config.maxInFlight,
+    admission,
   });
   mountNotFound(app);
   let listenSocket: us_listen_socket | undefined;
@@ -70,6 +100,8 @@ export function createGatewayApp(services: Services, options: RouteOptions = {})
   return {
     async listen(host, port) {
       await hub.start();
+      await queueWatch.start();
+      loadReporter.start();
       return new Promise((resolve, reject) => {
         app.listen(host, port, (socket) => {
           if (!socket) {
@@ -88,6 +120,8 @@ export function createGatewayApp(services: Services, options: RouteOptions = {})
       while (mounted.inFlight() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       seatSockets.closeAll();
       await hub.close();
+      await queueWatch.close();
+      await loadReporter.stop();
     },
   };
 }

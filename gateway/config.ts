@@ -25,7 +25,23 @@ const ConfigSchema = Type.Object(
       ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
     ),
     maxBodyBytes: Int(256, 16 * 1024 * 1024),
+    /** The most requests in flight per app thread: the adaptive limit's ceiling (or the limit, static). */
     maxInFlight: Int(1),
+    /** Adaptive admission (gateway/admission): a latency-driven limit per app thread. */
+    admission: Type.Object({
+      adaptive: Type.Boolean(),
+      initialLimit: Int(1),
+      minLimit: Int(1),
+      targetP99Ms: Int(1, 60_000),
+      timeoutMs: Int(1, 600_000),
+    }),
+    /** The waiting rooms' keeper and passes (engine/queueKeeper.ts, engine/queue.ts). */
+    queue: Type.Object({
+      idleMs: Int(1_000),
+      tickMs: Int(10, 60_000),
+      initialActive: Int(1),
+      drainGraceMs: Int(0),
+    }),
     poolThreads: Int(1, 64),
     poolMaxQueue: Int(0),
     sessionTtlMs: Int(60_000),
@@ -119,6 +135,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: (env.LOG_LEVEL ?? 'info') as Config['logLevel'],
     maxBodyBytes: intFrom(env, 'MAX_BODY_BYTES', 16 * 1024),
     maxInFlight: intFrom(env, 'MAX_IN_FLIGHT', 4096),
+    admission: {
+      adaptive: flagFrom(env, 'ADMISSION_ADAPTIVE', true),
+      initialLimit: intFrom(env, 'ADMISSION_INITIAL_LIMIT', 64),
+      minLimit: intFrom(env, 'ADMISSION_MIN_LIMIT', 8),
+      // P7 allows an admitted p99 of 200 ms; the loop aims below it, with room for the client's side
+      targetP99Ms: intFrom(env, 'ADMISSION_TARGET_P99_MS', 100),
+      timeoutMs: intFrom(env, 'ADMISSION_TIMEOUT_MS', 1_000),
+    },
+    queue: {
+      idleMs: intFrom(env, 'QUEUE_IDLE_MS', 60_000),
+      tickMs: intFrom(env, 'QUEUE_TICK_MS', 250),
+      initialActive: intFrom(env, 'QUEUE_INITIAL_ACTIVE', 50),
+      drainGraceMs: intFrom(env, 'QUEUE_DRAIN_GRACE_MS', 10_000),
+    },
     poolThreads: intFrom(env, 'POOL_THREADS', availableParallelism()),
     poolMaxQueue: intFrom(env, 'POOL_MAX_QUEUE', 512),
     sessionTtlMs: intFrom(env, 'SESSION_TTL_MS', 2 * 3_600_000),

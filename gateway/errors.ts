@@ -50,6 +50,10 @@ export const GATEWAY_CODES = {
     message: 'The CET6 eligibility review is not offered to this candidate',
   },
   REVIEW_NO_MATCH: { status: 422, message: 'No passing CET4 record matches this application' },
+  // the waiting room (API.md "Waiting room"); its refusals decided in Redis are the engine's
+  PROVINCE_NOT_FOUND: { status: 404, message: 'No such province' },
+  DRAW_NOT_DONE: { status: 409, message: 'The opening’s draw has not been done yet' },
+  NO_TICKET: { status: 404, message: 'This account holds no ticket in this province’s waiting room' },
   // payment provider notifications (R23)
   BAD_SIGNATURE: { status: 400, message: 'The notification signature is not valid' },
   // admission control and failures

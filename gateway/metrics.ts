@@ -35,8 +35,13 @@ export class GatewayMetrics {
   });
   readonly shed = new Counter({
     name: 'admission_shed_total',
-    help: 'Requests refused by admission control, by code (OVERLOADED, RATE_LIMITED)',
-    labelNames: ['code'] as const,
+    help: 'Requests refused by admission control, by code (OVERLOADED, RATE_LIMITED) and priority class',
+    labelNames: ['code', 'class'] as const,
+    registers: [this.registry],
+  });
+  readonly admissionLimit = new Gauge({
+    name: 'admission_limit',
+    help: 'The adaptive concurrency limit (this thread)',
     registers: [this.registry],
   });
   readonly wsClients = new Gauge({

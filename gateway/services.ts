@@ -1,7 +1,8 @@
 /**
  * Everything a gateway thread's routes use, built once per thread: its own Redis connection and
  * engine, a small PostgreSQL pool, the shared worker pool (directly in the main thread, through a
- * MessagePort in app threads), accounts and sessions, eligibility, the clock, metrics and fees.
+ * MessagePort in app threads), accounts and sessions, eligibility, the clock, metrics, fees and
+ * the waiting rooms.
  */
 import { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
@@ -9,6 +10,8 @@ import type { Logger } from 'pino';
 import { Engine } from '../engine/engine.ts';
 import { idKeysFromEnv, type IdKeys } from '../engine/idCrypto.ts';
 import { GatewayKeys } from '../engine/keys.ts';
+import { WaitingRoom } from '../engine/queue.ts';
+import { sealKeyFrom } from '../engine/queueDraw.ts';
 import { createPool, type Pool } from '../db/pool.ts';
 import { createAuthServices, type AuthServices } from './auth/index.ts';
 import { DrivenClock, systemClock, type Clock } from './clock.ts';
@@ -34,6 +37,8 @@ export interface Services {
   readonly metrics: GatewayMetrics;
   readonly idKeys: IdKeys;
   readonly fees: FeeTable;
+  /** The provinces' waiting rooms (engine/queue.ts). */
+  readonly queue: WaitingRoom;
   /** Bound candidates by account (gateway/routes/common.ts boundRef), bounded per thread. */
   readonly boundCache: LRUCache<string, BoundRef>;
   close(): Promise<void>;
@@ -59,6 +64,7 @@ export function createServices(
     namespace: config.namespace,
     holdMs: config.holdMs,
     emptyMs: config.emptyMs,
+    queueIdleMs: config.queue.idleMs,
   });
   const drivenClock = config.testMode ? new DrivenClock(redis, clockKey(config.namespace)) : null;
   const clock = drivenClock ?? systemClock;
@@ -89,6 +95,8 @@ export function createServices(
     metrics: new GatewayMetrics(),
     idKeys,
     fees: new FeeTable(redis, config.namespace),
+    // the draw's seed is sealed under a key derived from the ID encryption key (a deployment secret)
+    queue: new WaitingRoom(engine, sealKeyFrom(idKeys.encryptionKey)),
     boundCache: new LRUCache<string, BoundRef>({ max: 200_000 }),
     async close() {
       await db.end();

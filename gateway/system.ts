@@ -15,6 +15,9 @@ import { startStack, type Stack } from '../devstack/stack.ts';
 import { Engine } from '../engine/engine.ts';
 import { PROVINCE_CODES } from '../engine/provinces.ts';
 import { Sweeper } from '../engine/sweeper.ts';
+import { QueueKeeper } from '../engine/queueKeeper.ts';
+import { sealKeyFrom } from '../engine/queueDraw.ts';
+import { idKeysFromEnv } from '../engine/idCrypto.ts';
 import { DrivenClock, systemClock } from './clock.ts';
 import { loadConfig, type Config } from './config.ts';
 import { createLogger } from './log.ts';
@@ -87,6 +90,7 @@ export async function startSystem(
     namespace: config.namespace,
     holdMs: config.holdMs,
     emptyMs: config.emptyMs,
+    queueIdleMs: config.queue.idleMs,
   });
   const clock = config.testMode ? new DrivenClock(redis, clockKey(config.namespace)) : systemClock;
   const sweeper = new Sweeper(engine, {
@@ -94,7 +98,23 @@ export async function startSystem(
     now: () => clock.now(),
     onError: (error) => log.error({ err: error }, 'sweep failed'),
   });
-  if (config.startSweeper) sweeper.start();
+  // the waiting rooms' clock runs where the sweeper does (START_SWEEPER)
+  const keeper = new QueueKeeper(
+    engine,
+    sealKeyFrom(idKeysFromEnv(env, config.testMode || env.NODE_ENV !== 'production').encryptionKey),
+    {
+      intervalMs: config.queue.tickMs,
+      now: () => clock.now(),
+      initialActive: config.queue.initialActive,
+      drainGraceMs: config.queue.drainGraceMs,
+      control: { targetP99Ms: config.admission.targetP99Ms },
+      onError: (error) => log.error({ err: error }, 'queue tick failed'),
+    },
+  );
+  if (config.startSweeper) {
+    sweeper.start();
+    keeper.start();
+  }
   const writer = new StreamWriter(redis, db, {
     ...config.writer,
     streams: engine.keys.allStreams(PROVINCE_CODES),
@@ -119,6 +139,7 @@ export async function startSystem(
         await paymentSimulator?.stop();
         await gateway.stop();
         await sweeper.stop();
+        await keeper.stop();
         await writer.stop();
         redis.disconnect();
         await db.end();

@@ -3,13 +3,15 @@
  * is read synchronously; `onAborted` is registered before any await and every later write checks
  * it and happens inside `cork`; the body is counted in `onData` (413 past the limit, chunks copied);
  * no exception escapes (one catch answers with the error table, 500 for the unexpected).
- * The pipeline: admission (bounded in-flight) → body → schema → auth → rate limits → clock →
- * Idempotency-Key → handler → answer, metrics.
+ * The pipeline: admission (the thread's adaptive limit, by the route's priority class:
+ * gateway/admission/admission.ts) → body → schema → auth → rate limits → clock → Idempotency-Key →
+ * handler → answer, metrics; the answer's latency feeds the adaptive limit.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { ApiError, toApiError } from '../errors.ts';
+import type { Admission } from '../admission/admission.ts';
 import type { Clock } from '../clock.ts';
 import type { GatewayMetrics } from '../metrics.ts';
 import { IdempotencyStore, MAX_IDEMPOTENCY_KEY_LENGTH } from './idempotency.ts';
@@ -35,7 +37,8 @@ export interface MountDeps {
   readonly rateLimiter: RateLimiter;
   readonly rateLimitRules: Readonly<Record<string, RateLimitRule>>;
   readonly maxBodyBytes: number;
-  readonly maxInFlight: number;
+  /** This thread's admission control (shared by every route of the app). */
+  readonly admission: Admission;
 }
 
 const STATUS_TEXT: Record<number, string> = {
@@ -185,8 +188,10 @@ export interface MountedRoutes {
 }
 
 export function mountRoutes(app: TemplatedApp, routes: readonly RouteDef[], deps: MountDeps): MountedRoutes {
-  let inFlight = 0;
+  const { admission } = deps;
   for (const def of routes) {
+    const priority = def.priority ?? 'standard';
+    const shedSeries = deps.metrics.shed.labels('OVERLOADED', priority);
     const names = paramNames(def.path);
     const expectsBody = def.method === 'POST' || def.method === 'PUT';
     const bodyValidator = def.body ? validatorFor(def.body) : undefined;
@@ -235,8 +240,9 @@ export function mountRoutes(app: TemplatedApp, routes: readonly RouteDef[], deps
         requestsOf(reply.status).inc();
       };
 
-      if (inFlight >= deps.maxInFlight) {
-        deps.metrics.shed.inc({ code: 'OVERLOADED' });
+      const startedWith = admission.tryAcquire(priority);
+      if (startedWith === null) {
+        shedSeries.inc();
         const reply = errorReply(new ApiError('OVERLOADED', { details: { retryAfterSeconds: 1 } }));
         const limit = def.maxBodyBytes ?? deps.maxBodyBytes;
         if (!expectsBody || Number(headers['content-length'] ?? 0) > limit) {
@@ -258,12 +264,12 @@ export function mountRoutes(app: TemplatedApp, routes: readonly RouteDef[], deps
       if (def.auth === 'admin') {
         const token = bearer(headers.authorization ?? '');
         if (token === null || !sameSecret(token, deps.adminToken)) {
+          admission.release(startedWith, performance.now() - started, performance.now());
           finish(errorReply(new ApiError('UNAUTHORIZED')), expectsBody);
           return;
         }
       }
-      inFlight++;
-      deps.metrics.inFlight.set(inFlight);
+      deps.metrics.inFlight.set(admission.inFlight);
       const declaredLength = Number(headers['content-length'] ?? 0);
       const body = expectsBody
         ? readBody(res, state, def.maxBodyBytes ?? deps.maxBodyBytes, declaredLength)
@@ -342,7 +348,7 @@ export function mountRoutes(app: TemplatedApp, routes: readonly RouteDef[], deps
           ];
           for (const { rule, verdict } of allVerdicts) {
             if (!verdict.allowed) {
-              deps.metrics.shed.inc({ code: 'RATE_LIMITED' });
+              deps.metrics.shed.inc({ code: 'RATE_LIMITED', class: priority });
               throw new ApiError('RATE_LIMITED', {
                 details: { retryAfterSeconds: verdict.retryAfterSeconds, rule: rule.name },
               });
@@ -412,13 +418,14 @@ export function mountRoutes(app: TemplatedApp, routes: readonly RouteDef[], deps
           }
           finish(errorReply(apiError), apiError.code === 'PAYLOAD_TOO_LARGE');
         } finally {
-          inFlight--;
-          deps.metrics.inFlight.set(inFlight);
+          const now = performance.now();
+          admission.release(startedWith, now - started, now);
+          deps.metrics.inFlight.set(admission.inFlight);
         }
       })();
     });
   }
-  return { inFlight: () => inFlight };
+  return { inFlight: () => admission.inFlight };
 }
 
 function safeDecode(value: string): string {

@@ -5,6 +5,7 @@
  */
 import type { Static, TSchema } from './schemas.ts';
 import type { Logger } from 'pino';
+import type { PriorityClass } from '../admission/admission.ts';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 export type AuthKind = 'none' | 'session' | 'admin';
@@ -53,6 +54,11 @@ export interface RouteDef<
   readonly maxBodyBytes?: number;
   /** Honour Idempotency-Key (every state-changing POST). */
   readonly idempotent?: boolean;
+  /**
+   * Admission class (gateway/admission/admission.ts): `critical` for reservations and payment
+   * confirmations, `background` for dashboards' snapshots and admin reads; default `standard`.
+   */
+  readonly priority?: PriorityClass;
   /** Rate-limit rules applied before the handler (gateway/http/rateLimit.ts). */
   readonly rateLimits?: readonly string[];
   /** Documented answers for /openapi.json: status → description (and error codes). */

@@ -15,6 +15,7 @@ import type { Services } from '../services.ts';
 import { CalendarRow, CampusRow, FeesBody, putCalendar, putCampuses, putFees } from '../admin/reference.ts';
 import { DecisionBody, decide, listReviews, ReviewListQuery } from '../admin/reviews.ts';
 import { putCet4Scores, putRoster, RosterRow, ScoreRow } from '../../roster/admin.ts';
+import { putQueue, QueueRow } from '../admin/queue.ts';
 import { bulkBody } from '../admin/rows.ts';
 import { statsCollector } from '../admin/stats.ts';
 import { isoChina } from './common.ts';
@@ -146,6 +147,7 @@ export function adminRoutes(services: Services): RouteDef[] {
       summary: 'CET6 review applications for staff, oldest first (R11)',
       tags: ['administration'],
       auth: 'admin',
+      priority: 'background',
       query: ReviewListQuery,
       responses: {
         200: '{reviews: [{reviewId, status, ticketNumber, submittedAt, decidedAt, candidate, cet4Record, …}], total}',
@@ -178,11 +180,32 @@ export function adminRoutes(services: Services): RouteDef[] {
       handler: async (ctx) => ok(await decide(services, ctx.params.id ?? '', ctx.body.approve, ctx.now)),
     }),
     route({
+      method: 'PUT',
+      path: '/api/v1/admin/queue',
+      summary: 'Set provinces’ waiting rooms: mode, PREQUEUE lead time, pass length, admission cap',
+      tags: ['administration', 'waiting room'],
+      auth: 'admin',
+      body: bulkBody('Waiting-room rows', QueueRow, {
+        provinceCode: '11',
+        mode: 'opening',
+        preQueueMinutes: 30,
+        passMinutes: 15,
+        maxAdmitPerMinute: null,
+      }),
+      responses: {
+        200: `${BULK_ANSWER} + lotteryCommitments {provinceCode: hex SHA-256}; a row is rejected with VALIDATION_FAILED or PROVINCE_NOT_FOUND`,
+        400: BULK_REFUSALS,
+        401: 'UNAUTHORIZED',
+      },
+      handler: async (ctx) => ok(await putQueue(services, ctx.body, ctx.now)),
+    }),
+    route({
       method: 'GET',
       path: '/api/v1/admin/stats',
       summary: 'Seats taken per subject and province, writer lag per stream, sweeper lag, persisted counts',
       tags: ['administration'],
       auth: 'admin',
+      priority: 'background',
       responses: { 200: '{clock, seats, streams, sweeper, persisted}', 401: 'UNAUTHORIZED' },
       handler: async (ctx) => ok(await stats(ctx.now)),
     }),

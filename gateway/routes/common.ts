@@ -7,6 +7,7 @@ import { boundCandidate } from '../../engine/binding.ts';
 import type { CandidateRef } from '../../engine/engine.ts';
 import type { EngineCode, Refusal } from '../../engine/codes.ts';
 import type { ItemView, RegistrationView, ReviewView } from '../../engine/views.ts';
+import { passRefusalTicket, type TicketView } from '../../engine/queue.ts';
 import { ApiError } from '../errors.ts';
 import type { Services } from '../services.ts';
 
@@ -18,6 +19,31 @@ export function isoChina(ms: number): string {
 
 export function refusalError(refusal: Refusal<EngineCode>): ApiError {
   return new ApiError(refusal.code, refusal.details ? { details: refusal.details } : {});
+}
+
+/** API.md's waiting-room `ticket`. */
+export function ticketBody(ticket: TicketView) {
+  return {
+    ticketId: ticket.ticketId,
+    provinceCode: ticket.provinceCode,
+    state: ticket.state,
+    position: ticket.position,
+    etaSeconds: ticket.etaSeconds,
+    joinedAt: isoChina(ticket.joinedAt),
+    admittedAt: ticket.admittedAt === null ? null : isoChina(ticket.admittedAt),
+    passExpiresAt: ticket.passExpiresAt === null ? null : isoChina(ticket.passExpiresAt),
+  };
+}
+
+/**
+ * A gated write refused for want of a pass (API.md "Waiting room"): `details.ticket` is the
+ * account's ticket in that province as the script saw it, or null when it has none.
+ */
+export function passRequiredError(refusal: Refusal<EngineCode>, now: number): ApiError {
+  const ticket = passRefusalTicket(refusal.details, now);
+  return new ApiError('QUEUE_PASS_REQUIRED', {
+    details: { ticket: ticket === null ? null : ticketBody(ticket) },
+  });
 }
 
 /** What the hot reservation path needs of a binding: fixed once bound (I2, R7). */

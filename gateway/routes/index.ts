@@ -11,6 +11,7 @@ import { opsRoutes } from './ops.ts';
 import { registrationRoutes } from './registration.ts';
 import { reviewRoutes } from './review.ts';
 import { paymentRoutes } from './payments.ts';
+import { queueRoutes } from './queue.ts';
 
 export interface RouteOptions {
   /** The whole process's metrics text (all app threads). */
@@ -31,6 +32,7 @@ export function allRoutes(services: Services, options: RouteOptions = {}): Route
   routes.push(...adminRoutes(services));
   routes.push(...registrationRoutes(services), ...reviewRoutes(services));
   routes.push(...paymentRoutes(services));
+  routes.push(...queueRoutes(services));
   routes.push(...dashboardRoutes(options.dashboard ?? { engine: services.engine }));
   return routes;
 }

@@ -52,6 +52,7 @@ export function opsRoutes(services: Services, options: OpsOptions): RouteDef[] {
       summary: 'Process is up',
       tags: ['operations'],
       auth: 'none',
+      priority: 'critical',
       responses: { 200: 'up' },
       handler: async () => ok({ status: 'ok' }),
     }),
@@ -61,6 +62,7 @@ export function opsRoutes(services: Services, options: OpsOptions): RouteDef[] {
       summary: 'Redis and PostgreSQL reachable, scripts loaded',
       tags: ['operations'],
       auth: 'none',
+      priority: 'critical',
       responses: { 200: 'ready', 503: 'not ready (checks say why)' },
       handler: async () => {
         const { ready, checks } = await readiness(services);
@@ -73,6 +75,7 @@ export function opsRoutes(services: Services, options: OpsOptions): RouteDef[] {
       summary: 'Prometheus metrics',
       tags: ['operations'],
       auth: 'none',
+      priority: 'background',
       responses: { 200: 'Prometheus text format' },
       handler: async () => ({
         status: 200,
@@ -86,6 +89,7 @@ export function opsRoutes(services: Services, options: OpsOptions): RouteDef[] {
       summary: 'This API, as OpenAPI 3.1, generated from the routes and their schemas',
       tags: ['operations'],
       auth: 'none',
+      priority: 'background',
       responses: { 200: 'OpenAPI document' },
       handler: async () => ok(openApiDocument(options.routes())),
     }),

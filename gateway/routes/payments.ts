@@ -62,6 +62,7 @@ export function paymentRoutes(services: Services): RouteDef[] {
       summary: 'Open a payment order for every unpaid held subject (R23)',
       tags: ['payments'],
       auth: 'session',
+      priority: 'critical',
       body: PaymentBody,
       idempotent: true,
       responses: {
@@ -103,6 +104,7 @@ export function paymentRoutes(services: Services): RouteDef[] {
       summary: "The provider's signed notification (form-encoded, like Alipay's notify_url call)",
       tags: ['payments'],
       auth: 'none',
+      priority: 'critical',
       rawBody: true,
       responses: {
         200: '"success" (text/plain), also for duplicates and replays',

@@ -32,7 +32,15 @@ import { ApiError } from '../errors.ts';
 import { created, ok, route, type RouteDef } from '../http/route.ts';
 import { strictObject, Type } from '../http/schemas.ts';
 import type { Services } from '../services.ts';
-import { isoChina, itemBody, onBound, refusalError, registrationBody, requireBound } from './common.ts';
+import {
+  isoChina,
+  itemBody,
+  onBound,
+  passRequiredError,
+  refusalError,
+  registrationBody,
+  requireBound,
+} from './common.ts';
 
 // ------------------------------------------------------------------ shapes shared with review.ts
 
@@ -126,7 +134,8 @@ function savedBody(registration: RegistrationView, evaluation: Evaluation) {
 }
 
 /** A hold or cancel refusal; an instant in its details is given as ISO-8601 like every time. */
-function holdError(refusal: Refusal<EngineCode>): ApiError {
+function holdError(refusal: Refusal<EngineCode>, now: number): ApiError {
+  if (refusal.code === 'QUEUE_PASS_REQUIRED') return passRequiredError(refusal, now);
   const opensAt = refusal.details?.opensAt;
   if (typeof opensAt !== 'number') return refusalError(refusal);
   return new ApiError(refusal.code, { details: { ...refusal.details, opensAt: isoChina(opensAt) } });
@@ -155,7 +164,7 @@ export function registrationRoutes(services: Services): RouteDef[] {
       subject,
       now,
     });
-    if (!outcome.ok) throw holdError(outcome);
+    if (!outcome.ok) throw holdError(outcome, now);
     return ok({ cancelled: outcome.cancelled });
   };
 
@@ -190,6 +199,7 @@ export function registrationRoutes(services: Services): RouteDef[] {
       summary: 'Save and continue: bind the account to the candidate, snapshotting the record (R6, R7)',
       tags: ['registration'],
       auth: 'session',
+      priority: 'critical',
       body: RegistrationBody,
       idempotent: true,
       responses: {
@@ -224,7 +234,7 @@ export function registrationRoutes(services: Services): RouteDef[] {
           },
           now: ctx.now,
         });
-        if (!outcome.ok) throw refusalError(outcome);
+        if (!outcome.ok) throw holdError(outcome, ctx.now);
         services.boundCache.set(accountId, {
           accountId,
           provinceCode: candidate.provinceCode,
@@ -260,6 +270,7 @@ export function registrationRoutes(services: Services): RouteDef[] {
       summary: 'Hold a written seat at the own written campus (R15–R17, R22)',
       tags: ['registration'],
       auth: 'session',
+      priority: 'critical',
       body: WrittenBody,
       idempotent: true,
       rateLimits: ['reserve'],
@@ -292,7 +303,7 @@ export function registrationRoutes(services: Services): RouteDef[] {
           });
         });
         metrics.reservations.inc({ kind: 'WRITTEN', outcome: outcome.ok ? 'OK' : outcome.code });
-        if (!outcome.ok) throw holdError(outcome);
+        if (!outcome.ok) throw holdError(outcome, ctx.now);
         return created({ item: itemBody(outcome.item) });
       },
     }),
@@ -350,6 +361,7 @@ export function registrationRoutes(services: Services): RouteDef[] {
       summary: 'Hold an oral seat at a campus open to the candidate (R18–R22)',
       tags: ['registration'],
       auth: 'session',
+      priority: 'critical',
       body: OralBody,
       idempotent: true,
       rateLimits: ['reserve'],
@@ -376,7 +388,7 @@ export function registrationRoutes(services: Services): RouteDef[] {
           }),
         );
         metrics.reservations.inc({ kind: 'ORAL', outcome: outcome.ok ? 'OK' : outcome.code });
-        if (!outcome.ok) throw holdError(outcome);
+        if (!outcome.ok) throw holdError(outcome, ctx.now);
         return created({ item: itemBody(outcome.item) });
       },
     }),

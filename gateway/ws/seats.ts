@@ -4,6 +4,12 @@
  * gets the current state of each new topic first, then the SeatHub's coalesced changes through uWS
  * topics. Live changes are never sent per socket: fan-out is `app.publish` in the hub.
  *
+ * Waiting-room tickets (API.md "Waiting room"): `queue:<ticketId>` is the socket's own account's
+ * ticket only, so it needs a session: `Authorization: Bearer <token>` on the upgrade request, or
+ * `?token=<token>` (browsers cannot set headers on a WebSocket). A bad token is refused at the
+ * upgrade (401); without one the socket is anonymous and may watch seats only. Tickets are pushed
+ * per socket by gateway/ws/queueWatch.ts, their current state first.
+ *
  * Backpressure (P5: a slow client never slows the others): uWS buffers at most `maxBackpressure`
  * bytes per socket and, past it, drops the message and closes that socket
  * (`closeOnBackpressureLimit`), so the publishing loop never waits for anyone. The snapshots that
@@ -17,8 +23,9 @@
  */
 import type { Logger } from 'pino';
 import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
-import { API_CODES, type ApiCode } from '../errors.ts';
+import { API_CODES, ApiError, type ApiCode } from '../errors.ts';
 import type { GatewayMetrics } from '../metrics.ts';
+import type { QueueWatch, TicketSink } from './queueWatch.ts';
 import type { SeatHub, SnapshotMessage } from './seatHub.ts';
 
 export const SEATS_PATH = '/ws/seats';
@@ -30,6 +37,7 @@ const MAX_LOADING_PER_SOCKET = 4;
 
 const CAMPUS_TOPIC = /^campus:([A-Za-z0-9_.-]{1,64})$/;
 const PROVINCE_TOPIC = /^province:([0-9]{2})$/;
+const QUEUE_TOPIC = /^queue:([0-9]{2}-[0-9a-f]{16})$/;
 
 export interface SeatSocketDeps {
   readonly hub: SeatHub;
@@ -39,6 +47,10 @@ export interface SeatSocketDeps {
   readonly maxBackpressure: number;
   /** Seconds without traffic before uWS closes a socket; pings are sent automatically. */
   readonly idleTimeoutSeconds?: number;
+  /** Waiting-room tickets (queue:<ticketId> topics); without it such topics are refused. */
+  readonly queue?: QueueWatch;
+  /** A session token's account, or null (the upgrade's Authorization header or ?token=). */
+  readonly authenticate?: (token: string) => Promise<string | null>;
 }
 
 /**
@@ -62,6 +74,10 @@ export interface SeatSocketData {
   closed: boolean;
   loading: number;
   outbox: PendingSnapshot[];
+  /** The session's account (queue topics need one); null for an anonymous dashboard. */
+  readonly accountId: string | null;
+  /** Watched tickets and this socket's sink for each. */
+  readonly tickets: Map<string, TicketSink>;
 }
 
 type SeatSocket = WebSocket<SeatSocketData>;
@@ -75,7 +91,9 @@ export interface SeatSockets {
 }
 
 type Topic =
-  { kind: 'campus'; campusId: string; topic: string } | { kind: 'province'; code: string; topic: string };
+  | { kind: 'campus'; campusId: string; topic: string }
+  | { kind: 'province'; code: string; topic: string }
+  | { kind: 'queue'; ticketId: string; topic: string };
 
 class ClientError extends Error {
   constructor(
@@ -110,7 +128,15 @@ function parseTopics(value: unknown, field: string): Topic[] {
       topics.push({ kind: 'province', code: province[1]!, topic: entry });
       return;
     }
-    throw validationFailed(`${field}/${index}`, 'must be "campus:<campusId>" or "province:<two digits>"');
+    const queue = QUEUE_TOPIC.exec(entry);
+    if (queue) {
+      topics.push({ kind: 'queue', ticketId: queue[1]!, topic: entry });
+      return;
+    }
+    throw validationFailed(
+      `${field}/${index}`,
+      'must be "campus:<campusId>", "province:<two digits>" or "queue:<ticketId>"',
+    );
   });
   return topics;
 }
@@ -139,6 +165,13 @@ export function parseClientMessage(text: string): { subscribe: Topic[]; unsubscr
 
 function errorMessage(code: ApiCode, details: Record<string, unknown>): string {
   return JSON.stringify({ type: 'error', code, message: API_CODES[code].message, details });
+}
+
+/** `token=<session token>` from the upgrade's query string, or null. */
+function tokenOf(query: string | undefined): string | null {
+  if (!query) return null;
+  const token = new URLSearchParams(query).get('token');
+  return token === null || token === '' ? null : token;
 }
 
 export function registerSeatSockets(app: TemplatedApp, deps: SeatSocketDeps): SeatSockets {
@@ -192,7 +225,10 @@ export function registerSeatSockets(app: TemplatedApp, deps: SeatSocketDeps): Se
   };
 
   /** The current state of a topic as a pending snapshot, or a ClientError for an unknown campus. */
-  const loadSnapshot = async (topic: Topic, subscribedAt: number): Promise<PendingSnapshot> => {
+  const loadSnapshot = async (
+    topic: Exclude<Topic, { kind: 'queue' }>,
+    subscribedAt: number,
+  ): Promise<PendingSnapshot> => {
     const provinceCode = topic.kind === 'province' ? topic.code : await deps.hub.provinceOf(topic.campusId);
     if (provinceCode === undefined) {
       throw new ClientError('NOT_FOUND', { topic: topic.topic, problem: 'unknown campus' });
@@ -203,10 +239,56 @@ export function registerSeatSockets(app: TemplatedApp, deps: SeatSocketDeps): Se
     return { topic: topic.topic, messages, next: 0, subscribedAt, readFrom: snapshot.sequence };
   };
 
-  const subscribe = (ws: SeatSocket, data: SeatSocketData, topics: Topic[]): void => {
+  /** A ticket of the socket's own account: its current state now, then its changes. */
+  const watchTicket = (
+    ws: SeatSocket,
+    data: SeatSocketData,
+    topic: Extract<Topic, { kind: 'queue' }>,
+  ): void => {
+    const queue = deps.queue;
+    if (!queue || data.accountId === null) {
+      throw new ClientError('UNAUTHORIZED', { topic: topic.topic, problem: 'queue topics need a session' });
+    }
+    if (data.tickets.has(topic.ticketId)) return;
+    if (ws.getTopics().length + data.tickets.size >= MAX_TOPICS_PER_SOCKET) {
+      throw validationFailed('/subscribe', `at most ${MAX_TOPICS_PER_SOCKET} topics per connection`);
+    }
+    const sink: TicketSink = (json) => sendNow(ws, data, json);
+    data.tickets.set(topic.ticketId, sink);
+    queue.watch(topic.ticketId, data.accountId, sink).then(
+      (found) => {
+        if (found && data.closed) queue.unwatch(topic.ticketId, sink);
+        if (found || data.closed) return;
+        data.tickets.delete(topic.ticketId);
+        sendNow(
+          ws,
+          data,
+          errorMessage('NOT_FOUND', { topic: topic.topic, problem: 'no such ticket of yours' }),
+        );
+      },
+      (error: unknown) => {
+        data.tickets.delete(topic.ticketId);
+        deps.log.warn({ err: error }, 'seat socket: ticket watch failed');
+        sendNow(ws, data, errorMessage('INTERNAL_ERROR', { topic: topic.topic }));
+      },
+    );
+  };
+
+  const unwatchTickets = (data: SeatSocketData, ticketIds: Iterable<string>): void => {
+    for (const ticketId of [...ticketIds]) {
+      const sink = data.tickets.get(ticketId);
+      if (!sink) continue;
+      data.tickets.delete(ticketId);
+      deps.queue?.unwatch(ticketId, sink);
+    }
+  };
+
+  const subscribe = (ws: SeatSocket, data: SeatSocketData, requested: Topic[]): void => {
+    for (const topic of requested) if (topic.kind === 'queue') watchTicket(ws, data, topic);
+    const topics = requested.filter((t): t is Exclude<Topic, { kind: 'queue' }> => t.kind !== 'queue');
     const fresh = topics.filter((t) => !ws.isSubscribed(t.topic));
     if (fresh.length === 0) return;
-    if (ws.getTopics().length + fresh.length > MAX_TOPICS_PER_SOCKET) {
+    if (ws.getTopics().length + data.tickets.size + fresh.length > MAX_TOPICS_PER_SOCKET) {
       throw validationFailed('/subscribe', `at most ${MAX_TOPICS_PER_SOCKET} topics per connection`);
     }
     if (data.loading >= MAX_LOADING_PER_SOCKET) {
@@ -264,8 +346,43 @@ export function registerSeatSockets(app: TemplatedApp, deps: SeatSocketDeps): Se
         const key = req.getHeader('sec-websocket-key');
         const protocol = req.getHeader('sec-websocket-protocol');
         const extensions = req.getHeader('sec-websocket-extensions');
-        const data: SeatSocketData = { id: nextId++, closed: false, loading: 0, outbox: [] };
-        res.upgrade(data, key, protocol, extensions, context);
+        const token =
+          /^Bearer\s+(\S+)$/i.exec(req.getHeader('authorization'))?.[1] ?? tokenOf(req.getQuery());
+        const socketData = (accountId: string | null): SeatSocketData => ({
+          id: nextId++,
+          closed: false,
+          loading: 0,
+          outbox: [],
+          accountId,
+          tickets: new Map(),
+        });
+        if (token === null || !deps.authenticate) {
+          res.upgrade(socketData(null), key, protocol, extensions, context);
+          return;
+        }
+        // a session: checked before the upgrade (req is invalid after this callback returns)
+        let aborted = false;
+        res.onAborted(() => {
+          aborted = true;
+        });
+        deps.authenticate(token).then(
+          (accountId) => {
+            if (aborted) return;
+            res.cork(() => {
+              if (accountId === null) {
+                stats.rejected++;
+                res
+                  .writeStatus('401 Unauthorized')
+                  .writeHeader('content-type', 'application/json; charset=utf-8')
+                  .end(JSON.stringify(new ApiError('UNAUTHORIZED').toBody()), true);
+              } else res.upgrade(socketData(accountId), key, protocol, extensions, context);
+            });
+          },
+          (error: unknown) => {
+            deps.log.warn({ err: error }, 'seat socket: session check failed');
+            if (!aborted) res.cork(() => res.writeStatus('503 Service Unavailable').end('', true));
+          },
+        );
       } catch (error) {
         stats.rejected++;
         deps.log.error({ err: error }, 'seat socket: upgrade failed');
@@ -297,7 +414,13 @@ export function registerSeatSockets(app: TemplatedApp, deps: SeatSocketDeps): Se
         const text = Buffer.from(message).toString('utf8');
         const request = parseClientMessage(text);
         if (request.unsubscribe.length > 0) {
-          const gone = new Set(request.unsubscribe.map((topic) => topic.topic));
+          unwatchTickets(
+            data,
+            request.unsubscribe.flatMap((topic) => (topic.kind === 'queue' ? [topic.ticketId] : [])),
+          );
+          const gone = new Set(
+            request.unsubscribe.filter((t) => t.kind !== 'queue').map((topic) => topic.topic),
+          );
           for (const topic of gone) ws.unsubscribe(topic);
           data.outbox = data.outbox.filter((pending) => !gone.has(pending.topic));
         }
@@ -329,6 +452,7 @@ export function registerSeatSockets(app: TemplatedApp, deps: SeatSocketDeps): Se
         const data = ws.getUserData();
         data.closed = true;
         data.outbox = [];
+        unwatchTickets(data, data.tickets.keys());
         openSockets.delete(ws);
         stats.closed++;
         deps.metrics.wsClients.dec();

@@ -401,6 +401,41 @@ describe('admission control (the tight gateway)', () => {
   });
 });
 
+describe('waiting room', () => {
+  it('404 PROVINCE_NOT_FOUND, 409 DRAW_NOT_DONE, 409 QUEUE_NOT_ACTIVE, 404 NO_TICKET, 403 QUEUE_PASS_REQUIRED', async () => {
+    const user = await signUp(gw.http);
+    saw(await gw.http.get('/api/v1/queue/99'), 'PROVINCE_NOT_FOUND');
+    saw(
+      await gw.http.post('/api/v1/queue/tickets', { provinceCode: '11' }, { token: user.token }),
+      'QUEUE_NOT_ACTIVE',
+    );
+    saw(
+      await gw.http.get('/api/v1/queue/tickets/current?provinceCode=11', { token: user.token }),
+      'NO_TICKET',
+    );
+    // province 11 is open: an opening-mode room gates it at once (the last test of this file to bind there)
+    const room = {
+      provinceCode: '11',
+      mode: 'opening',
+      preQueueMinutes: 60,
+      passMinutes: 15,
+      maxAdmitPerMinute: null,
+    };
+    expect((await gw.http.admin('PUT', '/api/v1/admin/queue', [room])).body.upserted).toBe(1);
+    saw(await gw.http.get('/api/v1/queue/11/draw'), 'DRAW_NOT_DONE');
+    const candidate = await world.candidate();
+    saw(
+      await gw.http.post(
+        '/api/v1/registration',
+        { ...candidate.identity, confirm: true },
+        { token: user.token },
+      ),
+      'QUEUE_PASS_REQUIRED',
+    );
+    await gw.http.admin('PUT', '/api/v1/admin/queue', [{ ...room, mode: 'off' }]);
+  });
+});
+
 describe('the registry', () => {
   it('API.md agrees with the gateway’s code table', () => {
     expect(CONTRACT.size).toBeGreaterThanOrEqual(35);

@@ -38,7 +38,9 @@ let db: Pool;
 let sessions: Sessions;
 
 beforeAll(async () => {
-  gw = await startTestGateway();
+  // thousands of simultaneous requests: the race is the subject, not admission control (a static
+  // limit well above the burst; adaptive admission has tests/gateway/overload.test.ts)
+  gw = await startTestGateway({ ADMISSION_ADAPTIVE: '0' });
   world = await seedTestWorld(gw);
   db = createPool(gw.databaseUrl, { max: 4, applicationName: 'tests:race' });
   sessions = new Sessions({ db, redis: gw.redis, keys: new AuthKeys(gw.namespace), lifetimeMs: 4 * HOUR_MS });

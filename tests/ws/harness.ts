@@ -13,6 +13,7 @@ import { IdempotencyStore } from '../../gateway/http/idempotency.ts';
 import { mountNotFound, mountRoutes, type MountDeps } from '../../gateway/http/mount.ts';
 import { RateLimiter } from '../../gateway/http/rateLimit.ts';
 import { loadNativeUws } from '../../gateway/http/uws.ts';
+import { Admission } from '../../gateway/admission/admission.ts';
 import { GatewayMetrics } from '../../gateway/metrics.ts';
 import { dashboardRoutes } from '../../gateway/routes/dashboard.ts';
 import { SeatHub } from '../../gateway/ws/seatHub.ts';
@@ -63,7 +64,7 @@ export async function startSeatServer(options: SeatServerOptions = {}): Promise<
     rateLimiter: new RateLimiter(t.redis, t.namespace),
     rateLimitRules: {},
     maxBodyBytes: 16 * 1024,
-    maxInFlight: 1024,
+    admission: new Admission({ adaptive: false, max: 1024 }),
   };
   mountRoutes(app, dashboardRoutes({ engine: t.engine, provinces: () => hub.knownProvinces() }), mountDeps);
   const sockets = registerSeatSockets(app, {

@@ -1,0 +1,80 @@
+/**
+ * Admission control of one gateway thread: an adaptive concurrency limit (limit.ts) shared by
+ * priority classes. A request is admitted when the requests in flight are below its class's share
+ * of the limit, else it is shed at once (503 OVERLOADED + Retry-After, answered by the caller):
+ * - `critical`: reservations (holds, binding) and payment confirmations: the whole limit;
+ * - `standard`: everything else a candidate does (logins, eligibility, queue, reads);
+ * - `background`: dashboards' snapshots and admin reads.
+ * So as load grows the background goes first, then the standard class, and a reservation always
+ * finds a slot that a cheaper request could not take (at least 1 − standard share of the limit).
+ *
+ * It counts; it never waits. Time comes in as arguments (performance.now() at the call sites).
+ */
+import { AdaptiveLimit, type LimitOptions, type LimitSnapshot } from './limit.ts';
+
+export const PRIORITY_CLASSES = ['critical', 'standard', 'background'] as const;
+export type PriorityClass = (typeof PRIORITY_CLASSES)[number];
+
+/** The share of the limit each class may fill. */
+export const CLASS_SHARE: Readonly<Record<PriorityClass, number>> = {
+  critical: 1,
+  standard: 0.8,
+  background: 0.5,
+};
+
+export interface AdmissionStats extends LimitSnapshot {
+  readonly inFlight: number;
+  readonly admitted: Readonly<Record<PriorityClass, number>>;
+  readonly shed: Readonly<Record<PriorityClass, number>>;
+}
+
+const zeroes = (): Record<PriorityClass, number> => ({ critical: 0, standard: 0, background: 0 });
+
+export class Admission {
+  private readonly limiter: AdaptiveLimit;
+  private current = 0;
+  private readonly admittedByClass = zeroes();
+  private readonly shedByClass = zeroes();
+
+  constructor(options: Partial<LimitOptions> = {}) {
+    this.limiter = new AdaptiveLimit(options);
+  }
+
+  get inFlight(): number {
+    return this.current;
+  }
+
+  get limit(): number {
+    return this.limiter.limit;
+  }
+
+  /**
+   * Admits a request of `cls` (returns the in-flight count it started with, to hand back to
+   * `release`) or refuses it (null). At least one request of any class is always admitted on an
+   * idle thread, whatever the share says.
+   */
+  tryAcquire(cls: PriorityClass): number | null {
+    const cap = Math.max(1, Math.floor(this.limiter.limit * CLASS_SHARE[cls]));
+    if (this.current >= cap) {
+      this.shedByClass[cls]++;
+      return null;
+    }
+    this.admittedByClass[cls]++;
+    return ++this.current;
+  }
+
+  /** An admitted request answered after `rttMs`; `startedWith` is what tryAcquire returned. */
+  release(startedWith: number, rttMs: number, now: number): void {
+    this.current--;
+    this.limiter.onSample(rttMs, startedWith, now);
+  }
+
+  stats(): AdmissionStats {
+    return {
+      ...this.limiter.snapshot(),
+      inFlight: this.current,
+      admitted: { ...this.admittedByClass },
+      shed: { ...this.shedByClass },
+    };
+  }
+}

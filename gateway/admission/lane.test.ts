@@ -1,0 +1,132 @@
+import { describe, expect, it } from 'vitest';
+import { Lane, LaneOverloaded, type LaneOptions } from './lane.ts';
+
+const options = (overrides: Partial<LaneOptions> = {}): LaneOptions => ({
+  name: 'test',
+  concurrency: 1,
+  deadlineMs: 200,
+  targetWaitMs: 50,
+  intervalMs: 100,
+  maxQueue: 1000,
+  ...overrides,
+});
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A task that takes `ms` of wall time and answers its input. */
+const timed = async (task: unknown) => {
+  const { ms, value } = task as { ms: number; value: unknown };
+  await sleep(ms);
+  return value;
+};
+
+describe('Lane', () => {
+  it('runs up to its concurrency at once, the rest in order', async () => {
+    const lane = new Lane(options({ concurrency: 2 }), timed);
+    const started = performance.now();
+    const results = await Promise.all([1, 2, 3, 4].map((value) => lane.run({ ms: 40, value })));
+    expect(results).toEqual([1, 2, 3, 4]);
+    const took = performance.now() - started;
+    expect(took).toBeGreaterThanOrEqual(75);
+    expect(took).toBeLessThan(160);
+    expect(lane.stats().completed).toBe(4);
+  });
+
+  it('refuses a task past its deadline at once and never starts it', async () => {
+    let ran = 0;
+    const lane = new Lane(options({ deadlineMs: 100, targetWaitMs: 100 }), async (task) => {
+      ran++;
+      return timed(task);
+    });
+    const t0 = performance.now();
+    const long = lane.run({ ms: 400, value: 'long' });
+    const waiting = lane.run({ ms: 1, value: 'late' });
+    const refusedAt = await waiting.then(
+      () => null,
+      (error: unknown) => {
+        expect(error).toBeInstanceOf(LaneOverloaded);
+        expect((error as LaneOverloaded).reason).toBe('deadline');
+        expect((error as LaneOverloaded).retryAfterSeconds).toBeGreaterThanOrEqual(1);
+        return performance.now();
+      },
+    );
+    expect(refusedAt).not.toBeNull();
+    expect(refusedAt! - t0).toBeGreaterThanOrEqual(95);
+    expect(refusedAt! - t0).toBeLessThan(250);
+    await long;
+    // the refused task never ran, and it was refused near its deadline, not when the long one ended
+    expect(ran).toBe(1);
+    expect(lane.stats().shed.deadline).toBe(1);
+  });
+
+  it('refuses on arrival when the predicted wait exceeds the deadline', async () => {
+    const lane = new Lane(options({ deadlineMs: 100, targetWaitMs: 100 }), timed);
+    await lane.run({ ms: 30, value: 0 }); // measures the service time: ≈ 30 ms
+    const admitted = [1, 2, 3].map((value) => lane.run({ ms: 30, value })); // 1 runs, 2 and 3 wait
+    // a fourth waits behind two: predicted ≈ 3 × 30 ms < 100: admitted
+    admitted.push(lane.run({ ms: 30, value: 4 }));
+    // a fifth would wait ≈ 4 × 30 ms > 100: refused on arrival, at once
+    const t0 = performance.now();
+    const shed = await lane.run({ ms: 30, value: 5 }).then(
+      () => null,
+      (error: LaneOverloaded) => error,
+    );
+    expect(performance.now() - t0).toBeLessThan(20);
+    expect(shed?.reason).toBe('predicted');
+    expect(await Promise.all(admitted)).toEqual([1, 2, 3, 4]);
+  });
+
+  it('refuses when the queue bound is reached', async () => {
+    const lane = new Lane(options({ maxQueue: 2, deadlineMs: 10_000, targetWaitMs: 10_000 }), timed);
+    const all = [0, 1, 2].map((value) => lane.run({ ms: 20, value }));
+    await expect(lane.run({ ms: 20, value: 3 })).rejects.toMatchObject({ reason: 'full' });
+    await Promise.all(all);
+  });
+
+  it('a storm in one lane does not delay another lane', async () => {
+    const kdf = new Lane(options({ name: 'kdf', deadlineMs: 300, targetWaitMs: 300 }), timed);
+    const eligibility = new Lane(options({ name: 'eligibility' }), timed);
+    const storm = Array.from({ length: 50 }, (_, i) => kdf.run({ ms: 20, value: i }).catch(() => 'shed'));
+    const t0 = performance.now();
+    await eligibility.run({ ms: 5, value: 'ok' });
+    expect(performance.now() - t0).toBeLessThan(50);
+    const outcomes = await Promise.all(storm);
+    expect(outcomes.filter((o) => o === 'shed').length).toBeGreaterThan(0);
+  });
+
+  it('CoDel: a standing queue lowers the bound for arrivals from the deadline to the target', async () => {
+    let clock = 0;
+    const finishers: (() => void)[] = [];
+    const execute = () => new Promise<unknown>((resolve) => finishers.push(() => resolve('done')));
+    const lane = new Lane(
+      options({ deadlineMs: 1000, targetWaitMs: 50, intervalMs: 100, concurrency: 1 }),
+      execute,
+      () => clock,
+    );
+    const settle = () => new Promise((resolve) => setImmediate(resolve));
+    const finishOne = async () => {
+      clock += 40;
+      finishers.shift()!();
+      await settle();
+    };
+    const all = Array.from({ length: 11 }, () => lane.run({}).catch((error: Error) => error));
+    // A runs at 0; B..K wait. The first interval holds A's zero wait: no standing queue yet
+    await finishOne();
+    await finishOne();
+    await finishOne(); // t = 120: D started after waiting 120 ms; interval 1 closes (min 0)
+    expect(lane.stats().dropping).toBe(false);
+    // a newcomer predicted to wait 8 × 40 = 320 ms is within the 1,000 ms deadline: admitted
+    all.push(lane.run({}).catch((error: Error) => error));
+    expect(lane.stats().queued).toBe(8);
+    await finishOne();
+    await finishOne();
+    await finishOne(); // t = 240: every wait in interval 2 was ≥ 160 ms > 50: a standing queue
+    expect(lane.stats().dropping).toBe(true);
+    // the same kind of newcomer (predicted 6 × 40 = 240 ms) is now refused: above the target
+    await expect(lane.run({})).rejects.toMatchObject({ reason: 'predicted' });
+    while (finishers.length > 0) await finishOne();
+    await Promise.all(all);
+    expect(lane.stats().dropping).toBe(false);
+    expect(lane.stats().completed).toBe(12);
+  });
+});

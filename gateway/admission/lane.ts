@@ -1,0 +1,226 @@
+/**
+ * A work lane: one kind of CPU work (password hashing, eligibility, roster import) with its own
+ * concurrency (its own worker threads) and its own queue in front of them, so that a login storm
+ * never delays an eligibility check or a roster chunk (ARCHITECTURE.md "The opening", P7).
+ *
+ * The queue never lets work run late:
+ * - **deadline**: a task that has waited `deadlineMs` is refused at once (LaneOverloaded, which
+ *   the gateway answers 503 OVERLOADED + Retry-After), never started: its client has given up or
+ *   soon will, and running it would only delay the tasks behind it;
+ * - **predicted wait**: a task whose predicted wait (tasks ahead ÷ concurrency × the measured
+ *   service time) exceeds the bound is refused on arrival, not after waiting for nothing;
+ * - **CoDel**: while the shortest wait seen over an interval stays above `targetWaitMs`, the queue
+ *   is a standing queue (arrivals outpace service for good), and the bound for new arrivals drops
+ *   from the deadline to the target, so the standing queue drains instead of every task waiting
+ *   almost the whole deadline.
+ *
+ * It does not know what a task is: `execute` runs one (e.g. a piscina pool's run).
+ */
+
+export interface LaneOptions {
+  readonly name: string;
+  /** Tasks running at once (the lane's threads). */
+  readonly concurrency: number;
+  /** A task never starts after waiting this long. */
+  readonly deadlineMs: number;
+  /** CoDel target wait (≤ deadlineMs). */
+  readonly targetWaitMs: number;
+  /** CoDel interval over which the shortest wait is judged. */
+  readonly intervalMs: number;
+  /** Hard bound on waiting tasks. */
+  readonly maxQueue: number;
+}
+
+export class LaneOverloaded extends Error {
+  readonly code = 'OVERLOADED';
+  constructor(
+    readonly lane: string,
+    readonly reason: 'deadline' | 'predicted' | 'full',
+    readonly retryAfterSeconds: number,
+  ) {
+    super(`the ${lane} lane is overloaded (${reason})`);
+    this.name = 'LaneOverloaded';
+  }
+}
+
+export interface LaneStats {
+  readonly name: string;
+  readonly concurrency: number;
+  readonly running: number;
+  readonly queued: number;
+  readonly completed: number;
+  readonly failed: number;
+  readonly shed: { readonly deadline: number; readonly predicted: number; readonly full: number };
+  /** Smoothed service time of one task (ms), or null before the first. */
+  readonly serviceMs: number | null;
+  /** Whether the CoDel state says the queue is standing. */
+  readonly dropping: boolean;
+}
+
+interface Waiting {
+  readonly task: unknown;
+  readonly enqueuedAt: number;
+  resolve(value: unknown): void;
+  reject(error: Error): void;
+}
+
+export class Lane {
+  private readonly queue: Waiting[] = [];
+  private head = 0;
+  private running = 0;
+  private completed = 0;
+  private failed = 0;
+  private readonly shed = { deadline: 0, predicted: 0, full: 0 };
+  private serviceMs: number | null = null;
+  private dropping = false;
+  private intervalStartedAt: number;
+  private minWaitInInterval = Infinity;
+  private timer: ReturnType<typeof setInterval> | undefined;
+
+  constructor(
+    readonly options: LaneOptions,
+    private readonly execute: (task: unknown) => Promise<unknown>,
+    private readonly now: () => number = () => performance.now(),
+  ) {
+    if (options.concurrency < 1) throw new RangeError(`${options.name} lane: concurrency must be ≥ 1`);
+    if (options.targetWaitMs > options.deadlineMs) {
+      throw new RangeError(`${options.name} lane: the target wait must not exceed the deadline`);
+    }
+    this.intervalStartedAt = now();
+  }
+
+  get queued(): number {
+    return this.queue.length - this.head;
+  }
+
+  run<Result>(task: unknown): Promise<Result> {
+    const now = this.now();
+    if (this.running < this.options.concurrency && this.queued === 0) {
+      this.noteWait(0, now);
+      return this.start(task, now) as Promise<Result>;
+    }
+    const queued = this.queued;
+    if (queued >= this.options.maxQueue) return Promise.reject(this.refuse('full', this.predictWait(queued)));
+    const predicted = this.predictWait(queued);
+    const bound = this.dropping ? this.options.targetWaitMs : this.options.deadlineMs;
+    if (predicted > bound) return Promise.reject(this.refuse('predicted', predicted));
+    return new Promise<Result>((resolve, reject) => {
+      this.queue.push({ task, enqueuedAt: now, resolve: resolve as (value: unknown) => void, reject });
+      this.armTimer();
+    });
+  }
+
+  stats(): LaneStats {
+    return {
+      name: this.options.name,
+      concurrency: this.options.concurrency,
+      running: this.running,
+      queued: this.queued,
+      completed: this.completed,
+      failed: this.failed,
+      shed: { ...this.shed },
+      serviceMs: this.serviceMs,
+      dropping: this.dropping,
+    };
+  }
+
+  /** Refuses everything still waiting (shutdown). */
+  close(): void {
+    this.disarmTimer();
+    while (this.queued > 0) this.take()!.reject(new LaneOverloaded(this.options.name, 'full', 1));
+  }
+
+  /** How long a task arriving behind `ahead` waiting tasks is expected to wait (ms). */
+  private predictWait(ahead: number): number {
+    if (this.serviceMs === null) return 0;
+    return Math.ceil((ahead + 1) / this.options.concurrency) * this.serviceMs;
+  }
+
+  private refuse(reason: 'deadline' | 'predicted' | 'full', waitMs: number): LaneOverloaded {
+    this.shed[reason]++;
+    return new LaneOverloaded(this.options.name, reason, Math.max(1, Math.ceil(waitMs / 1000)));
+  }
+
+  private start(task: unknown, startedAt: number): Promise<unknown> {
+    this.running++;
+    return this.execute(task).then(
+      (result) => {
+        this.finish(startedAt, true);
+        return result;
+      },
+      (error: unknown) => {
+        this.finish(startedAt, false);
+        throw error;
+      },
+    );
+  }
+
+  private finish(startedAt: number, ok: boolean): void {
+    const now = this.now();
+    this.running--;
+    if (ok) this.completed++;
+    else this.failed++;
+    const took = now - startedAt;
+    this.serviceMs = this.serviceMs === null ? took : this.serviceMs * 0.8 + took * 0.2;
+    this.startNext(now);
+  }
+
+  private take(): Waiting | undefined {
+    if (this.queued === 0) return undefined;
+    const next = this.queue[this.head]!;
+    this.queue[this.head++] = undefined as unknown as Waiting;
+    if (this.head > 1024 && this.head * 2 > this.queue.length) {
+      this.queue.splice(0, this.head);
+      this.head = 0;
+    }
+    return next;
+  }
+
+  private startNext(now: number): void {
+    this.expire(now);
+    while (this.running < this.options.concurrency && this.queued > 0) {
+      const next = this.take()!;
+      this.noteWait(now - next.enqueuedAt, now);
+      this.start(next.task, now).then(next.resolve, next.reject);
+    }
+    if (this.queued === 0) {
+      this.disarmTimer();
+      this.dropping = false;
+    }
+  }
+
+  /** Refuses, oldest first, every waiting task that has reached its deadline. */
+  private expire(now: number): void {
+    while (this.queued > 0 && now - this.queue[this.head]!.enqueuedAt >= this.options.deadlineMs) {
+      const late = this.take()!;
+      this.noteWait(now - late.enqueuedAt, now);
+      late.reject(this.refuse('deadline', this.predictWait(this.queued)));
+    }
+  }
+
+  /** CoDel: the shortest wait over each interval tells a standing queue from a passing burst. */
+  private noteWait(waitMs: number, now: number): void {
+    if (waitMs < this.minWaitInInterval) this.minWaitInInterval = waitMs;
+    if (now - this.intervalStartedAt >= this.options.intervalMs) {
+      this.dropping = this.minWaitInInterval > this.options.targetWaitMs;
+      this.minWaitInInterval = Infinity;
+      this.intervalStartedAt = now;
+    }
+  }
+
+  private armTimer(): void {
+    if (this.timer) return;
+    const period = Math.max(5, Math.min(50, this.options.deadlineMs / 4));
+    this.timer = setInterval(() => {
+      const now = this.now();
+      this.expire(now);
+      if (this.queued === 0) this.disarmTimer();
+    }, period);
+    this.timer.unref?.();
+  }
+
+  private disarmTimer(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+}

@@ -1,0 +1,138 @@
+import { describe, expect, it } from 'vitest';
+import { Admission } from './admission.ts';
+import { AdaptiveLimit } from './limit.ts';
+
+/**
+ * A synthetic server for the limiter: `capacity` requests are served at `baseMs`; every request in
+ * flight beyond it queues behind the others, adding `perExtraMs` each (a single event loop).
+ */
+function drive(
+  limit: AdaptiveLimit,
+  { capacity, baseMs, perExtraMs, offered, windows }: Record<string, number>,
+): { limits: number[]; rtts: number[] } {
+  let now = 0;
+  const limits: number[] = [];
+  const rtts: number[] = [];
+  for (let w = 0; w < windows!; w++) {
+    const inFlight = Math.min(offered!, limit.limit);
+    const rtt = baseMs! + Math.max(0, inFlight - capacity!) * perExtraMs!;
+    for (let i = 0; i < 40; i++) {
+      now += 250 / 40;
+      limit.onSample(rtt, inFlight, now);
+    }
+    limits.push(limit.limit);
+    rtts.push(rtt);
+  }
+  return { limits, rtts };
+}
+
+describe('AdaptiveLimit (Gradient2 with an absolute target)', () => {
+  it('grows while latency stays flat and the limit is used', () => {
+    const limit = new AdaptiveLimit({ initial: 8, max: 1000 });
+    const { limits } = drive(limit, {
+      capacity: 10_000,
+      baseMs: 2,
+      perExtraMs: 0,
+      offered: 10_000,
+      windows: 60,
+    });
+    expect(limits.at(-1)!).toBeGreaterThan(100);
+    // it grew steadily, never fell
+    for (let i = 1; i < limits.length; i++) expect(limits[i]!).toBeGreaterThanOrEqual(limits[i - 1]!);
+  });
+
+  it('does not grow when the limit is not used (app-limited)', () => {
+    const limit = new AdaptiveLimit({ initial: 64, max: 1000 });
+    const { limits } = drive(limit, { capacity: 10_000, baseMs: 2, perExtraMs: 0, offered: 10, windows: 60 });
+    expect(limits.at(-1)).toBe(64);
+  });
+
+  it('settles near the capacity when queueing sets in, keeping latency under the target', () => {
+    const limit = new AdaptiveLimit({ initial: 8, max: 4096, targetP99Ms: 100 });
+    // 50 requests in flight run at 5 ms; each beyond adds 1 ms (a queue in the event loop)
+    const { limits, rtts } = drive(limit, {
+      capacity: 50,
+      baseMs: 5,
+      perExtraMs: 1,
+      offered: 100_000,
+      windows: 400,
+    });
+    const tail = limits.slice(-100);
+    // it keeps the capacity busy (≥ 50 in flight) and the latency near the absolute target: the
+    // gradient alone would follow the slowly rising average up; the target cuts it back
+    expect(Math.min(...tail)).toBeGreaterThanOrEqual(50);
+    expect(Math.max(...tail)).toBeLessThan(160);
+    expect(Math.max(...rtts.slice(-100))).toBeLessThan(115);
+  });
+
+  it('cuts the limit when a window misses the absolute p99 target, even if latency is flat', () => {
+    const limit = new AdaptiveLimit({ initial: 200, max: 4096, targetP99Ms: 150 });
+    // a uniformly slow backend (a planted slow Redis): the gradient alone sees no change
+    const { limits } = drive(limit, {
+      capacity: 10_000,
+      baseMs: 300,
+      perExtraMs: 0,
+      offered: 100_000,
+      windows: 20,
+    });
+    expect(limits.at(-1)!).toBeLessThan(200 * 0.8 ** 10);
+    expect(limit.snapshot().targetCuts).toBeGreaterThanOrEqual(18);
+  });
+
+  it('halves the limit at once on a timeout, once per window', () => {
+    const limit = new AdaptiveLimit({ initial: 100, timeoutMs: 1000, windowMs: 250, minWindowSamples: 5 });
+    limit.onSample(1500, 100, 0);
+    expect(limit.limit).toBe(50);
+    limit.onSample(1500, 100, 1);
+    expect(limit.limit).toBe(50);
+    expect(limit.snapshot().timeoutCuts).toBe(1);
+  });
+
+  it('recovers after the overload passes', () => {
+    const limit = new AdaptiveLimit({ initial: 200, max: 4096, targetP99Ms: 150 });
+    drive(limit, { capacity: 10_000, baseMs: 400, perExtraMs: 0, offered: 100_000, windows: 20 });
+    const low = limit.limit;
+    const { limits } = drive(limit, {
+      capacity: 10_000,
+      baseMs: 3,
+      perExtraMs: 0,
+      offered: 100_000,
+      windows: 100,
+    });
+    expect(limits.at(-1)!).toBeGreaterThan(low * 5);
+  });
+
+  it('stays fixed in static mode', () => {
+    const limit = new AdaptiveLimit({ adaptive: false, max: 10 });
+    drive(limit, { capacity: 1, baseMs: 5000, perExtraMs: 0, offered: 100, windows: 10 });
+    expect(limit.limit).toBe(10);
+  });
+});
+
+describe('Admission priority classes', () => {
+  it('sheds background first, then standard; critical keeps its reserved share', () => {
+    const admission = new Admission({ adaptive: false, max: 10 });
+    const held: number[] = [];
+    // background fills half the limit, no more
+    for (let i = 0; i < 10; i++) {
+      const got = admission.tryAcquire('background');
+      if (got !== null) held.push(got);
+    }
+    expect(held).toHaveLength(5);
+    // standard may go up to 8
+    let standard = 0;
+    for (let i = 0; i < 10; i++) if (admission.tryAcquire('standard') !== null) standard++;
+    expect(standard).toBe(3);
+    // critical gets the last 2
+    let critical = 0;
+    for (let i = 0; i < 10; i++) if (admission.tryAcquire('critical') !== null) critical++;
+    expect(critical).toBe(2);
+    const stats = admission.stats();
+    expect(stats.inFlight).toBe(10);
+    expect(stats.shed).toEqual({ critical: 8, standard: 7, background: 5 });
+    admission.release(10, 5, 0);
+    expect(admission.inFlight).toBe(9);
+    expect(admission.tryAcquire('standard')).toBeNull();
+    expect(admission.tryAcquire('critical')).toBe(10);
+  });
+});

@@ -1,0 +1,179 @@
+/**
+ * Waiting-room tickets over /ws/seats (API.md: `{"subscribe": ["queue:<ticketId>"]}`, the ticket's
+ * own account only): each app thread keeps the tickets its sockets watch, and one subscription to
+ * every province's queue channel (the keeper's ticks and the draw publish the room's counters
+ * there). A ticket's position and ETA follow from those counters alone (engine/queue.ts
+ * ticketView), so a tick costs this thread no Redis read per watcher: only a ticket that the head
+ * has passed (admitted) or that the draw has placed is read again. Pushes are coalesced per province
+ * (at most one per `coalesceMs`) and a socket gets a message only when its ticket's view changed;
+ * the current ticket is sent first on subscribe.
+ *
+ * It never throws out of a callback; a failed read or push is logged and retried on the next tick.
+ */
+import type { Cluster, Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Engine } from '../../engine/engine.ts';
+import {
+  countersFromAnswer,
+  ticketView,
+  type RoomCounters,
+  type TicketRecord,
+  type WaitingRoom,
+} from '../../engine/queue.ts';
+import { provinceOfTicket } from '../../engine/queueDraw.ts';
+import type { Clock } from '../clock.ts';
+import { ticketBody } from '../routes/common.ts';
+
+/** Where a watcher's messages go (a socket's checked send). */
+export type TicketSink = (json: string) => void;
+
+interface Watched {
+  record: TicketRecord;
+  readonly sinks: Map<TicketSink, string>;
+}
+
+export interface QueueWatchOptions {
+  readonly engine: Engine;
+  readonly room: WaitingRoom;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly coalesceMs: number;
+  readonly subscriber?: Redis | Cluster;
+}
+
+export class QueueWatch {
+  private readonly watched = new Map<string, Watched>();
+  private readonly byProvince = new Map<string, Set<string>>();
+  private readonly counters = new Map<string, RoomCounters>();
+  private readonly timers = new Map<string, ReturnType<typeof setTimeout>>();
+  private readonly subscriber: Redis | Cluster;
+  private started = false;
+
+  constructor(private readonly options: QueueWatchOptions) {
+    this.subscriber = options.subscriber ?? options.engine.redis.duplicate();
+    this.subscriber.on('pmessage', (_pattern: string, channel: string, message: string) => {
+      try {
+        const provinceCode = /\{p([0-9]{2})\}/.exec(channel)?.[1];
+        if (!provinceCode) return;
+        const parsed = JSON.parse(message) as { room?: unknown };
+        this.counters.set(provinceCode, countersFromAnswer(parsed.room));
+        this.schedule(provinceCode);
+      } catch (error) {
+        options.log.warn({ err: error }, 'queue watch: unreadable channel message');
+      }
+    });
+    this.subscriber.on('error', (error: unknown) => {
+      options.log.warn({ err: error }, 'queue watch: subscriber connection error');
+    });
+  }
+
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    await this.subscriber.psubscribe(this.options.engine.keys.queueChannelPattern());
+  }
+
+  async close(): Promise<void> {
+    for (const timer of this.timers.values()) clearTimeout(timer);
+    this.timers.clear();
+    try {
+      await this.subscriber.quit();
+    } catch {
+      this.subscriber.disconnect();
+    }
+  }
+
+  /** Tickets watched on this thread. */
+  get size(): number {
+    return this.watched.size;
+  }
+
+  /**
+   * Starts pushing `ticketId` to `sink` if it is `accountId`'s ticket; sends its current state
+   * first. Resolves false (nothing sent) when there is no such ticket of that account.
+   */
+  async watch(ticketId: string, accountId: string, sink: TicketSink): Promise<boolean> {
+    const provinceCode = provinceOfTicket(ticketId);
+    if (provinceCode === null) return false;
+    const [record, counters, now] = await Promise.all([
+      this.options.room.ticket(ticketId),
+      this.options.room.counters(provinceCode),
+      this.options.clock.now(),
+    ]);
+    if (!record || record.accountId !== accountId) return false;
+    if (!this.counters.has(provinceCode)) this.counters.set(provinceCode, counters);
+    let entry = this.watched.get(ticketId);
+    if (!entry) {
+      entry = { record, sinks: new Map() };
+      this.watched.set(ticketId, entry);
+      let ids = this.byProvince.get(provinceCode);
+      if (!ids) this.byProvince.set(provinceCode, (ids = new Set()));
+      ids.add(ticketId);
+    }
+    const json = this.message(entry.record, this.counters.get(provinceCode) ?? counters, now);
+    entry.sinks.set(sink, json);
+    sink(json);
+    return true;
+  }
+
+  unwatch(ticketId: string, sink: TicketSink): void {
+    const entry = this.watched.get(ticketId);
+    if (!entry) return;
+    entry.sinks.delete(sink);
+    if (entry.sinks.size > 0) return;
+    this.watched.delete(ticketId);
+    const provinceCode = provinceOfTicket(ticketId);
+    if (provinceCode) this.byProvince.get(provinceCode)?.delete(ticketId);
+  }
+
+  private message(record: TicketRecord, counters: RoomCounters, now: number): string {
+    return JSON.stringify({ type: 'queue', ticket: ticketBody(ticketView(record, counters, now)) });
+  }
+
+  private schedule(provinceCode: string): void {
+    if (this.timers.has(provinceCode) || !this.byProvince.get(provinceCode)?.size) return;
+    this.timers.set(
+      provinceCode,
+      setTimeout(() => {
+        this.timers.delete(provinceCode);
+        this.flush(provinceCode).catch((error: unknown) => {
+          this.options.log.warn({ err: error, provinceCode }, 'queue watch: push failed');
+        });
+      }, this.options.coalesceMs),
+    );
+  }
+
+  /** Pushes every watched ticket of a province whose view changed. */
+  private async flush(provinceCode: string): Promise<void> {
+    const ids = [...(this.byProvince.get(provinceCode) ?? [])];
+    const counters = this.counters.get(provinceCode);
+    if (ids.length === 0 || !counters) return;
+    // a ticket the head has passed was admitted, a PREQUEUE one the draw has placed: read them again
+    const stale = ids.filter((id) => {
+      const record = this.watched.get(id)?.record;
+      return (
+        record !== undefined &&
+        ((record.state === 'W' && record.seq <= counters.head) ||
+          (record.state === 'P' && counters.drawn > 0))
+      );
+    });
+    const [fresh, now] = await Promise.all([
+      Promise.all(stale.map((id) => this.options.room.ticket(id))),
+      this.options.clock.now(),
+    ]);
+    fresh.forEach((record) => {
+      const entry = record && this.watched.get(record.ticketId);
+      if (entry) entry.record = record;
+    });
+    for (const id of ids) {
+      const entry = this.watched.get(id);
+      if (!entry) continue;
+      const json = this.message(entry.record, counters, now);
+      for (const [sink, last] of entry.sinks) {
+        if (last === json) continue;
+        entry.sinks.set(sink, json);
+        sink(json);
+      }
+    }
+  }
+}
