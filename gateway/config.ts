@@ -9,6 +9,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { Ajv } from 'ajv';
 
 const Int = (minimum: number, maximum = Number.MAX_SAFE_INTEGER) => Type.Integer({ minimum, maximum });
+const LaneSchema = Type.Object({ threads: Int(1, 64), deadlineMs: Int(1, 600_000), maxQueue: Int(0) });
 
 const ConfigSchema = Type.Object(
   {
@@ -42,8 +43,12 @@ const ConfigSchema = Type.Object(
       initialActive: Int(1),
       drainGraceMs: Int(0),
     }),
-    poolThreads: Int(1, 64),
-    poolMaxQueue: Int(0),
+    /** The work lanes of the worker pool (gateway/workers/pool.ts): threads, queue deadline, queue bound. */
+    lanes: Type.Object({
+      password: LaneSchema,
+      eligibility: LaneSchema,
+      roster: LaneSchema,
+    }),
     sessionTtlMs: Int(60_000),
     holdMs: Int(1_000),
     emptyMs: Int(1_000),
@@ -149,8 +154,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       initialActive: intFrom(env, 'QUEUE_INITIAL_ACTIVE', 50),
       drainGraceMs: intFrom(env, 'QUEUE_DRAIN_GRACE_MS', 10_000),
     },
-    poolThreads: intFrom(env, 'POOL_THREADS', availableParallelism()),
-    poolMaxQueue: intFrom(env, 'POOL_MAX_QUEUE', 512),
+    lanes: {
+      // the KDF leaves a core to the event loops by default (P7: a login storm must not starve them)
+      password: {
+        threads: intFrom(env, 'POOL_THREADS', Math.max(1, availableParallelism() - 1)),
+        deadlineMs: intFrom(env, 'LANE_KDF_DEADLINE_MS', 1_000),
+        maxQueue: intFrom(env, 'POOL_MAX_QUEUE', 512),
+      },
+      eligibility: {
+        threads: intFrom(env, 'ELIGIBILITY_THREADS', 1),
+        deadlineMs: intFrom(env, 'LANE_ELIGIBILITY_DEADLINE_MS', 500),
+        maxQueue: intFrom(env, 'POOL_MAX_QUEUE', 512),
+      },
+      roster: {
+        threads: intFrom(env, 'ROSTER_THREADS', 1),
+        deadlineMs: intFrom(env, 'LANE_ROSTER_DEADLINE_MS', 30_000),
+        maxQueue: intFrom(env, 'POOL_MAX_QUEUE', 512),
+      },
+    },
     sessionTtlMs: intFrom(env, 'SESSION_TTL_MS', 2 * 3_600_000),
     holdMs: intFrom(env, 'HOLD_MS', 12 * 3_600_000),
     emptyMs: intFrom(env, 'EMPTY_REGISTRATION_MS', 12 * 3_600_000),

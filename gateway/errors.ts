@@ -7,7 +7,7 @@
  * This module must never put personal data (phones, emails, ID numbers, codes) in a message.
  */
 import { ENGINE_CODES, type EngineCode } from '../engine/codes.ts';
-import { WorkerPoolFull } from './workers/pool.ts';
+import { LaneOverloaded } from './admission/lane.ts';
 
 export interface CodeInfo {
   readonly status: number;
@@ -134,8 +134,12 @@ export class ApiError extends Error {
 /** What the gateway's catch-all answers for anything thrown: refusals keep their code. */
 export function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
-  if (err instanceof WorkerPoolFull) {
-    return new ApiError('OVERLOADED', { details: { retryAfterSeconds: 1 }, cause: err });
+  if (err instanceof LaneOverloaded) {
+    // a work lane refused it (gateway/workers/pool.ts): which lane, and when to come back
+    return new ApiError('OVERLOADED', {
+      details: { retryAfterSeconds: err.retryAfterSeconds, lane: err.lane },
+      cause: err,
+    });
   }
   return new ApiError('INTERNAL_ERROR', { cause: err });
 }

@@ -31,13 +31,42 @@ const THREAD_ENTRY = fileURLToPath(new URL('./thread.ts', import.meta.url));
 const BOOTSTRAP = new URL('./tsWorker.cjs', import.meta.url);
 const YOUNG_GENERATION_MB = 192;
 
+/** The work lanes' gauges and counters (Prometheus text), from the main thread's pool. */
+export function laneMetricsText(pool: WorkerPool): string {
+  const lines = [
+    '# HELP worker_pool_queued Tasks waiting for a worker thread (all lanes)',
+    '# TYPE worker_pool_queued gauge',
+    `worker_pool_queued ${pool.queued}`,
+    '# HELP lane_queued Tasks waiting in a work lane',
+    '# TYPE lane_queued gauge',
+    '# HELP lane_running Tasks running in a work lane',
+    '# TYPE lane_running gauge',
+    '# HELP lane_shed_total Tasks a work lane refused, by reason (deadline, predicted wait, full queue)',
+    '# TYPE lane_shed_total counter',
+    '# HELP lane_service_ms Smoothed time one task of the lane takes',
+    '# TYPE lane_service_ms gauge',
+  ];
+  for (const lane of pool.stats()) {
+    lines.push(
+      `lane_queued{lane="${lane.name}"} ${lane.queued}`,
+      `lane_running{lane="${lane.name}"} ${lane.running}`,
+    );
+    for (const [reason, count] of Object.entries(lane.shed)) {
+      lines.push(`lane_shed_total{lane="${lane.name}",reason="${reason}"} ${count}`);
+    }
+    if (lane.serviceMs !== null)
+      lines.push(`lane_service_ms{lane="${lane.name}"} ${lane.serviceMs.toFixed(2)}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
 export async function startGateway(config: Config, log: Logger): Promise<RunningGateway> {
   const port =
     config.port === 0
       ? await freePort({ host: config.host === '0.0.0.0' ? '127.0.0.1' : config.host })
       : config.port;
   const threadConfig: Config = { ...config, port };
-  const pool = new WorkerPool({ threads: config.poolThreads, maxQueue: config.poolMaxQueue });
+  const pool = new WorkerPool({ lanes: config.lanes });
   const workers: Worker[] = [];
   let nextCollection = 1;
   const collections = new Map<number, { parts: object[]; requester: Worker; requestId: number }>();
@@ -96,7 +125,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
             collection.requester.postMessage({
               type: 'metrics-text',
               id: collection.requestId,
-              text: `${text}\n# HELP worker_pool_queued Tasks waiting for a worker thread\n# TYPE worker_pool_queued gauge\nworker_pool_queued ${pool.queued}\n# HELP gateway_threads App threads serving the port\n# TYPE gateway_threads gauge\ngateway_threads ${workers.length}\n${persistence}`,
+              text: `${text}\n${laneMetricsText(pool)}# HELP gateway_threads App threads serving the port\n# TYPE gateway_threads gauge\ngateway_threads ${workers.length}\n${persistence}`,
             } satisfies ToThread),
           );
         }

@@ -1,13 +1,16 @@
 /**
- * The worker pool (piscina) for CPU-bound work: password hashing (KDF), eligibility evaluation,
- * roster rows (file chunks and admin API rows). One pool, shared by every kind of work (so one
- * bounded queue to watch), and one worker file per kind (`<kind>.worker.ts`, default export, listed
- * in WORKER_FILES) named per task by URL; workers run TypeScript through tsx's loader. A full
- * queue is an overload answer (WorkerPoolFull → 503 OVERLOADED at the gateway), never an
- * unbounded wait.
+ * The worker pool for CPU-bound work, as separate lanes (ARCHITECTURE.md "The opening"): password
+ * hashing (the KDF), eligibility evaluation and roster rows each have their own piscina threads and
+ * their own queue with a deadline (gateway/admission/lane.ts), so a login storm never delays an
+ * eligibility check or a roster chunk, and work that has waited past its deadline is refused at
+ * once (LaneOverloaded → 503 OVERLOADED + Retry-After at the gateway), never run late. One worker
+ * file per kind (`<kind>.worker.ts`, default export, listed in WORKER_FILES), named per task by URL;
+ * workers run TypeScript through tsx's loader. By default the KDF lane leaves a core to the event
+ * loops (cores − 1 threads).
  */
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
+import { Lane, LaneOverloaded, type LaneStats } from '../admission/lane.ts';
 
 /** The worker file of each kind of work: beside this module, or in the feature folder it serves. */
 const WORKER_FILES = {
@@ -17,62 +20,104 @@ const WORKER_FILES = {
 } as const;
 
 export type WorkerKind = keyof typeof WORKER_FILES;
+export const WORKER_KINDS = Object.keys(WORKER_FILES) as WorkerKind[];
+
+export interface LaneSettings {
+  /** Threads of this lane. */
+  readonly threads: number;
+  /** A task never starts after waiting this long in the lane's queue. */
+  readonly deadlineMs: number;
+  /** Tasks allowed to wait beyond the running ones. */
+  readonly maxQueue: number;
+}
+
+/** Each lane's defaults: the KDF leaves a core to the event loops; a roster chunk may wait longer. */
+export function defaultLanes(cores = availableParallelism()): Record<WorkerKind, LaneSettings> {
+  return {
+    password: { threads: Math.max(1, cores - 1), deadlineMs: 1_000, maxQueue: 512 },
+    eligibility: { threads: 1, deadlineMs: 500, maxQueue: 512 },
+    roster: { threads: 1, deadlineMs: 30_000, maxQueue: 512 },
+  };
+}
 
 export interface WorkerPoolOptions {
-  /** Threads (default: number of cores). */
+  /** Every lane's threads, unless `lanes` says otherwise (tools that run one kind of work). */
   readonly threads?: number;
-  /** Tasks allowed to wait beyond the running ones (default 256 per thread). */
-  readonly maxQueue?: number;
+  readonly lanes?: Partial<Record<WorkerKind, Partial<LaneSettings>>>;
 }
 
-export class WorkerPoolFull extends Error {
-  readonly code = 'OVERLOADED';
-  constructor() {
-    super('worker pool queue is full');
-    this.name = 'WorkerPoolFull';
-  }
-}
+/** A lane refused a task: its queue is full or it would wait past its deadline (503 OVERLOADED). */
+export { LaneOverloaded };
 
 /** What services need of the pool: the real one (main thread) or its proxy (gateway app threads). */
 export interface TaskRunner {
   run<Result>(kind: WorkerKind, task: unknown): Promise<Result>;
 }
 
+interface OneLane {
+  readonly piscina: Piscina;
+  readonly lane: Lane;
+  readonly settings: LaneSettings;
+}
+
 export class WorkerPool implements TaskRunner {
-  private readonly piscina: Piscina;
-  readonly threads: number;
-  readonly maxQueue: number;
+  private readonly lanes: Record<WorkerKind, OneLane>;
 
   constructor(options: WorkerPoolOptions = {}) {
-    this.threads = options.threads ?? availableParallelism();
-    this.maxQueue = options.maxQueue ?? 256 * this.threads;
-    this.piscina = new Piscina({
-      minThreads: this.threads,
-      maxThreads: this.threads,
-      maxQueue: this.maxQueue,
-      execArgv: ['--import', 'tsx'],
-    });
-  }
-
-  /** Runs one task of `kind`; throws WorkerPoolFull at once when the queue is full. */
-  async run<Result>(kind: WorkerKind, task: unknown): Promise<Result> {
-    if (this.piscina.queueSize >= this.maxQueue) throw new WorkerPoolFull();
-    try {
-      return (await this.piscina.run(task, { filename: WORKER_FILES[kind] })) as Result;
-    } catch (error) {
-      if (error instanceof Error && /queue is at limit|no task queue available/i.test(error.message)) {
-        throw new WorkerPoolFull();
-      }
-      throw error;
+    const defaults = defaultLanes();
+    const lanes = {} as Record<WorkerKind, OneLane>;
+    for (const kind of WORKER_KINDS) {
+      const settings: LaneSettings = {
+        ...defaults[kind],
+        ...(options.threads === undefined ? {} : { threads: options.threads }),
+        ...options.lanes?.[kind],
+      };
+      const piscina = new Piscina({
+        filename: WORKER_FILES[kind],
+        // the KDF and eligibility lanes stay warm; a roster lane starts its threads on first use
+        minThreads: kind === 'roster' ? 0 : settings.threads,
+        maxThreads: settings.threads,
+        // the lane keeps the queue (with its deadline); piscina only runs what the lane hands it
+        maxQueue: settings.threads,
+        execArgv: ['--import', 'tsx'],
+      });
+      const lane = new Lane(
+        {
+          name: kind,
+          concurrency: settings.threads,
+          deadlineMs: settings.deadlineMs,
+          targetWaitMs: Math.max(1, Math.floor(settings.deadlineMs / 4)),
+          intervalMs: Math.max(100, Math.floor(settings.deadlineMs / 2)),
+          maxQueue: settings.maxQueue,
+        },
+        (task) => piscina.run(task),
+      );
+      lanes[kind] = { piscina, lane, settings };
     }
+    this.lanes = lanes;
   }
 
-  /** Tasks waiting (not yet running), for admission metrics. */
+  /** Threads of all lanes together. */
+  get threads(): number {
+    return WORKER_KINDS.reduce((sum, kind) => sum + this.lanes[kind].settings.threads, 0);
+  }
+
+  /** Runs one task of `kind` in its lane; throws LaneOverloaded at once when the lane refuses it. */
+  run<Result>(kind: WorkerKind, task: unknown): Promise<Result> {
+    return this.lanes[kind].lane.run<Result>(task);
+  }
+
+  /** Tasks waiting in every lane (not yet running). */
   get queued(): number {
-    return this.piscina.queueSize;
+    return WORKER_KINDS.reduce((sum, kind) => sum + this.lanes[kind].lane.queued, 0);
+  }
+
+  stats(): LaneStats[] {
+    return WORKER_KINDS.map((kind) => this.lanes[kind].lane.stats());
   }
 
   async close(): Promise<void> {
-    await this.piscina.destroy();
+    for (const kind of WORKER_KINDS) this.lanes[kind].lane.close();
+    await Promise.all(WORKER_KINDS.map((kind) => this.lanes[kind].piscina.destroy()));
   }
 }

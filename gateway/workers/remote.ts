@@ -1,11 +1,11 @@
 /**
  * The worker pool is shared by every gateway app thread (issue: "the pool shared"): it lives in
  * the main thread, and app threads reach it through a MessagePort. `servePool` answers on the main
- * side; `RemoteTaskRunner` is the app threads' TaskRunner. A full pool queue travels back as
- * WorkerPoolFull, so the app thread answers 503 OVERLOADED at once.
+ * side; `RemoteTaskRunner` is the app threads' TaskRunner. A lane's refusal travels back as
+ * LaneOverloaded (with its Retry-After), so the app thread answers 503 OVERLOADED at once.
  */
 import type { MessagePort } from 'node:worker_threads';
-import { WorkerPoolFull, type TaskRunner, type WorkerKind } from './pool.ts';
+import { LaneOverloaded, type TaskRunner, type WorkerKind } from './pool.ts';
 
 interface TaskMessage {
   readonly id: number;
@@ -15,7 +15,13 @@ interface TaskMessage {
 
 type ResultMessage =
   | { readonly id: number; readonly ok: true; readonly result: unknown }
-  | { readonly id: number; readonly ok: false; readonly full: boolean; readonly message: string };
+  | {
+      readonly id: number;
+      readonly ok: false;
+      /** A lane's refusal: which lane, why, and the Retry-After it suggests. */
+      readonly shed: { lane: string; reason: LaneOverloaded['reason']; retryAfterSeconds: number } | null;
+      readonly message: string;
+    };
 
 export function servePool(pool: TaskRunner, port: MessagePort): void {
   port.on('message', (message: TaskMessage) => {
@@ -25,7 +31,10 @@ export function servePool(pool: TaskRunner, port: MessagePort): void {
         port.postMessage({
           id: message.id,
           ok: false,
-          full: error instanceof WorkerPoolFull,
+          shed:
+            error instanceof LaneOverloaded
+              ? { lane: error.lane, reason: error.reason, retryAfterSeconds: error.retryAfterSeconds }
+              : null,
           message: error instanceof Error ? error.message : String(error),
         } satisfies ResultMessage),
     );
@@ -44,7 +53,9 @@ export class RemoteTaskRunner implements TaskRunner {
       if (message.ok) waiter.resolve(message.result);
       else
         waiter.reject(
-          message.full ? new WorkerPoolFull() : new Error(`worker task failed: ${message.message}`),
+          message.shed
+            ? new LaneOverloaded(message.shed.lane, message.shed.reason, message.shed.retryAfterSeconds)
+            : new Error(`worker task failed: ${message.message}`),
         );
     });
   }

@@ -109,7 +109,7 @@ export async function runEligibilityBench(options: EligibilityBenchOptions) {
   ): Promise<number> {
     const tasks = Math.ceil(count / batchSize);
     // Enough tasks in flight to keep every thread busy without hitting the bounded queue.
-    const inflight = Math.min(workers.maxQueue, Math.max(4 * workers.threads, Math.ceil(4096 / batchSize)));
+    const inflight = Math.min(512, Math.max(4 * workers.threads, Math.ceil(4096 / batchSize)));
     const perSec = await drive(tasks, inflight, async (t) => {
       const items = Array.from({ length: batchSize }, (_, k) => identity(t * batchSize + k));
       const task: EligibilityTask = keyInTask ? { items, hmacKey } : { items };

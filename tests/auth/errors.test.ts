@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { ENGINE_CODES } from '../../engine/codes.ts';
 import { API_CODES, ApiError, isApiCode, toApiError } from '../../gateway/errors.ts';
-import { WorkerPoolFull } from '../../gateway/workers/pool.ts';
+import { LaneOverloaded } from '../../gateway/workers/pool.ts';
 
 describe('gateway error codes (R1, R2 and API.md)', () => {
   it('gives the statuses API.md fixes', () => {
@@ -72,7 +72,8 @@ describe('gateway error codes (R1, R2 and API.md)', () => {
   it('maps anything thrown: refusals keep their code, a full worker queue is OVERLOADED, the rest 500', () => {
     const refusal = new ApiError('PHONE_IN_USE');
     expect(toApiError(refusal)).toBe(refusal);
-    expect(toApiError(new WorkerPoolFull())).toMatchObject({ code: 'OVERLOADED', status: 503 });
+    const shed = toApiError(new LaneOverloaded('password', 'deadline', 2));
+    expect(shed).toMatchObject({ code: 'OVERLOADED', status: 503, retryAfterSeconds: 2 });
     const internal = toApiError(new Error('connection string postgres://secret'));
     expect(internal).toMatchObject({ code: 'INTERNAL_ERROR', status: 500 });
     expect(JSON.stringify(internal.toBody())).not.toContain('secret');
