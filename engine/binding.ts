@@ -20,6 +20,11 @@ import type { CandidateRef, Engine } from './engine.ts';
 import { dueBucketOf } from './keys.ts';
 import { decodeRegistration, encodeSnapshot, type RegistrationView, type Snapshot } from './views.ts';
 
+/** What the hot reservation path needs of a binding: fixed once bound (I2, R7). */
+export interface BoundRef extends CandidateRef {
+  readonly eligibleSubjects: readonly string[];
+}
+
 export interface AccountClaim {
   readonly state: 'PENDING' | 'BOUND';
   readonly provinceCode: string;

@@ -7,6 +7,7 @@
 import { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
+import type { BoundRef } from '../engine/binding.ts';
 import { Engine } from '../engine/engine.ts';
 import { idKeysFromEnv, type IdKeys } from '../engine/idCrypto.ts';
 import { GatewayKeys } from '../engine/keys.ts';
@@ -20,7 +21,6 @@ import { EligibilityService } from './eligibility.ts';
 import { FeeTable } from './fees.ts';
 import { GatewayMetrics } from './metrics.ts';
 import type { TaskRunner, WorkerPool } from './workers/pool.ts';
-import type { BoundRef } from './routes/common.ts';
 
 export interface Services {
   readonly config: Config;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { formatPlan, openingShareIn, planCapacity, type PlanScenario } from './plan.ts';
+import { openingShareIn, planCapacity, type PlanScenario } from './plan.ts';
+import { formatPlan } from './planFormat.ts';
 import { opening, peakRate, profileTotal } from './profiles.ts';
 import type { MeasuredCapacity } from './report/types.ts';
 

@@ -27,7 +27,7 @@
  * 3. A measured p99 above targetP99Ms is a warning: the measurement does not support the target.
  */
 import type { MeasuredCapacity } from './report/types.ts';
-import { num, pct } from './planFormat.ts';
+import { num, pct } from './planNumbers.ts';
 import {
   OPENING_AT_S,
   durationOf,
@@ -669,5 +669,3 @@ export function planCapacity(measured: MeasuredCapacity, scenario: PlanScenario)
     warnings,
   };
 }
-
-export { formatPlan, num } from './planFormat.ts';

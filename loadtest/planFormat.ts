@@ -3,18 +3,7 @@
  * arithmetic, the per-province checks, the assumptions and the warnings. Pure string building.
  */
 import type { CapacityPlan } from './plan.ts';
-
-/** Numbers for the arithmetic lines: grouped thousands, few decimals, never `NaN`. */
-export function num(x: number): string {
-  if (!Number.isFinite(x)) return String(x);
-  const abs = Math.abs(x);
-  if (abs === 0) return '0';
-  if (abs >= 100) return Math.round(x).toLocaleString('en-US');
-  if (abs >= 1) return x.toLocaleString('en-US', { maximumFractionDigits: 2 });
-  return String(Number(x.toPrecision(3)));
-}
-
-export const pct = (x: number): string => `${num(x * 100)} %`;
+import { num, pct } from './planNumbers.ts';
 
 function pad(text: string, width: number): string {
   return text + ' '.repeat(Math.max(0, width - text.length));

@@ -7,12 +7,12 @@
 import { parseArgs } from 'node:util';
 import {
   PLAN_DEFAULTS,
-  formatPlan,
   planCapacity,
   type CapacityPlan,
   type PlanScenario,
   type ProvinceShare,
 } from '../loadtest/plan.ts';
+import { formatPlan } from '../loadtest/planFormat.ts';
 import { readMeasured, ReportInputError } from '../loadtest/report/file.ts';
 import type { MeasuredCapacity } from '../loadtest/report/types.ts';
 import { PROVINCES } from '../engine/provinces.ts';

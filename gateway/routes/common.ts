@@ -3,7 +3,7 @@
  * account (object-level authorization: a session only ever reaches its own candidate), turning an
  * engine refusal into the API's error, and the API's shapes of times and registrations.
  */
-import { boundCandidate } from '../../engine/binding.ts';
+import { boundCandidate, type BoundRef } from '../../engine/binding.ts';
 import type { CandidateRef } from '../../engine/engine.ts';
 import type { EngineCode, Refusal } from '../../engine/codes.ts';
 import type { ItemView, RegistrationView, ReviewView } from '../../engine/views.ts';
@@ -44,11 +44,6 @@ export function passRequiredError(refusal: Refusal<EngineCode>, now: number): Ap
   return new ApiError('QUEUE_PASS_REQUIRED', {
     details: { ticket: ticket === null ? null : ticketBody(ticket) },
   });
-}
-
-/** What the hot reservation path needs of a binding: fixed once bound (I2, R7). */
-export interface BoundRef extends CandidateRef {
-  readonly eligibleSubjects: readonly string[];
 }
 
 /**
