@@ -15,6 +15,7 @@ import { realpathSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { pino } from 'pino';
+import { storesFromEnv } from '../config/index.ts';
 import { createPool, query, runInTransaction } from './pool.ts';
 import type { DbLogger, Pool } from './pool.ts';
 
@@ -218,8 +219,8 @@ function pendingMigrations(files: readonly MigrationFile[], applied: readonly Ap
 
 async function main(): Promise<void> {
   const logger = pino({ name: 'db:migrate' });
-  const url = process.env.DATABASE_URL;
-  if (url === undefined || url.trim() === '') {
+  const url = storesFromEnv().databaseUrl;
+  if (url.trim() === '') {
     logger.error(
       {},
       'DATABASE_URL is not set: give the PostgreSQL to migrate, e.g. ' +

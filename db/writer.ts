@@ -31,6 +31,7 @@
  * different shards live on different nodes, and the read would have to be split per node.
  */
 import type { Redis } from 'ioredis';
+import { DEFAULTS } from '../config/defaults.ts';
 import { decodeEvent, type EngineEvent } from '../engine/events.ts';
 import { deadLetterStreamOf, KeySpace } from '../engine/keys.ts';
 import { WRITER_GROUP } from '../engine/outbox.ts';
@@ -47,12 +48,12 @@ export interface WriterOptions {
   readonly batchSize?: number;
   /** How long one read blocks waiting for new entries (ms). */
   readonly idleMs?: number;
-  /** Entries of other consumers idle longer than this are claimed (XAUTOCLAIM). Default 30 s. */
+  /** Entries of other consumers idle longer than this are claimed (XAUTOCLAIM). Default: config/defaults.ts. */
   readonly claimIdleMs?: number;
   readonly claimIntervalMs?: number;
-  /** Attempts of a failing event (non-transient error) before it is dead-lettered. Default 3. */
+  /** Attempts of a failing event (non-transient error) before it is dead-lettered. Default: config/defaults.ts. */
   readonly maxAttempts?: number;
-  /** Concurrent transactions, streams spread over them (default 1). Needs as many pool clients. */
+  /** Concurrent transactions, streams spread over them. Needs as many pool clients. */
   readonly lanes?: number;
   /**
    * How a batch's events go in: 'unnest' (array parameters, the default) or 'copy' (COPY into a
@@ -70,7 +71,7 @@ export interface WriterOptions {
   readonly backoffBaseMs?: number;
   readonly backoffMaxMs?: number;
   readonly trimIntervalMs?: number;
-  /** Acknowledged entries younger than this are kept (for reconcile and inspection). Default 10 min. */
+  /** Acknowledged entries younger than this are kept (for reconcile and inspection). */
   readonly retainMs?: number;
   /** Redis hash where each writer publishes its stats (field = consumer); default the streams' key space's `writerStats`. */
   readonly statsKey?: string;
@@ -184,8 +185,8 @@ export class StreamWriter {
     private readonly options: WriterOptions,
   ) {
     this.group = options.group ?? WRITER_GROUP;
-    this.batchSize = options.batchSize ?? 1000;
-    this.maxAttempts = options.maxAttempts ?? 3;
+    this.batchSize = options.batchSize ?? DEFAULTS.writer.batchSize;
+    this.maxAttempts = options.maxAttempts ?? DEFAULTS.writer.maxAttempts;
     this.reader = redis.duplicate();
     // failures surface on the commands themselves (and are retried); no unhandled 'error' events
     this.reader.on('error', () => undefined);
@@ -258,7 +259,7 @@ export class StreamWriter {
   /** Claims entries idle for more than `claimIdleMs` from other consumers and writes them. */
   async claimIdle(): Promise<number> {
     await this.ensureGroups();
-    const minIdle = this.options.claimIdleMs ?? 30_000;
+    const minIdle = this.options.claimIdleMs ?? DEFAULTS.writer.claimIdleMs;
     let total = 0;
     for (const stream of this.options.streams) {
       let cursor = '0-0';
@@ -297,7 +298,7 @@ export class StreamWriter {
    * re-register in another province, which a retry sorts out.
    */
   async processEntries(entries: readonly Entry[]): Promise<number> {
-    const lanes = this.options.lanes ?? 1;
+    const lanes = this.options.lanes ?? DEFAULTS.writer.lanes;
     if (lanes <= 1 || entries.length === 0) return this.processLane(entries);
     const byLane = new Map<number, Entry[]>();
     for (const entry of entries) {
@@ -564,7 +565,7 @@ export class StreamWriter {
 
   /** XTRIM MINID below what every group still needs; returns how many entries went. */
   async trim(): Promise<number> {
-    const retainMs = this.options.retainMs ?? 600_000;
+    const retainMs = this.options.retainMs ?? DEFAULTS.writer.retainMs;
     const horizon = `${Math.max(0, Date.now() - retainMs)}-0`;
     let trimmed = 0;
     for (const stream of this.options.streams) {
@@ -612,7 +613,7 @@ export class StreamWriter {
    * for the slowest at each batch. Lane 0 also claims, trims and publishes the stats.
    */
   start(): void {
-    const lanes = Math.max(1, this.options.lanes ?? 1);
+    const lanes = Math.max(1, this.options.lanes ?? DEFAULTS.writer.lanes);
     const streamsOf = (lane: number) => this.options.streams.filter((_, index) => index % lanes === lane);
     const loops = Array.from(
       { length: Math.min(lanes, Math.max(1, this.options.streams.length)) },
@@ -638,7 +639,7 @@ export class StreamWriter {
     while (!this.stopped && (await this.safely(() => this.drainStreams(streams, reader, cursors))) !== 0);
     while (!this.stopped) {
       const now = Date.now();
-      if (housekeeping && now - this.lastClaimAt >= (this.options.claimIntervalMs ?? 5_000)) {
+      if (housekeeping && now - this.lastClaimAt >= (this.options.claimIntervalMs ?? DEFAULTS.writer.claimIntervalMs)) {
         this.lastClaimAt = now;
         await this.safely(() => this.claimIdle());
       }

@@ -4,11 +4,11 @@
  */
 import { accessSync, constants as fsConstants } from 'node:fs';
 import path from 'node:path';
+import { searchPath } from '../config/index.ts';
 
-/** Finds `name` on `env.PATH`, or throws an Error whose message says how to install it. */
-export function findBinary(name: string, installHint: string, env: NodeJS.ProcessEnv = process.env): string {
-  for (const dir of (env.PATH ?? '').split(path.delimiter)) {
-    if (dir === '') continue;
+/** Finds `name` on PATH (of `env`, default this process's), or throws an Error that says how to install it. */
+export function findBinary(name: string, installHint: string, env?: NodeJS.ProcessEnv): string {
+  for (const dir of searchPath(env)) {
     const candidate = path.join(dir, name);
     try {
       accessSync(candidate, fsConstants.X_OK);

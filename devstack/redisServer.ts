@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { environmentWith } from '../config/index.ts';
 import { findBinary, REDIS_INSTALL_HINT } from './binaries.ts';
 import { freePort } from './ports.ts';
 import { cleanUpOnExit, terminateSync } from './processes.ts';
@@ -20,7 +21,7 @@ export interface RedisServerOptions {
   appendfsync?: 'always' | 'everysec' | 'no';
   /** Appended after the standard flags; later flags override earlier ones. */
   extraArgs?: string[];
-  /** Where to look up the binary (PATH) and the server's environment; default process.env. */
+  /** Where to look up the binary (PATH) and the server's environment; default this process's. */
   env?: NodeJS.ProcessEnv;
 }
 
@@ -100,7 +101,7 @@ class RedisServer implements OwnedRedisServer {
       '--logfile', this.logFile,
       ...(this.options.extraArgs ?? []),
     ];
-    const child = spawn(this.binary, args, { stdio: 'ignore', env: this.options.env ?? process.env });
+    const child = spawn(this.binary, args, { stdio: 'ignore', env: environmentWith({}, this.options.env) });
     this.child = child;
     let spawnError: Error | undefined;
     this.exited = new Promise((resolve) => {

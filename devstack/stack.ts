@@ -11,6 +11,7 @@ import { rmSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { storesFromEnv } from '../config/index.ts';
 import { startPostgres, type PostgresServer, type PostgresServerHandle } from './postgres.ts';
 import { cleanUpOnExit } from './processes.ts';
 import { launchRedisServer, type OwnedRedisServer, type RedisServerHandle } from './redisServer.ts';
@@ -21,7 +22,7 @@ export interface StackOptions {
   /** Kept between runs when given (e.g. `.data/`); default a temp dir removed on stop. */
   dataDir?: string;
   quiet?: boolean;
-  /** REDIS_URL / DATABASE_URL / PATH come from here; default process.env. */
+  /** REDIS_URL / DATABASE_URL / PATH come from here; default this process's environment. */
   env?: NodeJS.ProcessEnv;
 }
 
@@ -43,12 +44,12 @@ export interface Stack {
 }
 
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
-  const env = opts.env ?? process.env;
+  const given = storesFromEnv(opts.env);
   const say = opts.quiet
     ? (): void => undefined
     : (line: string): void => void process.stderr.write(`[stack] ${line}\n`);
-  const needRedis = (opts.redis ?? true) && !env.REDIS_URL;
-  const needPostgres = (opts.postgres ?? true) && !env.DATABASE_URL;
+  const needRedis = (opts.redis ?? true) && !given.redisUrl;
+  const needPostgres = (opts.postgres ?? true) && !given.databaseUrl;
   const temporary = opts.dataDir === undefined;
   const dataDir = temporary
     ? await mkdtemp(path.join(os.tmpdir(), 'cet-stack-'))
@@ -82,7 +83,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const redisStarting = (async () => {
     if (!needRedis) return;
     const started = performance.now();
-    redis = await launchRedisServer({ dir: path.join(dataDir, 'redis'), env });
+    redis = await launchRedisServer({ dir: path.join(dataDir, 'redis'), env: opts.env });
     startup.redisMs = Math.round(performance.now() - started);
     say(`redis-server ${redis.url} (pid ${redis.pid}) ready in ${startup.redisMs} ms`);
   })();
@@ -104,8 +105,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   }
 
   return {
-    redisUrl: redis?.url ?? env.REDIS_URL ?? '',
-    databaseUrl: postgres?.url ?? env.DATABASE_URL ?? '',
+    redisUrl: redis?.url ?? given.redisUrl,
+    databaseUrl: postgres?.url ?? given.databaseUrl,
     ...(redis ? { redis } : {}),
     ...(postgres ? { postgres } : {}),
     dataDir,

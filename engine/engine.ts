@@ -5,6 +5,7 @@
  * those live in the scripts. Binding spans two shards and is orchestrated in engine/binding.ts.
  */
 import { randomBytes } from 'node:crypto';
+import { DEFAULTS } from '../config/defaults.ts';
 import { EngineError, isEngineCode, type EngineCode, type Outcome, type Refusal } from './codes.ts';
 import { KeySpace, dueBucketOf } from './keys.ts';
 import { callScript, defineEngineCommands, type EngineRedis, type ScriptName } from './scripts.ts';
@@ -90,11 +91,11 @@ export class Engine {
     readonly redis: EngineRedis,
     options: EngineOptions = {},
   ) {
-    this.keys = new KeySpace(options.namespace ?? 'cet');
-    this.holdMs = options.holdMs ?? 12 * HOUR_MS;
-    this.emptyMs = options.emptyMs ?? 12 * HOUR_MS;
+    this.keys = new KeySpace(options.namespace ?? DEFAULTS.namespace);
+    this.holdMs = options.holdMs ?? DEFAULTS.holdMs;
+    this.emptyMs = options.emptyMs ?? DEFAULTS.emptyMs;
     this.claimStaleMs = options.claimStaleMs ?? 30_000;
-    this.queueIdleMs = options.queueIdleMs ?? 60_000;
+    this.queueIdleMs = options.queueIdleMs ?? DEFAULTS.queue.idleMs;
     defineEngineCommands(redis);
   }
 

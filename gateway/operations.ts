@@ -1,13 +1,14 @@
 /**
  * The operators' processes beside the gateways: the stream writer and the sweeper on their own
  * (`npm run writer`, `npm run sweeper`; each on its own connections, named after its host and pid,
- * with the settings of gateway/config.ts, the same as `npm start`'s), and the comparison of Redis
+ * with the settings of config/index.ts, the same as `npm start`'s), and the comparison of Redis
  * with PostgreSQL (`npm run reconcile`). The entry points (scripts/) own arguments, environment
  * checks and signals; this module installs no handler.
  */
 import { hostname } from 'node:os';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import type { Config } from '../config/index.ts';
 import { createPool } from '../db/pool.ts';
 import { reconcile, type ReconcileReport } from '../db/reconcile.ts';
 import { StreamWriter, type WriterStats } from '../db/writer.ts';
@@ -16,7 +17,6 @@ import { KeySpace } from '../engine/keys.ts';
 import { PROVINCE_CODES } from '../engine/provinces.ts';
 import { Sweeper, type SweeperStats } from '../engine/sweeper.ts';
 import { DrivenClock, systemClock } from './clock.ts';
-import type { Config } from './config.ts';
 import { clockKey } from './services.ts';
 
 export interface StandaloneWriter {

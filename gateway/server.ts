@@ -8,7 +8,7 @@ import { MessageChannel, Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import { AggregatorRegistry } from 'prom-client';
 import type { Logger } from 'pino';
-import type { Config } from './config.ts';
+import type { Config } from '../config/index.ts';
 import type { FromThread, ThreadData, ToThread } from './thread.ts';
 import { WorkerPool } from './workers/pool.ts';
 import { servePool } from './workers/remote.ts';

@@ -7,16 +7,16 @@
 import { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
+import { idKeysOf, type Config } from '../config/index.ts';
 import type { BoundRef } from '../engine/binding.ts';
 import { Engine } from '../engine/engine.ts';
-import { idKeysFromEnv, type IdKeys } from '../engine/idCrypto.ts';
+import type { IdKeys } from '../engine/idCrypto.ts';
 import { GatewayKeys } from '../engine/keys.ts';
 import { WaitingRoom } from '../engine/queue.ts';
 import { sealKeyFrom } from '../engine/queueDraw.ts';
 import { createPool, type Pool } from '../db/pool.ts';
 import { createAuthServices, type AuthServices } from './auth/index.ts';
 import { DrivenClock, systemClock, type Clock } from './clock.ts';
-import type { Config } from './config.ts';
 import { EligibilityService } from './eligibility.ts';
 import { FeeTable } from './fees.ts';
 import { GatewayMetrics } from './metrics.ts';
@@ -48,12 +48,7 @@ export function clockKey(namespace: string): string {
   return new GatewayKeys(namespace).clock;
 }
 
-export function createServices(
-  config: Config,
-  tasks: TaskRunner,
-  log: Logger,
-  env: NodeJS.ProcessEnv = process.env,
-): Services {
+export function createServices(config: Config, tasks: TaskRunner, log: Logger): Services {
   const redis = new Redis(config.redisUrl, {
     enableAutoPipelining: true,
     maxRetriesPerRequest: 2,
@@ -68,7 +63,7 @@ export function createServices(
   });
   const drivenClock = config.testMode ? new DrivenClock(redis, clockKey(config.namespace)) : null;
   const clock = drivenClock ?? systemClock;
-  const idKeys = idKeysFromEnv(env, config.testMode || env.NODE_ENV !== 'production');
+  const idKeys = idKeysOf(config.idKeys);
   // services are typed against the pool class; a RemoteTaskRunner offers the same run()
   const workers = tasks as WorkerPool;
   const auth = createAuthServices({

@@ -8,6 +8,7 @@
  */
 import { hostname } from 'node:os';
 import { Redis } from 'ioredis';
+import { environmentWith, idKeysOf, loadConfig, type Config } from '../config/index.ts';
 import { migrate } from '../db/migrate.ts';
 import { createPool } from '../db/pool.ts';
 import { StreamWriter } from '../db/writer.ts';
@@ -17,9 +18,7 @@ import { PROVINCE_CODES } from '../engine/provinces.ts';
 import { Sweeper } from '../engine/sweeper.ts';
 import { QueueKeeper } from '../engine/queueKeeper.ts';
 import { sealKeyFrom } from '../engine/queueDraw.ts';
-import { idKeysFromEnv } from '../engine/idCrypto.ts';
 import { DrivenClock, systemClock } from './clock.ts';
-import { loadConfig, type Config } from './config.ts';
 import { createLogger } from './log.ts';
 import { localBaseUrl } from './payments/payLink.ts';
 import { startPaymentSimulator, type PaymentSimulator } from './payments/simulator.ts';
@@ -39,8 +38,7 @@ export async function startSystem(
   overrides: NodeJS.ProcessEnv = {},
   options: { dataDir?: string } = {},
 ): Promise<RunningSystem> {
-  const env = { ...process.env, ...overrides };
-  let config = loadConfig(env);
+  let config = loadConfig(environmentWith(overrides));
   const log = createLogger({ level: config.logLevel, name: 'start' });
   if (config.testMode) {
     log.warn(
@@ -99,18 +97,14 @@ export async function startSystem(
     onError: (error) => log.error({ err: error }, 'sweep failed'),
   });
   // the waiting rooms' clock runs where the sweeper does (START_SWEEPER)
-  const keeper = new QueueKeeper(
-    engine,
-    sealKeyFrom(idKeysFromEnv(env, config.testMode || env.NODE_ENV !== 'production').encryptionKey),
-    {
-      intervalMs: config.queue.tickMs,
-      now: () => clock.now(),
-      initialActive: config.queue.initialActive,
-      drainGraceMs: config.queue.drainGraceMs,
-      control: { targetP99Ms: config.admission.targetP99Ms },
-      onError: (error) => log.error({ err: error }, 'queue tick failed'),
-    },
-  );
+  const keeper = new QueueKeeper(engine, sealKeyFrom(idKeysOf(config.idKeys).encryptionKey), {
+    intervalMs: config.queue.tickMs,
+    now: () => clock.now(),
+    initialActive: config.queue.initialActive,
+    drainGraceMs: config.queue.drainGraceMs,
+    control: { targetP99Ms: config.admission.targetP99Ms },
+    onError: (error) => log.error({ err: error }, 'queue tick failed'),
+  });
   if (config.startSweeper) {
     sweeper.start();
     keeper.start();

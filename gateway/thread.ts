@@ -5,8 +5,8 @@
  * collection and graceful shutdown. No top-level await here (the module is loaded with require).
  */
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import type { Config } from '../config/index.ts';
 import { createGatewayApp } from './app.ts';
-import type { Config } from './config.ts';
 import { createLogger } from './log.ts';
 import { createServices } from './services.ts';
 import { RemoteTaskRunner } from './workers/remote.ts';

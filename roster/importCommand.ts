@@ -9,11 +9,12 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
+import { idKeysFromEnv, storesFromEnv } from '../config/index.ts';
 import { migrate } from '../db/migrate.ts';
 import { createPool, query, type Pool } from '../db/pool.ts';
 import { startStack, type Stack } from '../devstack/stack.ts';
 import { Engine } from '../engine/engine.ts';
-import { idKeysFromEnv, type IdKeys } from '../engine/idCrypto.ts';
+import type { IdKeys } from '../engine/idCrypto.ts';
 import type { World } from '../engine/world.ts';
 import { WorkerPool } from '../gateway/workers/pool.ts';
 import { readCsvHeader } from './header.ts';
@@ -62,10 +63,10 @@ async function ensureSchema(pool: Pool, migrateFirst: boolean): Promise<void> {
   }
 }
 
-function keysFrom(env: NodeJS.ProcessEnv, allowDevelopmentKeys: boolean): IdKeys {
+function keysFrom(env: NodeJS.ProcessEnv | undefined, allowDevelopmentKeys: boolean): IdKeys {
   let keys;
   try {
-    keys = idKeysFromEnv(env, allowDevelopmentKeys);
+    keys = idKeysFromEnv({ allowDevelopmentKeys, env });
   } catch (err) {
     throw new ImportUsageError(`${(err as Error).message} (or pass --dev-keys for development data)`);
   }
@@ -73,18 +74,20 @@ function keysFrom(env: NodeJS.ProcessEnv, allowDevelopmentKeys: boolean): IdKeys
   return keys;
 }
 
+/** `env`: where REDIS_URL, DATABASE_URL and the ID keys are read (default this process's environment). */
 export async function runImportCommand(
   options: ImportCommandOptions,
-  env: NodeJS.ProcessEnv = process.env,
+  env?: NodeJS.ProcessEnv,
 ): Promise<ImportCommandResult> {
   // Everything that can be refused is checked before anything is started or written.
   for (const file of options.files) await readCsvHeader(file);
   const worldFile = findWorldFile(options.world, options.files);
   const world: World | undefined = worldFile === undefined ? undefined : await readWorldFile(worldFile);
   const keys = keysFrom(env, options.devKeys || options.stack);
+  const given = storesFromEnv(env);
   const missing = [
-    ...(env.DATABASE_URL ? [] : ['DATABASE_URL']),
-    ...(world !== undefined && !env.REDIS_URL ? ['REDIS_URL'] : []),
+    ...(given.databaseUrl ? [] : ['DATABASE_URL']),
+    ...(world !== undefined && !given.redisUrl ? ['REDIS_URL'] : []),
   ];
   if (missing.length > 0 && !options.stack) {
     throw new ImportUsageError(
@@ -111,14 +114,14 @@ export async function runImportCommand(
     if (missing.length > 0) {
       stack = await startStack({ dataDir: '.data', redis: world !== undefined, postgres: true });
     }
-    const databaseUrl = stack?.databaseUrl || env.DATABASE_URL || '';
-    const redisUrl = stack?.redisUrl || env.REDIS_URL || '';
+    const databaseUrl = stack?.databaseUrl || given.databaseUrl;
+    const redisUrl = stack?.redisUrl || given.redisUrl;
     pool = createPool(databaseUrl, {
       max: 2,
       applicationName: 'cet-seat-engine:roster-import',
       logger: poolLogger,
     });
-    await ensureSchema(pool, options.migrate || (stack !== undefined && !env.DATABASE_URL));
+    await ensureSchema(pool, options.migrate || (stack !== undefined && !given.databaseUrl));
     let engine: Engine | undefined;
     if (world !== undefined) {
       redis = new Redis(redisUrl, { enableAutoPipelining: true, maxRetriesPerRequest: 3 });

@@ -5,22 +5,19 @@
  * DATABASE_URL. Migrates its schema first. SIGINT / SIGTERM stop the workers. Prints "baseline
  * ready" when every worker listens.
  */
-import { availableParallelism } from 'node:os';
+import { baselineConfig, ConfigError } from '../config/index.ts';
 import { runBaselineCluster } from '../loadtest/baseline/cluster.ts';
 
 async function main(): Promise<void> {
-  const databaseUrl = process.env.DATABASE_URL;
-  if (!databaseUrl) {
-    console.error('DATABASE_URL must be set');
+  let settings;
+  try {
+    settings = baselineConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(error.message);
     process.exit(2);
   }
-  await runBaselineCluster({
-    databaseUrl,
-    port: Number(process.env.PORT ?? 8090),
-    host: process.env.HOST ?? '127.0.0.1',
-    workers: Number(process.env.WORKERS ?? availableParallelism()),
-    poolSize: Number(process.env.POOL_SIZE ?? 20),
-  });
+  await runBaselineCluster(settings);
 }
 
 await main();

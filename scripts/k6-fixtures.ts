@@ -29,6 +29,7 @@
  * Exits non-zero, writing nothing, if any candidate could not be prepared.
  */
 import { parseArgs } from 'node:util';
+import { k6FixturesConfig } from '../config/index.ts';
 import { FixtureFailures, prepareK6Fixtures } from '../loadtest/fixtures/k6.ts';
 import { durationOf, OPENING_AT_S, profiles } from '../loadtest/profiles.ts';
 
@@ -85,9 +86,10 @@ const timeFactor = opt['duration-s'] ? Number(opt['duration-s']) / durationOf(pr
 const OPENS_IN_S = opt['opens-in-s'] !== undefined ? Number(opt['opens-in-s']) : OPENING_AT_S * timeFactor;
 if (!Number.isFinite(OPENS_IN_S) || OPENS_IN_S < 0)
   throw new Error('--opens-in-s / --duration-s must be ≥ 0');
-const BASE_URL = (opt['base-url'] ?? process.env.BASE_URL ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
-const ADMIN_TOKEN = process.env.ADMIN_TOKEN ?? '';
-if (!ADMIN_TOKEN) throw new Error('ADMIN_TOKEN must be set (the gateway’s admin token)');
+// ADMIN_TOKEN must be set (the gateway's admin token); BASE_URL unless --base-url
+const settings = k6FixturesConfig();
+const BASE_URL = (opt['base-url'] ?? settings.baseUrl).replace(/\/+$/, '');
+const ADMIN_TOKEN = settings.adminToken;
 const OUT = opt.out ?? (TOKENS_MODE ? undefined : 'loadtest/k6/candidates.json');
 const CAMPUSES_OUT = opt['campuses-out'] ?? (TOKENS_MODE ? 'loadtest/k6/campuses.json' : undefined);
 

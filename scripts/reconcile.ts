@@ -7,14 +7,14 @@
  * the writer's code path, then rebuilds from Redis what is still different. Run it on a drained
  * system: entries the writer has not reached yet count as drift.
  */
-import { loadConfig } from '../gateway/config.ts';
+import { loadConfig } from '../config/index.ts';
 import { reconcileStores } from '../gateway/operations.ts';
 
 async function main(argv: readonly string[]): Promise<number> {
   const repair = argv.includes('--repair');
   const at = argv.indexOf('--province');
   const provinces = at >= 0 ? (argv[at + 1] ?? '').split(',').filter(Boolean) : undefined;
-  const report = await reconcileStores(loadConfig(process.env), {
+  const report = await reconcileStores(loadConfig(), {
     repair,
     ...(provinces === undefined ? {} : { provinces }),
   });

@@ -5,12 +5,12 @@
  * run. Its stats (lag: the oldest due deadline not yet processed) go to Redis `<ns>:sweeper:stats`
  * for /admin/stats and /metrics.
  */
-import { loadConfig } from '../gateway/config.ts';
+import { loadConfig } from '../config/index.ts';
 import { createLogger } from '../gateway/log.ts';
 import { startStandaloneSweeper } from '../gateway/operations.ts';
 
 function main(): void {
-  const config = loadConfig(process.env);
+  const config = loadConfig();
   const log = createLogger({ level: config.logLevel, name: 'sweeper' });
   if (!config.redisUrl) {
     log.error('REDIS_URL is required');

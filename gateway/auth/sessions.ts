@@ -10,6 +10,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
+import { DEFAULTS } from '../../config/defaults.ts';
 import { execute, query, type Pool } from '../../db/pool.ts';
 import { AuthKeys } from './keys.ts';
 import { AUTH_SCRIPTS } from './scripts.ts';
@@ -29,7 +30,7 @@ export interface SessionsOptions {
   readonly db: Pool;
   readonly redis: Redis | Cluster;
   readonly keys?: AuthKeys;
-  /** Session lifetime (default 2 hours). */
+  /** Session lifetime (default SESSION_TTL_MS's, config/defaults.ts). */
   readonly lifetimeMs?: number;
   readonly now?: () => number;
 }
@@ -62,7 +63,7 @@ export class Sessions {
     this.redis = options.redis;
     this.keys = options.keys ?? new AuthKeys();
     this.now = options.now ?? Date.now;
-    this.lifetimeMs = options.lifetimeMs ?? 2 * 3_600_000;
+    this.lifetimeMs = options.lifetimeMs ?? DEFAULTS.sessionTtlMs;
     AUTH_SCRIPTS.define(this.redis);
     if (!Number.isInteger(this.lifetimeMs) || this.lifetimeMs < 1_000) {
       throw new Error('session lifetime must be a whole number of milliseconds, at least 1000');

@@ -6,9 +6,10 @@
  * the masked number to show.
  *
  * The HMAC key travels in the task (32 bytes per batch, measured as free next to the batch) unless
- * the task leaves it out; then it comes from piscina's workerData.hmacKey or, failing that, from
- * ID_HMAC_KEY in the worker's environment (never development keys here: that choice belongs to the
- * process configuration). It never logs, and never returns an ID number in a refusal.
+ * the task leaves it out; then it comes from piscina's workerData.hmacKey (the pool's `workerData`
+ * option). The worker never reads the environment: which keys apply is the process
+ * configuration's choice (config/index.ts), and importing it here would slow every thread's start.
+ * It never logs, and never returns an ID number in a refusal.
  *
  * `checkIdentityBatch` is also what the service runs inline (no pool) and what the benchmark
  * measures, so both modes compute the very same answers.
@@ -16,13 +17,12 @@
 import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 import { workerData } from 'node:worker_threads';
 import { checkIdentity, type IdentityInput, type IdentityRefusal } from '../../engine/eligibility.ts';
-import { idKeysFromEnv } from '../../engine/idCrypto.ts';
 import { maskIdNumber } from '../../engine/idNumber.ts';
 import type { IdType } from '../../engine/world.ts';
 
 export interface EligibilityTask {
   readonly items: readonly IdentityInput[];
-  /** 32-byte HMAC key; when absent, workerData.hmacKey or ID_HMAC_KEY. */
+  /** 32-byte HMAC key; when absent, workerData.hmacKey. */
   readonly hmacKey?: Uint8Array;
   /** "Today" for resident-ID birth dates (epoch ms); default the worker's clock. */
   readonly nowMs?: number;
@@ -57,8 +57,10 @@ let ambientKey: Uint8Array | undefined;
 function keyOutsideTask(): Uint8Array {
   if (ambientKey !== undefined) return ambientKey;
   const fromWorkerData = (workerData as { hmacKey?: unknown } | null | undefined)?.hmacKey;
-  ambientKey =
-    fromWorkerData instanceof Uint8Array ? fromWorkerData : idKeysFromEnv(process.env, false).hmacKey;
+  if (!(fromWorkerData instanceof Uint8Array)) {
+    throw new Error('an eligibility task needs an HMAC key: in the task, or as workerData.hmacKey');
+  }
+  ambientKey = fromWorkerData;
   return ambientKey;
 }
 

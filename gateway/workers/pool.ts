@@ -10,6 +10,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
+import { DEFAULTS, defaultLaneThreads } from '../../config/defaults.ts';
 import { Lane, LaneOverloaded, type LaneStats } from '../admission/lane.ts';
 
 /** The worker file of each kind of work: beside this module, or in the feature folder it serves. */
@@ -31,12 +32,13 @@ export interface LaneSettings {
   readonly maxQueue: number;
 }
 
-/** Each lane's defaults: the KDF leaves a core to the event loops; a roster chunk may wait longer. */
+/** Each lane's defaults (config/defaults.ts): the KDF leaves a core to the event loops. */
 export function defaultLanes(cores = availableParallelism()): Record<WorkerKind, LaneSettings> {
+  const threads = defaultLaneThreads(cores);
   return {
-    password: { threads: Math.max(1, cores - 1), deadlineMs: 1_000, maxQueue: 512 },
-    eligibility: { threads: 1, deadlineMs: 500, maxQueue: 512 },
-    roster: { threads: 1, deadlineMs: 30_000, maxQueue: 512 },
+    password: { threads: threads.password, ...DEFAULTS.lanes.password },
+    eligibility: { ...DEFAULTS.lanes.eligibility, threads: threads.eligibility },
+    roster: { ...DEFAULTS.lanes.roster, threads: threads.roster },
   };
 }
 
@@ -44,6 +46,8 @@ export interface WorkerPoolOptions {
   /** Every lane's threads, unless `lanes` says otherwise (tools that run one kind of work). */
   readonly threads?: number;
   readonly lanes?: Partial<Record<WorkerKind, Partial<LaneSettings>>>;
+  /** Handed to every worker as `workerData` (e.g. the eligibility worker's `hmacKey`). */
+  readonly workerData?: unknown;
 }
 
 /** A lane refused a task: its queue is full or it would wait past its deadline (503 OVERLOADED). */
@@ -80,6 +84,7 @@ export class WorkerPool implements TaskRunner {
         // the lane keeps the queue (with its deadline); piscina only runs what the lane hands it
         maxQueue: settings.threads,
         execArgv: ['--import', 'tsx'],
+        ...(options.workerData === undefined ? {} : { workerData: options.workerData }),
       });
       const lane = new Lane(
         {

@@ -10,17 +10,18 @@
  *     with an index on cet4_scores (id_hmac), which the migrations do not have yet.
  *  3. Logins/s: argon2id verifications on the pool (2 threads), if gateway/auth/passwords.ts exists.
  * Uses DATABASE_URL if set (a scratch database is created in it and dropped). The ID keys are the
- * development ones, set into this process's environment for the "key read once per worker" variant.
+ * development ones, handed to the pool's workers as workerData for the "key read once per worker"
+ * variant.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
+import { idKeysFromEnv } from '../../config/index.ts';
 import { migrate } from '../../db/migrate.ts';
 import { createPool, quoteIdent, type Pool } from '../../db/pool.ts';
 import { insertCet4Scores, insertReference, insertRoster } from '../../db/sql/seedRows.ts';
 import { startStack } from '../../devstack/stack.ts';
 import type { IdentityInput } from '../../engine/eligibility.ts';
-import { idKeysFromEnv } from '../../engine/idCrypto.ts';
 import { EligibilityService } from '../../gateway/eligibility.ts';
 import {
   checkIdentityBatch,
@@ -69,10 +70,7 @@ export async function runEligibilityBench(options: EligibilityBenchOptions) {
   } = options;
   const loadBefore = loadavg();
 
-  const keys = idKeysFromEnv({}, true);
-  // Workers copy the environment when they start: the "key read once per worker" variant needs it.
-  process.env.ID_HMAC_KEY = keys.hmacKey.toString('hex');
-  process.env.ID_ENCRYPTION_KEY = keys.encryptionKey.toString('hex');
+  const keys = idKeysFromEnv({ env: {}, allowDevelopmentKeys: true });
   const hmacKey = new Uint8Array(keys.hmacKey);
 
   say(`generating ${CANDIDATES} candidates`);
@@ -134,7 +132,8 @@ export async function runEligibilityBench(options: EligibilityBenchOptions) {
   inlineChecksPerSec(20_000); // warm-up (JIT)
   const inlineChecks = await best(ROUNDS, () => inlineChecksPerSec(CHECKS));
 
-  const workers = new WorkerPool({ threads: THREADS });
+  // the "key read once per worker" variant: each worker reads it from its workerData when it starts
+  const workers = new WorkerPool({ threads: THREADS, workerData: { hmacKey } });
   say(`CPU part: pool with ${workers.threads} threads`);
   await pooledChecksPerSec(workers, 64, 20_000, true); // warm-up: threads started, modules loaded
   const hop = await hopMicros(workers, 3_000);

@@ -14,6 +14,7 @@
  */
 import { spawn } from 'node:child_process';
 import { Redis } from 'ioredis';
+import { runtimeFromEnv } from '../../config/index.ts';
 import { findBinary, REDIS_INSTALL_HINT } from '../../devstack/binaries.ts';
 import { startStack } from '../../devstack/stack.ts';
 import { Engine, HOUR_MS, bind, type CandidateRef } from '../../engine/index.ts';
@@ -240,7 +241,7 @@ export async function runEngineBench(options: EngineBenchOptions) {
         wrapperRuns: wrapperRuns.map(Math.round),
         benchmarkRuns,
       },
-      nodeOptions: process.env.NODE_OPTIONS ?? '',
+      nodeOptions: runtimeFromEnv().nodeOptions,
       appendfsync: ((await redis.config('GET', 'appendfsync')) as string[])[1],
       measuredAt: new Date().toISOString(),
     };

@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { storesFromEnv } from '../../config/index.ts';
 import { createPool, quoteIdent } from '../../db/pool.ts';
 import { startStack, type Stack } from '../../devstack/stack.ts';
 import { renderReportHtml } from '../report/html.ts';
@@ -44,9 +45,8 @@ interface Stores {
 }
 
 /** The private stack for what is not given, or a database of its own on the given server. */
-async function openStores(env: NodeJS.ProcessEnv, say: (line: string) => void): Promise<Stores> {
-  let redisUrl = env.REDIS_URL ?? '';
-  let databaseUrl = env.DATABASE_URL ?? '';
+async function openStores(env: NodeJS.ProcessEnv | undefined, say: (line: string) => void): Promise<Stores> {
+  let { redisUrl, databaseUrl } = storesFromEnv(env);
   if (!redisUrl || !databaseUrl) {
     say('starting private Redis (AOF always) and PostgreSQL…');
     const stack: Stack = await startStack({ redis: !redisUrl, postgres: !databaseUrl, quiet: true });
@@ -75,7 +75,7 @@ async function openStores(env: NodeJS.ProcessEnv, say: (line: string) => void): 
 
 export async function runLoadtest(options: LoadtestOptions): Promise<LoadtestRun> {
   const { say } = options;
-  const stores = await openStores(options.env ?? process.env, say);
+  const stores = await openStores(options.env, say);
   const namespace = `lt${randomBytes(3).toString('hex')}`;
   const adminToken = randomBytes(18).toString('base64url');
   try {

@@ -6,6 +6,7 @@
  * SYSTEM_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" npm run bench:gateway.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { environmentWith, systemNodeArgs } from '../../config/index.ts';
 import { freePort } from '../../devstack/ports.ts';
 
 export interface SpawnedSystem {
@@ -28,12 +29,12 @@ export async function spawnSystem(
   options: SpawnOptions = {},
 ): Promise<SpawnedSystem> {
   const port = await freePort();
-  const extra = (process.env.SYSTEM_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const extra = systemNodeArgs();
   const child = spawn(
     process.execPath,
     ['--max-semi-space-size=64', ...extra, '--import', 'tsx', 'scripts/start.ts'],
     {
-      env: { ...process.env, HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env, PORT: String(port) },
+      env: environmentWith({ HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env, PORT: String(port) }),
       stdio: ['ignore', options.output ? 'pipe' : 'inherit', options.output ? 'pipe' : 'inherit'],
     },
   );

@@ -7,6 +7,7 @@
 import { spawn } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { Redis } from 'ioredis';
+import { environmentWith } from '../../config/index.ts';
 import { Engine } from '../../engine/engine.ts';
 import { checkInvariants } from '../../engine/invariants.ts';
 import { createPool } from '../../db/pool.ts';
@@ -114,7 +115,7 @@ export async function startBaselineTarget(options: TargetOptions): Promise<RaceT
   const port = await freePort();
   const workers = availableParallelism();
   const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/baseline.ts'], {
-    env: { ...process.env, DATABASE_URL: options.databaseUrl, PORT: String(port), WORKERS: String(workers) },
+    env: environmentWith({ DATABASE_URL: options.databaseUrl, PORT: String(port), WORKERS: String(workers) }),
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   try {

@@ -14,7 +14,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { Engine } from '../../engine/engine.ts';
-import { idKeysFromEnv } from '../../engine/idCrypto.ts';
+import { idKeysFromEnv } from '../../config/index.ts';
 import { loadWorld } from '../../engine/loader.ts';
 import type { RosterEntry, World } from '../../engine/world.ts';
 import { execute, query, type Pool } from '../../db/pool.ts';
@@ -93,7 +93,7 @@ export async function prepareSurgeWorld(options: SurgeWorldOptions): Promise<Sur
   await upsertReference(options.db, world);
   await loadWorld(options.engine, world, opensAt);
   await new FeeTable(options.redis, options.namespace).set(world.fees);
-  const keys = idKeysFromEnv(process.env, true);
+  const keys = idKeysFromEnv({ allowDevelopmentKeys: true });
   await insertRoster(options.db, keys, generated.roster());
   await insertCet4Scores(options.db, keys, generated.cet4Scores());
   log(

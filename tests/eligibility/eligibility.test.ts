@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { normaliseName } from '../../engine/eligibility.ts';
-import { idKeysFromEnv } from '../../engine/idCrypto.ts';
+import { idKeysFromEnv } from '../../config/index.ts';
 import { makeResidentId } from '../../engine/idNumber.ts';
 import { makeTicket } from '../../engine/ticket.ts';
 import type { Campus, Cet4Score, RosterEntry } from '../../engine/world.ts';
@@ -17,7 +17,7 @@ import type { SeededCandidate } from '../../loadtest/seed/candidates.ts';
 import { freshDatabase, type FreshDatabase } from '../support/pg.ts';
 import { insertCet4Scores, insertReference, insertRoster } from '../../db/sql/seedRows.ts';
 
-const keys = idKeysFromEnv({}, true);
+const keys = idKeysFromEnv({ env: {}, allowDevelopmentKeys: true });
 
 // Hand-made campuses in Beijing (province 11, present in the generated world): one with CET6, one without.
 const SCHOOL = { schoolId: '119999', name: '测试大学', provinceCode: '11' };

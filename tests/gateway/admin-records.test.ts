@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPool, query, type Pool } from '../../db/pool.ts';
 import { bind } from '../../engine/binding.ts';
 import { normaliseName } from '../../engine/eligibility.ts';
-import { decryptId, idHmac, idKeysFromEnv } from '../../engine/idCrypto.ts';
+import { idKeysFromEnv } from '../../config/index.ts';
+import { decryptId, idHmac } from '../../engine/idCrypto.ts';
 import { makeResidentId, maskIdNumber } from '../../engine/idNumber.ts';
 import { deleteReview, submitReview } from '../../engine/reviews.ts';
 import { makeTicket } from '../../engine/ticket.ts';
@@ -17,7 +18,7 @@ import { waitFor } from '../support/wait.ts';
 
 const PROVINCE = '11';
 const DAY_MS = 24 * 3_600_000;
-const keys = idKeysFromEnv(process.env, true); // the gateway's keys: same environment, same rule
+const keys = idKeysFromEnv({ allowDevelopmentKeys: true }); // the gateway's keys: same environment, same rule
 
 let gw: TestGateway;
 let db: Pool;

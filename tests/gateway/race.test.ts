@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPool, type Pool } from '../../db/pool.ts';
 import { bind } from '../../engine/binding.ts';
-import { idKeysFromEnv } from '../../engine/idCrypto.ts';
+import { idKeysFromEnv } from '../../config/index.ts';
 import { makeResidentId } from '../../engine/idNumber.ts';
 import { checkInvariants } from '../../engine/invariants.ts';
 import type { Campus, RosterEntry } from '../../engine/world.ts';
@@ -99,7 +99,7 @@ function tally(answers: readonly HttpAnswer[]): Record<string, number> {
 describe(`${CLIENTS} concurrent clients race for ${ORAL_SEATS} oral seats (I1, REL1)`, () => {
   it(`exactly ${ORAL_SEATS} succeed, the rest get 409 SOLD_OUT, nothing oversold`, async () => {
     const accounts = await readyAccounts(CLIENTS);
-    const keys = idKeysFromEnv(process.env, true);
+    const keys = idKeysFromEnv({ allowDevelopmentKeys: true });
     const roster: RosterEntry[] = accounts.map((_, i) => ({
       candidateId: `911R${String(i).padStart(6, '0')}`,
       idType: 'RESIDENT_ID',

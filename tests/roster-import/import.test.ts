@@ -10,7 +10,8 @@ import { migrate } from '../../db/migrate.ts';
 import { createPool, query } from '../../db/pool.ts';
 import type { Pool } from '../../db/pool.ts';
 import { normaliseIdNumber, normaliseName } from '../../engine/eligibility.ts';
-import { decryptId, idHmac, idKeysFromEnv } from '../../engine/idCrypto.ts';
+import { idKeysFromEnv } from '../../config/index.ts';
+import { decryptId, idHmac } from '../../engine/idCrypto.ts';
 import { maskIdNumber } from '../../engine/idNumber.ts';
 import { WorkerPool } from '../../gateway/workers/pool.ts';
 import { runImport, type RunOptions, type RunResult } from '../../roster/run.ts';
@@ -20,7 +21,7 @@ import { freshDatabase, type FreshDatabase } from '../support/pg.ts';
 import { buildFixture, LINES_PER_CHUNK, NOW, type Fixture } from './fixture.ts';
 
 const silent = { error() {}, warn() {}, info() {} };
-const keys = idKeysFromEnv({}, true);
+const keys = idKeysFromEnv({ env: {}, allowDevelopmentKeys: true });
 
 let fixture: Fixture;
 let workers: WorkerPool;

@@ -20,7 +20,7 @@
  */
 import { makeResidentId } from '../../engine/idNumber.ts';
 import { normaliseName } from '../../engine/eligibility.ts';
-import { idKeysFromEnv } from '../../engine/idCrypto.ts';
+import { idKeysFromEnv } from '../../config/index.ts';
 import { makeTicket } from '../../engine/ticket.ts';
 import type { WrittenSubject } from '../../engine/subjects.ts';
 import type { Campus, CalendarEntry, Fees, IdType, RosterEntry } from '../../engine/world.ts';
@@ -170,7 +170,7 @@ const GIVEN = ['伟', '芳', '娜', '敏', '静', '丽', '强', '磊', '军', '�
 export async function seedTestWorld(gw: TestGateway, options: SeedOptions = {}): Promise<TestWorld> {
   const layout = worldLayout(options.now ?? WORLD_NOW);
   const db = createPool(gw.databaseUrl, { max: 2, applicationName: 'tests:world' });
-  const keys = idKeysFromEnv(process.env, true);
+  const keys = idKeysFromEnv({ allowDevelopmentKeys: true });
   const campuses = Object.values(layout.campuses);
   await insertReference(db, {
     provinces: [

@@ -8,6 +8,7 @@
 import { pino } from 'pino';
 import { WebSocket } from 'ws';
 import type { us_listen_socket } from 'uWebSockets.js';
+import { DEFAULTS } from '../../config/defaults.ts';
 import { systemClock } from '../../gateway/clock.ts';
 import { IdempotencyStore } from '../../gateway/http/idempotency.ts';
 import { mountNotFound, mountRoutes, type MountDeps } from '../../gateway/http/mount.ts';
@@ -36,9 +37,9 @@ export interface SeatServerOptions {
   readonly maxBackpressure?: number;
 }
 
-/** The config defaults (gateway/config.ts): 250 ms windows, 256 KiB per socket. */
-export const DEFAULT_COALESCE_MS = 250;
-export const DEFAULT_MAX_BACKPRESSURE = 256 * 1024;
+/** The config defaults (config/defaults.ts): 250 ms windows, 256 KiB per socket. */
+export const DEFAULT_COALESCE_MS = DEFAULTS.wsCoalesceMs;
+export const DEFAULT_MAX_BACKPRESSURE = DEFAULTS.wsMaxBackpressure;
 
 export async function startSeatServer(options: SeatServerOptions = {}): Promise<SeatServer> {
   const t = await newTestEngine();

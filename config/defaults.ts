@@ -1,0 +1,93 @@
+/**
+ * Every default setting of the product and its tools, in one place: the configuration schema
+ * (config/schema.ts) takes its defaults from here, and so do the library classes that keep a safe
+ * default for callers that pass none (the engine, the writer, sessions, the worker pool). Plain
+ * values only: this module imports nothing of the project and reads no environment.
+ */
+import { availableParallelism } from 'node:os';
+
+const MINUTE_MS = 60_000;
+const HOUR_MS = 60 * MINUTE_MS;
+
+export const DEFAULTS = {
+  port: 8080,
+  host: '0.0.0.0',
+  namespace: 'cet',
+  logLevel: 'info',
+  maxBodyBytes: 16 * 1024,
+  /** The most requests in flight per app thread: the adaptive limit's ceiling (or the limit, static). */
+  maxInFlight: 4096,
+  admission: {
+    adaptive: true,
+    initialLimit: 64,
+    minLimit: 8,
+    // P7 allows an admitted p99 of 200 ms; the loop aims below it, with room for the client's side
+    targetP99Ms: 100,
+    timeoutMs: 1_000,
+  },
+  // an admitted candidate's slot lasts 15 s after its last gated write (its pass stays valid longer)
+  queue: { idleMs: 15_000, tickMs: 250, initialActive: 100, drainGraceMs: 10_000 },
+  /** The work lanes of the worker pool; the KDF lane's threads depend on the cores: `defaultLaneThreads`. */
+  lanes: {
+    // a candidate's task waits at most 100 ms: a served login must stay within P7's 200 ms, and an
+    // answer shed at once (with Retry-After) beats one served late
+    password: { deadlineMs: 100, maxQueue: 512 },
+    eligibility: { threads: 1, deadlineMs: 100, maxQueue: 512 },
+    // a roster chunk may wait longer: an import is not an interactive request
+    roster: { threads: 1, deadlineMs: 30_000, maxQueue: 512 },
+  },
+  sessionTtlMs: 2 * HOUR_MS,
+  /** R22: how long a held subject waits for payment. */
+  holdMs: 12 * HOUR_MS,
+  /** R8: how long a saved registration may stay without any subject. */
+  emptyMs: 12 * HOUR_MS,
+  wsCoalesceMs: 250,
+  wsMaxBackpressure: 256 * 1024,
+  rateLimits: {
+    loginPerIpPerMinute: 600,
+    smsPerIpPerMinute: 120,
+    reservePerAccountPerMinute: 60,
+    registerPerIpPerMinute: 600,
+  },
+  /** The payment secret in TEST_MODE (outside it, a random one unless PAYMENT_SECRET is set). */
+  testModePaymentSecret: 'test-mode-payment-secret',
+  sweepIntervalMs: 250,
+  // `npm start` runs the writer and the sweeper beside the gateway unless told they run elsewhere
+  // (`npm run writer` / `npm run sweeper` on other hosts: both are stateless and scale out)
+  startWriter: true,
+  startSweeper: true,
+  writer: {
+    // '' means host-pid, chosen by the process that runs the writer
+    consumer: '',
+    insertWith: 'unnest',
+    batchSize: 1000,
+    lanes: 1,
+    claimIdleMs: 30_000,
+    claimIntervalMs: 5_000,
+    maxAttempts: 3,
+    /** Acknowledged entries younger than this stay in the stream (for reconcile and inspection). */
+    retainMs: 10 * MINUTE_MS,
+  },
+  /** `npm run baseline` (the conventional baseline); its workers default to the cores. */
+  baseline: { port: 8090, host: '127.0.0.1', poolSize: 20 },
+  /** scripts/k6-fixtures.ts: the gateway it prepares. */
+  k6Fixtures: { baseUrl: 'http://127.0.0.1:8080' },
+} as const;
+
+/** The gateway's app threads: one per core. */
+export function defaultThreads(cores = availableParallelism()): number {
+  return cores;
+}
+
+/** Each lane's threads: the KDF leaves a core to the event loops (P7: a login storm must not starve them). */
+export function defaultLaneThreads(cores = availableParallelism()): {
+  password: number;
+  eligibility: number;
+  roster: number;
+} {
+  return {
+    password: Math.max(1, cores - 1),
+    eligibility: DEFAULTS.lanes.eligibility.threads,
+    roster: DEFAULTS.lanes.roster.threads,
+  };
+}
