@@ -4,7 +4,7 @@
  * themselves in config/defaults.ts) and validated once at start; a bad value stops the process with
  * a ConfigError naming the variable. Nothing else in the product or its tools reads `process.env`:
  * a child process gets this one's environment through `environmentWith`. Every variable read here
- * is in the README's environment table (config/readme.test.ts).
+ * is in the README's environment table (config/environment.test.ts).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';

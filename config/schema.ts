@@ -4,7 +4,7 @@
  * default is computed at start (the cores, a generated token), how the README shows it (`shown`).
  * A leaf without `env` is derived from the others by config/index.ts. Sections per program:
  * `SystemSchema` is what `npm start`, the writer, the sweeper and reconcile run with (`Config`);
- * the others are the tools'. config/readme.test.ts holds the README's environment table to it.
+ * the others are the tools'. config/environment.test.ts holds the README's environment table to it.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { DEFAULTS } from './defaults.ts';

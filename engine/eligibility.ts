@@ -43,7 +43,7 @@ const MIDDLE_DOT = '\u00b7';
  * Characters people type for the dot between the parts of a transliterated name (阿依古丽·买买提),
  * mapped to U+00B7 MIDDLE DOT, the form the public-security records use:
  *   U+30FB KATAKANA MIDDLE DOT ・ (Chinese IMEs produce it; U+FF65 half-width ･ becomes it by NFKC)
- *   U+2022 BULLET •               (seen in real records: the seed plants it, scripts/seed/names.ts)
+ *   U+2022 BULLET •               (seen in real records: the seed plants it, loadtest/seed/names.ts)
  *   U+2027 HYPHENATION POINT ‧     (Taiwan/Big5 input methods)
  *   U+2219 BULLET OPERATOR ∙, U+22C5 DOT OPERATOR ⋅ (symbol pickers, Word autocorrect)
  * U+0387 GREEK ANO TELEIA needs no entry: NFKC already turns it into U+00B7.

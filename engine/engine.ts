@@ -196,7 +196,6 @@ export class Engine {
 
   // ---------------------------------------------------------------- subjects
 
-  /** R15–R17, R22: hold a written seat at the candidate's own written campus. */
   /** The KEYS and ARGV of a written hold (also what the benchmark hands to redis-benchmark). */
   writtenHoldCall(input: WrittenHoldInput): { keys: string[]; args: (string | number)[] } {
     const keys = this.keys.province(input.provinceCode);
@@ -234,6 +233,7 @@ export class Engine {
     };
   }
 
+  /** R15–R17, R22: hold a written seat at the candidate's own written campus. */
   async reserveWritten(input: WrittenHoldInput) {
     const call = this.writtenHoldCall(input);
     const answer = await this.run('reserveWritten', call.keys, call.args);

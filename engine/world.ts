@@ -1,8 +1,8 @@
 /**
  * The shape of a "world": the reference data the engine needs (provinces, schools, campuses with
  * capacities and oral opening times, calendar, fees) and the school roster / CET4 score history
- * that eligibility (PostgreSQL, issue 3) reads. Produced by scripts/seed, loaded into Redis by
- * engine/loader.ts. All instants are epoch milliseconds.
+ * that eligibility (PostgreSQL) reads. Produced by the seed generator (loadtest/seed, `npm run
+ * seed`) or an operator's reference data, loaded into Redis by engine/loader.ts. All instants are epoch milliseconds.
  */
 import type { Subject, WrittenSubject } from './subjects.ts';
 

@@ -1,7 +1,7 @@
 /**
  * Prometheus metrics of one gateway thread (prom-client). Every thread keeps its own registry;
- * the thread that answers GET /metrics asks the others for theirs and merges them
- * (gateway/threads.ts), so /metrics always shows the whole process.
+ * the thread that answers GET /metrics asks the main thread, which collects every thread's and
+ * merges them (gateway/server.ts), so /metrics always shows the whole process.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { deadLetterStreamOf } from '../engine/keys.ts';

@@ -1,9 +1,9 @@
 /**
- * Puts a generated world (scripts/seed) into PostgreSQL for tests, benchmarks and the load-test
+ * Puts a generated world (loadtest/seed) into PostgreSQL for tests, benchmarks and the load-test
  * harness: reference rows, roster and CET4 scores, with id_hmac / id_masked / name_normalised
  * computed the way the eligibility query expects (engine/eligibility.ts normalisers,
  * engine/idCrypto.ts HMAC). A plain batched INSERT … SELECT FROM unnest(…) with ON CONFLICT DO
- * NOTHING: seeding, not the operators' roster importer (scripts/roster-import, COPY, rejects).
+ * NOTHING: seeding, not the operators' roster importer (roster/, COPY, rejects).
  */
 import { normaliseIdNumber, normaliseName } from '../../engine/eligibility.ts';
 import { idHmac, type IdKeys } from '../../engine/idCrypto.ts';
