@@ -15,10 +15,13 @@ const load = (overrides: Partial<ThreadLoad> = {}): ThreadLoad => ({
 describe('the waiting room closed loop', () => {
   it('reads health from the gateway threads, ignoring stale reports', () => {
     expect(gatewayView([load(), load()], 1500).health).toBe('up');
+    // what admitted candidates meet: a reservation shed, or their own requests slow
     expect(gatewayView([load(), load({ shedCritical: 1 })], 1500).health).toBe('down');
-    expect(gatewayView([load({ p99Ms: 130 })], 1500).health).toBe('down');
-    expect(gatewayView([load({ inFlight: 95 })], 1500).health).toBe('down');
-    expect(gatewayView([load({ p99Ms: 100 })], 1500).health).toBe('hold');
+    expect(gatewayView([load({ criticalP99Ms: 120 })], 1500).health).toBe('down');
+    expect(gatewayView([load({ criticalP99Ms: 70 })], 1500).health).toBe('hold');
+    // logins and polls slowing the whole thread stop growth, not the line
+    expect(gatewayView([load({ p99Ms: 250, criticalP99Ms: 20 })], 1500).health).toBe('hold');
+    expect(gatewayView([load({ p99Ms: 150, criticalP99Ms: 20 })], 1500).health).toBe('up');
     // a thread that stopped reporting 5 s ago does not count
     const view = gatewayView([load(), load({ at: -4000, shedCritical: 9 })], 1500);
     expect(view.threads).toBe(1);
@@ -30,7 +33,7 @@ describe('the waiting room closed loop', () => {
 
   it('grows the target only while healthy and the slots are full', () => {
     const up = gatewayView([load()], 1000);
-    expect(nextTargetActive(100, up, { active: 100, waiting: 50 })).toBe(105);
+    expect(nextTargetActive(100, up, { active: 100, waiting: 50 })).toBe(110);
     expect(nextTargetActive(100, up, { active: 40, waiting: 50 })).toBe(100); // slots not used
     expect(nextTargetActive(100, up, { active: 100, waiting: 0 })).toBe(100); // nobody waits
     const down = gatewayView([load({ shedCritical: 3 })], 1000);
@@ -40,7 +43,7 @@ describe('the waiting room closed loop', () => {
 
   it("never grows past the Little's-law bound", () => {
     // 1 thread, limit 100 at 5 ms = 20,000/s; 1,390 active candidates make 13,900 served/s:
-    // 10/s each, so 0.7 × 20,000 ÷ 10 = 1,400 active at most (growth alone would give 1,460)
+    // 10/s each, so 0.7 × 20,000 ÷ 10 = 1,400 active at most (growth alone would give 1,529)
     const view = gatewayView([load({ servedPerSec: 13_900 })], 1000);
     expect(nextTargetActive(1_390, view, { active: 1_390, waiting: 10 })).toBe(1_400);
     // the bound caps growth; it does not cut a target on its own

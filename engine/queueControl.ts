@@ -5,9 +5,9 @@
  *
  * - Every gateway thread reports its adaptive concurrency limit, requests in flight, latency (mean
  *   and the last window's p99) and what it served and shed since its last report.
- * - **Health**: `down` when any thread shed a critical request (a reservation found no slot) or an
- *   admitted p99 neared the target, or the threads are near their limits; `up` when latency is well
- *   under the target with room to spare; `hold` otherwise.
+ * - **Health**: `down` when any thread shed a critical request (a reservation found no slot) or
+ *   the critical requests' p99 (what admitted candidates do) passed the target; `up` when it is
+ *   under half the target and the threads' overall p99 is not far past it; `hold` otherwise.
  * - **Target active candidates** A: grows while healthy and the slots are full (demand exists),
  *   shrinks ×0.8 when not, and never grows beyond the Little's-law bound: the gateways can serve
  *   Σ limit ÷ latency requests/s, an active candidate makes r requests/s (measured: all that is
@@ -29,6 +29,11 @@ export interface ThreadLoad {
   readonly servedPerSec: number;
   /** Critical requests shed since the previous report. */
   readonly shedCritical: number;
+  /**
+   * p99 of the critical requests (reservations, bindings, payments: what an admitted candidate
+   * does) answered since the previous report; null when none were.
+   */
+  readonly criticalP99Ms?: number | null;
 }
 
 export type Health = 'up' | 'down' | 'hold';
@@ -48,11 +53,11 @@ export interface ControlOptions {
 }
 
 export const DEFAULT_CONTROL: ControlOptions = {
-  targetP99Ms: 150,
+  targetP99Ms: 100,
   headroom: 0.7,
   minActive: 8,
   maxActive: 100_000,
-  growth: 0.05,
+  growth: 0.1,
   backoff: 0.8,
   staleMs: 3_000,
 };
@@ -76,6 +81,7 @@ export function gatewayView(
   let served = 0;
   let shed = 0;
   let worstP99 = 0;
+  let worstCritical = 0;
   let inFlight = 0;
   let limit = 0;
   for (const load of fresh) {
@@ -83,12 +89,17 @@ export function gatewayView(
     served += load.servedPerSec;
     shed += load.shedCritical;
     worstP99 = Math.max(worstP99, load.p99Ms ?? 0);
+    worstCritical = Math.max(worstCritical, load.criticalP99Ms ?? 0);
     inFlight += load.inFlight;
     limit += load.limit;
   }
+  // Only what the admitted candidates meet counts against them: a reservation shed (the critical
+  // class found no slot), or their own requests' p99 past the target. Logins and polls beyond
+  // capacity are the adaptive limit's and the KDF lane's to shed; they must not starve the line
+  // (the whole thread's p99 only stops growth).
   let health: Health = 'hold';
-  if (shed > 0 || worstP99 > options.targetP99Ms * 0.8 || inFlight > limit * 0.9) health = 'down';
-  else if (worstP99 < options.targetP99Ms * 0.5 && inFlight < limit * 0.7) health = 'up';
+  if (shed > 0 || worstCritical > options.targetP99Ms) health = 'down';
+  else if (worstCritical < options.targetP99Ms / 2 && worstP99 < options.targetP99Ms * 2) health = 'up';
   return { threads: fresh.length, capacityPerSec: capacity, servedPerSec: served, health };
 }
 

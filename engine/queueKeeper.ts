@@ -112,7 +112,9 @@ export class QueueKeeper {
       const target = nextTargetActive(current, view, { active: slots, waiting: state.waiting }, this.control);
       this.targets.set(provinceCode, target);
       const cap = state.maxAdmitPerMinute === null ? 0 : state.maxAdmitPerMinute / 60;
-      const maxBatch = this.options.maxBatch ?? 500;
+      // at most an eighth of the target per tick: empty slots (the opening) fill over two seconds of
+      // ticks, not in one burst of simultaneous bindings
+      const maxBatch = Math.min(this.options.maxBatch ?? 500, Math.max(5, Math.ceil(target / 8)));
       const idleS = this.engine.queueIdleMs / 1000;
       const result = await this.room.tick(
         provinceCode,
@@ -123,9 +125,9 @@ export class QueueKeeper {
           maxBatch,
           drainGraceMs: this.options.drainGraceMs ?? 10_000,
           saturated: view.health === 'down' ? true : view.health === 'up' ? false : null,
-          rateTauMs: this.options.rateTauMs ?? 20_000,
-          // before any admission is measured: every slot turning over once per idle period at least
-          plan: cap > 0 ? Math.min(cap, target / idleS) : target / idleS,
+          rateTauMs: this.options.rateTauMs ?? 10_000,
+          // before the line's pace is measured: every slot turning over in a quarter of the idle time
+          plan: cap > 0 ? Math.min(cap, (4 * target) / idleS) : (4 * target) / idleS,
         },
         now,
       );

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import {
   OPENING_AT_S,
+  OPENING_DAY_AT_S,
+  OPENS_AT_S,
   defaultMix,
   durationOf,
   expiryProfile,
@@ -246,9 +248,27 @@ describe('edge cases', () => {
   });
 });
 
+describe('openingDay (behind a waiting room)', () => {
+  it('brings most candidates before the opening, and the latecomers’ spike right after it', () => {
+    const p = profiles.openingDay;
+    const before = totalArrivals(p, 0, OPENING_DAY_AT_S);
+    const total = profileTotal(p);
+    expect(before / total).toBeGreaterThan(0.55);
+    expect(before / total).toBeLessThan(0.7);
+    expect(peakTime(p)).toBeGreaterThan(OPENING_DAY_AT_S);
+    expect(peakTime(p)).toBeLessThan(OPENING_DAY_AT_S + 10);
+    // the rush rises towards the opening
+    expect(rateAt(p, OPENING_DAY_AT_S - 1)).toBeGreaterThan(rateAt(p, 60) * 3);
+    expect(OPENS_AT_S.openingDay).toBe(OPENING_DAY_AT_S);
+    expect(OPENS_AT_S.opening).toBe(OPENING_AT_S);
+    expect(OPENS_AT_S.payment).toBe(0);
+  });
+});
+
 describe('behaviour mix', () => {
   const zero: BehaviourMix = {
     abandon: 0,
+    abandonInQueue: 0,
     retrySameKey: 0,
     refresh: 0,
     latePayer: 0,

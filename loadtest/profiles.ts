@@ -250,6 +250,29 @@ export const opening: SurgeProfile = define(
   ],
 );
 
+/** Seconds into the `openingDay` profile at which registration opens. */
+export const OPENING_DAY_AT_S = 300;
+
+/**
+ * An opening day behind a waiting room: most candidates come early — they log in during the five
+ * minutes before the opening (the login rush rising towards it), check their eligibility and take
+ * a PREQUEUE ticket — then the latecomers' spike when registration opens, and its decay. About
+ * 62 % of the arrivals come before the opening.
+ */
+export const openingDay: SurgeProfile = define(
+  'openingDay',
+  'login rush before the opening (t=300s, ~62 % of arrivals), then the latecomers’ spike and decay',
+  [
+    pt(0, 10),
+    pt(OPENING_DAY_AT_S - 60, 60),
+    pt(OPENING_DAY_AT_S, 100),
+    pt(OPENING_DAY_AT_S + 3, 200),
+    pt(OPENING_DAY_AT_S + 30, 60),
+    pt(OPENING_DAY_AT_S + 120, 10),
+    pt(OPENING_DAY_AT_S + 300, 2),
+  ],
+);
+
 /**
  * A train of spikes on a base rate: one spike per campus opening, `gapS` apart, starting at
  * `firstAtS`. Each spike ramps from `baseRate` to `spikeRate` in `riseS`, and back down in `decayS`.
@@ -339,8 +362,17 @@ export function expiryProfile(compression: number = EXPIRY_COMPRESSION): SurgePr
 
 export const expiry: SurgeProfile = expiryProfile();
 
-export const profiles = { opening, oralOpenings, payment, expiry } as const;
+export const profiles = { opening, openingDay, oralOpenings, payment, expiry } as const;
 export type ProfileName = keyof typeof profiles;
+
+/** Seconds into each profile at which registration opens (0: open from the start). */
+export const OPENS_AT_S: Readonly<Record<ProfileName, number>> = {
+  opening: OPENING_AT_S,
+  openingDay: OPENING_DAY_AT_S,
+  oralOpenings: 0,
+  payment: 0,
+  expiry: 0,
+};
 
 // ---------------------------------------------------------------------------------------------
 // Behaviour mix
@@ -365,6 +397,8 @@ export interface BehaviourMix {
   readonly cet6Reviewer: number;
   /** Script hammering one campus's oral reservation far above a human rate (rate limits, P7). */
   readonly botHammeringOneCampus: number;
+  /** Takes a waiting-room ticket and leaves the line before its turn (closes the page). */
+  readonly abandonInQueue: number;
 }
 
 export type Behaviour = keyof BehaviourMix | 'normal';
@@ -376,6 +410,7 @@ const BEHAVIOURS: readonly (keyof BehaviourMix)[] = [
   'latePayer',
   'cet6Reviewer',
   'botHammeringOneCampus',
+  'abandonInQueue',
 ];
 
 export const defaultMix: BehaviourMix = {
@@ -385,7 +420,11 @@ export const defaultMix: BehaviourMix = {
   latePayer: 0.02,
   cet6Reviewer: 0.05,
   botHammeringOneCampus: 0.005,
+  abandonInQueue: 0.03,
 };
+
+/** Share of the candidates in a waiting room who poll their ticket instead of watching it live. */
+export const QUEUE_POLLING_SHARE = 0.2;
 
 /** Throws a RangeError when a probability is negative / non-finite or the sum exceeds 1. */
 export function validateMix(mix: BehaviourMix): void {

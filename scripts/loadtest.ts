@@ -8,14 +8,15 @@
  * writes <out>/report.json and a self-contained <out>/report.html (all of it
  * loadtest/runner/harness.ts). Exits 1 on any violation.
  *
- * Options: --profile opening|oralOpenings|payment|expiry (opening), --candidates N (2000),
+ * Options: --profile opening|openingDay|oralOpenings|payment|expiry (opening), --candidates N (2000),
  * --duration S (30), --dashboards N (20), --dashboard-scope province|campus (what each dashboard
  * watches; campus: one each, round robin), --connections N (256), --seed N (42),
  * --preseeded-sessions (candidates logged in before the opening: no KDF in the surge),
- * --oral-share F (0.4), --threads N / --pool-threads N (gateway app / worker-pool threads,
- * default: cores), --out DIR (reports/loadtest), --straggle-timeout S (how long candidates still
- * walking after the profile may take; default max(120, duration); past it the run fails),
- * --plant-oversell (test-only fault: the checker must then fail).
+ * --oral-share F (0.4), --threads N (gateway app threads, default: cores), --pool-threads N (the
+ * KDF lane's threads, default: the gateway's own, cores − 1), --waiting-room off|opening|auto (the
+ * province's waiting room, API.md; off), --out DIR (reports/loadtest), --straggle-timeout S (how
+ * long candidates still walking after the profile may take; default max(120, duration); past it
+ * the run fails), --plant-oversell (test-only fault: the checker must then fail).
  */
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -38,6 +39,7 @@ const { values } = parseArgs({
     out: { type: 'string', default: 'reports/loadtest' },
     'plant-oversell': { type: 'boolean', default: false },
     'straggle-timeout': { type: 'string' },
+    'waiting-room': { type: 'string', default: 'off' },
   },
   strict: true,
 });
@@ -56,9 +58,13 @@ async function main(): Promise<number> {
   const candidates = numberArg('candidates', values.candidates, 1);
   const durationS = numberArg('duration', values.duration, 1);
   const threads = values.threads ? numberArg('threads', values.threads, 1) : availableParallelism();
+  // the gateway's own default: the KDF lane leaves a core to the event loops
   const poolThreads = values['pool-threads']
     ? numberArg('pool-threads', values['pool-threads'], 1)
-    : availableParallelism();
+    : Math.max(1, availableParallelism() - 1);
+  const waitingRoom = values['waiting-room'];
+  if (waitingRoom !== 'off' && waitingRoom !== 'opening' && waitingRoom !== 'auto')
+    throw new RangeError(`--waiting-room must be off, opening or auto, got "${waitingRoom}"`);
   const run = await runLoadtest({
     surge: {
       profile,
@@ -72,6 +78,7 @@ async function main(): Promise<number> {
       oralShare: numberArg('oral-share', values['oral-share'], 0),
       poolThreads,
       plantOversell: values['plant-oversell'] ?? false,
+      waitingRoom,
       // candidates still walking after the profile: by default as long again as the profile
       straggleTimeoutS: values['straggle-timeout']
         ? numberArg('straggle-timeout', values['straggle-timeout'], 0)

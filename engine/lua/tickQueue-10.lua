@@ -1,8 +1,8 @@
 --[[
   The waiting room's clock tick, run by the queue keeper (engine/queueKeeper.ts) a few times a
   second per active room: closes the PREQUEUE at the opening, lapses run-out passes, gives back the
-  slots of candidates gone idle, admits the next tickets in line, measures the admission rate, and
-  ends an opening's room once its line has drained.
+  slots of candidates gone idle, admits the next tickets in line, measures the line's service rate,
+  and ends an opening's room once its line has drained.
   Admission is closed-loop: a ticket is admitted only into a free slot (at most `targetActive`
   candidates active at once; the keeper sets it from the gateways' adaptive limits), so an unused
   or released pass gives its slot back at once; `ratePerSec`/`burst` (a token bucket) cap how fast
@@ -13,7 +13,10 @@
   ARGV[1] now  ARGV[2] targetActive  ARGV[3] ratePerSec (0: no cap)  ARGV[4] burst
   ARGV[5] idleMs (an admitted candidate's slot until it acts)  ARGV[6] maxBatch
   ARGV[7] drainGraceMs  ARGV[8] auto mode: '1' saturated, '0' not, '' unknown
-  ARGV[9] rateTauMs (the admission rate's smoothing)  ARGV[10] plan (planned admissions/s)
+  ARGV[9] rateTauMs (the service rate's smoothing)  ARGV[10] plan (planned admissions/s)
+  The rate (the ETA's denominator) is the slots given back per second while people wait: in a line
+  that is served as slots free, admissions follow departures, and a burst that merely fills empty
+  slots (at the opening) says nothing about how fast the line moves after it.
   Returns ok {admitted, lapsed, head, waiting, active, rate, phase, live}
   Emits QUEUE_CLOSED, QUEUE_ACTIVATED, QUEUE_LAPSED, QUEUE_ADMITTED, QUEUE_DRAINED (payloads declared in engine/outbox.ts)
 ]]
@@ -34,9 +37,10 @@ if room.mode == 'off' then return ok({ live = false }) end
 local opensAt = opensAtOf(calendarKey)
 closePrequeueIfDue(room, roomKey, preKey, opensAt, now, streamKey, nowText)
 
-local state = redis.call('HMGET', roomKey, 'tokens', 'tokensAt', 'rateAt', 'since', 'emptySince')
+local state = redis.call('HMGET', roomKey, 'tokens', 'tokensAt', 'rateAt', 'since', 'emptySince', 'lastActive')
 local tokens, tokensAt = tonumber(state[1]) or burst, tonumber(state[2]) or now
-local rateAt, admittedSince, emptySince = tonumber(state[3]) or now, tonumber(state[4]) or 0, tonumber(state[5]) or 0
+local rateAt, departedSince, emptySince = tonumber(state[3]) or now, tonumber(state[4]) or 0, tonumber(state[5]) or 0
+local lastActive = tonumber(state[6]) or 0
 local total = room.n + room.late
 local waitingBefore = total - room.head
 
@@ -71,6 +75,8 @@ end
 -- candidates idle since their last gated write (or since admission) give their slot back
 redis.call('ZREMRANGEBYSCORE', slotsKey, '-inf', now)
 local active = redis.call('ZCARD', slotsKey)
+-- slots given back since the last tick (idle, lapsed, or released by an order)
+if waitingBefore > 0 and lastActive > active then departedSince = departedSince + (lastActive - active) end
 
 if ratePerSec > 0 then
   tokens = math.min(burst, tokens + (now - tokensAt) / 1000 * ratePerSec)
@@ -115,18 +121,17 @@ if k > 0 then
   redis.call('ZADD', passesKey, unpack(passes))
   room.head = room.head + #ids
   tokens = tokens - #ids
-  admittedSince = admittedSince + #ids
   active = active + #ids
   emit(streamKey, 'QUEUE_ADMITTED', nowText, {
     tickets = ids, firstSeq = first, admittedAt = now, passExpiresAt = passExpiresAt,
   })
 end
 
--- the admission rate, measured once a second while people wait (the ETA's denominator); an
+-- the service rate, measured once a second while people wait (the ETA's denominator); an
 -- exponential average over rateTauMs, so that an ETA does not jump with one slow second
 if now - rateAt >= 1000 then
-  if waitingBefore > 0 or admittedSince > 0 then
-    local instant = admittedSince * 1000 / (now - rateAt)
+  if waitingBefore > 0 and departedSince > 0 then
+    local instant = departedSince * 1000 / (now - rateAt)
     if room.rate == 0 then
       room.rate = instant
     else
@@ -134,7 +139,7 @@ if now - rateAt >= 1000 then
     end
   end
   rateAt = now
-  admittedSince = 0
+  departedSince = 0
 end
 
 -- an opening's room ends once nobody has waited for drainGraceMs after the opening
@@ -152,7 +157,7 @@ end
 
 room.plan = plan
 redis.call('HSET', roomKey, 'head', room.head, 'tokens', tokens, 'tokensAt', tokensAt, 'rate', room.rate,
-  'rateAt', rateAt, 'since', admittedSince, 'emptySince', emptySince, 'plan', plan)
+  'rateAt', rateAt, 'since', departedSince, 'emptySince', emptySince, 'plan', plan, 'lastActive', active)
 redis.call('PUBLISH', channel, cjson.encode({ room = roomView(room), at = now, admitted = k }))
 return ok({
   admitted = k, lapsed = #lapsed, head = room.head, waiting = waiting, active = active, rate = room.rate,

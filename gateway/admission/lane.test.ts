@@ -76,6 +76,27 @@ describe('Lane', () => {
     expect(await Promise.all(admitted)).toEqual([1, 2, 3, 4]);
   });
 
+  it('tells a storm to come back when the lane can serve it (Retry-After ≈ refused ÷ served)', async () => {
+    let clock = 0;
+    const finishers: (() => void)[] = [];
+    const execute = () => new Promise<unknown>((resolve) => finishers.push(() => resolve('done')));
+    const lane = new Lane(options({ deadlineMs: 100, targetWaitMs: 100, maxQueue: 0 }), execute, () => clock);
+    const settle = () => new Promise((resolve) => setImmediate(resolve));
+    // one served per 100 ms (10/s) while 200 arrive per second: 20 refused for each served
+    const refusals: LaneOverloaded[] = [];
+    for (let tick = 0; tick < 20; tick++) {
+      clock += 100;
+      const running = lane.run({});
+      for (let i = 0; i < 20; i++) await lane.run({}).catch((error: LaneOverloaded) => refusals.push(error));
+      finishers.shift()!();
+      await settle();
+      await running;
+    }
+    const last = refusals.slice(-20).map((error) => error.retryAfterSeconds);
+    expect(Math.min(...last)).toBeGreaterThanOrEqual(15);
+    expect(Math.max(...last)).toBeLessThanOrEqual(30);
+  });
+
   it('refuses when the queue bound is reached', async () => {
     const lane = new Lane(options({ maxQueue: 2, deadlineMs: 10_000, targetWaitMs: 10_000 }), timed);
     const all = [0, 1, 2].map((value) => lane.run({ ms: 20, value }));

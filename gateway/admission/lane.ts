@@ -14,6 +14,11 @@
  *   from the deadline to the target, so the standing queue drains instead of every task waiting
  *   almost the whole deadline.
  *
+ * A refusal's Retry-After spreads the refused demand over the time the lane needs to serve it: the
+ * tasks refused over the last two seconds ÷ the tasks completed in them (at least 1 s, at most
+ * 30 s). A login storm at 20× the lane's capacity is told to come back in about 20 s, so the
+ * retries arrive at about the rate the lane serves them instead of as a second storm.
+ *
  * It does not know what a task is: `execute` runs one (e.g. a piscina pool's run).
  */
 
@@ -72,6 +77,12 @@ export class Lane {
   private failed = 0;
   private readonly shed = { deadline: 0, predicted: 0, full: 0 };
   private serviceMs: number | null = null;
+  /** Refusals and completions in the current and the previous second (for Retry-After). */
+  private readonly recent: { second: number; shed: number[]; done: number[] } = {
+    second: 0,
+    shed: [0, 0],
+    done: [0, 0],
+  };
   private dropping = false;
   private intervalStartedAt: number;
   private minWaitInInterval = Infinity;
@@ -138,7 +149,25 @@ export class Lane {
 
   private refuse(reason: 'deadline' | 'predicted' | 'full', waitMs: number): LaneOverloaded {
     this.shed[reason]++;
-    return new LaneOverloaded(this.options.name, reason, Math.max(1, Math.ceil(waitMs / 1000)));
+    const window = this.window();
+    window.shed[0]!++;
+    const shed = window.shed[0]! + window.shed[1]!;
+    const done = Math.max(1, window.done[0]! + window.done[1]!);
+    const retryAfter = Math.max(Math.ceil(waitMs / 1000), Math.ceil(shed / done));
+    return new LaneOverloaded(this.options.name, reason, Math.min(30, Math.max(1, retryAfter)));
+  }
+
+  /** The two-second window of refusals and completions, moved on to the current second. */
+  private window(): { shed: number[]; done: number[] } {
+    const second = Math.floor(this.now() / 1000);
+    const recent = this.recent;
+    if (second !== recent.second) {
+      const keep = second === recent.second + 1;
+      recent.shed = [0, keep ? recent.shed[0]! : 0];
+      recent.done = [0, keep ? recent.done[0]! : 0];
+      recent.second = second;
+    }
+    return recent;
   }
 
   private start(task: unknown, startedAt: number): Promise<unknown> {
@@ -160,6 +189,7 @@ export class Lane {
     this.running--;
     if (ok) this.completed++;
     else this.failed++;
+    this.window().done[0]!++;
     const took = now - startedAt;
     this.serviceMs = this.serviceMs === null ? took : this.serviceMs * 0.8 + took * 0.2;
     this.startNext(now);

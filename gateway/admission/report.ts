@@ -40,6 +40,7 @@ export class LoadReporter {
       p99Ms: stats.windowP99Ms,
       servedPerSec: Math.round((served - this.lastServed) / seconds),
       shedCritical: stats.shed.critical - this.lastShedCritical,
+      criticalP99Ms: this.admission.takeCriticalP99(),
     };
     this.lastAt = now;
     this.lastServed = served;

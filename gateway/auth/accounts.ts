@@ -15,6 +15,7 @@ import type { Logger } from 'pino';
 import { isUniqueViolation, execute, query, type Pool } from '../../db/pool.ts';
 import { ApiError } from '../errors.ts';
 import type { Captchas } from './captcha.ts';
+import { LaneOverloaded } from '../admission/lane.ts';
 import { AuthKeys } from './keys.ts';
 import { createAuthLogger } from './log.ts';
 import { DUMMY_HASH, isAcceptablePassword, needsRehash, type PasswordKdf } from './passwords.ts';
@@ -159,7 +160,15 @@ export class Accounts {
     }
     const account = await this.findByLogin(input.login);
     const storedHash = account?.password_hash ?? DUMMY_HASH;
-    const passwordMatches = await this.kdf.verify(storedHash, String(input.password));
+    let passwordMatches: boolean;
+    try {
+      passwordMatches = await this.kdf.verify(storedHash, String(input.password));
+    } catch (error) {
+      // shed by the KDF lane before the password was checked: the retry may use the same captcha
+      if (error instanceof LaneOverloaded)
+        await this.captchas.reinstate(input.captchaId, input.captchaAnswer);
+      throw error;
+    }
     if (account === undefined || !passwordMatches) {
       this.logger.info(
         {

@@ -88,6 +88,22 @@ export class Captchas {
     if (expected === null || typeof answer !== 'string') return false;
     return answer.trim().toUpperCase() === expected;
   }
+
+  /**
+   * Puts a correctly answered captcha back, for a login shed before its password was checked (the
+   * KDF lane was full): the client's retry with the same captcha is then not refused. No password
+   * guess was spent on it, so this gives a guesser nothing; only a right answer is put back.
+   */
+  async reinstate(captchaId: string, answer: string): Promise<void> {
+    if (!CAPTCHA_ID.test(captchaId)) return;
+    await this.redis.set(
+      this.keys.captcha(captchaId),
+      answer.trim().toUpperCase(),
+      'EX',
+      this.ttlSeconds,
+      'NX',
+    );
+  }
 }
 
 /** Letters drawn in random case: harder to read by template, and the compare ignores case. */

@@ -27,6 +27,10 @@ export interface TimelinePoint {
   readonly errors: number;
   /** Answers in this second shed by admission control (503 OVERLOADED / 429 RATE_LIMITED). */
   readonly shed: number;
+  /** Answers in this second that sent the candidate to the waiting room (403 QUEUE_PASS_REQUIRED). */
+  readonly queued?: number;
+  /** p99 of the answers the gateway served in this second (neither shed nor sent to the queue). */
+  readonly admittedP99Ms?: number | null;
   /** Latency of the requests answered in this second (null when none). */
   readonly p50Ms: number | null;
   readonly p90Ms: number | null;
@@ -82,6 +86,59 @@ export interface MeasuredCapacity {
   readonly p99Ms: number;
 }
 
+/** The waiting room as the load generator saw it (API.md "Waiting room"; P7, P8). */
+export interface WaitingRoomReport {
+  readonly mode: string;
+  readonly provinceCode: string;
+  /** Sampled once a second from GET /api/v1/queue/{provinceCode}: [t, waiting, admittedPerMinute]. */
+  readonly series: readonly (readonly [number, number, number])[];
+  readonly tickets: {
+    readonly total: number;
+    readonly prequeued: number;
+    readonly joinedAfterOpening: number;
+    readonly admitted: number;
+    readonly abandoned: number;
+    /** Watched over /ws/seats, or polled with GET /api/v1/queue/tickets/current. */
+    readonly watched: number;
+    readonly polled: number;
+  };
+  /** From the moment a ticket could be served (its join, or the opening for PREQUEUE) to its admission. */
+  readonly waitS: LatencySummary;
+  /** |ETA shown − actual wait left| ÷ actual, per ETA shown (P8: after the first minute). */
+  readonly etaErrorPct: {
+    readonly samples: number;
+    readonly p50: number | null;
+    readonly p90: number | null;
+    /** Which ETAs the figures cover: shown ≥ 60 s after the opening, or (too few of those) all. */
+    readonly window: 'afterFirstMinute' | 'all';
+  };
+  /** Post-opening arrivals: admission order against arrival order (the line's own clock). */
+  readonly order: {
+    readonly passages: number;
+    readonly inversions: number;
+    readonly kendallTau: number | null;
+  };
+  readonly prequeue: {
+    readonly tickets: number;
+    readonly chiSquareP: number | null;
+    readonly drawVerified: boolean;
+  };
+  /** Candidates seen waiting without a position after the opening (beyond the draw's grace). */
+  readonly waitedWithoutPosition: number;
+  readonly lotteryCommitment: string | null;
+  readonly lotterySeed: string | null;
+}
+
+/** P7/P8's figures in one place (exactly these names: issue 12). */
+export interface OpeningFigures {
+  readonly admittedP99MaxPerSecondMs: number | null;
+  readonly maxAnswerMs: number;
+  readonly waitedWithoutPosition: number;
+  readonly orderInversions: number;
+  readonly etaErrorP90Pct: number | null;
+  readonly prequeueChiSquareP: number | null;
+}
+
 export interface RunReport {
   readonly version: 1;
   /** 'engine' = this project's gateway; 'baseline' = the conventional implementation. */
@@ -122,4 +179,7 @@ export interface RunReport {
   readonly writer: { readonly lagP99Ms: number | null; readonly lagMaxEvents: number | null };
   readonly measured: MeasuredCapacity;
   readonly invariants: InvariantVerdict;
+  /** Runs with a waiting room (--waiting-room opening|auto). */
+  readonly waitingRoom?: WaitingRoomReport;
+  readonly opening?: OpeningFigures;
 }

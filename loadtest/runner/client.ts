@@ -2,7 +2,8 @@
  * The runner's HTTP client: one undici Pool of keep-alive connections to the system under test,
  * every call timed and classified into the recorder. A call shed by admission control (503 / 429)
  * is retried after its Retry-After (capped, with jitter) with the same Idempotency-Key, as a real
- * client would, up to `maxRetries` times; each attempt is an answer of its own in the report.
+ * client would, up to `maxRetries` times; each attempt is an answer of its own in the report. A
+ * 403 QUEUE_PASS_REQUIRED (sent to the waiting room) counts apart: neither admitted nor failed.
  */
 import { Pool } from 'undici';
 import type { RunRecorder } from './recorder.ts';
@@ -18,6 +19,8 @@ export interface CallOptions {
   readonly refusals?: readonly string[];
   /** Do not retry a shed answer (the bot does not wait). */
   readonly noRetry?: boolean;
+  /** Retries of a shed answer for this call (default: the client's). */
+  readonly maxRetries?: number;
 }
 
 export interface Answer {
@@ -30,7 +33,7 @@ export interface Answer {
 export interface ClientOptions {
   readonly connections: number;
   readonly maxRetries?: number;
-  /** Upper bound of one wait before retrying a shed call. */
+  /** Upper bound of one wait before retrying a shed call (default 60 s). */
   readonly maxRetryWaitMs?: number;
   readonly timeoutMs?: number;
 }
@@ -57,14 +60,15 @@ export class SurgeClient {
       keepAliveTimeout: 60_000,
     });
     this.maxRetries = options.maxRetries ?? 5;
-    this.maxRetryWaitMs = options.maxRetryWaitMs ?? 2_000;
+    this.maxRetryWaitMs = options.maxRetryWaitMs ?? 60_000;
   }
 
   async call(step: string, method: string, path: string, options: CallOptions = {}): Promise<Answer> {
     for (let attempt = 0; ; attempt++) {
       const answer = await this.once(step, method, path, options);
       const shed = answer.status === 503 || answer.status === 429;
-      if (!shed || options.noRetry || attempt >= this.maxRetries || this.closed) return answer;
+      if (!shed || options.noRetry || attempt >= (options.maxRetries ?? this.maxRetries) || this.closed)
+        return answer;
       await sleep(this.retryWaitMs(answer, attempt));
     }
   }
@@ -95,10 +99,15 @@ export class SurgeClient {
     }
   }
 
+  /**
+   * How long to wait before retrying a shed call: the server's Retry-After, honoured (spread
+   * ±50 % so that a crowd told the same does not come back in one second), or an exponential
+   * backoff from 1 s when it gave none. Capped at `maxRetryWaitMs`.
+   */
   private retryWaitMs(answer: Answer, attempt: number): number {
-    const hinted = Number(answer.body?.__retryAfterS ?? 1) * 1000;
-    const backoff = Math.min(this.maxRetryWaitMs, Math.max(100, hinted) * 2 ** Math.min(attempt, 3));
-    return Math.round(backoff * (0.5 + Math.random() / 2));
+    const hintedS = Number(answer.body?.__retryAfterS ?? 0);
+    const base = hintedS >= 1 ? hintedS * 1000 : 1000 * 2 ** Math.min(attempt, 3);
+    return Math.round(Math.min(this.maxRetryWaitMs, base) * (0.5 + Math.random()));
   }
 
   private async once(step: string, method: string, path: string, options: CallOptions): Promise<Answer> {
@@ -123,9 +132,11 @@ export class SurgeClient {
           ? 'ok'
           : status === 503 || status === 429
             ? 'shed'
-            : status < 500 && code !== null && options.refusals?.includes(code)
-              ? 'refused'
-              : 'failed';
+            : code === 'QUEUE_PASS_REQUIRED'
+              ? 'queued'
+              : status < 500 && code !== null && options.refusals?.includes(code)
+                ? 'refused'
+                : 'failed';
       this.recorder.answered(step, performance.now() - started, label(status, code), kind);
       if (kind === 'shed' && parsed && typeof parsed === 'object') {
         const retryAfter = response.headers['retry-after'];

@@ -4,7 +4,9 @@
  * agreement (R2), query eligibility (R3, R4), maybe apply for the CET6 review (R9–R13), wait for the
  * opening if early (R5), save the registration (R6), take a written seat (R15–R17), race for an oral
  * seat (R18–R21), then pay through the provider simulator (R22, R23) — or abandon, or refresh, or
- * retry with the same Idempotency-Key, or hammer one campus as a bot does.
+ * retry with the same Idempotency-Key, or hammer one campus as a bot does. With a waiting room, the
+ * candidate takes a ticket once it knows its province and waits for its turn (queue.ts) before it
+ * saves; a gated write answered 403 QUEUE_PASS_REQUIRED sends it back to the line.
  *
  * Returns the candidate's outcome. A replay with the same Idempotency-Key that does not return the
  * first answer is a contract violation, reported through `onViolation`.
@@ -12,6 +14,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Behaviour } from '../profiles.ts';
 import type { Answer, SurgeClient } from './client.ts';
+import { waitForPass, type QueueContext } from './queue.ts';
 import type { SurgeCandidate } from './world.ts';
 import { SURGE_PASSWORD } from './world.ts';
 
@@ -24,6 +27,8 @@ export interface FlowContext {
   /** The campus bots hammer (the province's most wanted oral campus). */
   readonly botCampusId: string | null;
   readonly random: () => number;
+  /** The province's waiting room, when the run has one: candidates take a ticket and wait. */
+  readonly queue?: QueueContext;
   onViolation(message: string): void;
 }
 
@@ -51,7 +56,7 @@ export async function walkCandidate(
   const key = (): string => randomUUID();
   let token = candidate.token;
   if (token === null) {
-    const captcha = await client.call('captcha', 'GET', '/api/v1/captcha');
+    const captcha = await client.call('captcha', 'GET', '/api/v1/captcha', { maxRetries: 30 });
     if (captcha.status !== 200) return 'failed:captcha';
     const session = await client.call('login', 'POST', '/api/v1/sessions', {
       body: {
@@ -61,8 +66,10 @@ export async function walkCandidate(
         captchaAnswer: captcha.body.testAnswer,
       },
       // a login shed with 503 is retried with its key: the retry gets the first answer, whatever
-      // became of the captcha (API.md: every state-changing POST takes an Idempotency-Key)
+      // became of the captcha (API.md: every state-changing POST takes an Idempotency-Key); at an
+      // opening a person keeps trying for a while
       idempotencyKey: key(),
+      maxRetries: 30,
     });
     if (session.status !== 200) return 'failed:login';
     token = String(session.body.token);
@@ -90,14 +97,37 @@ export async function walkCandidate(
     });
   }
 
+  const provinceCode = String(eligibility.body.candidate?.provinceCode ?? '');
+  /** Waits for a turn in the waiting room; null when the candidate may go on. */
+  const takeTurn = async (): Promise<string | null> => {
+    if (!ctx.queue) return null;
+    const passed = await waitForPass(ctx.queue, token, provinceCode, behaviour, key());
+    if (passed === 'admitted' || passed === 'notActive') return null;
+    return passed === 'abandoned' ? 'abandonedInQueue' : `failed:queue:${passed}`;
+  };
+  /** A gated write: sent again (with a new key) after a turn in the line when it needs a pass. */
+  const gated = async (send: (idempotencyKey: string) => Promise<Answer>): Promise<Answer | string> => {
+    for (let attempt = 0; ; attempt++) {
+      const answer = await send(key());
+      if (answer.code !== 'QUEUE_PASS_REQUIRED' || !ctx.queue || attempt >= 2) return answer;
+      const left = await takeTurn();
+      if (left !== null) return left;
+    }
+  };
+
+  const turn = await takeTurn();
+  if (turn !== null) return turn;
   const early = ctx.opensAtPerfMs - performance.now();
   if (early > 0) await sleep(early + ctx.random() * 300);
 
-  const saved = await client.call('bind', 'POST', '/api/v1/registration', {
-    token,
-    body: { ...identity, confirm: true },
-    idempotencyKey: key(),
-  });
+  const saved = await gated((idempotencyKey) =>
+    client.call('bind', 'POST', '/api/v1/registration', {
+      token,
+      body: { ...identity, confirm: true },
+      idempotencyKey,
+    }),
+  );
+  if (typeof saved === 'string') return saved;
   if (saved.status !== 201) return `failed:bind`;
   const subject = writtenSubjectOf(eligibility.body.eligibleSubjects ?? []);
   if (subject === null) return 'nothingEligible';
@@ -110,14 +140,18 @@ export async function walkCandidate(
     }
   }
 
-  const writtenKey = key();
+  let writtenKey = key();
   const writtenRefusals = ['SOLD_OUT', 'SAME_LEVEL_TAKEN', 'ALREADY_REGISTERED'];
-  const written = await client.call('written', 'POST', '/api/v1/registration/written', {
-    token,
-    body: { subject },
-    idempotencyKey: writtenKey,
-    refusals: writtenRefusals,
+  const written = await gated((idempotencyKey) => {
+    writtenKey = idempotencyKey;
+    return client.call('written', 'POST', '/api/v1/registration/written', {
+      token,
+      body: { subject },
+      idempotencyKey,
+      refusals: writtenRefusals,
+    });
   });
+  if (typeof written === 'string') return written;
   if (behaviour === 'retrySameKey') {
     const replay = await client.call('written', 'POST', '/api/v1/registration/written', {
       token,

@@ -134,10 +134,27 @@ export function headline(run: LoadtestRun): string {
     `  oral seats sold out ${report.sellOutS === null ? 'never' : `${report.sellOutS} s after the opening`}`,
     `  dashboards ${report.dashboards.subscribers}: ${report.dashboards.messages} updates, staleness p99 ${report.dashboards.staleness.p99Ms} ms`,
     `  writer lag p99 ${report.writer.lagP99Ms ?? '-'} ms, at most ${report.writer.lagMaxEvents ?? '-'} events behind`,
+    ...openingLines(report),
     `  invariants I1–I5: ${report.invariants.ok ? 'PASS' : 'FAIL'} ${JSON.stringify(report.invariants.checked)}`,
     ...report.invariants.violations.slice(0, 20).map((v) => `    ✗ ${v}`),
     `  → ${jsonPath}`,
     `  → ${htmlPath}`,
   ];
   return lines.join('\n');
+}
+
+/** The opening's figures against P7 and P8, one ✓ or ✗ each (runs with a waiting room). */
+function openingLines(report: RunReport): string[] {
+  const o = report.opening;
+  const room = report.waitingRoom;
+  if (!o || !room) return [];
+  const mark = (ok: boolean) => (ok ? '✓' : '✗');
+  const p99 = o.admittedP99MaxPerSecondMs;
+  const t = room.tickets;
+  return [
+    `  waiting room (${room.mode}): ${t.total} tickets (${t.prequeued} before the opening, ${t.joinedAfterOpening} after), ${t.admitted} admitted, ${t.abandoned} left the line; wait p50 ${room.waitS.p50Ms} s, p99 ${room.waitS.p99Ms} s`,
+    `  opening (P7): ${mark(p99 !== null && p99 < 200)} admitted p99 < 200 ms in every second (worst ${p99 ?? '-'} ms)  ${mark(o.maxAnswerMs <= 2_000)} no answer slower than 2 s (slowest ${o.maxAnswerMs} ms)`,
+    `  fairness (P8): ${mark(o.waitedWithoutPosition === 0)} ${o.waitedWithoutPosition} waited without a position  ${mark(o.orderInversions === 0)} ${o.orderInversions} order inversions after the opening (Kendall tau ${room.order.kendallTau ?? '-'} over ${room.order.passages})`,
+    `                 draw ${room.prequeue.drawVerified ? 'verified from the revealed seed' : 'NOT verified'}, PREQUEUE χ² p = ${o.prequeueChiSquareP ?? '- (too few)'}; ETA error p90 ${o.etaErrorP90Pct ?? '-'} % (${room.etaErrorPct.samples} ETAs, ${room.etaErrorPct.window === 'afterFirstMinute' ? 'after the first minute' : 'all: the line lasted under a minute'})`,
+  ];
 }

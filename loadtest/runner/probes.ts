@@ -37,10 +37,12 @@ export function progressLine(
   elapsedS: number,
   walking: number,
   series: Map<string, [number, number][]>,
+  queue: readonly [number, number, number][] = [],
 ): string {
   const s = recorder.lastSecond();
   const oral = series.get('*|CET-SET4');
   const left = oral?.[oral.length - 1]?.[1];
+  const room = queue[queue.length - 1];
   return [
     `t=${elapsedS.toFixed(0).padStart(4)}s`,
     `offered ${String(s.offered).padStart(5)}/s`,
@@ -48,6 +50,7 @@ export function progressLine(
     `answered ${String(s.completed).padStart(6)}/s`,
     `p99 ${s.p99Ms === null ? '   -' : s.p99Ms.toFixed(0).padStart(4)} ms`,
     `walking ${String(walking).padStart(6)}`,
+    ...(room ? [`in line ${String(room[1]).padStart(6)} (admitting ${room[2]}/min)`] : []),
     `errors ${recorder.errors}`,
     `shed ${recorder.shed}`,
     `oral seats left ${left ?? '-'}`,
@@ -90,6 +93,8 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 export interface Samplers {
   /** Remaining seats over time, by campusId|subject ('*' for the province's total). */
   readonly series: Map<string, [number, number][]>;
+  /** The waiting room over time (when sampled): [t, waiting, admittedPerMinute]. */
+  readonly queue: [number, number, number][];
   stop(): Promise<void>;
 }
 
@@ -104,13 +109,16 @@ export interface SamplerOptions {
   /** performance.now() at the start of the run: samples are taken on its whole seconds. */
   readonly startedPerf: number;
   readonly recorder: RunRecorder;
+  /** Also sample the province's waiting room (GET /api/v1/queue/{provinceCode}). */
+  readonly waitingRoom?: boolean;
 }
 
-/** Samples the province's seats and the writer's lag once a second until stopped. */
+/** Samples the province's seats, the writer's lag (and the waiting room) once a second until stopped. */
 export function sampleSeatsAndLag(options: SamplerOptions): Samplers {
   const { engine, startedPerf, recorder } = options;
   const tracked = trackedSeats(options.capacity);
   const series = new Map<string, [number, number][]>();
+  const queue: [number, number, number][] = [];
   let sampling = true;
   const sampler = (async () => {
     while (sampling) {
@@ -130,6 +138,12 @@ export function sampleSeatsAndLag(options: SamplerOptions): Samplers {
         const s = (stats as { streams?: { pending: number; undelivered: number; lagMs: number } } | null)
           ?.streams;
         if (s) recorder.writerLag(s.pending + s.undelivered, s.lagMs);
+        if (options.waitingRoom) {
+          const room = (await fetch(`${options.base}/api/v1/queue/${options.provinceCode}`).then((r) =>
+            r.ok ? r.json() : null,
+          )) as { waiting: number; admittedPerMinute: number } | null;
+          if (room) queue.push([t, room.waiting, room.admittedPerMinute]);
+        }
       } catch {
         // a missed sample is a gap in the chart, not a failure of the run
       }
@@ -138,6 +152,7 @@ export function sampleSeatsAndLag(options: SamplerOptions): Samplers {
   })();
   return {
     series,
+    queue,
     async stop() {
       sampling = false;
       await sampler;
@@ -150,14 +165,14 @@ export type ProgressTick = (elapsedS: number, walking: number) => void;
 
 export function progressTicker(
   recorder: RunRecorder,
-  series: Samplers['series'],
+  samplers: Pick<Samplers, 'series' | 'queue'>,
   say: (line: string) => void,
 ): ProgressTick {
   let lastProgress = 0;
   return (elapsedS, walking) => {
     if (elapsedS - lastProgress >= 1) {
       lastProgress = Math.floor(elapsedS);
-      say(progressLine(recorder, elapsedS, walking, series));
+      say(progressLine(recorder, elapsedS, walking, samplers.series, samplers.queue));
     }
   };
 }

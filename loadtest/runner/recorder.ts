@@ -14,8 +14,12 @@ const newHistogram = (): Histogram =>
     numberOfSignificantValueDigits: 2,
   });
 
-/** How an answer counts: a success, a refusal the flow expects, shed by admission control, or a failure. */
-export type AnswerKind = 'ok' | 'refused' | 'shed' | 'failed';
+/**
+ * How an answer counts: a success, a refusal the flow expects, shed by admission control, sent to
+ * the waiting room (403 QUEUE_PASS_REQUIRED), or a failure. "Admitted" (P7) is every answer the
+ * gateway served: neither shed nor sent to the queue (nor a network error, which is no answer).
+ */
+export type AnswerKind = 'ok' | 'refused' | 'shed' | 'queued' | 'failed';
 
 interface Second {
   offered: number;
@@ -25,6 +29,9 @@ interface Second {
   shed: number;
   inFlight: number;
   latency: Histogram;
+  /** Latency of the answers the gateway served (admitted, P7). */
+  admitted: Histogram;
+  queued: number;
   staleness: Histogram;
   writerLagEvents: number | null;
   writerLagMs: number | null;
@@ -42,6 +49,15 @@ export function summarise(histogram: Histogram): LatencySummary {
   };
 }
 
+/** The same summary of plain values (already in the unit wanted): nearest-rank percentiles. */
+export function summariseMs(values: readonly number[]): LatencySummary {
+  if (values.length === 0) return { count: 0, p50Ms: 0, p90Ms: 0, p99Ms: 0, maxMs: 0 };
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (q: number) =>
+    Math.round(sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]! * 100) / 100;
+  return { count: sorted.length, p50Ms: at(0.5), p90Ms: at(0.9), p99Ms: at(0.99), maxMs: at(1) };
+}
+
 export class RunRecorder {
   private readonly seconds: Second[] = [];
   /** Answers per second of each step (for peak per-step rates, e.g. logins/s). */
@@ -56,6 +72,7 @@ export class RunRecorder {
   requests = 0;
   errors = 0;
   shed = 0;
+  queued = 0;
   inFlight = 0;
   candidatesStarted = 0;
   candidatesFinished = 0;
@@ -79,6 +96,8 @@ export class RunRecorder {
         shed: 0,
         inFlight: this.inFlight,
         latency: newHistogram(),
+        admitted: newHistogram(),
+        queued: 0,
         staleness: newHistogram(),
         writerLagEvents: null,
         writerLagMs: null,
@@ -126,12 +145,16 @@ export class RunRecorder {
     if (!perSecond) this.stepSeconds.set(step, (perSecond = []));
     perSecond[index] = (perSecond[index] ?? 0) + 1;
     this.answers.set(label, (this.answers.get(label) ?? 0) + 1);
+    if (kind === 'shed') {
+      this.shed += 1;
+      second.shed += 1;
+    } else if (kind === 'queued') {
+      this.queued += 1;
+      second.queued += 1;
+    } else if (label !== 'network') second.admitted.recordValue(us);
     if (kind === 'failed') {
       this.errors += 1;
       second.errors += 1;
-    } else if (kind === 'shed') {
-      this.shed += 1;
-      second.shed += 1;
     }
   }
 
@@ -172,6 +195,8 @@ export class RunRecorder {
         completed: s.completed,
         errors: s.errors,
         shed: s.shed,
+        queued: s.queued,
+        admittedP99Ms: s.admitted.totalCount > 0 ? summarise(s.admitted).p99Ms : null,
         p50Ms: latency?.p50Ms ?? null,
         p90Ms: latency?.p90Ms ?? null,
         p99Ms: latency?.p99Ms ?? null,
@@ -196,12 +221,12 @@ export class RunRecorder {
     return {
       all: summarise(this.all),
       byStep,
-      admitted: this.latencyOf(['ok', 'refused']),
+      admitted: this.latencyOf(['ok', 'refused', 'failed']),
       shed: this.latencyOf(['shed']),
     };
   }
 
-  /** Latency of the answers of some kinds together, e.g. admitted = ['ok', 'refused']. */
+  /** Latency of the answers of some kinds together, e.g. admitted = ['ok', 'refused', 'failed']. */
   latencyOf(kinds: readonly AnswerKind[]): LatencySummary {
     const merged = newHistogram();
     for (const kind of kinds) {

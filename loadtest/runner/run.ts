@@ -4,7 +4,9 @@
  * the clock and the samplers (seats and writer lag once a second), then starts simulated candidates
  * at the profile's arrival rate — open loop: the schedule never waits for the server — each walking
  * the flow (flow.ts), prints a progress line, waits for the stragglers, judges the run (verdict.ts)
- * and returns the report (surgeReport.ts).
+ * and returns the report (surgeReport.ts). With a waiting room (`waitingRoom`), the province's room
+ * is set up through the admin API before the first arrival, candidates wait for their turn in it
+ * (queue.ts), and the report gains its section and the opening's figures (P7, P8).
  */
 import { Redis } from 'ioredis';
 import { Engine } from '../../engine/engine.ts';
@@ -13,7 +15,7 @@ import { createPool, type Pool } from '../../db/pool.ts';
 import { DrivenClock } from '../../gateway/clock.ts';
 import { clockKey } from '../../gateway/services.ts';
 import {
-  OPENING_AT_S,
+  OPENS_AT_S,
   defaultMix,
   durationOf,
   peakRate,
@@ -30,6 +32,9 @@ import type { RunReport } from '../report/types.ts';
 import { SurgeClient } from './client.ts';
 import { connectDashboards, type Dashboards } from './dashboards.ts';
 import { walkCandidate, type FlowContext } from './flow.ts';
+import { QueueLog, type QueueContext } from './queue.ts';
+import { drawOrder, commitmentOf } from '../../engine/queueDraw.ts';
+import type { WaitingRoomReport } from '../report/types.ts';
 import { RunRecorder } from './recorder.ts';
 import { judgeRun } from './verdict.ts';
 import {
@@ -72,6 +77,8 @@ export interface SurgeOptions {
   readonly plantOversell?: boolean;
   /** Longest wait for the candidates still walking after the profile ends. */
   readonly straggleTimeoutS?: number;
+  /** The province's waiting room for the run (API.md "Waiting room"); default off. */
+  readonly waitingRoom?: 'off' | 'opening' | 'auto';
   readonly progress?: (line: string) => void;
 }
 
@@ -82,9 +89,9 @@ export function surgeProfile(name: ProfileName, candidates: number, durationS: n
   return scaleProfile(shaped, { peakRate: (peakRate(shaped) * candidates) / total });
 }
 
-/** Seconds into the run at which registration opens (the opening profile's OPENING_AT_S, scaled). */
+/** Seconds into the run at which registration opens (the profile's OPENS_AT_S, scaled). */
 export function openingOffsetS(name: ProfileName, durationS: number): number {
-  return name === 'opening' ? (OPENING_AT_S * durationS) / durationOf(profiles.opening) : 0;
+  return (OPENS_AT_S[name] * durationS) / durationOf(profiles[name]);
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -124,6 +131,8 @@ interface Started {
   readonly ctx: FlowContext;
   readonly random: () => number;
   readonly flowViolations: string[];
+  /** What the candidates saw of the waiting room (when the run has one). */
+  readonly queueLog: QueueLog | null;
 }
 
 /** Step 1: the profile scaled to the run, and the province's world in PostgreSQL and Redis. */
@@ -204,15 +213,88 @@ async function start(
   };
   const oralSeats = [...prepared.world.capacity].filter(([key]) => key.endsWith('|CET-SET4'));
   const botCampusId = oralSeats.sort((a, b) => b[1] - a[1])[0]?.[0].split('|')[0] ?? null;
+  const queueLog = (options.waitingRoom ?? 'off') === 'off' ? null : new QueueLog(SURGE_OPENS_AT);
+  const queue: QueueContext | undefined = queueLog
+    ? {
+        client,
+        log: queueLog,
+        wsUrl: `${options.base.replace(/^http/, 'ws')}/ws/seats`,
+        engineNow: () => Date.now() + time.offsetMs,
+        random,
+        maxWaitMs: (options.durationS + (options.straggleTimeoutS ?? 120)) * 1000,
+      }
+    : undefined;
   const ctx: FlowContext = {
     client,
     opensAtPerfMs: startedPerf + prepared.openingS * 1000,
     oralShare: options.oralShare,
     botCampusId,
     random,
+    ...(queue ? { queue } : {}),
     onViolation: (message) => flowViolations.push(message),
   };
-  return { startedPerf, startedAt, recorder, client, ctx, random, flowViolations };
+  return { startedPerf, startedAt, recorder, client, ctx, random, flowViolations, queueLog };
+}
+
+/**
+ * Step 3b: the province's waiting room, set up through the admin API before the first arrival; its
+ * PREQUEUE opens with the run (the whole pre-opening window), passes last 15 minutes, no cap.
+ */
+async function configureWaitingRoom(options: SurgeOptions, prepared: Prepared): Promise<void> {
+  const mode = options.waitingRoom ?? 'off';
+  if (mode === 'off') return;
+  const answer = await fetch(`${options.base}/api/v1/admin/queue`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${options.adminToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify([
+      {
+        provinceCode: prepared.world.provinceCode,
+        mode,
+        preQueueMinutes: Math.ceil(prepared.openingS / 60) + 1,
+        passMinutes: 15,
+        maxAdmitPerMinute: null,
+      },
+    ]),
+  });
+  const body = (await answer.json()) as { upserted?: number };
+  if (answer.status !== 200 || body.upserted !== 1) {
+    throw new Error(`waiting room set-up refused: ${answer.status} ${JSON.stringify(body)}`);
+  }
+}
+
+/**
+ * The waiting room's section of the report: what the candidates saw (queue.ts) and the published
+ * draw, recomputed here from the revealed seed and checked against the published commitment.
+ */
+async function waitingRoomSection(
+  options: SurgeOptions,
+  provinceCode: string,
+  log: QueueLog,
+  series: WaitingRoomReport['series'],
+): Promise<WaitingRoomReport> {
+  const room = (await fetch(`${options.base}/api/v1/queue/${provinceCode}`).then((r) => r.json())) as {
+    lotteryCommitment: string | null;
+  };
+  const drawAnswer = await fetch(`${options.base}/api/v1/queue/${provinceCode}/draw`);
+  const draw = drawAnswer.ok
+    ? ((await drawAnswer.json()) as { lotterySeed: string; tickets: [string, number][] })
+    : null;
+  const drawVerified =
+    draw !== null &&
+    room.lotteryCommitment !== null &&
+    commitmentOf(Buffer.from(draw.lotterySeed, 'hex')) === room.lotteryCommitment &&
+    drawOrder(
+      Buffer.from(draw.lotterySeed, 'hex'),
+      draw.tickets.map(([id]) => id),
+    ).every((id, i) => draw.tickets[i]![0] === id);
+  return log.report({
+    mode: options.waitingRoom ?? 'off',
+    provinceCode,
+    series,
+    draw,
+    drawVerified,
+    lotteryCommitment: room.lotteryCommitment,
+  });
 }
 
 /** Step 4: seats and writer lag, sampled once a second until stopped (probes.ts). */
@@ -225,6 +307,7 @@ function startSamplers(options: SurgeOptions, engine: Engine, world: SurgeWorld,
     capacity: world.capacity,
     startedPerf: run.startedPerf,
     recorder: run.recorder,
+    waitingRoom: run.queueLog !== null,
   });
 }
 
@@ -325,12 +408,13 @@ export async function runSurge(options: SurgeOptions): Promise<RunReport> {
     const recorderRef: RecorderRef = { recorder: null };
     dashboards = await attachDashboards(options, prepared.world, time, recorderRef, say);
     const run = await start(options, stores, prepared, time, recorderRef);
+    await configureWaitingRoom(options, prepared);
     const samplers = startSamplers(options, stores.engine, prepared.world, run);
     const streams = stores.engine.keys.allStreams(PROVINCE_CODES);
     const commandsBefore = await commandsProcessed(redis);
     const eventsBefore = await streamLengths(redis, streams);
 
-    const tick = progressTicker(run.recorder, samplers.series, say);
+    const tick = progressTicker(run.recorder, samplers, say);
     const { offered, walkers } = await runArrivals(options, prepared, run, tick, say);
     const stragglers = await waitForStragglers(options, run, walkers, tick);
     const durationS = (performance.now() - run.startedPerf) / 1000;
@@ -348,7 +432,11 @@ export async function runSurge(options: SurgeOptions): Promise<RunReport> {
     );
     await samplers.stop();
     await run.client.close();
+    const waitingRoom = run.queueLog
+      ? await waitingRoomSection(options, prepared.world.provinceCode, run.queueLog, samplers.queue)
+      : null;
     return surgeReport({
+      waitingRoom,
       options,
       profile: prepared.profile,
       openingS: prepared.openingS,

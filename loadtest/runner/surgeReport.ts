@@ -4,7 +4,13 @@
  * measured per-unit figures the capacity plan multiplies, and the verdict. Pure: no I/O.
  */
 import { peakRate, type ProfileName, type SurgeProfile } from '../profiles.ts';
-import type { InvariantVerdict, RunReport, SeatSeries } from '../report/types.ts';
+import type {
+  InvariantVerdict,
+  OpeningFigures,
+  RunReport,
+  SeatSeries,
+  WaitingRoomReport,
+} from '../report/types.ts';
 import type { Dashboards } from './dashboards.ts';
 import type { RunRecorder } from './recorder.ts';
 
@@ -22,6 +28,7 @@ export interface ReportedSurgeOptions {
   readonly gatewayThreads: number;
   readonly poolThreads: number;
   readonly plantOversell?: boolean;
+  readonly waitingRoom?: 'off' | 'opening' | 'auto';
 }
 
 export interface SurgeFacts {
@@ -45,6 +52,27 @@ export interface SurgeFacts {
   readonly events: number;
   readonly writerEventsPerSec: number;
   readonly verdict: InvariantVerdict;
+  /** The waiting room as the candidates saw it (null: the run had none). */
+  readonly waitingRoom: WaitingRoomReport | null;
+}
+
+/**
+ * P7 and P8 in one block: the worst second's p99 of the answers the gateway served (neither shed
+ * nor sent to the queue), the slowest answer of all, and the waiting room's fairness figures.
+ */
+export function openingFigures(recorder: RunRecorder, room: WaitingRoomReport | null): OpeningFigures {
+  const perSecond = recorder
+    .timeline()
+    .map((point) => point.admittedP99Ms)
+    .filter((p): p is number => p !== null && p !== undefined);
+  return {
+    admittedP99MaxPerSecondMs: perSecond.length > 0 ? Math.max(...perSecond) : null,
+    maxAnswerMs: recorder.latency().all.maxMs,
+    waitedWithoutPosition: room?.waitedWithoutPosition ?? 0,
+    orderInversions: room?.order.inversions ?? 0,
+    etaErrorP90Pct: room?.etaErrorPct.p90 ?? null,
+    prequeueChiSquareP: room?.prequeue.chiSquareP ?? null,
+  };
 }
 
 function seatSeries(facts: SurgeFacts): SeatSeries[] {
@@ -91,6 +119,7 @@ export function surgeReport(facts: SurgeFacts): RunReport {
       openingAtS: Math.round(openingS * 10) / 10,
       peakOfferedPerSec: Math.round(peakRate(profile)),
       plantOversell: Boolean(options.plantOversell),
+      waitingRoom: options.waitingRoom ?? 'off',
     },
     totals: {
       candidatesOffered: facts.offered,
@@ -133,5 +162,7 @@ export function surgeReport(facts: SurgeFacts): RunReport {
       p99Ms: latency.all.p99Ms,
     },
     invariants: { ok: verdict.ok, violations: verdict.violations, checked: verdict.checked },
+    ...(facts.waitingRoom ? { waitingRoom: facts.waitingRoom } : {}),
+    opening: openingFigures(recorder, facts.waitingRoom),
   };
 }
