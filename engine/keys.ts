@@ -269,8 +269,8 @@ export class GatewayKeys {
   }
 
   /**
-   * A fixed-window rate-limit counter. A subject in braces (a session's token hash) is the key's
-   * hash tag: the counter lives in the same cluster slot as that session.
+   * A fixed-window rate-limit counter. A subject in braces (an account's `accountHashTag`) is the
+   * key's hash tag: the counter lives in the same cluster slot as that account's sessions.
    */
   rateCounter(ruleName: string, subject: string, window: number): string {
     return `${this.namespace}:rl:${ruleName}:${subject}:${window}`;
@@ -287,11 +287,21 @@ export interface SmsKeys {
 }
 
 /**
+ * The hash tag of an account's sessions and of its rate-limit counters, so that the session check
+ * and the account's counters are one script call (gateway/auth/sessions.ts `authorize`), on Redis
+ * Cluster too. Not the engine's account shard (`{aN}`): one slot per account spreads the hot path.
+ * `accountId` is a positive integer (digits only, so safe inside a hash tag).
+ */
+export function accountHashTag(accountId: string): string {
+  return `{acct:${accountId}}`;
+}
+
+/**
  * Accounts and sessions. Every operation touches one key, except SMS sending (code, last-sent and
  * daily counter), whose keys share the phone as hash tag so its script runs unchanged on Redis
- * Cluster, and a session, whose token hash is the hash tag of its rate-limit counters
- * (gateway/auth/sessions.ts `authorize`). Keys never hold a password or a token: a session is keyed
- * by the SHA-256 of its token.
+ * Cluster, and a session, which shares its account's hash tag with the account's rate-limit
+ * counters (gateway/auth/sessions.ts `authorize`). Keys never hold a password or a token: a
+ * session is keyed by the SHA-256 of its token.
  */
 export class AuthKeys {
   constructor(readonly namespace = 'cet') {
@@ -308,8 +318,16 @@ export class AuthKeys {
     return { code: `${base}:code`, interval: `${base}:interval`, daily: `${base}:daily` };
   }
 
-  /** The hash is the key's hash tag: the session's rate-limit counters share its cluster slot. */
-  session(tokenHashHex: string): string {
+  /** A session's cache entry, under its account's hash tag (`accountHashTag`). */
+  session(accountId: string, tokenHashHex: string): string {
+    return `${this.namespace}:auth:session:${accountHashTag(accountId)}:${tokenHashHex}`;
+  }
+
+  /**
+   * The cache entry of a session whose token does not name its account (issued before tokens did;
+   * honoured until it expires): the token hash is its hash tag.
+   */
+  legacySession(tokenHashHex: string): string {
     return `${this.namespace}:auth:session:{${tokenHashHex}}`;
   }
 

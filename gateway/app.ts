@@ -30,9 +30,8 @@ export function rateLimitRules(services: Services): Record<string, RateLimitRule
     login: { name: 'login', limit: limits.loginPerIpPerMinute, windowMs: minute, by: 'ip' },
     sms: { name: 'sms', limit: limits.smsPerIpPerMinute, windowMs: minute, by: 'ip' },
     register: { name: 'register', limit: limits.registerPerIpPerMinute, windowMs: minute, by: 'ip' },
-    // per session: counted in the same Redis round trip as the session lookup (a new session
-    // costs a captcha and a KDF login, itself limited per client address)
-    reserve: { name: 'reserve', limit: limits.reservePerAccountPerMinute, windowMs: minute, by: 'session' },
+    // per account, all its sessions together: counted in the session check's Redis call
+    reserve: { name: 'reserve', limit: limits.reservePerAccountPerMinute, windowMs: minute, by: 'account' },
   };
 }
 

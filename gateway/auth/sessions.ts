@@ -1,9 +1,15 @@
 /**
- * Bearer sessions (R1). A token is 32 random bytes (256 bits, base64url, 43 characters) handed to
- * the client once; only its SHA-256 is stored: in PostgreSQL's `sessions` (the record, with expiry
- * and revocation) and as a Redis cache entry living exactly as long as the session, so checking a
- * token at opening-time rates is one Redis GET. PostgreSQL is asked only when the cache misses
- * (Redis lost the entry), and the answer is cached again.
+ * Bearer sessions (R1). A token is `<accountId>.<secret>`, the secret 32 random bytes (256 bits,
+ * base64url, 43 characters), handed to the client once (clients treat it as opaque); only its
+ * SHA-256 is stored: in PostgreSQL's `sessions` (the record, with expiry and revocation) and as a
+ * Redis cache entry living exactly as long as the session, so checking a token at opening-time
+ * rates is one Redis call. The account id in the token lets the gateway name the session's cache
+ * entry under its account's hash tag before it asks Redis, so that `authorize` checks the session
+ * and counts the account's rate limits in that one call (on Redis Cluster too). It proves nothing
+ * by itself: a session counts only when the entry stored for the whole token's hash names that
+ * account. PostgreSQL is asked only when the cache misses (Redis lost the entry), and the answer is
+ * cached again. Tokens issued before the account prefix (43 characters alone) are honoured until
+ * they expire; their counters take one more round trip (the caller's, `counts` left empty).
  * Logout revokes the row and turns the cache entry into a revocation marker for the rest of the
  * lifetime; a re-cache after a miss uses SET NX, so it can never overwrite that marker (a logout
  * racing a cache refill cannot resurrect the session). Time comes from `now` so tests can drive it.
@@ -12,11 +18,16 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { DEFAULTS } from '../../config/defaults.ts';
 import { execute, query, type Pool } from '../../db/pool.ts';
+import { accountHashTag } from '../../engine/keys.ts';
 import { AuthKeys } from './keys.ts';
 import { AUTH_SCRIPTS } from './scripts.ts';
 
 export const TOKEN_BYTES = 32;
-const TOKEN_FORMAT = /^[A-Za-z0-9_-]{43}$/;
+/** `<accountId>.<secret>`. */
+const TOKEN_FORMAT = /^([1-9][0-9]{0,18})\.[A-Za-z0-9_-]{43}$/;
+/** A token issued before tokens named their account: the secret alone. */
+const LEGACY_TOKEN_FORMAT = /^[A-Za-z0-9_-]{43}$/;
+const ACCOUNT_ID = /^[1-9][0-9]{0,18}$/;
 const REVOKED = 'revoked';
 
 export interface Session {
@@ -35,11 +46,14 @@ export interface SessionsOptions {
   readonly now?: () => number;
 }
 
-function tokenHash(token: string): Buffer {
-  return createHash('sha256').update(token).digest();
+/** A well-formed token: its hash, the account it names (null for a legacy token), its cache entry. */
+interface TokenRef {
+  readonly hash: Buffer;
+  readonly accountId: string | null;
+  readonly key: string;
 }
 
-/** A counter of the session, counted by `authorize` in the session check's round trip. */
+/** A counter of the session's account, counted by `authorize` in the session check's call. */
 export interface SessionCounter {
   readonly key: string;
   readonly windowMs: number;
@@ -47,9 +61,14 @@ export interface SessionCounter {
 
 export interface Authorization {
   readonly accountId: string | null;
-  /** The counts of the counters asked for, in order (empty when the token is malformed). */
+  /**
+   * The counts of the counters asked for, in order; empty when nothing was counted: no live
+   * session, or a legacy token (its cache entry is not under its account's hash tag).
+   */
   readonly counts: readonly number[];
 }
+
+const NO_SESSION: Authorization = { accountId: null, counts: [] };
 
 export class Sessions {
   private readonly db: Pool;
@@ -71,52 +90,43 @@ export class Sessions {
   }
 
   async create(accountId: string): Promise<Session> {
-    const token = randomBytes(TOKEN_BYTES).toString('base64url');
-    const hash = tokenHash(token);
-    const createdAt = this.now();
-    const expiresAt = createdAt + this.lifetimeMs;
-    await execute(
-      this.db,
-      'INSERT INTO sessions (token_hash, account_id, created_at, expires_at) VALUES ($1, $2, $3, $4)',
-      [hash, accountId, new Date(createdAt), new Date(expiresAt)],
-    );
-    await this.redis.set(
-      this.keys.session(hash.toString('hex')),
-      `${accountId}:${expiresAt}`,
-      'PX',
-      this.lifetimeMs,
-    );
-    return { token, accountId, expiresAt: new Date(expiresAt).toISOString() };
+    const [session] = await this.createMany([accountId]);
+    return session!;
   }
 
   /**
    * Sessions for many accounts at once (one INSERT, one Redis pipeline): for seeding load tests
-   * with candidates who logged in before the opening. Same tokens, lifetimes and cache as create().
+   * with candidates who logged in before the opening.
    */
   async createMany(accountIds: readonly string[]): Promise<Session[]> {
     if (accountIds.length === 0) return [];
+    for (const accountId of accountIds) {
+      if (!ACCOUNT_ID.test(accountId)) throw new Error(`not an account id: ${accountId}`);
+    }
     const createdAt = this.now();
     const expiresAt = createdAt + this.lifetimeMs;
-    const tokens = accountIds.map(() => randomBytes(TOKEN_BYTES).toString('base64url'));
-    const hashes = tokens.map((token) => tokenHash(token));
+    const tokens = accountIds.map((accountId) => `${accountId}.${randomBytes(TOKEN_BYTES).toString('base64url')}`);
+    const refs = tokens.map((token) => this.refOf(token)!);
     await execute(
       this.db,
       `INSERT INTO sessions (token_hash, account_id, created_at, expires_at)
        SELECT h, a, $3, $4 FROM unnest($1::bytea[], $2::bigint[]) AS t(h, a)`,
-      [hashes, accountIds, new Date(createdAt), new Date(expiresAt)],
+      [refs.map((ref) => ref.hash), accountIds, new Date(createdAt), new Date(expiresAt)],
     );
-    const pipeline = this.redis.pipeline();
-    hashes.forEach((hash, i) => {
-      pipeline.set(
-        this.keys.session(hash.toString('hex')),
-        `${accountIds[i]}:${expiresAt}`,
-        'PX',
-        this.lifetimeMs,
-      );
-    });
-    await pipeline.exec();
+    if (refs.length === 1) {
+      await this.redis.set(refs[0]!.key, `${accountIds[0]}:${expiresAt}`, 'PX', this.lifetimeMs);
+    } else {
+      const pipeline = this.redis.pipeline();
+      refs.forEach((ref, i) => pipeline.set(ref.key, `${accountIds[i]}:${expiresAt}`, 'PX', this.lifetimeMs));
+      await pipeline.exec();
+    }
     const expires = new Date(expiresAt).toISOString();
     return tokens.map((token, i) => ({ token, accountId: accountIds[i]!, expiresAt: expires }));
+  }
+
+  /** The Redis cache entry of a token's session (tests, tools); null for a malformed token. */
+  cacheKeyOf(token: unknown): string | null {
+    return this.refOf(token)?.key ?? null;
   }
 
   /** The account of a live session, or null (malformed, unknown, expired or revoked token). */
@@ -125,75 +135,106 @@ export class Sessions {
   }
 
   /**
-   * `authenticate`, and in the same round trip (one script call) hits the session's own
-   * rate-limit counters: `counters` gets the token hash (hex) to name them, and must name them
-   * with it as hash tag (`…{<hex>}…`, RateLimiter.counter) so they share the session's slot.
+   * `authenticate`, and in the same round trip (one script call) hits rate-limit counters of the
+   * session's account, only if the session is live: `counters` gets the account's hash tag
+   * (`accountHashTag`) and must name the counters with it (RateLimiter.counter) so they share the
+   * session's slot. A legacy token is checked alone and counts nothing (`counts` empty).
    */
   async authorize(
     token: unknown,
-    counters: (tokenHashHex: string) => readonly SessionCounter[],
+    counters: (accountTag: string) => readonly SessionCounter[],
   ): Promise<Authorization> {
-    if (typeof token !== 'string' || !TOKEN_FORMAT.test(token)) return { accountId: null, counts: [] };
-    const hash = tokenHash(token);
-    const hex = hash.toString('hex');
-    const key = this.keys.session(hex);
-    const wanted = counters(hex);
-    if (wanted.length === 0)
-      return { accountId: await this.accountOf(hash, key, await this.redis.get(key)), counts: [] };
+    const ref = this.refOf(token);
+    if (ref === null) return NO_SESSION;
+    const wanted = ref.accountId === null ? [] : counters(accountHashTag(ref.accountId));
+    if (wanted.length === 0) {
+      return { accountId: await this.accountOf(ref, await this.redis.get(ref.key)), counts: [] };
+    }
+    const first = await this.checkAndCount(ref, wanted);
+    if (first.entry !== null) {
+      const accountId = await this.accountOf(ref, first.entry);
+      return accountId === null ? NO_SESSION : { accountId, counts: first.counts };
+    }
+    // the cache missed: PostgreSQL decides (and caches the session again), then the count
+    const accountId = await this.accountOf(ref, null);
+    if (accountId === null) return NO_SESSION;
+    return { accountId, counts: (await this.checkAndCount(ref, wanted)).counts };
+  }
+
+  /** The session check and the counters in one script call: counts only for a live session. */
+  private async checkAndCount(
+    ref: TokenRef,
+    wanted: readonly SessionCounter[],
+  ): Promise<{ entry: string | null; counts: number[] }> {
     const [entry, ...counts] = (await AUTH_SCRIPTS.call(
       this.redis,
       'authorize',
-      [key, ...wanted.map((counter) => counter.key)],
-      wanted.map((counter) => counter.windowMs),
+      [ref.key, ...wanted.map((counter) => counter.key)],
+      [ref.accountId!, this.now(), ...wanted.map((counter) => counter.windowMs)],
     )) as (string | number)[];
+    return { entry: entry === '' || entry === undefined ? null : String(entry), counts: counts.map(Number) };
+  }
+
+  private refOf(token: unknown): TokenRef | null {
+    if (typeof token !== 'string') return null;
+    const named = TOKEN_FORMAT.exec(token);
+    if (named === null && !LEGACY_TOKEN_FORMAT.test(token)) return null;
+    const hash = createHash('sha256').update(token).digest();
+    const hex = hash.toString('hex');
+    const accountId = named === null ? null : named[1]!;
     return {
-      accountId: await this.accountOf(hash, key, entry === '' ? null : String(entry)),
-      counts: counts.map(Number),
+      hash,
+      accountId,
+      key: accountId === null ? this.keys.legacySession(hex) : this.keys.session(accountId, hex),
     };
   }
 
-  /** The account of a session from its cache entry, or from PostgreSQL when the entry is missing. */
-  private async accountOf(hash: Buffer, key: string, cached: string | null): Promise<string | null> {
+  /**
+   * The account of a session from its cache entry, or from PostgreSQL when the entry is missing;
+   * null when it is not a live session of the account the token names.
+   */
+  private async accountOf(ref: TokenRef, cached: string | null): Promise<string | null> {
     const now = this.now();
     if (cached === REVOKED) return null;
+    const named = (accountId: string): string | null =>
+      ref.accountId === null || ref.accountId === accountId ? accountId : null;
     if (cached !== null) {
       const separator = cached.lastIndexOf(':');
       const expiresAt = Number(cached.slice(separator + 1));
-      return expiresAt > now ? cached.slice(0, separator) : null;
+      return expiresAt > now ? named(cached.slice(0, separator)) : null;
     }
     const rows = await query<{ account_id: string; expires_ms: string }>(
       this.db,
       `SELECT account_id::text, (extract(epoch FROM expires_at) * 1000)::bigint::text AS expires_ms
          FROM sessions WHERE token_hash = $1 AND revoked_at IS NULL`,
-      [hash],
+      [ref.hash],
     );
     const row = rows[0];
-    if (row === undefined) return null;
+    if (row === undefined || named(row.account_id) === null) return null;
     const expiresAt = Number(row.expires_ms);
     const remainingMs = expiresAt - now;
     if (remainingMs <= 0) return null;
-    await this.redis.set(key, `${row.account_id}:${expiresAt}`, 'PX', remainingMs, 'NX');
+    await this.redis.set(ref.key, `${row.account_id}:${expiresAt}`, 'PX', remainingMs, 'NX');
     return row.account_id;
   }
 
   /** Revokes the session (idempotent; unknown tokens are ignored). */
   async logout(token: unknown): Promise<void> {
-    if (typeof token !== 'string' || !TOKEN_FORMAT.test(token)) return;
-    const hash = tokenHash(token);
+    const ref = this.refOf(token);
+    if (ref === null) return;
     const rows = await query<{ expires_ms: string }>(
       this.db,
       `UPDATE sessions SET revoked_at = coalesce(revoked_at, $2)
         WHERE token_hash = $1
         RETURNING (extract(epoch FROM expires_at) * 1000)::bigint::text AS expires_ms`,
-      [hash, new Date(this.now())],
+      [ref.hash, new Date(this.now())],
     );
     const row = rows[0];
-    const key = this.keys.session(hash.toString('hex'));
     const remainingMs = row === undefined ? 0 : Number(row.expires_ms) - this.now();
     if (remainingMs > 0) {
-      await this.redis.set(key, REVOKED, 'PX', remainingMs);
+      await this.redis.set(ref.key, REVOKED, 'PX', remainingMs);
     } else {
-      await this.redis.del(key);
+      await this.redis.del(ref.key);
     }
   }
 }

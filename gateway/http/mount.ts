@@ -1,61 +1,57 @@
 /**
- * Turns RouteDefs into uWS handlers with the discipline of STYLE.md: everything needed from `req`
- * is read synchronously; `onAborted` is registered before any await and every later write checks
- * it and happens inside `cork`; the body is counted in `onData` (413 past the limit, chunks copied);
- * no exception escapes (one catch answers with the error table, 500 for the unexpected).
- * The pipeline: admission (the thread's adaptive limit, by the route's priority class:
- * gateway/admission/admission.ts) → body → schema → auth → rate limits → clock → Idempotency-Key →
- * handler → answer, metrics; the answer's latency feeds the adaptive limit.
+ * Turns RouteDefs into uWS handlers: each request goes through named steps, with the discipline of
+ * STYLE.md: everything needed from `req` is read synchronously (`readRequest`), `onAborted` is
+ * registered before any await (`watchResponse`), every later write checks it and happens inside
+ * `cork` (`writeReply`), and no exception escapes (one catch answers from the error table, 500 for
+ * the unexpected). The steps:
+ *   admit        the thread's adaptive limit, by the route's priority class (gateway/admission):
+ *                refused at once with 503 OVERLOADED, the connection kept;
+ *   body         counted in onData (413 past the limit), started before the handler returns;
+ *   parse        JSON and the compiled schemas of body and query (400 VALIDATION_FAILED);
+ *   access       session or admin token, rate limits, the clock (gateway/http/access.ts);
+ *   idempotency  the Idempotency-Key's first answer, or a claim on it (gateway/http/idempotency.ts);
+ *   handler      the route's own work, its refusals answered from the error table;
+ *   answer       written corked, counted in the metrics; the latency feeds the adaptive limit.
+ * A route naming a rate-limit rule the table lacks stops the mounting (access.ts `rulesOf`).
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import type { Admission, PriorityClass } from '../admission/admission.ts';
 import { ApiError, toApiError } from '../errors.ts';
-import type { Admission } from '../admission/admission.ts';
-import type { Clock } from '../clock.ts';
 import type { GatewayMetrics } from '../metrics.ts';
+import {
+  bearer,
+  checkAccess,
+  isAdminToken,
+  rulesOf,
+  type Access,
+  type AccessDeps,
+  type AccessRoute,
+} from './access.ts';
+import { dropBody, parseRequest, readBody, type RequestShape } from './body.ts';
 import { IdempotencyStore, MAX_IDEMPOTENCY_KEY_LENGTH } from './idempotency.ts';
-import type { RateCounter, RateLimiter, RateLimitRule } from './rateLimit.ts';
+import type { RateLimitRule } from './rateLimit.ts';
+import { errorReply, watchResponse, writeReply, type ResponseState } from './reply.ts';
 import type { Method, Reply, RequestContext, RouteDef } from './route.ts';
-import { describeErrors, validatorFor } from './schemas.ts';
+import { validatorFor } from './schemas.ts';
 
-export interface SessionAuthenticator {
-  /** The session's account and, in the same round trip, its rate-limit counters' counts. */
-  authorize(
-    token: string,
-    counters: (tokenHashHex: string) => readonly RateCounter[],
-  ): Promise<{ readonly accountId: string | null; readonly counts: readonly number[] }>;
-}
+export type { SessionAuthenticator } from './access.ts';
+export { errorReply, writeReply } from './reply.ts';
 
-export interface MountDeps {
+export interface MountDeps extends AccessDeps {
   readonly log: Logger;
   readonly metrics: GatewayMetrics;
-  readonly clock: Clock;
-  readonly sessions: SessionAuthenticator;
-  readonly adminToken: string;
   readonly idempotency: IdempotencyStore;
-  readonly rateLimiter: RateLimiter;
   readonly rateLimitRules: Readonly<Record<string, RateLimitRule>>;
   readonly maxBodyBytes: number;
   /** This thread's admission control (shared by every route of the app). */
   readonly admission: Admission;
 }
 
-const STATUS_TEXT: Record<number, string> = {
-  200: '200 OK',
-  201: '201 Created',
-  204: '204 No Content',
-  400: '400 Bad Request',
-  401: '401 Unauthorized',
-  403: '403 Forbidden',
-  404: '404 Not Found',
-  409: '409 Conflict',
-  413: '413 Payload Too Large',
-  422: '422 Unprocessable Entity',
-  429: '429 Too Many Requests',
-  500: '500 Internal Server Error',
-  503: '503 Service Unavailable',
-};
+export interface MountedRoutes {
+  /** Requests admitted and not yet answered on this app. */
+  inFlight(): number;
+}
 
 const HEADERS_READ = [
   'authorization',
@@ -65,87 +61,38 @@ const HEADERS_READ = [
   'x-request-id',
 ] as const;
 
-interface ResponseState {
-  aborted: boolean;
-  answered: boolean;
-  /** Called once if the client goes away (after `aborted` is set). */
-  onAborted?: () => void;
+const UWS_METHOD: Record<Method, 'get' | 'post' | 'put' | 'del'> = {
+  GET: 'get',
+  POST: 'post',
+  PUT: 'put',
+  DELETE: 'del',
+};
+
+const NO_BODY = Promise.resolve(Buffer.alloc(0));
+
+/** A route made ready once, at mounting: its schemas compiled, its rules found, its metric series bound. */
+interface MountedRoute extends AccessRoute, RequestShape {
+  readonly def: RouteDef;
+  readonly priority: PriorityClass;
+  readonly paramNames: readonly string[];
+  readonly bodyLimit: number;
+  /** This route's requests shed by admission control. */
+  readonly shed: { inc(): void };
+  readonly latency: { observe(seconds: number): void };
+  requestsOf(status: number): { inc(): void };
 }
 
-export function errorReply(error: ApiError): Reply {
-  const retryAfter = error.retryAfterSeconds;
-  return {
-    status: error.status,
-    body: error.toBody(),
-    ...(retryAfter === undefined ? {} : { headers: { 'retry-after': String(retryAfter) } }),
-  };
+/** What a request brings, read from uWS before any await. */
+interface IncomingRequest {
+  readonly started: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly params: Readonly<Record<string, string>>;
+  readonly queryString: string;
+  readonly ip: string;
 }
 
-/** Writes a reply once, corked, unless the client went away. */
-export function writeReply(
-  res: HttpResponse,
-  state: ResponseState,
-  reply: Reply,
-  closeConnection = false,
-): void {
-  if (state.aborted || state.answered) return;
-  state.answered = true;
-  const payload =
-    reply.text ?? (reply.body === undefined || reply.status === 204 ? undefined : JSON.stringify(reply.body));
-  res.cork(() => {
-    res.writeStatus(STATUS_TEXT[reply.status] ?? `${reply.status} Status`);
-    if (payload !== undefined)
-      res.writeHeader('content-type', reply.contentType ?? 'application/json; charset=utf-8');
-    for (const [name, value] of Object.entries(reply.headers ?? {})) res.writeHeader(name, value);
-    if (payload === undefined) res.endWithoutBody(0, closeConnection);
-    else res.end(payload, closeConnection);
-  });
-}
-
-/**
- * The body, counted against the limit. A client that goes away before its last chunk rejects the
- * promise (uWS calls onData no more): a request must never wait for ever, holding its admission slot.
- */
-function readBody(res: HttpResponse, state: ResponseState, limit: number, declared: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    if (declared > limit) {
-      reject(new ApiError('PAYLOAD_TOO_LARGE', { details: { limitBytes: limit } }));
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let total = 0;
-    let done = false;
-    const gone = (): void => {
-      if (done) return;
-      done = true;
-      reject(
-        new ApiError('VALIDATION_FAILED', {
-          details: { errors: [{ field: '/', problem: 'the connection closed before the whole body' }] },
-        }),
-      );
-    };
-    if (state.aborted) {
-      gone();
-      return;
-    }
-    state.onAborted = gone;
-    res.onData((chunk, isLast) => {
-      if (done) return;
-      total += chunk.byteLength;
-      if (total > limit) {
-        done = true;
-        reject(new ApiError('PAYLOAD_TOO_LARGE', { details: { limitBytes: limit } }));
-        return;
-      }
-      // uWS reuses the chunk's memory after this callback returns: copy it
-      chunks.push(Buffer.from(new Uint8Array(chunk)));
-      if (isLast) {
-        done = true;
-        resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total));
-      }
-    });
-  });
-}
+/** Answers the request once (corked, unless the client went away) and counts it. */
+type Answer = (reply: Reply, closeConnection?: boolean) => void;
 
 function paramNames(pattern: string): string[] {
   return pattern
@@ -154,278 +101,33 @@ function paramNames(pattern: string): string[] {
     .map((part) => part.slice(1));
 }
 
-function sameSecret(given: string, expected: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && expected.length > 0 && timingSafeEqual(a, b);
-}
-
-function bearer(authorization: string): string | null {
-  const match = /^Bearer\s+(\S+)$/i.exec(authorization);
-  return match ? match[1]! : null;
-}
-
-const NO_RULES: readonly RateLimitRule[] = [];
-const ANONYMOUS = { accountId: null, counts: [] } as const;
-
-function rulesOf(
-  names: readonly string[],
-  table: Readonly<Record<string, RateLimitRule>>,
-): readonly RateLimitRule[] {
-  return names.flatMap((name) => table[name] ?? []);
-}
-
-const UWS_METHOD: Record<Method, 'get' | 'post' | 'put' | 'del'> = {
-  GET: 'get',
-  POST: 'post',
-  PUT: 'put',
-  DELETE: 'del',
-};
-
-export interface MountedRoutes {
-  /** Requests admitted and not yet answered on this app. */
-  inFlight(): number;
-}
-
-export function mountRoutes(app: TemplatedApp, routes: readonly RouteDef[], deps: MountDeps): MountedRoutes {
-  const { admission } = deps;
-  for (const def of routes) {
-    const priority = def.priority ?? 'standard';
-    const shedSeries = deps.metrics.shed.labels('OVERLOADED', priority);
-    const names = paramNames(def.path);
-    const expectsBody = def.method === 'POST' || def.method === 'PUT';
-    const bodyValidator = def.body ? validatorFor(def.body) : undefined;
-    const queryValidator = def.query ? validatorFor(def.query) : undefined;
-    // the route's rate-limit rules by what they count: a session's are counted by the script that
-    // checks the session; without a session (none given) they fall back to the address
-    const rules = rulesOf(def.rateLimits ?? [], deps.rateLimitRules);
-    const sessionRules = rules.filter((rule) => rule.by === 'session');
-    const addressRules = rules.filter((rule) => rule.by === 'ip');
-    const earlyRules = rules.filter((rule) => rule.by !== 'account');
-    const accountRules = rules.filter((rule) => rule.by === 'account');
-    // the route's metric series, bound once (prom-client hashes the labels on every unbound call)
-    const latency = deps.metrics.latency.labels(def.path, def.method);
-    const requestsByStatus = new Map<number, { inc(): void }>();
-    const requestsOf = (status: number) => {
+function prepareRoute(def: RouteDef, deps: MountDeps): MountedRoute {
+  const priority = def.priority ?? 'standard';
+  const requestsByStatus = new Map<number, { inc(): void }>();
+  return {
+    def,
+    auth: def.auth,
+    rules: rulesOf(def, deps.rateLimitRules),
+    priority,
+    paramNames: paramNames(def.path),
+    expectsBody: def.method === 'POST' || def.method === 'PUT',
+    rawBody: def.rawBody === true,
+    body: def.body ? validatorFor(def.body) : undefined,
+    query: def.query ? validatorFor(def.query) : undefined,
+    bodyLimit: def.maxBodyBytes ?? deps.maxBodyBytes,
+    // bound once: prom-client hashes the labels on every unbound call
+    shed: deps.metrics.shed.labels('OVERLOADED', priority),
+    rateLimited: deps.metrics.shed.labels('RATE_LIMITED', priority),
+    latency: deps.metrics.latency.labels(def.path, def.method),
+    requestsOf(status) {
       let series = requestsByStatus.get(status);
       if (!series) {
         series = deps.metrics.requests.labels(def.path, def.method, String(status));
         requestsByStatus.set(status, series);
       }
       return series;
-    };
-
-    app[UWS_METHOD[def.method]](def.path, (res, req) => {
-      const state: ResponseState = { aborted: false, answered: false };
-      res.onAborted(() => {
-        state.aborted = true;
-        state.onAborted?.();
-      });
-      const started = performance.now();
-      const headers: Record<string, string> = {};
-      for (const name of HEADERS_READ) {
-        const value = req.getHeader(name);
-        if (value !== '') headers[name] = value;
-      }
-      const params: Record<string, string> = {};
-      names.forEach((name, index) => {
-        params[name] = safeDecode(req.getParameter(index));
-      });
-      const queryString = req.getQuery() ?? '';
-      const ip = Buffer.from(res.getRemoteAddressAsText()).toString();
-
-      const finish = (reply: Reply, closeConnection = false): void => {
-        writeReply(res, state, reply, closeConnection);
-        latency.observe((performance.now() - started) / 1000);
-        requestsOf(reply.status).inc();
-      };
-
-      const startedWith = admission.tryAcquire(priority);
-      if (startedWith === null) {
-        shedSeries.inc();
-        const reply = errorReply(new ApiError('OVERLOADED', { details: { retryAfterSeconds: 1 } }));
-        const limit = def.maxBodyBytes ?? deps.maxBodyBytes;
-        if (!expectsBody || Number(headers['content-length'] ?? 0) > limit) {
-          finish(reply, expectsBody);
-          return;
-        }
-        // A small body is read and dropped, so the connection stays open: under overload a shed
-        // answer that closed it would cost the client (and the kernel) a new TCP connection per
-        // retry, which is the work shedding is meant to avoid (README, P7).
-        let dropped = 0;
-        res.onData((chunk, isLast) => {
-          dropped += chunk.byteLength;
-          if (dropped > limit) finish(reply, true);
-          else if (isLast) finish(reply);
-        });
-        return;
-      }
-      // Admin routes take large bulk bodies: refuse a wrong token before reading any of it.
-      if (def.auth === 'admin') {
-        const token = bearer(headers.authorization ?? '');
-        if (token === null || !sameSecret(token, deps.adminToken)) {
-          admission.release(startedWith, performance.now() - started, performance.now());
-          finish(errorReply(new ApiError('UNAUTHORIZED')), expectsBody);
-          return;
-        }
-      }
-      deps.metrics.inFlight.set(admission.inFlight);
-      const declaredLength = Number(headers['content-length'] ?? 0);
-      const body = expectsBody
-        ? readBody(res, state, def.maxBodyBytes ?? deps.maxBodyBytes, declaredLength)
-        : Promise.resolve(Buffer.alloc(0));
-
-      void (async () => {
-        let idempotency: { scope: string; key: string; hash: string } | undefined;
-        try {
-          const rawBody = await body;
-          let parsedBody: unknown = undefined;
-          if (expectsBody && !def.rawBody) {
-            if (rawBody.length === 0 && !def.body) parsedBody = undefined;
-            else {
-              try {
-                parsedBody = JSON.parse(rawBody.toString('utf8'));
-              } catch {
-                throw new ApiError('VALIDATION_FAILED', {
-                  details: { errors: [{ field: '/', problem: 'body is not valid JSON' }] },
-                });
-              }
-            }
-            if (bodyValidator && !bodyValidator(parsedBody)) {
-              throw new ApiError('VALIDATION_FAILED', {
-                details: { errors: describeErrors(bodyValidator.errors) },
-              });
-            }
-          }
-          const query = queryString === '' ? {} : Object.fromEntries(new URLSearchParams(queryString));
-          if (queryValidator && !queryValidator(query)) {
-            throw new ApiError('VALIDATION_FAILED', {
-              details: { errors: describeErrors(queryValidator.errors) },
-            });
-          }
-
-          // Session lookup, the rate limits that do not need the account, and the clock go to
-          // Redis together: the session and its own counters are one script call (they share the
-          // session's hash tag), the client-address counters and the clock go in the same batch.
-          const token = def.auth === 'none' ? null : bearer(headers.authorization ?? '');
-          if (def.auth === 'admin' && (token === null || !sameSecret(token, deps.adminToken))) {
-            throw new ApiError('UNAUTHORIZED');
-          }
-          const bySession = def.auth === 'session' && token !== null;
-          const fused = bySession ? sessionRules : NO_RULES;
-          const early = bySession ? addressRules : earlyRules;
-          const nowMs = Date.now();
-          const subjectOf = (rule: RateLimitRule, accountId: string | null): string =>
-            rule.by === 'ip'
-              ? ip
-              : rule.by === 'session' && token !== null
-                ? `{${createHash('sha256').update(token).digest('hex')}}`
-                : (accountId ?? `ip:${ip}`);
-          const [authorization, verdicts, now] = await Promise.all([
-            bySession
-              ? deps.sessions.authorize(token, (hex) =>
-                  fused.map((rule) => deps.rateLimiter.counter(rule, `{${hex}}`, nowMs)),
-                )
-              : Promise.resolve(ANONYMOUS),
-            early.length === 0
-              ? Promise.resolve([])
-              : Promise.all(early.map((rule) => deps.rateLimiter.hit(rule, subjectOf(rule, null), nowMs))),
-            deps.clock.now(),
-          ]);
-          const accountId = authorization.accountId;
-          if (def.auth === 'session' && accountId === null) throw new ApiError('UNAUTHORIZED');
-          const late = accountRules;
-          const allVerdicts = [
-            ...fused.map((rule, i) => ({
-              rule,
-              verdict: deps.rateLimiter.verdict(rule, authorization.counts[i] ?? 0, nowMs),
-            })),
-            ...verdicts.map((verdict, i) => ({ rule: early[i]!, verdict })),
-            ...(late.length === 0
-              ? []
-              : await Promise.all(late.map((rule) => deps.rateLimiter.hit(rule, subjectOf(rule, accountId))))
-            ).map((verdict, i) => ({ rule: late[i]!, verdict })),
-          ];
-          for (const { rule, verdict } of allVerdicts) {
-            if (!verdict.allowed) {
-              deps.metrics.shed.inc({ code: 'RATE_LIMITED', class: priority });
-              throw new ApiError('RATE_LIMITED', {
-                details: { retryAfterSeconds: verdict.retryAfterSeconds, rule: rule.name },
-              });
-            }
-          }
-
-          const key = headers['idempotency-key'];
-          if (def.idempotent && key !== undefined) {
-            if (key.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
-              throw new ApiError('VALIDATION_FAILED', {
-                details: {
-                  errors: [
-                    { field: 'Idempotency-Key', problem: `longer than ${MAX_IDEMPOTENCY_KEY_LENGTH}` },
-                  ],
-                },
-              });
-            }
-            const scope = accountId ?? `ip:${ip}`;
-            const hash = IdempotencyStore.requestHash(
-              scope,
-              key,
-              def.method,
-              `${def.path}?${JSON.stringify(params)}`,
-              rawBody,
-            );
-            const start = await deps.idempotency.begin(scope, key, hash);
-            if (start.state === 'conflict') throw new ApiError('IDEMPOTENCY_KEY_REUSED');
-            if (start.state === 'in-progress') throw new ApiError('IDEMPOTENCY_IN_PROGRESS');
-            if (start.state === 'replay') {
-              finish({ ...start.reply, headers: { ...start.reply.headers, 'idempotent-replayed': 'true' } });
-              return;
-            }
-            idempotency = { scope, key, hash };
-          }
-
-          const ctx: RequestContext = {
-            method: def.method,
-            route: def.path,
-            params,
-            query,
-            body: parsedBody,
-            rawBody,
-            headers,
-            ip,
-            accountId,
-            now,
-            log: deps.log,
-          };
-          let reply: Reply;
-          try {
-            reply = await def.handler(ctx as never);
-          } catch (error) {
-            const apiError = toApiError(error);
-            if (apiError.status >= 500) throw error;
-            reply = errorReply(apiError);
-          }
-          if (idempotency)
-            await deps.idempotency.complete(idempotency.scope, idempotency.key, idempotency.hash, reply);
-          finish(reply);
-        } catch (error) {
-          const apiError = toApiError(error);
-          if (apiError.status >= 500 && apiError.code === 'INTERNAL_ERROR') {
-            deps.log.error({ err: error, route: def.path, method: def.method }, 'request failed');
-          }
-          if (idempotency) {
-            await deps.idempotency.abandon(idempotency.scope, idempotency.key).catch(() => undefined);
-          }
-          finish(errorReply(apiError), apiError.code === 'PAYLOAD_TOO_LARGE');
-        } finally {
-          const now = performance.now();
-          admission.release(startedWith, now - started, now);
-          deps.metrics.inFlight.set(admission.inFlight);
-        }
-      })();
-    });
-  }
-  return { inFlight: () => admission.inFlight };
+    },
+  };
 }
 
 function safeDecode(value: string): string {
@@ -436,13 +138,179 @@ function safeDecode(value: string): string {
   }
 }
 
+/** Everything the pipeline needs from `req`, which is invalid after the first await. */
+function readRequest(route: MountedRoute, res: HttpResponse, req: HttpRequest): IncomingRequest {
+  const started = performance.now();
+  const headers: Record<string, string> = {};
+  for (const name of HEADERS_READ) {
+    const value = req.getHeader(name);
+    if (value !== '') headers[name] = value;
+  }
+  const params: Record<string, string> = {};
+  route.paramNames.forEach((name, index) => {
+    params[name] = safeDecode(req.getParameter(index));
+  });
+  return {
+    started,
+    headers,
+    params,
+    queryString: req.getQuery() ?? '',
+    ip: Buffer.from(res.getRemoteAddressAsText()).toString(),
+  };
+}
+
+/** Step admit: the admission slot, or null after answering 503 OVERLOADED (the body drained). */
+function admit(
+  route: MountedRoute,
+  res: HttpResponse,
+  request: IncomingRequest,
+  admission: Admission,
+  answer: Answer,
+): number | null {
+  const slot = admission.tryAcquire(route.priority);
+  if (slot !== null) return slot;
+  route.shed.inc();
+  const reply = errorReply(new ApiError('OVERLOADED', { details: { retryAfterSeconds: 1 } }));
+  if (!route.expectsBody || Number(request.headers['content-length'] ?? 0) > route.bodyLimit) {
+    answer(reply, route.expectsBody);
+  } else {
+    dropBody(res, route.bodyLimit, (closeConnection) => answer(reply, closeConnection));
+  }
+  return null;
+}
+
+type IdempotencyStep =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'replay'; readonly reply: Reply }
+  | { readonly kind: 'claimed'; readonly scope: string; readonly key: string; readonly hash: string };
+
+/** Step idempotency: the first answer to replay, a claim on the key, or nothing to do. */
+async function claimIdempotencyKey(
+  def: RouteDef,
+  request: IncomingRequest,
+  access: Access,
+  rawBody: Buffer,
+  store: IdempotencyStore,
+): Promise<IdempotencyStep> {
+  const key = request.headers['idempotency-key'];
+  if (!def.idempotent || key === undefined) return { kind: 'none' };
+  if (key.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
+    throw new ApiError('VALIDATION_FAILED', {
+      details: {
+        errors: [{ field: 'Idempotency-Key', problem: `longer than ${MAX_IDEMPOTENCY_KEY_LENGTH}` }],
+      },
+    });
+  }
+  const scope = access.accountId ?? `ip:${request.ip}`;
+  const path = `${def.path}?${JSON.stringify(request.params)}`;
+  const hash = IdempotencyStore.requestHash(scope, key, def.method, path, rawBody);
+  const start = await store.begin(scope, key, hash);
+  if (start.state === 'conflict') throw new ApiError('IDEMPOTENCY_KEY_REUSED');
+  if (start.state === 'in-progress') throw new ApiError('IDEMPOTENCY_IN_PROGRESS');
+  if (start.state === 'replay') {
+    return {
+      kind: 'replay',
+      reply: { ...start.reply, headers: { ...start.reply.headers, 'idempotent-replayed': 'true' } },
+    };
+  }
+  return { kind: 'claimed', scope, key, hash };
+}
+
+/** Step handler: the route's reply; its refusals (4xx) answered from the error table. */
+async function runHandler(def: RouteDef, ctx: RequestContext): Promise<Reply> {
+  try {
+    return await def.handler(ctx as never);
+  } catch (error) {
+    const apiError = toApiError(error);
+    if (apiError.status >= 500) throw error;
+    return errorReply(apiError);
+  }
+}
+
+/** Steps parse → access → idempotency → handler → answer, after the body; never rejects. */
+async function serve(
+  route: MountedRoute,
+  request: IncomingRequest,
+  body: Promise<Buffer>,
+  slot: number,
+  deps: MountDeps,
+  answer: Answer,
+): Promise<void> {
+  let claim: IdempotencyStep = { kind: 'none' };
+  try {
+    const rawBody = await body;
+    const parsed = parseRequest(route, rawBody, request.queryString);
+    const access = await checkAccess(route, { authorization: request.headers.authorization, ip: request.ip }, deps);
+    claim = await claimIdempotencyKey(route.def, request, access, rawBody, deps.idempotency);
+    if (claim.kind === 'replay') {
+      answer(claim.reply);
+      return;
+    }
+    const reply = await runHandler(route.def, {
+      method: route.def.method,
+      route: route.def.path,
+      params: request.params,
+      query: parsed.query,
+      body: parsed.body,
+      rawBody,
+      headers: request.headers,
+      ip: request.ip,
+      accountId: access.accountId,
+      now: access.now,
+      log: deps.log,
+    });
+    if (claim.kind === 'claimed') await deps.idempotency.complete(claim.scope, claim.key, claim.hash, reply);
+    answer(reply);
+  } catch (error) {
+    const apiError = toApiError(error);
+    if (apiError.status >= 500 && apiError.code === 'INTERNAL_ERROR') {
+      deps.log.error({ err: error, route: route.def.path, method: route.def.method }, 'request failed');
+    }
+    if (claim.kind === 'claimed') {
+      await deps.idempotency.abandon(claim.scope, claim.key).catch(() => undefined);
+    }
+    answer(errorReply(apiError), apiError.code === 'PAYLOAD_TOO_LARGE');
+  } finally {
+    const now = performance.now();
+    deps.admission.release(slot, now - request.started, now, route.priority);
+    deps.metrics.inFlight.set(deps.admission.inFlight);
+  }
+}
+
+export function mountRoutes(app: TemplatedApp, routes: readonly RouteDef[], deps: MountDeps): MountedRoutes {
+  const { admission } = deps;
+  for (const def of routes) {
+    const route = prepareRoute(def, deps);
+    app[UWS_METHOD[def.method]](def.path, (res, req) => {
+      const state: ResponseState = watchResponse(res);
+      const request = readRequest(route, res, req);
+      const answer: Answer = (reply, closeConnection = false) => {
+        writeReply(res, state, reply, closeConnection);
+        route.latency.observe((performance.now() - request.started) / 1000);
+        route.requestsOf(reply.status).inc();
+      };
+      const slot = admit(route, res, request, admission, answer);
+      if (slot === null) return;
+      // admin routes take large bulk bodies: refuse a wrong token before reading any of it
+      if (def.auth === 'admin' && !isAdminToken(bearer(request.headers.authorization ?? ''), deps.adminToken)) {
+        admission.release(slot, performance.now() - request.started, performance.now(), route.priority);
+        answer(errorReply(new ApiError('UNAUTHORIZED')), route.expectsBody);
+        return;
+      }
+      deps.metrics.inFlight.set(admission.inFlight);
+      // the body's onData is attached now, before this handler returns
+      const body = route.expectsBody
+        ? readBody(res, state, route.bodyLimit, Number(request.headers['content-length'] ?? 0))
+        : NO_BODY;
+      void serve(route, request, body, slot, deps, answer);
+    });
+  }
+  return { inFlight: () => admission.inFlight };
+}
+
 /** The catch-all: unknown paths answer 404 NOT_FOUND in the error format. */
 export function mountNotFound(app: TemplatedApp): void {
   app.any('/*', (res) => {
-    const state: ResponseState = { aborted: false, answered: false };
-    res.onAborted(() => {
-      state.aborted = true;
-    });
-    writeReply(res, state, errorReply(new ApiError('NOT_FOUND')));
+    writeReply(res, watchResponse(res), errorReply(new ApiError('NOT_FOUND')));
   });
 }

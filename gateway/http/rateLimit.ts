@@ -1,9 +1,10 @@
 /**
- * Per-session, per-account and per-client rate limits (429 RATE_LIMITED with Retry-After): fixed windows
+ * Per-account and per-client rate limits (429 RATE_LIMITED with Retry-After): fixed windows
  * counted in Redis, so the limit holds across threads and gateways. A rule names what it counts
  * by; a hit is one script call (INCR, and the expiry set by the hit that created the counter).
- * Counters of a session carry the session's hash tag, so they are counted by the same script call
- * that checks the session (gateway/auth/sessions.ts `authorize`) — on Redis Cluster too.
+ * An account's counters carry the account's hash tag (engine/keys.ts `accountHashTag`), which its
+ * sessions' cache entries share, so they are counted by the same script call that checks the
+ * session (gateway/auth/sessions.ts `authorize`): on Redis Cluster too.
  */
 import type { ClientContext, Cluster, Redis, Result } from 'ioredis';
 import { GatewayKeys } from '../../engine/keys.ts';
@@ -13,9 +14,11 @@ export interface RateLimitRule {
   readonly name: string;
   readonly limit: number;
   readonly windowMs: number;
-  /** What is counted: the client address, the session (counted in the same round trip as the
-   * session lookup), or the account (one more round trip, after the session lookup). */
-  readonly by: 'ip' | 'session' | 'account';
+  /**
+   * What is counted: the client address, or the account (all its sessions together, counted in
+   * the session check's round trip; without a session, the client address).
+   */
+  readonly by: 'ip' | 'account';
 }
 
 export interface RateLimitVerdict {
@@ -55,8 +58,8 @@ export class RateLimiter {
   }
 
   /**
-   * The counter of `rule` for `subject` in the window of `nowMs`. A subject in braces (a session's
-   * token hash) is a hash tag: the counter lives in the same cluster slot as that session.
+   * The counter of `rule` for `subject` in the window of `nowMs`. A subject in braces (an account's
+   * hash tag) is a hash tag: the counter lives in the same cluster slot as that account's sessions.
    */
   counter(rule: RateLimitRule, subject: string, nowMs = Date.now()): RateCounter {
     const window = Math.floor(nowMs / rule.windowMs);

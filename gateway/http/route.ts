@@ -59,7 +59,10 @@ export interface RouteDef<
    * confirmations, `background` for dashboards' snapshots and admin reads; default `standard`.
    */
   readonly priority?: PriorityClass;
-  /** Rate-limit rules applied before the handler (gateway/http/rateLimit.ts). */
+  /**
+   * Rate-limit rules applied before the handler, by name (gateway/app.ts `rateLimitRules`); a name
+   * the table lacks stops mountRoutes (gateway/http/access.ts `rulesOf`).
+   */
   readonly rateLimits?: readonly string[];
   /** Documented answers for /openapi.json: status → description (and error codes). */
   readonly responses: Readonly<Record<number, string>>;

@@ -197,7 +197,7 @@ describe('R1: login with email or phone, password and captcha', () => {
       ...(await solvedCaptcha(f.captchas)),
     });
     expect(byEmail).toMatchObject({ accountId, phoneBound: true });
-    expect(byEmail.token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(byEmail.token).toMatch(new RegExp(`^${accountId}\\.[A-Za-z0-9_-]{43}$`));
     expect(Date.parse(byEmail.expiresAt)).toBeGreaterThan(f.clock.now);
     expect(await f.sessions.authenticate(byEmail.token)).toBe(accountId);
 

@@ -1,10 +1,13 @@
 /**
  * Bearer sessions (R1) on real PostgreSQL and Redis: token size and uniqueness, only the SHA-256
- * stored, validation from the Redis cache without PostgreSQL, expiry under a driven clock, logout.
+ * stored, validation from the Redis cache without PostgreSQL, expiry under a driven clock, logout,
+ * the account's rate-limit counters counted in the session check's one script call, and tokens
+ * issued before tokens named their account still honoured.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { query } from '../../db/pool.ts';
+import { accountHashTag } from '../../engine/keys.ts';
 import { Sessions, TOKEN_BYTES } from '../../gateway/auth/sessions.ts';
 import { RateLimiter } from '../../gateway/http/rateLimit.ts';
 import { newAuthFixture, type AuthFixture } from './fixture.ts';
@@ -28,6 +31,8 @@ afterAll(async () => {
 });
 
 const sha256 = (token: string): Buffer => createHash('sha256').update(token).digest();
+const secretOf = (token: string): string => token.slice(token.indexOf('.') + 1);
+const cacheKey = (token: string): string => f.sessions.cacheKeyOf(token)!;
 
 async function sessionRow(token: string) {
   const [row] = await query<{ account_id: string; revoked: boolean; lifetime_ms: string }>(
@@ -41,18 +46,18 @@ async function sessionRow(token: string) {
 }
 
 describe('R1: sessions', () => {
-  it('issues 256-bit base64url tokens, all distinct, and stores only their SHA-256', async () => {
+  it('issues tokens naming their account with a 256-bit base64url secret, all distinct, and stores only their SHA-256', async () => {
     const tokens = await Promise.all(Array.from({ length: 100 }, () => f.sessions.create(accountId)));
     const seen = new Set<string>();
     for (const { token } of tokens) {
-      expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
-      expect(Buffer.from(token, 'base64url').length).toBe(TOKEN_BYTES);
+      expect(token).toMatch(new RegExp(`^${accountId}\\.[A-Za-z0-9_-]{43}$`));
+      expect(Buffer.from(secretOf(token), 'base64url').length).toBe(TOKEN_BYTES);
       expect(TOKEN_BYTES * 8).toBeGreaterThanOrEqual(128);
       seen.add(token);
     }
     expect(seen.size).toBe(tokens.length);
     // Every bit position varies across 100 tokens (a constant or counter-like token would not).
-    const bytes = tokens.map(({ token }) => Buffer.from(token, 'base64url'));
+    const bytes = tokens.map(({ token }) => Buffer.from(secretOf(token), 'base64url'));
     for (let position = 0; position < TOKEN_BYTES; position++) {
       expect(new Set(bytes.map((b) => b[position])).size).toBeGreaterThan(1);
     }
@@ -73,9 +78,10 @@ describe('R1: sessions', () => {
     );
     expect(asText?.n).toBe('0');
     // Redis holds the hash as key, never the token.
-    const cachedKeys = await f.redis.keys(`${f.keys.session('*')}`);
+    const cachedKeys = await f.redis.keys(f.keys.session(accountId, '*'));
     expect(cachedKeys.length).toBeGreaterThanOrEqual(tokens.length);
-    expect(cachedKeys.some((key) => key.includes(sample.token))).toBe(false);
+    expect(cachedKeys).toContain(f.keys.session(accountId, sha256(sample.token).toString('hex')));
+    expect(cachedKeys.some((key) => key.includes(secretOf(sample.token)))).toBe(false);
   });
 
   it('authenticates from Redis alone, and falls back to PostgreSQL when the cache entry is gone', async () => {
@@ -86,7 +92,7 @@ describe('R1: sessions', () => {
       expect(await f.sessions.authenticate(token)).toBe(accountId);
       expect(pgQueries).not.toHaveBeenCalled();
 
-      const key = f.keys.session(sha256(token).toString('hex'));
+      const key = cacheKey(token);
       const ttl = await f.redis.pttl(key);
       expect(ttl).toBeGreaterThan(0);
       expect(ttl).toBeLessThanOrEqual(f.sessions.lifetimeMs);
@@ -114,7 +120,7 @@ describe('R1: sessions', () => {
     expect(made.map((s) => s.accountId)).toEqual(ids);
     expect(new Set(made.map((s) => s.token)).size).toBe(50);
     for (const session of made) {
-      expect(session.token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      expect(session.token).toMatch(new RegExp(`^${session.accountId}\\.[A-Za-z0-9_-]{43}$`));
       expect(Date.parse(session.expiresAt)).toBe(f.clock.now + f.sessions.lifetimeMs);
       expect(await sessionRow(session.token)).toMatchObject({
         account_id: session.accountId,
@@ -125,16 +131,23 @@ describe('R1: sessions', () => {
     }
     // and from PostgreSQL alone once the cache entry is gone
     const last = made[made.length - 1]!;
-    await f.redis.del(f.keys.session(sha256(last.token).toString('hex')));
+    await f.redis.del(cacheKey(last.token));
     expect(await f.sessions.authenticate(last.token)).toBe(last.accountId);
     expect(await f.sessions.createMany([])).toEqual([]);
   });
 
-  it('refuses malformed and unknown tokens', async () => {
-    for (const token of ['', 'abc', 'x'.repeat(44), `${'A'.repeat(42)}=`, undefined, 42]) {
+  it('refuses malformed and unknown tokens, and a real secret under another account', async () => {
+    for (const token of ['', 'abc', 'x'.repeat(44), `${'A'.repeat(42)}=`, `0.${'A'.repeat(43)}`, `1.${'A'.repeat(42)}`, undefined, 42]) {
       expect(await f.sessions.authenticate(token)).toBeNull();
     }
     expect(await f.sessions.authenticate('A'.repeat(43))).toBeNull();
+    expect(await f.sessions.authenticate(`${accountId}.${'A'.repeat(43)}`)).toBeNull();
+    const { token } = await f.sessions.create(accountId);
+    const otherAccount = String(BigInt(accountId) + 1n);
+    const moved = `${otherAccount}.${secretOf(token)}`;
+    expect(await f.sessions.authenticate(moved)).toBeNull();
+    await f.redis.del(cacheKey(token));
+    expect(await f.sessions.authenticate(moved)).toBeNull(); // nor from PostgreSQL
   });
 
   it('expires sessions after their lifetime, from the cache and from PostgreSQL alike', async () => {
@@ -152,7 +165,7 @@ describe('R1: sessions', () => {
       expect(await sessions.authenticate(token)).toBe(accountId);
       f.clock.now = start + 60_000;
       expect(await sessions.authenticate(token)).toBeNull();
-      await f.redis.del(f.keys.session(sha256(token).toString('hex')));
+      await f.redis.del(sessions.cacheKeyOf(token)!);
       expect(await sessions.authenticate(token)).toBeNull();
     } finally {
       f.clock.now = start;
@@ -167,7 +180,7 @@ describe('R1: sessions', () => {
     expect((await sessionRow(token))?.revoked).toBe(true);
     expect(await f.sessions.authenticate(token)).toBeNull();
     // Without the cache, PostgreSQL says revoked too.
-    await f.redis.del(f.keys.session(sha256(token).toString('hex')));
+    await f.redis.del(cacheKey(token));
     expect(await f.sessions.authenticate(token)).toBeNull();
     // Idempotent, and other sessions of the account are untouched.
     await f.sessions.logout(token);
@@ -177,7 +190,7 @@ describe('R1: sessions', () => {
 
   it('keeps the revocation marker over a racing cache refill (SET NX)', async () => {
     const { token } = await f.sessions.create(accountId);
-    const key = f.keys.session(sha256(token).toString('hex'));
+    const key = cacheKey(token);
     await f.redis.del(key);
     // A check that misses the cache reads PostgreSQL; the logout lands before its refill.
     const realQuery = f.db.query.bind(f.db);
@@ -196,37 +209,65 @@ describe('R1: sessions', () => {
     expect(await f.sessions.authenticate(token)).toBeNull();
   });
 
-  it('authorize: the session and its own rate-limit counters in one script call, in one cluster slot', async () => {
+  it("authorize: the session and its account's rate-limit counters in one script call, in one cluster slot", async () => {
     const limiter = new RateLimiter(f.redis, 'sessions-test');
-    const rule = { name: 'reserve', limit: 2, windowMs: 60_000, by: 'session' } as const;
+    const rule = { name: 'reserve', limit: 3, windowMs: 60_000, by: 'account' } as const;
     const { token } = await f.sessions.create(accountId);
     const now = Date.now();
-    const counters = (hex: string) => [limiter.counter(rule, `{${hex}}`, now)];
+    const counters = (tag: string) => [limiter.counter(rule, tag, now)];
     const sent = vi.spyOn(f.redis, 'sendCommand');
     const first = await f.sessions.authorize(token, counters);
     expect(sent).toHaveBeenCalledTimes(1);
     sent.mockRestore();
     expect(first).toEqual({ accountId, counts: [1] });
     expect((await f.sessions.authorize(token, counters)).counts).toEqual([2]);
-    const third = await f.sessions.authorize(token, counters);
-    expect(limiter.verdict(rule, third.counts[0]!, now).allowed).toBe(false);
-    expect(limiter.verdict(rule, 2, now).allowed).toBe(true);
-    // the counter expires with its window, and shares the session key's hash slot
-    const hex = sha256(token).toString('hex');
-    const { key } = limiter.counter(rule, `{${hex}}`, now);
+    // another session of the same account counts against the same allowance
+    const second = await f.sessions.create(accountId);
+    const third = await f.sessions.authorize(second.token, counters);
+    expect(third.counts).toEqual([3]);
+    expect(limiter.verdict(rule, third.counts[0]!, now).allowed).toBe(true);
+    expect(limiter.verdict(rule, (await f.sessions.authorize(token, counters)).counts[0]!, now).allowed).toBe(false);
+    // the counter expires with its window, and shares the session keys' hash slot: the account's
+    const { key } = limiter.counter(rule, accountHashTag(accountId), now);
+    expect(await f.redis.get(key)).toBe('4');
     expect(await f.redis.pttl(key)).toBeGreaterThan(0);
     expect(await f.redis.pttl(key)).toBeLessThanOrEqual(60_000);
     const hashTag = (k: string) => /\{([^}]+)\}/.exec(k)?.[1];
-    expect(hashTag(key)).toBe(hex);
-    expect(hashTag(f.keys.session(hex))).toBe(hex);
-    // a revoked or malformed token: no account (and a malformed one counts nothing)
+    expect(hashTag(key)).toBe(`acct:${accountId}`);
+    expect(hashTag(cacheKey(token))).toBe(`acct:${accountId}`);
+    // a revoked, forged or malformed token: no account, and nothing counted
     await f.sessions.logout(token);
-    expect((await f.sessions.authorize(token, counters)).accountId).toBeNull();
+    expect(await f.sessions.authorize(token, counters)).toEqual({ accountId: null, counts: [] });
+    expect(await f.sessions.authorize(`${accountId}.${'B'.repeat(43)}`, counters)).toEqual({
+      accountId: null,
+      counts: [],
+    });
     expect(await f.sessions.authorize('not a token', counters)).toEqual({ accountId: null, counts: [] });
+    expect(await f.redis.get(key)).toBe('4');
     // a cache miss still finds a live session in PostgreSQL, and still counts
-    const other = await f.sessions.create(accountId);
-    const otherHex = sha256(other.token).toString('hex');
-    await f.redis.del(f.keys.session(otherHex));
-    expect(await f.sessions.authorize(other.token, counters)).toEqual({ accountId, counts: [1] });
+    await f.redis.del(cacheKey(second.token));
+    expect(await f.sessions.authorize(second.token, counters)).toEqual({ accountId, counts: [5] });
+  });
+
+  it('honours a token issued before tokens named their account, until it expires; its counters are left to the caller', async () => {
+    // such a session as the previous release stored it: the secret alone, cached under its hash
+    const legacy = randomBytes(TOKEN_BYTES).toString('base64url');
+    const expiresAt = f.clock.now + f.sessions.lifetimeMs;
+    await query(
+      f.db,
+      'INSERT INTO sessions (token_hash, account_id, created_at, expires_at) VALUES ($1, $2, $3, $4)',
+      [sha256(legacy), accountId, new Date(f.clock.now), new Date(expiresAt)],
+    );
+    const legacyKey = f.keys.legacySession(sha256(legacy).toString('hex'));
+    await f.redis.set(legacyKey, `${accountId}:${expiresAt}`, 'PX', f.sessions.lifetimeMs);
+    expect(f.sessions.cacheKeyOf(legacy)).toBe(legacyKey);
+    const counted = vi.fn(() => []);
+    expect(await f.sessions.authorize(legacy, counted)).toEqual({ accountId, counts: [] });
+    expect(counted).not.toHaveBeenCalled();
+    // from PostgreSQL when the cache is gone, then revoked by logout
+    await f.redis.del(legacyKey);
+    expect(await f.sessions.authenticate(legacy)).toBe(accountId);
+    await f.sessions.logout(legacy);
+    expect(await f.sessions.authenticate(legacy)).toBeNull();
   });
 });

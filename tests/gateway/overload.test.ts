@@ -414,16 +414,18 @@ describe('rate limits: 429 RATE_LIMITED with Retry-After', () => {
     expectLimited(answers[LIMITS.sms]!, 'sms');
   });
 
-  it(`reservations: ${LIMITS.reserve} per session per minute; the limited call does nothing; others are not limited`, async () => {
+  it(`reservations: ${LIMITS.reserve} per account per minute, all its sessions together; the limited call does nothing; other accounts are not limited`, async () => {
     await awayFromMinuteBoundary();
     const [me, other] = await boundAccounts(2);
+    // a second session of the same account (another device): its calls count against the same allowance
+    const myOtherSession = (await sessions.create(me!.accountId)).token;
     const answers: HttpAnswer[] = [];
     for (let i = 0; i < LIMITS.reserve; i++) {
       answers.push(
         await gw.http.post(
           '/api/v1/registration/written',
           { subject: i === 0 ? 'CET6' : 'CET4' },
-          { token: me!.token },
+          { token: i % 2 === 0 ? me!.token : myOtherSession },
         ),
       );
     }
@@ -439,6 +441,7 @@ describe('rate limits: 429 RATE_LIMITED with Retry-After', () => {
       { token: me!.token },
     );
     expectLimited(limited, 'reserve');
+    expectLimited(await writtenCet4(myOtherSession), 'reserve');
     const view = await gw.engine.registration('11', me!.candidateId);
     expect(view!.oral).toEqual([]);
     expect(await usedCet4()).toBe(used);

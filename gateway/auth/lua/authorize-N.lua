@@ -1,13 +1,22 @@
--- The session check and the session's rate-limit counters in one round trip (the hot path of
--- every candidate request at opening). All keys share the session's hash tag (its token hash), so
--- the script runs unchanged on Redis Cluster.
+-- The session check and its account's rate-limit counters in one round trip (the hot path of
+-- every candidate request at opening). The session's cache entry and the counters share the
+-- account's hash tag (the token names its account: gateway/auth/sessions.ts), so the script runs
+-- unchanged on Redis Cluster. A counter is hit only for a live session of that account: a token
+-- naming an account it does not belong to counts nothing against it.
 -- KEYS[1]       the session's cache entry ("<accountId>:<expiresAtMs>", "revoked", or absent)
--- KEYS[2..n]    fixed-window counters of this session; ARGV[i] is the window (ms) of KEYS[i + 1]
--- Returns { entry or "", count of KEYS[2], … }.
-local answer = { redis.call('GET', KEYS[1]) or '' }
+-- KEYS[2..n]    fixed-window counters of the account; ARGV[i + 1] is the window (ms) of KEYS[i]
+-- ARGV[1]       the account the token names
+-- ARGV[2]       now (ms)
+-- Returns { "" } when the entry is absent; { entry } when it is not a live session of ARGV[1];
+-- else { entry, count of KEYS[2], … }.
+local entry = redis.call('GET', KEYS[1])
+if not entry then return { '' } end
+local account, expiresAt = string.match(entry, '^(%d+):(%d+)$')
+if account ~= ARGV[1] or tonumber(expiresAt) <= tonumber(ARGV[2]) then return { entry } end
+local answer = { entry }
 for i = 2, #KEYS do
   local count = redis.call('INCR', KEYS[i])
-  if count == 1 then redis.call('PEXPIRE', KEYS[i], ARGV[i - 1]) end
+  if count == 1 then redis.call('PEXPIRE', KEYS[i], ARGV[i + 1]) end
   answer[i] = count
 end
 return answer
