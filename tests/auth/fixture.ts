@@ -17,6 +17,7 @@ import { poolKdf, type PasswordKdf } from '../../gateway/auth/passwords.ts';
 import { Sessions } from '../../gateway/auth/sessions.ts';
 import { LogSmsSender, SmsCodes } from '../../gateway/auth/sms.ts';
 import { WorkerPool } from '../../gateway/workers/pool.ts';
+import { UNHURRIED_LANES } from '../support/lanes.ts';
 import { freshDatabase } from '../support/pg.ts';
 import { redisUrl } from '../support/env.ts';
 import { removeNamespace } from '../support/redis.ts';
@@ -96,7 +97,7 @@ export async function newAuthFixture(options: { threads?: number } = {}): Promis
   const namespace = `t${randomBytes(5).toString('hex')}`;
   const redis = new Redis(redisUrl(), { maxRetriesPerRequest: null });
   const keys = new AuthKeys(namespace);
-  const workers = new WorkerPool({ threads: options.threads ?? 1 });
+  const workers = new WorkerPool({ threads: options.threads ?? 1, lanes: UNHURRIED_LANES });
   const kdf = countingKdf(poolKdf(workers));
   const logs = new LogCapture();
   const logger = createAuthLogger({ destination: logs });

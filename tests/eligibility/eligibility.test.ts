@@ -15,6 +15,7 @@ import { WorkerPool } from '../../gateway/workers/pool.ts';
 import { generateWorld, type GeneratedWorld } from '../../loadtest/seed/generate.ts';
 import type { SeededCandidate } from '../../loadtest/seed/candidates.ts';
 import { freshDatabase, type FreshDatabase } from '../support/pg.ts';
+import { UNHURRIED_LANES } from '../support/lanes.ts';
 import { insertCet4Scores, insertReference, insertRoster } from '../../db/sql/seedRows.ts';
 
 const keys = idKeysFromEnv({ env: {}, allowDevelopmentKeys: true });
@@ -139,7 +140,7 @@ beforeAll(async () => {
     PASSPORT,
   ]);
   await insertCet4Scores(pool, keys, [...world.cet4Scores(), ...HAND_SCORES]);
-  workers = new WorkerPool({ threads: 2 });
+  workers = new WorkerPool({ threads: 2, lanes: UNHURRIED_LANES });
   inline = new EligibilityService({
     mode: 'inline',
     db: pool,

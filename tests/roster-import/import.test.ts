@@ -17,6 +17,7 @@ import { WorkerPool } from '../../gateway/workers/pool.ts';
 import { runImport, type RunOptions, type RunResult } from '../../roster/run.ts';
 import { readWorldFile } from '../../roster/world.ts';
 import { newTestEngine, type TestEngine } from '../support/engine.ts';
+import { UNHURRIED_LANES } from '../support/lanes.ts';
 import { freshDatabase, type FreshDatabase } from '../support/pg.ts';
 import { buildFixture, LINES_PER_CHUNK, NOW, type Fixture } from './fixture.ts';
 
@@ -86,7 +87,7 @@ const linesAndReasons = (rows: readonly { line: number; reason: string }[]) =>
 
 beforeAll(async () => {
   fixture = await buildFixture();
-  workers = new WorkerPool({ threads: 2 });
+  workers = new WorkerPool({ threads: 2, lanes: UNHURRIED_LANES });
   testEngine = await newTestEngine();
 });
 

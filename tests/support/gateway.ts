@@ -9,6 +9,7 @@ import { Engine } from '../../engine/engine.ts';
 import { startSystem, type RunningSystem } from '../../gateway/system.ts';
 import { redisUrl } from './env.ts';
 import { freshDatabase } from './pg.ts';
+import { UNHURRIED_LANE_ENV } from './lanes.ts';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 
@@ -47,6 +48,7 @@ export async function startTestGateway(
     ADMIN_TOKEN,
     LOG_LEVEL: 'warn',
     PAYMENT_SIMULATOR_PORT: '0',
+    ...UNHURRIED_LANE_ENV,
     ...env,
   });
   const base = `http://127.0.0.1:${system.port}`;
