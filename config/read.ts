@@ -93,7 +93,7 @@ function readNode(node: SchemaNode, env: NodeJS.ProcessEnv): unknown {
 
 /** Reads the schema's variables from `env` (only those). */
 export function readVariables<T extends TSchema>(schema: T, env: NodeJS.ProcessEnv): Draft<Static<T>> {
-  return readNode(schema as SchemaNode, env) as Draft<Static<T>>;
+  return readNode(schema, env) as Draft<Static<T>>;
 }
 
 // compiled on first use: a worker thread that only reads its ID keys compiles nothing it does not need
@@ -129,7 +129,7 @@ function problem(error: ErrorObject): string {
 /** The draft, checked against the schema; a ConfigError naming every variable at fault. */
 export function validated<T extends TSchema>(schema: T, draft: Draft<Static<T>>): Static<T> {
   const validate = validatorOf(schema);
-  if (validate(draft)) return draft as Static<T>;
+  if (validate(draft)) return draft;
   const names = new Map(variablesOf(schema).map((v) => [v.path, v.env]));
   const problems = new Set(
     (validate.errors ?? []).map((e) => `${names.get(e.instancePath) ?? (e.instancePath || '/')} ${problem(e)}`),

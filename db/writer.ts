@@ -587,8 +587,13 @@ export class StreamWriter {
           string | null,
           unknown,
         ];
+        const lastDelivered = info['last-delivered-id'];
         const keep =
-          Number(pending[0]) > 0 && pending[1] ? pending[1] : String(info['last-delivered-id'] ?? '0-0');
+          Number(pending[0]) > 0 && pending[1]
+            ? pending[1]
+            : typeof lastDelivered === 'string'
+              ? lastDelivered
+              : '0-0';
         if (compareIds(keep, minId) < 0) minId = keep;
       }
       if (minId === '0-0') continue;

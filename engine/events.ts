@@ -61,5 +61,5 @@ export function decodeEvent(streamKey: string, entryId: string, fields: readonly
     type: type as EventType,
     at,
     data: JSON.parse(entryField(fields, 'd') ?? '{}') as EventData<EventType>,
-  } as EngineEvent;
+  };
 }

@@ -40,7 +40,7 @@ function LuaList<T extends TSchema>(item: T) {
 
 /** The elements of a `LuaList` value. */
 export function luaList<T>(value: readonly T[] | Record<string, never>): readonly T[] {
-  return Array.isArray(value) ? value : [];
+  return Array.isArray(value) ? (value as readonly T[]) : [];
 }
 
 /** The school record as bound (engine/views.ts encodeSnapshot). */

@@ -75,7 +75,7 @@ export function oralInfo(subject: OralSubject): OralInfo {
 }
 
 export function subjectLevel(subject: Subject): Level {
-  return isWrittenSubject(subject) ? WRITTEN_INFO[subject].level : ORAL_INFO[subject as OralSubject].level;
+  return isWrittenSubject(subject) ? WRITTEN_INFO[subject].level : ORAL_INFO[subject].level;
 }
 
 /** R21: green = more than half left, yellow = half or less, red = none left (cannot be chosen). */

@@ -76,7 +76,7 @@ function num(value: unknown, what: string): number {
 
 export function decodeItem(subject: string, raw: unknown): ItemView {
   if (!isSubject(subject) || !Array.isArray(raw) || raw.length < 9) return fail('item', raw);
-  const [kind, campusId, status, heldAt, payBy, holdId, fee, requires, settledAt] = raw;
+  const [kind, campusId, status, heldAt, payBy, holdId, fee, requires, settledAt] = raw as unknown[];
   const itemStatus = STATUS[str(status, 'item status')];
   if (!itemStatus) return fail('item status', status);
   return {

@@ -108,7 +108,7 @@ export function createGatewayApp(services: Services, options: RouteOptions = {})
             return;
           }
           listenSocket = socket;
-          resolve(uws.us_socket_local_port(socket as never));
+          resolve(uws.us_socket_local_port(socket));
         });
       });
     },

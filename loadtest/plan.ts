@@ -450,7 +450,7 @@ function provinceChecks(s: ResolvedScenario, m: MeasuredCapacity, peak: number):
     if (!opsOk && ops > m.redisOpsPerSec)
       verdict += ` (above even the measured ${num(m.redisOpsPerSec)} ops/s)`;
     if (!memoryOk) {
-      verdict += `; its ${num(memoryBytes! / 1024 ** 2)} MiB do not fit one shard's ${num(s.maxMemoryPerShardBytes! / 1024 ** 2)} MiB: NOT OK`;
+      verdict += `; its ${num(memoryBytes / 1024 ** 2)} MiB do not fit one shard's ${num(s.maxMemoryPerShardBytes! / 1024 ** 2)} MiB: NOT OK`;
     }
     return {
       code: p.code,

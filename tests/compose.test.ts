@@ -82,7 +82,8 @@ function volumes(service: Json): Volume[] {
       return { source, target, readOnly: mode.split(',').includes('ro') };
     }
     const o = v as Json;
-    return { source: String(o.source ?? ''), target: String(o.target ?? ''), readOnly: o.read_only === true };
+    const text = (value: unknown): string => (typeof value === 'string' ? value : '');
+    return { source: text(o.source), target: text(o.target), readOnly: o.read_only === true };
   });
 }
 

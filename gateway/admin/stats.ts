@@ -65,7 +65,8 @@ async function seats(services: Services) {
   PROVINCE_CODES.forEach((code, i) => {
     const [capacityError, capacity] = results[2 * i]!;
     const [usedError, used] = results[2 * i + 1]!;
-    if (capacityError || usedError) throw capacityError ?? usedError;
+    const error = capacityError ?? usedError;
+    if (error) throw error;
     const caps = capacity as Record<string, string>;
     const taken = used as Record<string, string>;
     for (const [field, cap] of Object.entries(caps)) {
@@ -263,7 +264,8 @@ async function persistence(services: Services) {
   };
   const [writersError, writers] = results[dead.length]!;
   const [sweepersError, sweepers] = results[dead.length + 1]!;
-  if (writersError || sweepersError) throw writersError ?? sweepersError;
+  const error = writersError ?? sweepersError;
+  if (error) throw error;
   return {
     deadLetters: { total, alert: total > 0, byStream },
     writers: parse(writers),

@@ -170,7 +170,9 @@ function admit(
   const slot = admission.tryAcquire(route.priority);
   if (slot !== null) return slot;
   route.shed.inc();
-  const reply = errorReply(new ApiError('OVERLOADED', { details: { retryAfterSeconds: 1 } }));
+  const reply = errorReply(
+    new ApiError('OVERLOADED', { details: { retryAfterSeconds: admission.retryAfterSeconds() } }),
+  );
   if (!route.expectsBody || Number(request.headers['content-length'] ?? 0) > route.bodyLimit) {
     answer(reply, route.expectsBody);
   } else {
@@ -219,7 +221,7 @@ async function claimIdempotencyKey(
 /** Step handler: the route's reply; its refusals (4xx) answered from the error table. */
 async function runHandler(def: RouteDef, ctx: RequestContext): Promise<Reply> {
   try {
-    return await def.handler(ctx as never);
+    return await def.handler(ctx);
   } catch (error) {
     const apiError = toApiError(error);
     if (apiError.status >= 500) throw error;

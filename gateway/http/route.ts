@@ -78,7 +78,7 @@ export interface RouteDef<
 export function route<B extends TSchema | undefined = undefined, Q extends TSchema | undefined = undefined>(
   def: RouteDef<B, Q>,
 ): RouteDef {
-  return def as unknown as RouteDef;
+  return def;
 }
 
 export const ok = (body: unknown, headers?: Record<string, string>): Reply => ({

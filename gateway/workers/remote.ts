@@ -63,7 +63,7 @@ export class RemoteTaskRunner implements TaskRunner {
   run<Result>(kind: WorkerKind, task: unknown): Promise<Result> {
     const id = this.nextId++;
     return new Promise<Result>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
+      this.pending.set(id, { resolve, reject });
       this.port.postMessage({ id, kind, task } satisfies TaskMessage);
     });
   }

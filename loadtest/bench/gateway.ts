@@ -39,7 +39,7 @@ async function run(
 ): Promise<autocannon.Result> {
   return new Promise((resolve, reject) => {
     autocannon({ ...opts, url, connections, duration }, (error, result) =>
-      error ? reject(error) : resolve(result),
+      error ? reject(error instanceof Error ? error : new Error(String(error))) : resolve(result),
     );
   });
 }

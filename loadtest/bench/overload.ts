@@ -27,7 +27,7 @@ function sustainableRate(given: number | undefined): number {
   if (given !== undefined) return given;
   const compare = `${BENCH_REPORTS_DIR}/compare.json`;
   if (existsSync(compare)) {
-    return Number(JSON.parse(readFileSync(compare, 'utf8')).engineRps);
+    return Number((JSON.parse(readFileSync(compare, 'utf8')) as { engineRps?: unknown }).engineRps);
   }
   throw new Error('give --sustainable N, or run npm run loadtest:compare first');
 }

@@ -5,7 +5,7 @@
  * issued before tokens named their account still honoured.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi, type MockInstance } from 'vitest';
 import { query } from '../../db/pool.ts';
 import { accountHashTag } from '../../engine/keys.ts';
 import { Sessions, TOKEN_BYTES } from '../../gateway/auth/sessions.ts';
@@ -193,15 +193,15 @@ describe('R1: sessions', () => {
     const key = cacheKey(token);
     await f.redis.del(key);
     // A check that misses the cache reads PostgreSQL; the logout lands before its refill.
-    const realQuery = f.db.query.bind(f.db);
-    const spy = vi.spyOn(f.db, 'query').mockImplementationOnce((async (
-      ...args: Parameters<typeof realQuery>
-    ) => {
-      const result = await realQuery(...args);
+    type PromisedQuery = (text: string, values?: unknown[]) => Promise<unknown>;
+    const realQuery = f.db.query.bind(f.db) as PromisedQuery;
+    const spy = vi.spyOn(f.db, 'query') as unknown as MockInstance<PromisedQuery>;
+    spy.mockImplementationOnce(async (text, values) => {
+      const result = await realQuery(text, values);
       spy.mockRestore();
       await f.sessions.logout(token);
       return result;
-    }) as typeof f.db.query);
+    });
     // This one check started before the logout finished, so it may still pass…
     expect(await f.sessions.authenticate(token)).toBe(accountId);
     // …but it did not re-cache the session over the logout.

@@ -321,7 +321,7 @@ class Model {
       payBy: this.now + HOLD_MS,
       holdId: ++this.holdSequence,
       fee: FEES[subject],
-      requires: isWrittenSubject(subject) ? null : REQUIRES[subject as (typeof ORAL)[number]],
+      requires: isWrittenSubject(subject) ? null : REQUIRES[subject],
       settledAt: null,
     };
     reg.items.set(subject, item);

@@ -185,7 +185,7 @@ describe('R5: before the opening, only the eligibility-confirmation step', () =>
     expect(statusAndCode(refused)).toEqual([403, 'REGISTRATION_NOT_OPEN']);
     // the refusal bound nothing: the account still binds another candidate, the candidate another account
     expect(statusAndCode(await gw.http.get(REGISTRATION, { token }))).toEqual([404, 'NO_REGISTRATION']);
-    const bound = await gw.http.post(REGISTRATION, { ...others[0]!.identity, confirm: true }, { token });
+    const bound = await gw.http.post(REGISTRATION, { ...others[0].identity, confirm: true }, { token });
     expect(bound.status).toBe(201);
     const someoneElse = await signUp(gw.http);
     const again = await gw.http.post(

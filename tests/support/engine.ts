@@ -74,7 +74,7 @@ export async function streamEvents(redis: Redis | Cluster, stream: string): Prom
   const entries = await redis.xrange(stream, '-', '+');
   return entries.map(([id, fields]) => {
     const { type, data } = decodeEvent(stream, id, fields);
-    return { type, data: data as Record<string, unknown> };
+    return { type, data: data };
   });
 }
 

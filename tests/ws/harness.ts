@@ -81,7 +81,7 @@ export async function startSeatServer(options: SeatServerOptions = {}): Promise<
       else reject(new Error('uWS could not listen on 127.0.0.1'));
     });
   });
-  const port = uws.us_socket_local_port(token as never);
+  const port = uws.us_socket_local_port(token);
   return {
     port,
     baseUrl: `http://127.0.0.1:${port}`,
@@ -113,11 +113,12 @@ export class SeatClient {
 
   private constructor(readonly socket: WebSocket) {
     socket.on('message', (data, isBinary) => {
-      const text = isBinary ? '' : data.toString();
+      const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+      const text = isBinary ? '' : bytes.toString('utf8');
       const received = { at: performance.now(), message: JSON.parse(text) as Record<string, unknown> };
       this.received.push(received);
       if (received.message.type === 'seats')
-        this.latest.set(`${received.message.campusId}|${received.message.subject}`, received);
+        this.latest.set(`${String(received.message.campusId)}|${String(received.message.subject)}`, received);
     });
     socket.on('close', (code) => {
       this.closed = true;

@@ -169,7 +169,7 @@ describe('coalescing', () => {
     const times = updates.map((r) => r.at - burstStart);
     console.log(
       `[coalescing] burst of 50 in ${burstMs.toFixed(1)} ms → ${updates.length} messages at ` +
-        `${times.map((t) => t.toFixed(0)).join(', ')} ms; last remaining=${updates.at(-1)?.message.remaining}`,
+        `${times.map((t) => t.toFixed(0)).join(', ')} ms; last remaining=${String(updates.at(-1)?.message.remaining)}`,
     );
     expect(updates.every((r) => r.message.campusId === 'C2' && r.message.subject === 'CET4')).toBe(true);
     expect(updates.length).toBeGreaterThanOrEqual(1);

@@ -83,7 +83,7 @@ async function startFakeServer(maxBackpressure: number): Promise<FakeServer> {
   );
   const channel = keys.province('11').seatChannel;
   return {
-    url: `ws://127.0.0.1:${uws.us_socket_local_port(token as never)}/ws/seats`,
+    url: `ws://127.0.0.1:${uws.us_socket_local_port(token)}/ws/seats`,
     hub,
     sockets,
     reads,
@@ -177,6 +177,8 @@ it('a snapshot larger than the backpressure limit is paced by drain, not dropped
   expect(server.sockets.stats.droppedForBackpressure).toBe(0);
   expect(client.received).toHaveLength(counts.length);
   const expected = counts.map((c) => `${c.campusId}|${c.subject}|${c.remaining}`);
-  const got = client.received.map((r) => `${r.message.campusId}|${r.message.subject}|${r.message.remaining}`);
+  const got = client.received.map(({ message: m }) =>
+    [m.campusId, m.subject, m.remaining].map(String).join('|'),
+  );
   expect(got).toEqual(expected);
 });
