@@ -155,7 +155,7 @@ export function decodeTicket(ticketId: string, stored: Buffer): TicketRecord {
     ticketId,
     provinceCode,
     accountId: String(accountId),
-    state: STATES[state]!,
+    state: STATES[state],
     seq: Number(seq),
     joinedAt: Number(joinedAt),
     admittedAt: Number(admittedAt),

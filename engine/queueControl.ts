@@ -82,16 +82,12 @@ export function gatewayView(
   let shed = 0;
   let worstP99 = 0;
   let worstCritical = 0;
-  let inFlight = 0;
-  let limit = 0;
   for (const load of fresh) {
     if (load.rttMs !== null && load.rttMs > 0) capacity += load.limit / (load.rttMs / 1000);
     served += load.servedPerSec;
     shed += load.shedCritical;
     worstP99 = Math.max(worstP99, load.p99Ms ?? 0);
     worstCritical = Math.max(worstCritical, load.criticalP99Ms ?? 0);
-    inFlight += load.inFlight;
-    limit += load.limit;
   }
   // Only what the admitted candidates meet counts against them: a reservation shed (the critical
   // class found no slot), or their own requests' p99 past the target. Logins and polls beyond

@@ -129,7 +129,7 @@ export async function checkQueueInvariants(
       for (const [id, fields] of page) {
         const event = decodeEvent(stream, id, fields);
         if (event.type !== 'QUEUE_ADMITTED') continue;
-        const batch = luaList(event.data.tickets as string[]);
+        const batch = luaList(event.data.tickets);
         if (event.data.firstSeq !== nextSeq)
           say(`admitted batch starts at ${event.data.firstSeq}, expected ${nextSeq}`);
         nextSeq = Number(event.data.firstSeq) + batch.length;

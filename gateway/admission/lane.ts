@@ -65,8 +65,8 @@ export interface LaneStats {
 interface Waiting {
   readonly task: unknown;
   readonly enqueuedAt: number;
-  resolve(value: unknown): void;
-  reject(error: Error): void;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: Error) => void;
 }
 
 export class Lane {

@@ -122,7 +122,7 @@ export class SurgeClient {
     const started = performance.now();
     this.recorder.requestStarted();
     try {
-      const response = await this.pool.request({ method: method as 'GET', path, headers, body: payload });
+      const response = await this.pool.request({ method, path, headers, body: payload });
       const text = await response.body.text();
       const status = response.statusCode;
       const parsed = parseJson(text);

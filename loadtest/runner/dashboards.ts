@@ -51,7 +51,7 @@ export async function connectDashboards(options: DashboardOptions): Promise<Dash
         const receivedAt = options.engineNow();
         let message: { type?: string; campusId?: string; subject?: string; remaining?: number; at?: string };
         try {
-          message = JSON.parse(String(data));
+          message = JSON.parse((data as Buffer).toString('utf8')) as typeof message; // ws: a Buffer (nodebuffer)
         } catch {
           return;
         }

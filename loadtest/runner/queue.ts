@@ -87,7 +87,7 @@ export class QueueLog {
         const errors = etaErrorsPct(watched.etas.map((eta) => ({ ...eta, admittedAt: watched.admittedAt! })));
         watched.etas.forEach((eta, i) => {
           if (errors[i] !== undefined)
-            this.etaErrors.push({ pct: errors[i]!, late: eta.shownAt >= this.opensAt + FIRST_MINUTE_MS });
+            this.etaErrors.push({ pct: errors[i], late: eta.shownAt >= this.opensAt + FIRST_MINUTE_MS });
         });
         watched.etas = [];
       }
@@ -278,7 +278,7 @@ function watch(
     ws.on('message', (data) => {
       let message: { type?: string; ticket?: TicketBody };
       try {
-        message = JSON.parse(String(data)) as typeof message;
+        message = JSON.parse((data as Buffer).toString('utf8')) as typeof message; // ws: a Buffer (nodebuffer)
       } catch {
         return;
       }

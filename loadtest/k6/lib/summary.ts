@@ -51,7 +51,7 @@ export function summaryHandler(ctx: SummaryContext): (data: SummaryData) => Reco
       verdicts[name] = {};
       for (const [expr, t] of Object.entries(m.thresholds)) {
         const passed = t.ok !== false;
-        verdicts[name]![expr] = passed;
+        verdicts[name][expr] = passed;
         ok &&= passed;
       }
     }
