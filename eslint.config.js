@@ -26,7 +26,11 @@ export default tseslint.config(
     // k6 scenarios: their own compiler settings (k6's types, no Node)
     files: ['loadtest/k6/**/*.ts'],
     languageOptions: {
-      parserOptions: { projectService: false, project: ['./tsconfig.k6.json'], tsconfigRootDir: import.meta.dirname },
+      parserOptions: {
+        projectService: false,
+        project: ['./tsconfig.k6.json'],
+        tsconfigRootDir: import.meta.dirname,
+      },
     },
   },
   {

@@ -84,8 +84,12 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ TEST_MODE: 'yes' })).toThrow(/TEST_MODE must be 1\/true or 0\/false/);
     expect(() => loadConfig({ MAX_IN_FLIGHT: '12.5' })).toThrow(/MAX_IN_FLIGHT must be an integer/);
     expect(() => loadConfig({ MAX_IN_FLIGHT: '0' })).toThrow(/^MAX_IN_FLIGHT must be ≥ 1$/);
-    expect(() => loadConfig({ PORT: '70000', PAYMENT_SIMULATOR_PORT: '1' })).toThrow(/^PORT must be ≤ 65535$/);
-    expect(() => loadConfig({ ADMIN_TOKEN: 'short' })).toThrow(/^ADMIN_TOKEN must be at least 16 characters long$/);
+    expect(() => loadConfig({ PORT: '70000', PAYMENT_SIMULATOR_PORT: '1' })).toThrow(
+      /^PORT must be ≤ 65535$/,
+    );
+    expect(() => loadConfig({ ADMIN_TOKEN: 'short' })).toThrow(
+      /^ADMIN_TOKEN must be at least 16 characters long$/,
+    );
     expect(() => loadConfig({ KEY_NAMESPACE: 'a b' })).toThrow(/^KEY_NAMESPACE must match/);
     expect(() => loadConfig({ LOG_LEVEL: 'loud' })).toThrow(/^LOG_LEVEL must be one of fatal, error/);
     // several at once: each named
@@ -109,8 +113,14 @@ describe('ID keys', () => {
     const dev = loadConfig({}).idKeys;
     expect(dev.development).toBe(true);
     expect(loadConfig({ NODE_ENV: 'production', TEST_MODE: '1' }).idKeys).toEqual(dev);
-    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/ID_HMAC_KEY and ID_ENCRYPTION_KEY must be set/);
-    const real = loadConfig({ NODE_ENV: 'production', ID_HMAC_KEY: HEX_KEY, ID_ENCRYPTION_KEY: HEX_KEY }).idKeys;
+    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(
+      /ID_HMAC_KEY and ID_ENCRYPTION_KEY must be set/,
+    );
+    const real = loadConfig({
+      NODE_ENV: 'production',
+      ID_HMAC_KEY: HEX_KEY,
+      ID_ENCRYPTION_KEY: HEX_KEY,
+    }).idKeys;
     expect(real).toEqual({ hmacKey: HEX_KEY, encryptionKey: HEX_KEY, development: false });
   });
 
@@ -148,12 +158,17 @@ describe("the tools' settings", () => {
       host: DEFAULTS.baseline.host,
       poolSize: DEFAULTS.baseline.poolSize,
     });
-    expect(() => baselineConfig({ DATABASE_URL: 'postgres://x', WORKERS: '0' })).toThrow(/^WORKERS must be ≥ 1$/);
+    expect(() => baselineConfig({ DATABASE_URL: 'postgres://x', WORKERS: '0' })).toThrow(
+      /^WORKERS must be ≥ 1$/,
+    );
   });
 
   it('the k6 fixtures: ADMIN_TOKEN required, BASE_URL defaulted', () => {
     expect(() => k6FixturesConfig({})).toThrow(/^ADMIN_TOKEN must be set$/);
-    expect(k6FixturesConfig({ ADMIN_TOKEN: 't' })).toEqual({ baseUrl: DEFAULTS.k6Fixtures.baseUrl, adminToken: 't' });
+    expect(k6FixturesConfig({ ADMIN_TOKEN: 't' })).toEqual({
+      baseUrl: DEFAULTS.k6Fixtures.baseUrl,
+      adminToken: 't',
+    });
   });
 
   it('PATH, SYSTEM_NODE_ARGS, and the environment handed to a child', () => {

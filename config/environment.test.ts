@@ -76,7 +76,12 @@ describe('reading the environment', () => {
         },
       });
     const key = 'ab'.repeat(32);
-    const full = { NODE_ENV: 'production', ID_HMAC_KEY: key, ID_ENCRYPTION_KEY: key, ADMIN_TOKEN: 'x'.repeat(16) };
+    const full = {
+      NODE_ENV: 'production',
+      ID_HMAC_KEY: key,
+      ID_ENCRYPTION_KEY: key,
+      ADMIN_TOKEN: 'x'.repeat(16),
+    };
     for (const values of [{}, full]) {
       const env = (): NodeJS.ProcessEnv => recording({ ...values });
       const attempts = [

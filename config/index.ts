@@ -74,7 +74,11 @@ function resolvedIdKeys(draft: Draft<IdKeySettings>, allowDevelopmentKeys: boole
     };
   }
   if (!allowDevelopmentKeys) throw new ConfigError('ID_HMAC_KEY and ID_ENCRYPTION_KEY must be set');
-  return { hmacKey: developmentKeyHex('hmac'), encryptionKey: developmentKeyHex('encryption'), development: true };
+  return {
+    hmacKey: developmentKeyHex('hmac'),
+    encryptionKey: developmentKeyHex('encryption'),
+    development: true,
+  };
 }
 
 /** A key's own 32 bytes: never a view into Node's shared buffer pool, whose whole slab a thread hop would copy. */
@@ -134,7 +138,9 @@ export function runtimeFromEnv(env: NodeJS.ProcessEnv = process.env): Static<typ
 
 /** The directories of PATH, in order. */
 export function searchPath(env: NodeJS.ProcessEnv = process.env): string[] {
-  return runtimeFromEnv(env).path.split(delimiter).filter((dir) => dir !== '');
+  return runtimeFromEnv(env)
+    .path.split(delimiter)
+    .filter((dir) => dir !== '');
 }
 
 /** SYSTEM_NODE_ARGS as Node flags (space-separated). */

@@ -72,7 +72,8 @@ function parse(node: SchemaNode, name: string, raw: string): unknown {
   }
   if (node.anyOf) {
     const choices = node.anyOf.map((option) => String(option.const));
-    if (!choices.includes(raw)) throw new ConfigError(`${name} must be one of ${choices.join(', ')}, got "${raw}"`);
+    if (!choices.includes(raw))
+      throw new ConfigError(`${name} must be one of ${choices.join(', ')}, got "${raw}"`);
     return raw;
   }
   return raw;
@@ -132,7 +133,9 @@ export function validated<T extends TSchema>(schema: T, draft: Draft<Static<T>>)
   if (validate(draft)) return draft;
   const names = new Map(variablesOf(schema).map((v) => [v.path, v.env]));
   const problems = new Set(
-    (validate.errors ?? []).map((e) => `${names.get(e.instancePath) ?? (e.instancePath || '/')} ${problem(e)}`),
+    (validate.errors ?? []).map(
+      (e) => `${names.get(e.instancePath) ?? (e.instancePath || '/')} ${problem(e)}`,
+    ),
   );
   throw new ConfigError([...problems].join('; '));
 }

@@ -30,7 +30,10 @@ function flag(env: string, fallback: boolean) {
 }
 
 /** A string; `fallback` undefined means required (it must be set), unless `shown` says how it is made. */
-function text(env: string, options: { fallback?: string; shown?: string; minLength?: number; pattern?: string }) {
+function text(
+  env: string,
+  options: { fallback?: string; shown?: string; minLength?: number; pattern?: string },
+) {
   const { fallback, shown, minLength, pattern } = options;
   return Type.String({
     env,
@@ -48,7 +51,11 @@ function choice<const T extends string>(env: string, choices: readonly T[], fall
   );
 }
 
-function lane<Threads extends TSchema>(kind: keyof typeof DEFAULTS.lanes, threads: Threads, deadlineVar: string) {
+function lane<Threads extends TSchema>(
+  kind: keyof typeof DEFAULTS.lanes,
+  threads: Threads,
+  deadlineVar: string,
+) {
   return Type.Object({
     threads,
     deadlineMs: int(deadlineVar, 1, 600_000, DEFAULTS.lanes[kind].deadlineMs),
@@ -115,7 +122,11 @@ export const SystemSchema = Type.Object(
         int('ELIGIBILITY_THREADS', 1, 64, DEFAULTS.lanes.eligibility.threads),
         'LANE_ELIGIBILITY_DEADLINE_MS',
       ),
-      roster: lane('roster', int('ROSTER_THREADS', 1, 64, DEFAULTS.lanes.roster.threads), 'LANE_ROSTER_DEADLINE_MS'),
+      roster: lane(
+        'roster',
+        int('ROSTER_THREADS', 1, 64, DEFAULTS.lanes.roster.threads),
+        'LANE_ROSTER_DEADLINE_MS',
+      ),
     }),
     sessionTtlMs: int('SESSION_TTL_MS', 60_000, MAX, DEFAULTS.sessionTtlMs),
     holdMs: int('HOLD_MS', 1_000, MAX, DEFAULTS.holdMs),
@@ -123,7 +134,12 @@ export const SystemSchema = Type.Object(
     wsCoalesceMs: int('WS_COALESCE_MS', 0, 60_000, DEFAULTS.wsCoalesceMs),
     wsMaxBackpressure: int('WS_MAX_BACKPRESSURE', 1024, MAX, DEFAULTS.wsMaxBackpressure),
     rateLimits: Type.Object({
-      loginPerIpPerMinute: int('RATE_LOGIN_PER_IP_PER_MINUTE', 1, MAX, DEFAULTS.rateLimits.loginPerIpPerMinute),
+      loginPerIpPerMinute: int(
+        'RATE_LOGIN_PER_IP_PER_MINUTE',
+        1,
+        MAX,
+        DEFAULTS.rateLimits.loginPerIpPerMinute,
+      ),
       smsPerIpPerMinute: int('RATE_SMS_PER_IP_PER_MINUTE', 1, MAX, DEFAULTS.rateLimits.smsPerIpPerMinute),
       reservePerAccountPerMinute: int(
         'RATE_RESERVE_PER_ACCOUNT_PER_MINUTE',

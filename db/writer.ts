@@ -644,7 +644,10 @@ export class StreamWriter {
     while (!this.stopped && (await this.safely(() => this.drainStreams(streams, reader, cursors))) !== 0);
     while (!this.stopped) {
       const now = Date.now();
-      if (housekeeping && now - this.lastClaimAt >= (this.options.claimIntervalMs ?? DEFAULTS.writer.claimIntervalMs)) {
+      if (
+        housekeeping &&
+        now - this.lastClaimAt >= (this.options.claimIntervalMs ?? DEFAULTS.writer.claimIntervalMs)
+      ) {
         this.lastClaimAt = now;
         await this.safely(() => this.claimIdle());
       }

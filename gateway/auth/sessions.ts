@@ -105,7 +105,9 @@ export class Sessions {
     }
     const createdAt = this.now();
     const expiresAt = createdAt + this.lifetimeMs;
-    const tokens = accountIds.map((accountId) => `${accountId}.${randomBytes(TOKEN_BYTES).toString('base64url')}`);
+    const tokens = accountIds.map(
+      (accountId) => `${accountId}.${randomBytes(TOKEN_BYTES).toString('base64url')}`,
+    );
     const refs = tokens.map((token) => this.refOf(token)!);
     await execute(
       this.db,

@@ -242,7 +242,11 @@ async function serve(
   try {
     const rawBody = await body;
     const parsed = parseRequest(route, rawBody, request.queryString);
-    const access = await checkAccess(route, { authorization: request.headers.authorization, ip: request.ip }, deps);
+    const access = await checkAccess(
+      route,
+      { authorization: request.headers.authorization, ip: request.ip },
+      deps,
+    );
     claim = await claimIdempotencyKey(route.def, request, access, rawBody, deps.idempotency);
     if (claim.kind === 'replay') {
       answer(claim.reply);
@@ -294,7 +298,10 @@ export function mountRoutes(app: TemplatedApp, routes: readonly RouteDef[], deps
       const slot = admit(route, res, request, admission, answer);
       if (slot === null) return;
       // admin routes take large bulk bodies: refuse a wrong token before reading any of it
-      if (def.auth === 'admin' && !isAdminToken(bearer(request.headers.authorization ?? ''), deps.adminToken)) {
+      if (
+        def.auth === 'admin' &&
+        !isAdminToken(bearer(request.headers.authorization ?? ''), deps.adminToken)
+      ) {
         admission.release(slot, performance.now() - request.started, performance.now(), route.priority);
         answer(errorReply(new ApiError('UNAUTHORIZED')), route.expectsBody);
         return;

@@ -137,7 +137,16 @@ describe('R1: sessions', () => {
   });
 
   it('refuses malformed and unknown tokens, and a real secret under another account', async () => {
-    for (const token of ['', 'abc', 'x'.repeat(44), `${'A'.repeat(42)}=`, `0.${'A'.repeat(43)}`, `1.${'A'.repeat(42)}`, undefined, 42]) {
+    for (const token of [
+      '',
+      'abc',
+      'x'.repeat(44),
+      `${'A'.repeat(42)}=`,
+      `0.${'A'.repeat(43)}`,
+      `1.${'A'.repeat(42)}`,
+      undefined,
+      42,
+    ]) {
       expect(await f.sessions.authenticate(token)).toBeNull();
     }
     expect(await f.sessions.authenticate('A'.repeat(43))).toBeNull();
@@ -226,7 +235,9 @@ describe('R1: sessions', () => {
     const third = await f.sessions.authorize(second.token, counters);
     expect(third.counts).toEqual([3]);
     expect(limiter.verdict(rule, third.counts[0]!, now).allowed).toBe(true);
-    expect(limiter.verdict(rule, (await f.sessions.authorize(token, counters)).counts[0]!, now).allowed).toBe(false);
+    expect(limiter.verdict(rule, (await f.sessions.authorize(token, counters)).counts[0]!, now).allowed).toBe(
+      false,
+    );
     // the counter expires with its window, and shares the session keys' hash slot: the account's
     const { key } = limiter.counter(rule, accountHashTag(accountId), now);
     expect(await f.redis.get(key)).toBe('4');

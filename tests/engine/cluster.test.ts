@@ -55,7 +55,12 @@ describe('Redis Cluster smoke (key design)', () => {
     const refs = [];
     for (const [n, province] of ['11', '31', '44', '11', '31', '44'].entries()) {
       const ref = { accountId: `acc${n}`, provinceCode: province, candidateId: `c${n}` };
-      const bound = await bind(engine, { ...ref, campusId: `${province}00011`, snapshot: snapshot(), now: T0 });
+      const bound = await bind(engine, {
+        ...ref,
+        campusId: `${province}00011`,
+        snapshot: snapshot(),
+        now: T0,
+      });
       expect(bound.ok).toBe(true);
       refs.push(ref);
     }
@@ -81,7 +86,13 @@ describe('Redis Cluster smoke (key design)', () => {
     expect((await boundCandidate(engine, 'acc0'))?.candidateId).toBe('c0');
 
     for (const ref of refs) {
-      const written = await engine.reserveWritten({ ...ref, subject: 'CET4', eligible: true, fee: 30, now: T0 });
+      const written = await engine.reserveWritten({
+        ...ref,
+        subject: 'CET4',
+        eligible: true,
+        fee: 30,
+        now: T0,
+      });
       expect(written.ok).toBe(true);
     }
     const oral = await engine.reserveOral({
@@ -94,11 +105,17 @@ describe('Redis Cluster smoke (key design)', () => {
     expect(oral.ok).toBe(true);
     const order = await engine.createOrder({ ...refs[0]!, method: 'ALIPAY', now: T0 + 1000 });
     if (!order.ok) throw new Error(order.code);
-    const paid = await engine.confirmPayment({ orderId: order.order.orderId, now: T0 + 2000, providerTx: 'tx1' });
+    const paid = await engine.confirmPayment({
+      orderId: order.order.orderId,
+      now: T0 + 2000,
+      providerTx: 'tx1',
+    });
     expect(paid.ok && paid.order.status).toBe('PAID');
 
     // everyone else's hold expires (R22) on each province's node; the index is per whole second
-    const swept = await Promise.all(['11', '31', '44'].map((p) => expireDue(engine, p, T0 + 12 * HOUR_MS + 999)));
+    const swept = await Promise.all(
+      ['11', '31', '44'].map((p) => expireDue(engine, p, T0 + 12 * HOUR_MS + 999)),
+    );
     expect(swept.reduce((n, s) => n + s.expired.length, 0)).toBe(5);
 
     const review = await submitReview(engine, {

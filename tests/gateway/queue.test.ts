@@ -36,7 +36,9 @@ async function ticketSocket(base: string, token: string | null) {
   const url = `${base.replace(/^http/, 'ws')}/ws/seats${token === null ? '' : `?token=${token}`}`;
   const ws = new WebSocket(url);
   const messages: Record<string, unknown>[] = [];
-  ws.on('message', (data) => messages.push(JSON.parse((data as Buffer).toString('utf8')) as Record<string, unknown>));
+  ws.on('message', (data) =>
+    messages.push(JSON.parse((data as Buffer).toString('utf8')) as Record<string, unknown>),
+  );
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve());
     ws.once('error', reject);

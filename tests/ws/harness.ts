@@ -113,7 +113,11 @@ export class SeatClient {
 
   private constructor(readonly socket: WebSocket) {
     socket.on('message', (data, isBinary) => {
-      const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+      const bytes = Array.isArray(data)
+        ? Buffer.concat(data)
+        : Buffer.isBuffer(data)
+          ? data
+          : Buffer.from(data);
       const text = isBinary ? '' : bytes.toString('utf8');
       const received = { at: performance.now(), message: JSON.parse(text) as Record<string, unknown> };
       this.received.push(received);
