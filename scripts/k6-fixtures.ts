@@ -23,7 +23,10 @@
  * --oral-capacity (per campus, default 30 % of its candidates), --hold SUBJECT, --opens-in-s S,
  * --duration-s S, --seed N (1: phones and ID numbers derive from province, seed and index, so a
  * re-run updates the same people; another seed makes new ones), --reviewers share (0.05: CET4
- * score rows and tickets for the CET6 reviewers of opening.ts), --concurrency (50), --base-url.
+ * score rows and tickets for the CET6 reviewers of opening.ts), --concurrency (50), --base-url,
+ * --profile openingDay|opening (the arrival curve whose opening moment to use, as opening.ts's
+ * PROFILE; openingDay), --waiting-room opening|off (opening: the province's waiting room, its
+ * PREQUEUE open from now; as opening.ts's WAITING_ROOM).
  * The gateway's per-IP limits (RATE_SMS_PER_IP_PER_MINUTE: 120 by default) pace the account
  * creation; 429 answers are retried after their Retry-After. Raise them for large runs.
  * Exits non-zero, writing nothing, if any candidate could not be prepared.
@@ -31,7 +34,7 @@
 import { parseArgs } from 'node:util';
 import { k6FixturesConfig } from '../config/index.ts';
 import { FixtureFailures, prepareK6Fixtures } from '../loadtest/fixtures/k6.ts';
-import { durationOf, OPENING_AT_S, profiles } from '../loadtest/profiles.ts';
+import { durationOf, OPENS_AT_S, profiles, type ProfileName } from '../loadtest/profiles.ts';
 
 const { values: opt } = parseArgs({
   options: {
@@ -50,6 +53,8 @@ const { values: opt } = parseArgs({
     tokens: { type: 'string' },
     'campuses-out': { type: 'string' },
     'base-url': { type: 'string' },
+    profile: { type: 'string', default: 'openingDay' },
+    'waiting-room': { type: 'string', default: 'opening' },
   },
   strict: true,
 });
@@ -63,7 +68,7 @@ function int(name: string, raw: string | undefined, min: number, max: number): n
 }
 
 const N = int('candidates', opt.candidates, 1, 699_999);
-const PROVINCE = opt.province!;
+const PROVINCE = opt.province;
 if (!/^\d{2}$/.test(PROVINCE)) throw new Error('--province must be a 2-digit province code');
 const K = int('campuses', opt.campuses, 1, 99);
 const SEED = int('seed', opt.seed, 0, 99);
@@ -82,8 +87,15 @@ const WRITTEN_CAPACITY = opt['written-capacity']
 const ORAL_CAPACITY = opt['oral-capacity']
   ? int('oral-capacity', opt['oral-capacity'], 0, 1e6)
   : Math.ceil(perCampus * 0.3);
-const timeFactor = opt['duration-s'] ? Number(opt['duration-s']) / durationOf(profiles.opening) : 1;
-const OPENS_IN_S = opt['opens-in-s'] !== undefined ? Number(opt['opens-in-s']) : OPENING_AT_S * timeFactor;
+const PROFILE = opt.profile as ProfileName;
+if (PROFILE !== 'opening' && PROFILE !== 'openingDay')
+  throw new Error('--profile must be opening or openingDay');
+const room = opt['waiting-room'];
+if (room !== 'opening' && room !== 'off') throw new Error('--waiting-room must be opening or off');
+const WAITING_ROOM: 'opening' | 'off' = room;
+const timeFactor = opt['duration-s'] ? Number(opt['duration-s']) / durationOf(profiles[PROFILE]) : 1;
+const OPENS_IN_S =
+  opt['opens-in-s'] !== undefined ? Number(opt['opens-in-s']) : OPENS_AT_S[PROFILE] * timeFactor;
 if (!Number.isFinite(OPENS_IN_S) || OPENS_IN_S < 0)
   throw new Error('--opens-in-s / --duration-s must be ≥ 0');
 // ADMIN_TOKEN must be set (the gateway's admin token); BASE_URL unless --base-url
@@ -107,6 +119,7 @@ async function main(): Promise<void> {
       writtenCapacity: WRITTEN_CAPACITY,
       oralCapacity: ORAL_CAPACITY,
       opensInS: OPENS_IN_S,
+      waitingRoom: TOKENS_MODE ? 'off' : WAITING_ROOM,
       ...(HOLD === undefined ? {} : { hold: HOLD }),
       ...(opt.tokens === undefined ? {} : { tokensOut: opt.tokens }),
       ...(OUT === undefined ? {} : { out: OUT }),

@@ -40,6 +40,11 @@ export class Admission {
   private readonly admittedByClass = zeroes();
   private readonly shedByClass = zeroes();
   private criticalSamples: number[] = [];
+  private readonly recent: { second: number; admitted: number[]; shed: number[] } = {
+    second: 0,
+    admitted: [0, 0],
+    shed: [0, 0],
+  };
 
   constructor(options: Partial<LimitOptions> = {}) {
     this.limiter = new AdaptiveLimit(options);
@@ -58,14 +63,43 @@ export class Admission {
    * `release`) or refuses it (null). At least one request of any class is always admitted on an
    * idle thread, whatever the share says.
    */
-  tryAcquire(cls: PriorityClass): number | null {
+  tryAcquire(cls: PriorityClass, now = performance.now()): number | null {
     const cap = Math.max(1, Math.floor(this.limiter.limit * CLASS_SHARE[cls]));
+    const window = this.window(now);
     if (this.current >= cap) {
       this.shedByClass[cls]++;
+      window.shed[0]!++;
       return null;
     }
     this.admittedByClass[cls]++;
+    window.admitted[0]!++;
     return ++this.current;
+  }
+
+  /**
+   * Seconds a shed client should wait: the requests shed over the last two seconds ÷ those admitted
+   * (at least 1 s, at most 30 s). It spreads the refused demand over the time this thread needs to
+   * serve it, so that the retries do not come back as a second, larger wave (a retry storm would
+   * keep the thread shedding: the sheds cost CPU too).
+   */
+  retryAfterSeconds(now = performance.now()): number {
+    const window = this.window(now);
+    const shed = window.shed[0]! + window.shed[1]!;
+    const admitted = Math.max(1, window.admitted[0]! + window.admitted[1]!);
+    return Math.min(30, Math.max(1, Math.ceil(shed / admitted)));
+  }
+
+  /** The two-second window of admissions and sheds, moved on to the current second. */
+  private window(now: number): { admitted: number[]; shed: number[] } {
+    const second = Math.floor(now / 1000);
+    const recent = this.recent;
+    if (second !== recent.second) {
+      const keep = second === recent.second + 1;
+      recent.admitted = [0, keep ? recent.admitted[0]! : 0];
+      recent.shed = [0, keep ? recent.shed[0]! : 0];
+      recent.second = second;
+    }
+    return recent;
   }
 
   /** An admitted request answered after `rttMs`; `startedWith` is what tryAcquire returned. */

@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { Admission } from './admission.ts';
 import { AdaptiveLimit } from './limit.ts';
 
+const clocks = new WeakMap<AdaptiveLimit, number>();
+
 /**
  * A synthetic server for the limiter: `capacity` requests are served at `baseMs`; every request in
  * flight beyond it queues behind the others, adding `perExtraMs` each (a single event loop).
@@ -10,7 +12,8 @@ function drive(
   limit: AdaptiveLimit,
   { capacity, baseMs, perExtraMs, offered, windows }: Record<string, number>,
 ): { limits: number[]; rtts: number[] } {
-  let now = 0;
+  // each limiter's synthetic clock carries on from one drive to the next
+  let now = clocks.get(limit) ?? 0;
   const limits: number[] = [];
   const rtts: number[] = [];
   for (let w = 0; w < windows!; w++) {
@@ -23,6 +26,7 @@ function drive(
     limits.push(limit.limit);
     rtts.push(rtt);
   }
+  clocks.set(limit, now);
   return { limits, rtts };
 }
 
@@ -65,18 +69,43 @@ describe('AdaptiveLimit (Gradient2 with an absolute target)', () => {
     expect(Math.max(...rtts.slice(-100))).toBeLessThan(115);
   });
 
-  it('cuts the limit when a window misses the absolute p99 target, even if latency is flat', () => {
-    const limit = new AdaptiveLimit({ initial: 200, max: 4096, targetP99Ms: 150 });
-    // a uniformly slow backend (a planted slow Redis): the gradient alone sees no change
+  it('cuts the limit when latency rises past the absolute p99 target (a planted slow Redis)', () => {
+    const limit = new AdaptiveLimit({ initial: 200, max: 4096, targetP99Ms: 100 });
+    drive(limit, { capacity: 10_000, baseMs: 3, perExtraMs: 0, offered: 100_000, windows: 20 });
+    const before = limit.limit;
     const { limits } = drive(limit, {
       capacity: 10_000,
-      baseMs: 300,
+      baseMs: 250,
+      perExtraMs: 0,
+      offered: 100_000,
+      windows: 12,
+    });
+    expect(limits.at(-1)!).toBeLessThan(before * 0.8 ** 8);
+    expect(limit.snapshot().targetCuts).toBeGreaterThanOrEqual(10);
+  });
+
+  it('holds, without sinking to its floor, a latency that stays above the target whatever the limit', () => {
+    // the CPU taken by other processes: 150 ms at any concurrency
+    const limit = new AdaptiveLimit({ initial: 200, max: 4096, min: 8, targetP99Ms: 100 });
+    const { limits } = drive(limit, {
+      capacity: 10_000,
+      baseMs: 150,
+      perExtraMs: 0,
+      offered: 100_000,
+      windows: 40,
+    });
+    expect(Math.min(...limits)).toBe(200);
+    expect(limits.at(-1)).toBe(200);
+    // but far past it (3×) it is cut anyway
+    const far = new AdaptiveLimit({ initial: 200, max: 4096, targetP99Ms: 100 });
+    const { limits: cut } = drive(far, {
+      capacity: 10_000,
+      baseMs: 400,
       perExtraMs: 0,
       offered: 100_000,
       windows: 20,
     });
-    expect(limits.at(-1)!).toBeLessThan(200 * 0.8 ** 10);
-    expect(limit.snapshot().targetCuts).toBeGreaterThanOrEqual(18);
+    expect(cut.at(-1)!).toBeLessThan(200 * 0.8 ** 10);
   });
 
   it('halves the limit at once on a timeout, once per window', () => {
@@ -90,7 +119,8 @@ describe('AdaptiveLimit (Gradient2 with an absolute target)', () => {
 
   it('recovers after the overload passes', () => {
     const limit = new AdaptiveLimit({ initial: 200, max: 4096, targetP99Ms: 150 });
-    drive(limit, { capacity: 10_000, baseMs: 400, perExtraMs: 0, offered: 100_000, windows: 20 });
+    drive(limit, { capacity: 10_000, baseMs: 3, perExtraMs: 0, offered: 100_000, windows: 10 });
+    drive(limit, { capacity: 10_000, baseMs: 500, perExtraMs: 0, offered: 100_000, windows: 20 });
     const low = limit.limit;
     const { limits } = drive(limit, {
       capacity: 10_000,

@@ -9,9 +9,13 @@
  *   queue it allows); when requests start to queue, the gradient long/short (≥ 0.5) shrinks it,
  *   smoothed. Growth only happens when the limit is actually used (in flight ≥ 40 % of it): an
  *   idle thread must not talk itself into a huge limit.
- * - **Absolute target** (P7's p99 < 200 ms): when a window's p99 exceeds `targetP99Ms`, the limit
- *   is cut multiplicatively (× `backoff`) whatever the gradient says. A baseline RTT that creeps
- *   up slowly would otherwise carry the long average with it.
+ * - **Absolute target** (P7's p99 < 200 ms): when a window's p99 exceeds `targetP99Ms` while the
+ *   window's latency is above its long average (rising: queueing a lower limit relieves), or by
+ *   3× whatever else, the limit is cut multiplicatively (× `backoff`); a window that misses the
+ *   target with latency not rising holds the limit (no growth). A baseline RTT that creeps up
+ *   slowly would otherwise carry the long average with it; and a latency that stays high whatever
+ *   the limit (the CPU taken by other processes) must not sink the limit to its floor, where it
+ *   would only cost throughput.
  * - **AIMD on timeouts**: an answer slower than `timeoutMs` halves the limit at once (at most once
  *   per window), without waiting for the window to end.
  *
@@ -133,11 +137,16 @@ export class AdaptiveLimit {
     // back to normal after a long overload: do not wait for the slow average to forget it
     if (this.longRtt / mean > 2) this.longRtt *= 0.9;
 
-    if (p99 > o.targetP99Ms) {
+    // the absolute target: cut when a window misses it while latency is rising (queueing that a
+    // lower limit can relieve), or by far; a latency that stays high whatever the limit (the CPU
+    // taken by others) is not cut for, or the limit would sink to its floor and only lose throughput
+    const rising = mean > this.longRtt * 1.1;
+    if ((p99 > o.targetP99Ms && rising) || p99 > o.targetP99Ms * 3) {
       this.targetCuts++;
       this.estimate = clamp(this.estimate * o.backoff, o.min, o.max);
       return;
     }
+    if (p99 > o.targetP99Ms) return; // missing the target, not rising: hold
     // app-limited: the limit was not used, so the window says nothing about a larger one (40 %:
     // the background class alone may fill half the limit, and must still be able to grow it)
     if (used < this.estimate * 0.4) return;

@@ -20,9 +20,14 @@
  * (iterationInTest), so there must be at least as many candidates as arrivals (`totalArrivals` of
  * the scaled profile, logged at setup); iterations past the end wrap around and mostly see 409s.
  *
+ * The arrival curve is `PROFILE` (openingDay by default: the login rush before the opening behind a
+ * waiting room; or opening) and with `WAITING_ROOM=opening` (the default) every candidate takes a
+ * ticket once logged in and waits for its turn (lib/queue.ts: most watch it over /ws/seats, some
+ * poll), as the Node runner does; `k6-fixtures --waiting-room opening` sets the room up.
+ *
  * Environment: BASE_URL (default http://127.0.0.1:8080), PEAK_RATE / DURATION_S (rescale the
- * opening profile), STEP_S (k6 stage length, default 5), PROVINCE (dashboard subscription, default
- * 11), WS_SUBSCRIBERS (default 100), SUBJECT_WRITTEN (default CET4), SUBJECT_ORAL (default
+ * profile), PROFILE (openingDay | opening), WAITING_ROOM (opening | off), STEP_S (k6 stage length,
+ * default 5), PROVINCE (dashboard subscription and waiting room, default 11), WS_SUBSCRIBERS (default 100), SUBJECT_WRITTEN (default CET4), SUBJECT_ORAL (default
  * CET-SET4), P99_MS (default 500), FAILED_MAX (default 0.01), MAX_VUS (default 5000), PRE_VUS,
  * PAY_URL_BASE (simulator origin seen from k6, e.g. http://gateway:8081), ADMIN_TOKEN (optional:
  * reads the test-mode clock's offset so that staleness stays right after a clock move),
@@ -49,7 +54,9 @@ const candidates = new SharedArray<Candidate>('candidates', () =>
   parseCandidates(open(envStr('CANDIDATES', './candidates.json'))),
 );
 
-const profile = scaledFromEnv(profiles.opening);
+const PROFILE = envStr('PROFILE', 'openingDay') === 'opening' ? profiles.opening : profiles.openingDay;
+const WAITING_ROOM = envStr('WAITING_ROOM', 'opening');
+const profile = scaledFromEnv(PROFILE);
 const seconds = profileSeconds(profile);
 const behaviours = new Counter('behaviour');
 
@@ -91,12 +98,18 @@ export function setup(): SetupData {
 }
 
 /** One candidate walking the whole flow (with the deviations of its behaviour). */
-export function candidateFlow(): void {
+export async function candidateFlow(): Promise<void> {
   const n = exec.scenario.iterationInTest;
   const c = candidates[n % candidates.length]!;
   const behaviour = pickBehaviour(defaultMix, Math.random());
   behaviours.add(1, { behaviour });
-  walkFlow(c, n, behaviour, SUBJECTS);
+  await walkFlow(
+    c,
+    n,
+    behaviour,
+    SUBJECTS,
+    WAITING_ROOM === 'off' ? undefined : { provinceCode: PROVINCE, maxWaitMs: seconds * 1000 },
+  );
 }
 
 /** A dashboard subscriber: subscribes to the province for the whole surge. */
@@ -111,5 +124,13 @@ export function dashboardSubscriber(data: SetupData): void {
 export const handleSummary = summaryHandler({
   scenario: 'opening',
   profile,
-  config: { PROVINCE, SUBJECTS, WS_SUBSCRIBERS, peakRate: __ENV.PEAK_RATE, durationS: __ENV.DURATION_S },
+  config: {
+    PROVINCE,
+    SUBJECTS,
+    WS_SUBSCRIBERS,
+    WAITING_ROOM,
+    profile: PROFILE.name,
+    peakRate: __ENV.PEAK_RATE,
+    durationS: __ENV.DURATION_S,
+  },
 });

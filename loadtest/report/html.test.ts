@@ -29,6 +29,8 @@ function syntheticReport(overrides: Partial<RunReport> = {}): RunReport {
       stalenessP99Ms: t % 5 === 0 ? null : 80 + t,
       writerLagEvents: t === 40 ? null : Math.round(500 * Math.exp(-((t - 12) ** 2) / 50)),
       writerLagMs: t === 40 ? null : Math.round(900 * Math.exp(-((t - 12) ** 2) / 50)),
+      queued: t >= 10 && t < 14 ? 30 : 0,
+      admittedP99Ms: quiet ? null : 18 + ((t * 7) % 40),
     });
   }
   const seatSeries = (campusId: string, capacity: number, drainPerS: number): SeatSeries => ({
@@ -99,6 +101,38 @@ function syntheticReport(overrides: Partial<RunReport> = {}): RunReport {
       p99Ms: 41,
     },
     invariants: { ok: true, violations: [], checked: { I1: 3, I2: 29_000, I3: 29_000 } },
+    waitingRoom: {
+      mode: 'opening',
+      provinceCode: '11',
+      series: Array.from(
+        { length: 60 },
+        (_, t) => [t, Math.max(0, 20_000 - t * 300), t < 10 ? 0 : 18_000] as const,
+      ),
+      tickets: {
+        total: 29_500,
+        prequeued: 18_000,
+        joinedAfterOpening: 11_500,
+        admitted: 29_000,
+        abandoned: 500,
+        watched: 23_600,
+        polled: 5_900,
+      },
+      waitS: { count: 29_000, p50Ms: 31, p90Ms: 52, p99Ms: 58, maxMs: 61 },
+      etaErrorPct: { samples: 400_000, p50: 6.1, p90: 14.2, window: 'afterFirstMinute' },
+      order: { passages: 11_500, inversions: 0, kendallTau: 1 },
+      prequeue: { tickets: 18_000, chiSquareP: 0.41, drawVerified: true },
+      waitedWithoutPosition: 0,
+      lotteryCommitment: 'ab'.repeat(32),
+      lotterySeed: 'cd'.repeat(32),
+    },
+    opening: {
+      admittedP99MaxPerSecondMs: 57,
+      maxAnswerMs: 230,
+      waitedWithoutPosition: 0,
+      orderInversions: 0,
+      etaErrorP90Pct: 14.2,
+      prequeueChiSquareP: 0.41,
+    },
     ...overrides,
   };
 }
@@ -124,6 +158,7 @@ function emptyReport(): RunReport {
     sellOutS: null,
     dashboards: { subscribers: 0, messages: 0, staleness: none },
     writer: { lagP99Ms: null, lagMaxEvents: null },
+    waitingRoom: { ...syntheticReport().waitingRoom!, series: [] },
   });
 }
 
@@ -173,6 +208,30 @@ describe('renderReportHtml', () => {
       '<tr><th>admitted (not shed)</th><td>231,520</td><td>6</td><td>13</td><td>39</td>',
     );
     expect(page).toContain('<tr><th>shed (503/429)</th><td>480</td>');
+  });
+
+  it('shows the waiting room: the opening’s figures against their targets, the line, the draw', () => {
+    expect(html).toContain('Waiting room (opening, province 11)');
+    expect(html).toMatch(/admitted p99, worst second<\/th><td>57 ms<\/td><td>&lt; 200 ms<\/td><td>✓/);
+    expect(html).toMatch(/ETA error p90 \(after the first minute\)<\/th><td>14.2 %/);
+    expect(html).toContain('recomputed from the revealed seed: matches');
+    expect(html).toContain('cd'.repeat(32));
+    const failing = renderReportHtml(
+      syntheticReport({
+        opening: {
+          admittedP99MaxPerSecondMs: 640,
+          maxAnswerMs: 2600,
+          waitedWithoutPosition: 3,
+          orderInversions: 7,
+          etaErrorP90Pct: 80,
+          prequeueChiSquareP: 1e-9,
+        },
+      }),
+    );
+    expect(failing.match(/<td>✗<\/td>/g)).toHaveLength(6);
+    // a run without a waiting room has no such section
+    const plain = renderReportHtml(syntheticReport({ waitingRoom: undefined, opening: undefined }));
+    expect(plain).not.toContain('Waiting room (');
   });
 
   it('has the headline figures', () => {

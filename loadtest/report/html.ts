@@ -6,7 +6,7 @@
  * is HTML-escaped, and a missing value shows as "—" or a "no data" chart, never as NaN.
  */
 import { barChart, escapeHtml, formatSeconds, lineChart, type LineSeries } from './svg.ts';
-import type { LatencySummary, RunReport, SeatSeries, TimelinePoint } from './types.ts';
+import type { LatencySummary, RunReport, SeatSeries, TimelinePoint, WaitingRoomReport } from './types.ts';
 
 export interface RenderOptions {
   /** A baseline run to compare with, side by side. */
@@ -22,7 +22,12 @@ export const CHART_TITLES = {
   writer: 'Writer lag over time',
   errorsPerSecond: 'Errors and shed per second',
   errorsByCode: 'Errors and refusals by code',
+  queue: 'Waiting room: line and admission rate',
+  admittedP99: 'Admitted answers: p99 per second (P7)',
 } as const;
+
+/** P7: the answers the gateway served keep p99 < 200 ms in every second. */
+const ADMITTED_P99_TARGET_MS = 200;
 
 /** Campus series drawn one by one; the rest only count in the total. */
 const MAX_CAMPUS_SERIES = 12;
@@ -447,6 +452,79 @@ svg .axis-label{fill:var(--muted)}svg .no-data{font-size:16px;fill:var(--muted)}
 svg .hover rect{fill:transparent}svg .hover rect:hover{fill:rgba(29,35,48,.07)}
 `;
 
+/**
+ * The waiting room (P7, P8): the opening's figures with their targets, the line and the admission
+ * rate over time, the admitted answers' p99 per second, waits, ETA accuracy, order and the draw.
+ */
+function waitingRoomSection(report: RunReport): string {
+  const room: WaitingRoomReport | undefined = report.waitingRoom;
+  const o = report.opening;
+  if (!room || !o) return '';
+  const mark = (ok: boolean) => (ok ? '✓' : '✗');
+  const p99 = o.admittedP99MaxPerSecondMs;
+  const figures = [
+    ['admitted p99, worst second', `${fmt(p99, ' ms')}`, '< 200 ms', mark(p99 !== null && p99 < 200)],
+    ['slowest answer', fmt(o.maxAnswerMs, ' ms'), '≤ 2,000 ms', mark(o.maxAnswerMs <= 2000)],
+    ['waited without a position', fmt(o.waitedWithoutPosition), '0', mark(o.waitedWithoutPosition === 0)],
+    ['order inversions after the opening', fmt(o.orderInversions), '0', mark(o.orderInversions === 0)],
+    [
+      `ETA error p90 (${room.etaErrorPct.window === 'afterFirstMinute' ? 'after the first minute' : 'all ETAs: the line lasted under a minute'})`,
+      fmt(o.etaErrorP90Pct, ' %'),
+      '≤ 20 %',
+      mark(o.etaErrorP90Pct !== null && o.etaErrorP90Pct <= 20),
+    ],
+    [
+      'PREQUEUE draw: χ² p (join order vs. place)',
+      fmt(o.prequeueChiSquareP),
+      '> 0.001 (uniform)',
+      mark(o.prequeueChiSquareP === null || o.prequeueChiSquareP > 0.001),
+    ],
+  ];
+  const t = room.tickets;
+  const facts = [
+    [
+      'tickets',
+      `${fmt(t.total)} (${fmt(t.prequeued)} before the opening, ${fmt(t.joinedAfterOpening)} after)`,
+    ],
+    ['admitted', fmt(t.admitted)],
+    ['left the line', fmt(t.abandoned)],
+    ['watched live / polled', `${fmt(t.watched)} / ${fmt(t.polled)}`],
+    [
+      'wait (s): p50 · p90 · p99 · max',
+      `${fmt(room.waitS.p50Ms)} · ${fmt(room.waitS.p90Ms)} · ${fmt(room.waitS.p99Ms)} · ${fmt(room.waitS.maxMs)}`,
+    ],
+    ['ETAs compared', `${fmt(room.etaErrorPct.samples)} (error p50 ${fmt(room.etaErrorPct.p50, ' %')})`],
+    ['order: passages, Kendall tau', `${fmt(room.order.passages)}, ${fmt(room.order.kendallTau)}`],
+    ['draw', room.prequeue.drawVerified ? 'recomputed from the revealed seed: matches' : 'not verified'],
+    ['lottery commitment', room.lotteryCommitment ?? '–'],
+    ['lottery seed', room.lotterySeed ?? '–'],
+  ];
+  const line: LineSeries[] = [
+    { name: 'waiting', points: room.series.map(([t0, waiting]) => [t0, waiting]) },
+    {
+      name: 'admitted per minute',
+      points: room.series.map(([t0, , rate]) => [t0, rate]),
+      axis: 'right',
+      dashed: true,
+    },
+  ];
+  const perSecond: LineSeries[] = [
+    { name: 'admitted p99 (ms)', points: timeSeries(report.timeline, (p) => p.admittedP99Ms ?? null) },
+    {
+      name: `P7 target ${ADMITTED_P99_TARGET_MS} ms`,
+      points: report.timeline.map((p) => [p.t, ADMITTED_P99_TARGET_MS]),
+      color: '#999',
+      dashed: true,
+    },
+  ];
+  return `<section><h2>Waiting room (${h(room.mode)}, province ${h(room.provinceCode)})</h2>
+${table(['figure', 'this run', 'target', ''], figures)}
+${lineChart({ title: CHART_TITLES.queue, series: line, xAxis: 'time', xLabel: 'time since start', yLabel: 'candidates in line', rightLabel: 'admitted per minute' })}
+${lineChart({ title: CHART_TITLES.admittedP99, series: perSecond, xAxis: 'time', xLabel: 'time since start', yLabel: 'ms' })}
+${table(['', ''], facts)}
+</section>`;
+}
+
 /** The whole page for one run (and an optional baseline to compare with). */
 export function renderReportHtml(report: RunReport, options: RenderOptions = {}): string {
   const title = `Load test ${report.profile} (${report.target}), ${report.startedAt}`;
@@ -459,7 +537,7 @@ export function renderReportHtml(report: RunReport, options: RenderOptions = {})
   ];
   const outcomeTotal = Object.values(report.totals.outcomes).reduce((s, n) => s + n, 0);
   const answerTotal = Object.values(report.answers).reduce((s, n) => s + n, 0);
-  const measured = Object.entries(report.measured).map(([k, v]) => [k, fmt(v)]);
+  const measured = (Object.entries(report.measured) as [string, number][]).map(([k, v]) => [k, fmt(v)]);
   const runOptions = Object.entries(report.options).map(([k, v]) => [k, String(v)]);
   return `<!doctype html>
 <html lang="zh-CN">
@@ -479,6 +557,7 @@ ${options.compare ? compareTable(report, options.compare) : ''}
 <section><h2>Over time</h2>
 ${charts(report)}
 </section>
+${waitingRoomSection(report)}
 <section><h2>Latency by step</h2>${table(['step', 'count', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms'], latencyRows)}</section>
 <section><h2>Outcomes</h2>${table(
     ['outcome', 'candidates', 'share'],

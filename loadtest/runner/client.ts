@@ -137,7 +137,11 @@ export class SurgeClient {
               : status < 500 && code !== null && options.refusals?.includes(code)
                 ? 'refused'
                 : 'failed';
-      this.recorder.answered(step, performance.now() - started, label(status, code), kind);
+      // a lane's refusal names the lane (gateway/workers/pool.ts): the report tells them apart
+      const lane = kind === 'shed' ? parsed?.error?.details?.lane : undefined;
+      const labelled =
+        typeof lane === 'string' ? `${label(status, code)} (${lane} lane)` : label(status, code);
+      this.recorder.answered(step, performance.now() - started, labelled, kind);
       if (kind === 'shed' && parsed && typeof parsed === 'object') {
         const retryAfter = response.headers['retry-after'];
         (parsed as Record<string, unknown>).__retryAfterS =

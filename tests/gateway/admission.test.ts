@@ -112,7 +112,11 @@ describe('adaptive admission (P7)', () => {
     expect(cut).toBeLessThanOrEqual(INITIAL_LIMIT / 4);
     expect(cut).toBeGreaterThanOrEqual(4); // the floor (ADMISSION_MIN_LIMIT)
     expect(slow.statuses.get(503) ?? 0).toBeGreaterThan(0);
-    expect([...slow.retryAfter]).toEqual(['1']);
+    // Retry-After spreads the shed demand over the time to serve it (shed ÷ admitted, 1–30 s)
+    for (const value of slow.retryAfter) {
+      expect(Number(value)).toBeGreaterThanOrEqual(1);
+      expect(Number(value)).toBeLessThanOrEqual(30);
+    }
     // a shed answer never waits for Redis
     expect(p99(slow.shedMs)).toBeLessThan(100);
     expect(Math.max(...slow.okMs)).toBeLessThan(2_000);

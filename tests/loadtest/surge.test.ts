@@ -15,7 +15,7 @@ const common = {
   seed: 7,
   oralShare: 0.4,
   gatewayThreads: 2,
-  poolThreads: 2,
+  poolThreads: 1,
 } as const;
 
 describe('the surge runner', () => {
@@ -61,6 +61,44 @@ describe('the surge runner', () => {
     expect(report.timeline.reduce((sum, p) => sum + p.completed, 0)).toBe(report.totals.requests);
     expect(report.timeline.reduce((sum, p) => sum + p.offered, 0)).toBe(2_000);
     expect(report.measured.requestsPerCandidate).toBeGreaterThan(8);
+  }, 300_000);
+
+  it('runs an opening behind a waiting room: every candidate in line with a place, admitted in order', async () => {
+    const other = await startSurgeTarget({ QUEUE_TICK_MS: '100' });
+    try {
+      const report = await runSurge({
+        ...common,
+        ...other.options,
+        profile: 'openingDay',
+        waitingRoom: 'opening',
+        candidates: 400,
+        durationS: 20,
+        dashboards: 0,
+        preseededSessions: false,
+      });
+      expect(report.invariants.violations).toEqual([]);
+      expect(report.totals.candidatesFinished).toBe(400);
+      expect(Object.keys(report.totals.outcomes).filter((o) => o.startsWith('failed'))).toEqual([]);
+      const room = report.waitingRoom!;
+      // every candidate took a ticket (those who left the line too), before or after the opening
+      expect(room.tickets.total).toBe(400);
+      expect(room.tickets.prequeued).toBeGreaterThan(100);
+      expect(room.tickets.joinedAfterOpening).toBeGreaterThan(50);
+      expect(room.tickets.admitted + room.tickets.abandoned).toBe(400);
+      expect(room.tickets.watched).toBeGreaterThan(room.tickets.polled);
+      // P8: nobody waited without a place, admission followed arrival order, the draw is checkable
+      expect(room.waitedWithoutPosition).toBe(0);
+      expect(room.order.passages).toBeGreaterThan(50);
+      expect(room.order.inversions).toBe(0);
+      expect(room.prequeue.drawVerified).toBe(true);
+      expect(room.lotterySeed).toMatch(/^[0-9a-f]{64}$/);
+      expect(report.opening).toMatchObject({ waitedWithoutPosition: 0, orderInversions: 0 });
+      // the binds went through the room: as many as were admitted, none without a pass
+      expect(report.latency.byStep.bind?.count).toBeGreaterThanOrEqual(room.tickets.admitted);
+      expect(report.invariants.checked.registrations).toBe(room.tickets.admitted);
+    } finally {
+      await other.stop();
+    }
   }, 300_000);
 
   it('fails the invariant check when an oversell is planted', async () => {

@@ -31,7 +31,6 @@ export async function startSurgeTarget(
       KEY_NAMESPACE: namespace,
       ADMIN_TOKEN: adminToken,
       THREADS: '2',
-      POOL_THREADS: '2',
       PAYMENT_SIMULATOR_PORT: '0',
       RATE_LOGIN_PER_IP_PER_MINUTE: '100000000',
       RATE_SMS_PER_IP_PER_MINUTE: '100000000',

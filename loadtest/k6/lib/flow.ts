@@ -1,7 +1,8 @@
 /**
  * Candidate flows shared by the scenarios: the whole opening flow of one candidate (login,
- * eligibility, binding, written and oral seats, payment, with the deviations of its behaviour), and
- * the payment steps (order → provider simulator → order status).
+ * eligibility, a turn in the waiting room when the province has one, binding, written and oral
+ * seats, payment, with the deviations of its behaviour), and the payment steps (order → provider
+ * simulator → order status).
  */
 import http from 'k6/http';
 import { check, sleep } from 'k6';
@@ -9,6 +10,7 @@ import { Counter, Trend } from 'k6/metrics';
 import type { Behaviour } from '../../profiles.ts';
 import type { Candidate } from './data.ts';
 import { errorCode, EXPECTED_STATUSES, get, json, login, payUrlFor, post, track, type Res } from './http.ts';
+import { waitForTurn } from './queue.ts';
 
 /** From `POST /api/v1/payments` to the order read back PAID / LATE_REFUND. */
 export const paymentSettle = new Trend('payment_settle', true);
@@ -78,8 +80,21 @@ export interface FlowSubjects {
   readonly oral: string;
 }
 
+/** The province's waiting room, when the scenario runs behind one. */
+export interface FlowQueue {
+  readonly provinceCode: string;
+  /** Longest a candidate waits for its turn. */
+  readonly maxWaitMs: number;
+}
+
 /** One candidate walking the whole opening flow (with the deviations of its behaviour). */
-export function candidateFlow(c: Candidate, n: number, behaviour: Behaviour, subjects: FlowSubjects): void {
+export async function candidateFlow(
+  c: Candidate,
+  n: number,
+  behaviour: Behaviour,
+  subjects: FlowSubjects,
+  queue?: FlowQueue,
+): Promise<void> {
   const key = (step: string): string => `k6-${n}-${step}`;
 
   if (!c.accountExists) {
@@ -114,15 +129,28 @@ export function candidateFlow(c: Candidate, n: number, behaviour: Behaviour, sub
     check(review, { 'review accepted or refused cleanly': (r) => [201, 409, 422].includes(r.status) });
   }
 
+  // With a waiting room: a ticket now (PREQUEUE before the opening), the bind once admitted; a
+  // gated write refused QUEUE_PASS_REQUIRED sends the candidate back to the line once.
+  const turn = async (step: string) =>
+    queue ? waitForTurn(token, queue.provinceCode, behaviour, key(step), queue.maxWaitMs) : 'notActive';
+  const first = await turn('queue');
+  if (first === 'abandoned' || first === 'failed') return;
+  const register = (attempt: string) =>
+    post(
+      '/api/v1/registration',
+      { ...who, confirm: true },
+      token,
+      key(`registration${attempt}`),
+      '/api/v1/registration',
+      EXPECTED_WITH_403,
+    );
   // An early bird (before the window opens) is refused REGISTRATION_NOT_OPEN: expected, not failed.
-  const reg = post(
-    '/api/v1/registration',
-    { ...who, confirm: true },
-    token,
-    key('registration'),
-    '/api/v1/registration',
-    EXPECTED_WITH_403,
-  );
+  let reg = register('');
+  if (reg.status === 403 && errorCode(reg) === 'QUEUE_PASS_REQUIRED') {
+    const again = await turn('queue-again');
+    if (again !== 'admitted' && again !== 'notActive') return;
+    reg = register('-again');
+  }
   const early = reg.status === 403 && errorCode(reg) === 'REGISTRATION_NOT_OPEN';
   if (early) notOpenYet.add(1);
   if (
