@@ -20,7 +20,7 @@ export const DEFAULTS = {
   admission: {
     adaptive: true,
     initialLimit: 64,
-    minLimit: 16,
+    minLimit: 8,
     // P7 allows an admitted p99 of 200 ms; the loop aims below it, with room for the client's side
     targetP99Ms: 100,
     timeoutMs: 1_000,

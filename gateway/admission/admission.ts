@@ -47,7 +47,15 @@ export class Admission {
   };
 
   constructor(options: Partial<LimitOptions> = {}) {
-    this.limiter = new AdaptiveLimit(options);
+    // this thread's event-loop utilisation between two windows: a busy loop queues our own requests
+    let last = performance.eventLoopUtilization();
+    const busy = () => {
+      const now = performance.eventLoopUtilization();
+      const since = performance.eventLoopUtilization(now, last);
+      last = now;
+      return since.utilization;
+    };
+    this.limiter = new AdaptiveLimit({ busy, ...options });
   }
 
   get inFlight(): number {

@@ -96,7 +96,17 @@ describe('AdaptiveLimit (Gradient2 with an absolute target)', () => {
     });
     expect(Math.min(...limits)).toBe(200);
     expect(limits.at(-1)).toBe(200);
-    // but far past it (3×) it is cut anyway
+    // unless this thread's own event loop is busy: then its own requests queue, and a cut helps
+    const busy = new AdaptiveLimit({ initial: 200, max: 4096, min: 8, targetP99Ms: 100, busy: () => 0.95 });
+    const { limits: relieved } = drive(busy, {
+      capacity: 10_000,
+      baseMs: 150,
+      perExtraMs: 0,
+      offered: 100_000,
+      windows: 20,
+    });
+    expect(relieved.at(-1)!).toBeLessThan(200 * 0.8 ** 10);
+    // and far past it (3×) it is cut anyway
     const far = new AdaptiveLimit({ initial: 200, max: 4096, targetP99Ms: 100 });
     const { limits: cut } = drive(far, {
       capacity: 10_000,

@@ -10,9 +10,10 @@
  *   smoothed. Growth only happens when the limit is actually used (in flight ≥ 40 % of it): an
  *   idle thread must not talk itself into a huge limit.
  * - **Absolute target** (P7's p99 < 200 ms): when a window's p99 exceeds `targetP99Ms` while the
- *   window's latency is above its long average (rising: queueing a lower limit relieves), or by
- *   3× whatever else, the limit is cut multiplicatively (× `backoff`); a window that misses the
- *   target with latency not rising holds the limit (no growth). A baseline RTT that creeps up
+ *   window's latency is above its long average (rising) or the thread's event loop is busy (its
+ *   own requests queue on it): queueing that a lower limit relieves — or by 3× whatever else — the
+ *   limit is cut multiplicatively (× `backoff`); a window that misses the target otherwise (the
+ *   thread waits on others) holds the limit (no growth). A baseline RTT that creeps up
  *   slowly would otherwise carry the long average with it; and a latency that stays high whatever
  *   the limit (the CPU taken by other processes) must not sink the limit to its floor, where it
  *   would only cost throughput.
@@ -43,6 +44,12 @@ export interface LimitOptions {
   readonly longWindows: number;
   /** Multiplicative decrease when the absolute target is missed. */
   readonly backoff: number;
+  /**
+   * How busy this thread's event loop was since the last call (0..1: its utilisation). A thread
+   * that is busy (≥ 0.9) queues its own requests, so a lower limit shortens their wait even when
+   * latency is not rising; a thread that waits on others does not. Default: never busy.
+   */
+  readonly busy?: () => number;
 }
 
 export const DEFAULT_LIMIT_OPTIONS: LimitOptions = {
@@ -141,7 +148,8 @@ export class AdaptiveLimit {
     // lower limit can relieve), or by far; a latency that stays high whatever the limit (the CPU
     // taken by others) is not cut for, or the limit would sink to its floor and only lose throughput
     const rising = mean > this.longRtt * 1.1;
-    if ((p99 > o.targetP99Ms && rising) || p99 > o.targetP99Ms * 3) {
+    const busy = (o.busy?.() ?? 0) >= 0.9;
+    if ((p99 > o.targetP99Ms && (rising || busy)) || p99 > o.targetP99Ms * 3) {
       this.targetCuts++;
       this.estimate = clamp(this.estimate * o.backoff, o.min, o.max);
       return;

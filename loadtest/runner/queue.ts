@@ -32,7 +32,8 @@ interface TicketBody {
   readonly admittedAt: string | null;
 }
 
-export type QueueOutcome = 'admitted' | 'abandoned' | 'notActive' | 'lapsed' | 'failed' | 'timeout';
+export type QueueOutcome =
+  'admitted' | 'abandoned' | 'notActive' | 'lapsed' | 'joinRefused' | 'failed' | 'timeout';
 
 /** The draw's grace: a PREQUEUE ticket may show no position this long after the opening. */
 const DRAW_GRACE_MS = 3_000;
@@ -199,7 +200,7 @@ export async function waitForPass(
     refusals: ['QUEUE_NOT_ACTIVE'],
   });
   if (joined.code === 'QUEUE_NOT_ACTIVE') return 'notActive';
-  if (joined.status !== 200 && joined.status !== 201) return 'failed';
+  if (joined.status !== 200 && joined.status !== 201) return 'joinRefused';
   const ticket = joined.body.ticket as TicketBody;
   const polled = ctx.random() < QUEUE_POLLING_SHARE;
   ctx.log.joined(ticket, polled);
@@ -241,7 +242,13 @@ async function poll(
       `/api/v1/queue/tickets/current?provinceCode=${provinceCode}`,
       { token },
     );
-    if (current.status !== 200) return 'failed';
+    if (current.status !== 200) {
+      // shed past the client's retries: keep the page open and look again a little later
+      if (current.status !== 503 && current.status !== 429) return 'failed';
+      if (performance.now() + 2_000 > until) return 'timeout';
+      await sleep(2_000);
+      continue;
+    }
     const ticket = current.body.ticket as TicketBody;
     ctx.log.observed(ticket, ctx.engineNow());
     if (ticket.state === 'ADMITTED') return 'admitted';

@@ -47,7 +47,7 @@ import {
   type Samplers,
 } from './probes.ts';
 import { surgeReport } from './surgeReport.ts';
-import { prepareSurgeWorld, type SurgeWorld } from './world.ts';
+import { prepareSurgeWorld, SURGE_PASSWORD, type SurgeWorld } from './world.ts';
 
 /** Engine time at which the surge's province opens (an autumn registration). */
 export const SURGE_OPENS_AT = Date.UTC(2026, 8, 1, 1, 0, 0);
@@ -151,6 +151,47 @@ async function prepare(options: SurgeOptions, stores: Stores, say: Say): Promise
     log: say,
   });
   return { profile, openingS, world };
+}
+
+/**
+ * Step 1b: a warm-up before the clock starts, as a real system is warm at its opening: a few
+ * captchas, logins (the KDF lane's first hashes), eligibility queries (the pool's first lookups)
+ * and room reads, through every app thread; nothing of it is recorded. The candidates used log in
+ * again in the surge (a second session of theirs changes nothing).
+ */
+async function warmUp(options: SurgeOptions, world: SurgeWorld): Promise<void> {
+  const base = options.base;
+  const json = async (path: string, init?: RequestInit): Promise<Record<string, unknown> | null> => {
+    const answer = await fetch(`${base}${path}`, init);
+    return answer.ok ? ((await answer.json()) as Record<string, unknown>) : null;
+  };
+  const count = Math.min(8, world.count);
+  await Promise.all(
+    Array.from({ length: count }, async (_, i) => {
+      const candidate = world.candidate(i);
+      const captcha = await json('/api/v1/captcha');
+      const session = await json('/api/v1/sessions', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          login: candidate.phone,
+          password: SURGE_PASSWORD,
+          captchaId: captcha?.captchaId,
+          captchaAnswer: captcha?.testAnswer,
+        }),
+      });
+      const token = typeof session?.token === 'string' ? session.token : candidate.token;
+      if (!token) return;
+      const { idType, idNumber, name } = candidate.entry;
+      await json('/api/v1/eligibility/query', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ idType, idNumber, name }),
+      });
+      await json(`/api/v1/queue/${world.provinceCode}`);
+      await json(`/api/v1/seats?province=${world.provinceCode}`);
+    }),
+  );
 }
 
 /** Step 2: the dashboards' WebSocket subscribers (none when not asked for). */
@@ -404,6 +445,7 @@ export async function runSurge(options: SurgeOptions): Promise<RunReport> {
   let dashboards: Dashboards | null = null;
   try {
     const prepared = await prepare(options, stores, say);
+    await warmUp(options, prepared.world);
     const time: EngineTime = { offsetMs: 0 };
     const recorderRef: RecorderRef = { recorder: null };
     dashboards = await attachDashboards(options, prepared.world, time, recorderRef, say);
