@@ -1,9 +1,10 @@
 /**
  * The runner's HTTP client: one undici Pool of keep-alive connections to the system under test,
  * every call timed and classified into the recorder. A call shed by admission control (503 / 429)
- * is retried after its Retry-After (capped, with jitter) with the same Idempotency-Key, as a real
- * client would, up to `maxRetries` times; each attempt is an answer of its own in the report. A
- * 403 QUEUE_PASS_REQUIRED (sent to the waiting room) counts apart: neither admitted nor failed.
+ * is retried after its Retry-After (spread ±50 %, with the same Idempotency-Key), as a person at an
+ * opening keeps trying: until `retryBudgetMs` has passed since the first attempt (default 3
+ * minutes); each attempt is an answer of its own in the report. A 403 QUEUE_PASS_REQUIRED (sent to
+ * the waiting room) counts apart: neither admitted nor failed.
  */
 import { Pool } from 'undici';
 import type { RunRecorder } from './recorder.ts';
@@ -19,8 +20,8 @@ export interface CallOptions {
   readonly refusals?: readonly string[];
   /** Do not retry a shed answer (the bot does not wait). */
   readonly noRetry?: boolean;
-  /** Retries of a shed answer for this call (default: the client's). */
-  readonly maxRetries?: number;
+  /** How long this call keeps retrying a shed answer (default: the client's). */
+  readonly retryBudgetMs?: number;
 }
 
 export interface Answer {
@@ -32,7 +33,8 @@ export interface Answer {
 
 export interface ClientOptions {
   readonly connections: number;
-  readonly maxRetries?: number;
+  /** How long a call keeps retrying a shed answer, from its first attempt (default 3 minutes). */
+  readonly retryBudgetMs?: number;
   /** Upper bound of one wait before retrying a shed call (default 60 s). */
   readonly maxRetryWaitMs?: number;
   readonly timeoutMs?: number;
@@ -42,7 +44,7 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 
 export class SurgeClient {
   private readonly pool: Pool;
-  private readonly maxRetries: number;
+  private readonly retryBudgetMs: number;
   private readonly maxRetryWaitMs: number;
   private closed = false;
 
@@ -59,17 +61,19 @@ export class SurgeClient {
       bodyTimeout: timeout,
       keepAliveTimeout: 60_000,
     });
-    this.maxRetries = options.maxRetries ?? 5;
+    this.retryBudgetMs = options.retryBudgetMs ?? 180_000;
     this.maxRetryWaitMs = options.maxRetryWaitMs ?? 60_000;
   }
 
   async call(step: string, method: string, path: string, options: CallOptions = {}): Promise<Answer> {
+    const giveUpAt = performance.now() + (options.retryBudgetMs ?? this.retryBudgetMs);
     for (let attempt = 0; ; attempt++) {
       const answer = await this.once(step, method, path, options);
       const shed = answer.status === 503 || answer.status === 429;
-      if (!shed || options.noRetry || attempt >= (options.maxRetries ?? this.maxRetries) || this.closed)
-        return answer;
-      await sleep(this.retryWaitMs(answer, attempt));
+      if (!shed || options.noRetry || this.closed) return answer;
+      const wait = this.retryWaitMs(answer, attempt);
+      if (performance.now() + wait > giveUpAt) return answer;
+      await sleep(wait);
     }
   }
 

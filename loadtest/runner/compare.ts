@@ -50,7 +50,10 @@ export async function reserveRace(
   }
   // one connection per request in flight at most `connections`; the rest wait in the client's
   // queue, which is part of their measured latency (open loop)
-  const client = new SurgeClient(options.base, recorder, { connections: options.connections, maxRetries: 0 });
+  const client = new SurgeClient(options.base, recorder, {
+    connections: options.connections,
+    retryBudgetMs: 0,
+  });
   const pending = new Set<Promise<void>>();
   let next = 0;
   let lastSay = 0;

@@ -56,7 +56,7 @@ export async function walkCandidate(
   const key = (): string => randomUUID();
   let token = candidate.token;
   if (token === null) {
-    const captcha = await client.call('captcha', 'GET', '/api/v1/captcha', { maxRetries: 30 });
+    const captcha = await client.call('captcha', 'GET', '/api/v1/captcha');
     if (captcha.status !== 200) return 'failed:captcha';
     const session = await client.call('login', 'POST', '/api/v1/sessions', {
       body: {
@@ -69,7 +69,6 @@ export async function walkCandidate(
       // became of the captcha (API.md: every state-changing POST takes an Idempotency-Key); at an
       // opening a person keeps trying for a while
       idempotencyKey: key(),
-      maxRetries: 30,
     });
     if (session.status !== 200) return 'failed:login';
     token = String(session.body.token);

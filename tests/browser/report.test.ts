@@ -54,6 +54,8 @@ function openingRun(target: 'engine' | 'baseline', speed: number): RunReport {
       stalenessP99Ms: t < 118 ? null : (hot ? 260 : 90) + ((t * 17) % 60),
       writerLagEvents: t % 30 === 29 ? null : Math.round((hot ? 4000 : 150) * (1 + Math.sin(t / 3) * 0.2)),
       writerLagMs: t % 30 === 29 ? null : Math.round((hot ? 700 : 40) * (1 + Math.sin(t / 3) * 0.2)),
+      queued: hot ? 40 : 0,
+      admittedP99Ms: t === 300 ? null : (hot ? 60 : 15) / speed + ((t * 13) % 11),
     });
   }
   const seats: SeatSeries[] = Array.from({ length: 20 }, (_, i) => {
@@ -130,6 +132,39 @@ function openingRun(target: 'engine' | 'baseline', speed: number): RunReport {
       ok: false,
       violations: ['I1 oversold: 北京大学考点 CET-SET4 live 501 > capacity 500 (planted by the test)'],
       checked: { I1: 20, I2: 156_500, I3: 156_500, I4: 7_500, reconcile: 1 },
+    },
+    // the opening behind a waiting room: the line fills before t = 120 s and drains after it
+    waitingRoom: {
+      mode: 'opening',
+      provinceCode: '11',
+      series: Array.from({ length: 600 }, (_, t) => {
+        const waiting = t < 120 ? t * 900 : Math.max(0, 108_000 - (t - 120) * 260 * speed);
+        return [t, Math.round(waiting), t < 120 ? 0 : Math.round(15_600 * speed)] as const;
+      }),
+      tickets: {
+        total: 158_000,
+        prequeued: 108_000,
+        joinedAfterOpening: 50_000,
+        admitted: 156_500,
+        abandoned: 1_500,
+        watched: 126_000,
+        polled: 32_000,
+      },
+      waitS: { count: 156_500, p50Ms: 190, p90Ms: 370, p99Ms: 410, maxMs: 430 },
+      etaErrorPct: { samples: 9_000_000, p50: 5.2, p90: 12.8, window: 'afterFirstMinute' },
+      order: { passages: 50_000, inversions: 0, kendallTau: 1 },
+      prequeue: { tickets: 108_000, chiSquareP: 0.37, drawVerified: true },
+      waitedWithoutPosition: 0,
+      lotteryCommitment: '9f'.repeat(32),
+      lotterySeed: '3a'.repeat(32),
+    },
+    opening: {
+      admittedP99MaxPerSecondMs: 71 / speed,
+      maxAnswerMs: 310 / speed,
+      waitedWithoutPosition: 0,
+      orderInversions: 0,
+      etaErrorP90Pct: 12.8,
+      prequeueChiSquareP: 0.37,
     },
   };
 }

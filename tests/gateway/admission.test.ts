@@ -117,8 +117,8 @@ describe('adaptive admission (P7)', () => {
       expect(Number(value)).toBeGreaterThanOrEqual(1);
       expect(Number(value)).toBeLessThanOrEqual(30);
     }
-    // a shed answer never waits for Redis
-    expect(p99(slow.shedMs)).toBeLessThan(100);
+    // a shed answer never waits for Redis (every admitted one waits ≥ 200 ms for it)
+    expect(p99(slow.shedMs)).toBeLessThan(200);
     expect(Math.max(...slow.okMs)).toBeLessThan(2_000);
 
     // fast again: the limit grows back

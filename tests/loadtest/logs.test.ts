@@ -64,7 +64,8 @@ describe('REL6: personal data stays out of the logs', () => {
     });
     expect(report.invariants.ok).toBe(true);
     expect(report.latency.byStep.login?.count).toBeGreaterThanOrEqual(CANDIDATES);
-    expect(report.latency.byStep.eligibility?.count).toBe(CANDIDATES);
+    // (at least once each: a query shed under load is retried, and counted again)
+    expect(report.latency.byStep.eligibility?.count).toBeGreaterThanOrEqual(CANDIDATES);
 
     const world = generateWorld({ candidates: CANDIDATES, provinces: 1, seed: SEED });
     const first = world.candidate(1).entry;

@@ -45,7 +45,8 @@ describe('the surge runner', () => {
     expect(report.totals.errors).toBe(0);
     // the flow really ran: logins, bindings, seats, payments
     expect(report.latency.byStep.login?.count).toBeGreaterThanOrEqual(2_000);
-    expect(report.latency.byStep.bind?.count).toBe(2_000);
+    // (every candidate bound once; a bind shed under load is retried and counted again)
+    expect(report.latency.byStep.bind?.count).toBeGreaterThanOrEqual(2_000);
     expect((report.totals.outcomes.paid ?? 0) + (report.totals.outcomes.paidWithOral ?? 0)).toBeGreaterThan(
       1_000,
     );
