@@ -29,9 +29,10 @@ export const DEFAULTS = {
   queue: { idleMs: 15_000, tickMs: 250, initialActive: 100, drainGraceMs: 10_000 },
   /** The work lanes of the worker pool; the KDF lane's threads depend on the cores: `defaultLaneThreads`. */
   lanes: {
-    // a candidate's task waits at most 100 ms: a served login must stay within P7's 200 ms, and an
+    // a candidate's task waits at most 50 ms for the KDF, 100 ms for eligibility: a served login
+    // (its wait, then a hash of tens of ms on a busy box) must stay within P7's 200 ms, and an
     // answer shed at once (with Retry-After) beats one served late
-    password: { deadlineMs: 100, maxQueue: 512 },
+    password: { deadlineMs: 50, maxQueue: 512 },
     eligibility: { threads: 1, deadlineMs: 100, maxQueue: 512 },
     // a roster chunk may wait longer: an import is not an interactive request
     roster: { threads: 1, deadlineMs: 30_000, maxQueue: 512 },

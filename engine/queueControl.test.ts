@@ -17,8 +17,9 @@ describe('the waiting room closed loop', () => {
     expect(gatewayView([load(), load()], 1500).health).toBe('up');
     // what admitted candidates meet: a reservation shed, or their own requests slow
     expect(gatewayView([load(), load({ shedCritical: 1 })], 1500).health).toBe('down');
-    expect(gatewayView([load({ criticalP99Ms: 120 })], 1500).health).toBe('down');
-    expect(gatewayView([load({ criticalP99Ms: 70 })], 1500).health).toBe('hold');
+    expect(gatewayView([load({ criticalP99Ms: 160 })], 1500).health).toBe('down');
+    expect(gatewayView([load({ criticalP99Ms: 120 })], 1500).health).toBe('hold');
+    expect(gatewayView([load({ criticalP99Ms: 90 })], 1500).health).toBe('up');
     // logins and polls slowing the whole thread stop growth, not the line
     expect(gatewayView([load({ p99Ms: 250, criticalP99Ms: 20 })], 1500).health).toBe('hold');
     expect(gatewayView([load({ p99Ms: 150, criticalP99Ms: 20 })], 1500).health).toBe('up');

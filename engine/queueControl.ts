@@ -6,8 +6,8 @@
  * - Every gateway thread reports its adaptive concurrency limit, requests in flight, latency (mean
  *   and the last window's p99) and what it served and shed since its last report.
  * - **Health**: `down` when any thread shed a critical request (a reservation found no slot) or
- *   the critical requests' p99 (what admitted candidates do) passed the target; `up` when it is
- *   under half the target and the threads' overall p99 is not far past it; `hold` otherwise.
+ *   the critical requests' p99 (what admitted candidates do) passed 1.5× the target; `up` when it
+ *   is under the target and the threads' overall p99 is not far past it; `hold` in between.
  * - **Target active candidates** A: grows while healthy and the slots are full (demand exists),
  *   shrinks ×0.8 when not, and never grows beyond the Little's-law bound: the gateways can serve
  *   Σ limit ÷ latency requests/s, an active candidate makes r requests/s (measured: all that is
@@ -94,8 +94,8 @@ export function gatewayView(
   // capacity are the adaptive limit's and the KDF lane's to shed; they must not starve the line
   // (the whole thread's p99 only stops growth).
   let health: Health = 'hold';
-  if (shed > 0 || worstCritical > options.targetP99Ms) health = 'down';
-  else if (worstCritical < options.targetP99Ms / 2 && worstP99 < options.targetP99Ms * 2) health = 'up';
+  if (shed > 0 || worstCritical > options.targetP99Ms * 1.5) health = 'down';
+  else if (worstCritical < options.targetP99Ms && worstP99 < options.targetP99Ms * 2) health = 'up';
   return { threads: fresh.length, capacityPerSec: capacity, servedPerSec: served, health };
 }
 

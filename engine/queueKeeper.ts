@@ -125,7 +125,7 @@ export class QueueKeeper {
           maxBatch,
           drainGraceMs: this.options.drainGraceMs ?? 10_000,
           saturated: view.health === 'down' ? true : view.health === 'up' ? false : null,
-          rateTauMs: this.options.rateTauMs ?? 10_000,
+          rateTauMs: this.options.rateTauMs ?? 5_000,
           // before the line's pace is measured: every slot turning over in a quarter of the idle time
           plan: cap > 0 ? Math.min(cap, (4 * target) / idleS) : (4 * target) / idleS,
         },

@@ -161,13 +161,22 @@ export interface EtaSample {
   readonly admittedAt: number;
 }
 
+/**
+ * (predicted − actual) ÷ actual remaining wait, in % (positive: the ETA said longer than it took),
+ * or null for a sample shown with less than a second left (too short to judge).
+ */
+export function etaErrorPct(sample: EtaSample): number | null {
+  const actual = (sample.admittedAt - sample.shownAt) / 1000;
+  if (actual < 1) return null;
+  return ((sample.etaSeconds - actual) / actual) * 100;
+}
+
 /** |predicted − actual| ÷ actual remaining wait, in %, per sample (samples with < 1 s left skipped). */
 export function etaErrorsPct(samples: readonly EtaSample[]): number[] {
   const errors: number[] = [];
   for (const s of samples) {
-    const actual = (s.admittedAt - s.shownAt) / 1000;
-    if (actual < 1) continue;
-    errors.push((Math.abs(s.etaSeconds - actual) / actual) * 100);
+    const error = etaErrorPct(s);
+    if (error !== null) errors.push(Math.abs(error));
   }
   return errors;
 }

@@ -109,6 +109,8 @@ export interface WaitingRoomReport {
     readonly samples: number;
     readonly p50: number | null;
     readonly p90: number | null;
+    /** The median signed error: positive when the ETAs said longer than the waits were. */
+    readonly biasP50?: number | null;
     /** Which ETAs the figures cover: shown ≥ 60 s after the opening, or (too few of those) all. */
     readonly window: 'afterFirstMinute' | 'all';
   };

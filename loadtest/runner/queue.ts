@@ -11,7 +11,7 @@ import { WebSocket } from 'ws';
 import type { Behaviour } from '../profiles.ts';
 import { QUEUE_POLLING_SHARE } from '../profiles.ts';
 import {
-  etaErrorsPct,
+  etaErrorPct,
   kendallTau,
   orderInversions,
   prequeueChiSquareP,
@@ -52,7 +52,7 @@ interface Watched {
 
 export class QueueLog {
   private readonly tickets = new Map<string, Watched>();
-  private readonly etaErrors: { pct: number; late: boolean }[] = [];
+  private readonly etaErrors: { signed: number; late: boolean }[] = [];
 
   constructor(
     /** Engine time of the opening (ms). */
@@ -85,11 +85,12 @@ export class QueueLog {
       if (watched.admittedAt === null) {
         watched.admittedAt = Date.parse(ticket.admittedAt);
         // the ETAs it was shown, against when it was in fact admitted; then forget them
-        const errors = etaErrorsPct(watched.etas.map((eta) => ({ ...eta, admittedAt: watched.admittedAt! })));
-        watched.etas.forEach((eta, i) => {
-          if (errors[i] !== undefined)
-            this.etaErrors.push({ pct: errors[i], late: eta.shownAt >= this.opensAt + FIRST_MINUTE_MS });
-        });
+        for (const eta of watched.etas) {
+          const signed = etaErrorPct({ ...eta, admittedAt: watched.admittedAt });
+          if (signed !== null) {
+            this.etaErrors.push({ signed, late: eta.shownAt >= this.opensAt + FIRST_MINUTE_MS });
+          }
+        }
         watched.etas = [];
       }
     }
@@ -124,7 +125,8 @@ export class QueueLog {
       .map(([id], joinRank) => ({ joinRank, position: position.get(id)! }));
     const late = this.etaErrors.filter((e) => e.late);
     const window = late.length >= 20 ? 'afterFirstMinute' : 'all';
-    const errors = (window === 'afterFirstMinute' ? late : this.etaErrors).map((e) => e.pct);
+    const chosen = window === 'afterFirstMinute' ? late : this.etaErrors;
+    const errors = chosen.map((e) => Math.abs(e.signed));
     return {
       mode: args.mode,
       provinceCode: args.provinceCode,
@@ -143,6 +145,12 @@ export class QueueLog {
         samples: errors.length,
         p50: roundOrNull(quantile(errors, 0.5)),
         p90: roundOrNull(quantile(errors, 0.9)),
+        biasP50: roundOrNull(
+          quantile(
+            chosen.map((e) => e.signed),
+            0.5,
+          ),
+        ),
         window,
       },
       order: {
