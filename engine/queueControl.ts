@@ -34,6 +34,11 @@ export interface ThreadLoad {
    * does) answered since the previous report; null when none were.
    */
   readonly criticalP99Ms?: number | null;
+  /** Since the thread started, per priority class: requests admitted and shed (the admin stats). */
+  readonly totals?: {
+    readonly admitted: Readonly<Record<'critical' | 'standard' | 'background', number>>;
+    readonly shed: Readonly<Record<'critical' | 'standard' | 'background', number>>;
+  };
 }
 
 export type Health = 'up' | 'down' | 'hold';

@@ -43,8 +43,15 @@ const LEASE_MS = 3_000;
 /** A load report older than this is deleted (its thread is gone). */
 const FORGET_LOAD_MS = 60_000;
 
-/** The gateway threads' load reports (their own hash, written twice a second by each thread). */
-export async function readThreadLoads(engine: Engine, wallNow = Date.now()): Promise<ThreadLoad[]> {
+/**
+ * The gateway threads' load reports (their own hash, written twice a second by each thread); with
+ * `forget`, reports older than a minute (their thread is gone) are deleted.
+ */
+export async function readThreadLoads(
+  engine: Engine,
+  wallNow = Date.now(),
+  forget = true,
+): Promise<ThreadLoad[]> {
   const all = await engine.redis.hgetall(engine.keys.gatewayLoad);
   const loads: ThreadLoad[] = [];
   const gone: string[] = [];
@@ -57,7 +64,7 @@ export async function readThreadLoads(engine: Engine, wallNow = Date.now()): Pro
       gone.push(field);
     }
   }
-  if (gone.length > 0) await engine.redis.hdel(engine.keys.gatewayLoad, ...gone);
+  if (forget && gone.length > 0) await engine.redis.hdel(engine.keys.gatewayLoad, ...gone);
   return loads;
 }
 

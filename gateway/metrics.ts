@@ -4,7 +4,7 @@
  * merges them (gateway/server.ts), so /metrics always shows the whole process.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { deadLetterStreamOf } from '../engine/keys.ts';
+import { deadLetterStreamOf, type KeySpace } from '../engine/keys.ts';
 import { WRITER_GROUP } from '../engine/outbox.ts';
 
 export class GatewayMetrics {
@@ -176,5 +176,69 @@ export function persistenceMetricsText(gauges: PersistenceGauges): string {
       'How far behind now the oldest due deadline not yet processed is',
       gauges.sweeperLagSeconds,
     )
+  );
+}
+
+// ------------------------------------------------------------------ waiting rooms (main process)
+
+/** One province's waiting room as /metrics shows it. */
+export interface RoomGauges {
+  readonly provinceCode: string;
+  /** PREQUEUE + WAITING tickets. */
+  readonly waiting: number;
+  /** The measured admission rate (the keeper's smoothed service rate), per minute. */
+  readonly admittedPerMinute: number;
+  /** Admitted candidates holding a slot at the keeper's last tick, and its target. */
+  readonly activeCandidates: number;
+  readonly targetActive: number;
+}
+
+/**
+ * Reads every room's counters (engine/lua/includes/queue.lua's hash): one SMEMBERS, then one
+ * pipeline of HMGET + LLEN (the PREQUEUE list, which is the line before the draw) per room.
+ */
+export async function readRoomGauges(redis: RedisLike, keys: KeySpace): Promise<RoomGauges[]> {
+  const provinces = (await redis.smembers(keys.queueRooms)).sort();
+  if (provinces.length === 0) return [];
+  const pipeline = redis.pipeline();
+  for (const code of provinces) {
+    const q = keys.province(code).queue;
+    pipeline.hmget(q.room, 'phase', 'n', 'late', 'head', 'rate', 'lastActive', 'target');
+    pipeline.llen(q.prequeue);
+  }
+  const answers = ((await pipeline.exec()) ?? []) as [Error | null, unknown][];
+  return provinces.map((provinceCode, i) => {
+    const [phase, n, late, head, rate, active, target] = (answers[2 * i]?.[1] ?? []) as (string | null)[];
+    const prequeued = Number(answers[2 * i + 1]?.[1] ?? 0);
+    const line = (phase ?? 'PRE') === 'PRE' ? prequeued : Number(n ?? 0);
+    return {
+      provinceCode,
+      waiting: Math.max(0, line + Number(late ?? 0) - Number(head ?? 0)),
+      admittedPerMinute: Math.round(Number(rate ?? 0) * 60),
+      activeCandidates: Number(active ?? 0),
+      targetActive: Number(target ?? 0),
+    };
+  });
+}
+
+/** Prometheus text of the waiting rooms' gauges, labelled by province. */
+export function roomMetricsText(rooms: readonly RoomGauges[]): string {
+  if (rooms.length === 0) return '';
+  const family = (name: string, help: string, value: (room: RoomGauges) => number): string =>
+    `# HELP ${name} ${help}\n# TYPE ${name} gauge\n` +
+    rooms.map((room) => `${name}{province="${room.provinceCode}"} ${value(room)}\n`).join('');
+  return (
+    family('queue_waiting', 'Tickets waiting in the line (PREQUEUE + WAITING)', (r) => r.waiting) +
+    family(
+      'queue_admitted_per_minute',
+      'The measured admission rate (slots given back while people wait), per minute',
+      (r) => r.admittedPerMinute,
+    ) +
+    family(
+      'queue_active',
+      'Admitted candidates holding a slot (last keeper tick)',
+      (r) => r.activeCandidates,
+    ) +
+    family('queue_target_active', "The keeper's target of candidates active at once", (r) => r.targetActive)
   );
 }

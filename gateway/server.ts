@@ -17,7 +17,7 @@ import { Redis } from 'ioredis';
 import { KeySpace } from '../engine/keys.ts';
 import { PROVINCE_CODES } from '../engine/provinces.ts';
 import { DrivenClock, systemClock } from './clock.ts';
-import { persistenceMetricsText, readPersistenceGauges } from './metrics.ts';
+import { persistenceMetricsText, readPersistenceGauges, readRoomGauges, roomMetricsText } from './metrics.ts';
 import { clockKey } from './services.ts';
 
 export interface RunningGateway {
@@ -88,7 +88,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
         PROVINCE_CODES.map((code) => keys.province(code).dueSet),
         await clock.now(),
       );
-      return persistenceMetricsText(gauges);
+      return persistenceMetricsText(gauges) + roomMetricsText(await readRoomGauges(metricsRedis, keys));
     } catch (error) {
       log.warn({ err: error }, 'persistence metrics unavailable');
       return '';

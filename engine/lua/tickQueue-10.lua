@@ -157,7 +157,8 @@ end
 
 room.plan = plan
 redis.call('HSET', roomKey, 'head', room.head, 'tokens', tokens, 'tokensAt', tokensAt, 'rate', room.rate,
-  'rateAt', rateAt, 'since', departedSince, 'emptySince', emptySince, 'plan', plan, 'lastActive', active)
+  'rateAt', rateAt, 'since', departedSince, 'emptySince', emptySince, 'plan', plan, 'lastActive', active,
+  'target', targetActive)
 redis.call('PUBLISH', channel, cjson.encode({ room = roomView(room), at = now, admitted = k }))
 return ok({
   admitted = k, lapsed = #lapsed, head = room.head, waiting = waiting, active = active, rate = room.rate,

@@ -1,7 +1,7 @@
 /**
  * GET /api/v1/admin/stats: what an operator watches during the opening surge, cheap enough to poll
- * every second. Three pipelined Redis round trips and, at most once per PERSISTED_MAX_AGE_MS for
- * the whole deployment, one PostgreSQL aggregate:
+ * every second. A few pipelined Redis round trips (two more per waiting room) and, at most once per
+ * PERSISTED_MAX_AGE_MS for the whole deployment, one PostgreSQL aggregate:
  *  - seats (Redis, live): capacity, taken (held + paid) and remaining per subject and per province,
  *    from the engine's seat counters (I1's own numbers);
  *  - streams (Redis, live): per outbox stream its length (XLEN), the writer group's pending
@@ -15,12 +15,20 @@
  *    stored, and the states they add up to (registrations saved/deleted, items held/paid/expired/
  *    cancelled, orders, reviews). A full-table aggregate, so it is shared through Redis with a
  *    short TTL and computed by one caller at a time; `asOf` says when.
+ *  - admission (Redis, live, ≤ 0.5 s old): every gateway thread's load report (the adaptive limit,
+ *    what is in flight, its window p99, answers per second, requests admitted and shed per priority
+ *    class since it started) summed, and the health the queue keeper reads from them;
+ *  - queue (Redis, live): per province with a waiting room its mode, phase, whether it gates now,
+ *    who waits, the line's head, the measured admission rate and the keeper's target of candidates
+ *    active at once.
  * Per-state counts over Redis itself (engine/invariants.ts reads every registration bucket) would
  * cost a full scan per call, so they are not here.
  */
 import { GatewayKeys } from '../../engine/keys.ts';
 import { WRITER_GROUP } from '../../engine/outbox.ts';
 import { PROVINCE_CODES } from '../../engine/provinces.ts';
+import { DEFAULT_CONTROL, gatewayView, type ThreadLoad } from '../../engine/queueControl.ts';
+import { readThreadLoads } from '../../engine/queueKeeper.ts';
 import { isSubject, type Subject } from '../../engine/subjects.ts';
 import { query } from '../../db/pool.ts';
 import { isoChina } from '../routes/common.ts';
@@ -229,6 +237,81 @@ async function sweeper(services: Services, now: number) {
   };
 }
 
+// ------------------------------------------------------------------ admission and waiting rooms
+
+const CLASSES = ['critical', 'standard', 'background'] as const;
+type ClassCounts = Record<(typeof CLASSES)[number], number>;
+
+/** The fresh load reports (engine/queueControl.ts staleness) summed over every gateway thread. */
+export function admissionSummary(loads: readonly ThreadLoad[], wallNow: number) {
+  const fresh = loads.filter((load) => wallNow - load.at <= DEFAULT_CONTROL.staleMs);
+  const admitted: ClassCounts = { critical: 0, standard: 0, background: 0 };
+  const shed: ClassCounts = { critical: 0, standard: 0, background: 0 };
+  let limit = 0;
+  let inFlight = 0;
+  let servedPerSec = 0;
+  let p99Ms: number | null = null;
+  let criticalP99Ms: number | null = null;
+  for (const load of fresh) {
+    limit += load.limit;
+    inFlight += load.inFlight;
+    servedPerSec += load.servedPerSec;
+    if (load.p99Ms !== null) p99Ms = Math.max(p99Ms ?? 0, load.p99Ms);
+    if (load.criticalP99Ms != null) criticalP99Ms = Math.max(criticalP99Ms ?? 0, load.criticalP99Ms);
+    for (const c of CLASSES) {
+      admitted[c] += load.totals?.admitted[c] ?? 0;
+      shed[c] += load.totals?.shed[c] ?? 0;
+    }
+  }
+  const view = gatewayView(fresh, wallNow);
+  return {
+    threads: fresh.length,
+    /** The adaptive limits' sum (requests in flight at once). */
+    limit,
+    inFlight,
+    servedPerSec,
+    /** The worst thread's p99 over its last window, and of its critical requests (ms). */
+    p99Ms,
+    criticalP99Ms,
+    /** up: the waiting rooms may let more in; down: fewer; hold (engine/queueControl.ts). */
+    health: view.health,
+    /** Since each thread started (threads that stopped are no longer counted). */
+    admitted,
+    shed,
+  };
+}
+
+async function rooms(services: Services, now: number) {
+  const provinces = await services.queue.provinces();
+  const states = await Promise.all(provinces.map((code) => services.queue.room(code, now)));
+  const targets = await Promise.all(
+    provinces.map((code) =>
+      services.redis.hmget(services.engine.keys.province(code).queue.room, 'target', 'lastActive'),
+    ),
+  );
+  const byProvince: Record<string, unknown> = {};
+  let waiting = 0;
+  states.forEach((room, i) => {
+    if (!room) return;
+    const [target, active] = targets[i]!;
+    waiting += room.waiting;
+    byProvince[room.provinceCode] = {
+      mode: room.mode,
+      phase: room.phase,
+      active: room.active,
+      opensAt: room.opensAt === null ? null : isoChina(room.opensAt),
+      waiting: room.waiting,
+      admitted: room.head,
+      admittedPerMinute: Math.round(room.rate * 60),
+      /** Candidates admitted and holding a slot at the keeper's last tick, and its target. */
+      activeCandidates: active === null ? null : Number(active),
+      targetActive: target === null ? null : Number(target),
+      maxAdmitPerMinute: room.maxAdmitPerMinute,
+    };
+  });
+  return { rooms: Object.keys(byProvince).length, waiting, byProvince };
+}
+
 // ------------------------------------------------------------------ dead letters, writers, sweepers
 
 /**
@@ -376,13 +459,16 @@ function persistedBody(counts: PersistedCounts | null) {
 export function statsCollector(services: Services) {
   const persisted = new PersistedCache(new GatewayKeys(services.config.namespace));
   return async (now: number) => {
-    const [seatStats, streamStats, sweeperStats, persistedCounts, persistenceStats] = await Promise.all([
-      seats(services),
-      streams(services),
-      sweeper(services, now),
-      persisted.read(services),
-      persistence(services),
-    ]);
+    const [seatStats, streamStats, sweeperStats, persistedCounts, persistenceStats, loads, queue] =
+      await Promise.all([
+        seats(services),
+        streams(services),
+        sweeper(services, now),
+        persisted.read(services),
+        persistence(services),
+        readThreadLoads(services.engine, Date.now(), false),
+        rooms(services, now),
+      ]);
     return {
       clock: {
         now: isoChina(now),
@@ -402,6 +488,8 @@ export function statsCollector(services: Services) {
       },
       sweeper: { ...sweeperStats, processes: persistenceStats.sweepers },
       persisted: persistedBody(persistedCounts),
+      admission: admissionSummary(loads, Date.now()),
+      queue,
     };
   };
 }

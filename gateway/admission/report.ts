@@ -41,6 +41,7 @@ export class LoadReporter {
       servedPerSec: Math.round((served - this.lastServed) / seconds),
       shedCritical: stats.shed.critical - this.lastShedCritical,
       criticalP99Ms: this.admission.takeCriticalP99(),
+      totals: { admitted: stats.admitted, shed: stats.shed },
     };
     this.lastAt = now;
     this.lastServed = served;

@@ -1,6 +1,8 @@
 /* Live seat dashboard: draws provinces → campuses → subjects from GET /api/v1/seats, then keeps
  * every cell current from the WebSocket /ws/seats (subscribed to `province:<code>`; the server sends
- * the current state first, then coalesced changes). Reconnects with exponential backoff and shows
+ * the current state first, then coalesced changes). Under each province's name, its waiting room
+ * (GET /api/v1/queue/<code>, no auth): how many wait and how many are let in per minute, polled
+ * every 5 s while the room is on and every 60 s while it is off. Reconnects with exponential backoff and shows
  * the connection state and how old the last update is. Plain browser JavaScript: no framework, no
  * CDN, no build step. Text from the server only ever goes through textContent. */
 /* global document, location, fetch, WebSocket, URLSearchParams, setTimeout, setInterval, console */
@@ -24,6 +26,8 @@
   const MAX_TOPICS_PER_MESSAGE = 64;
   const STALE_AFTER_MS = 30_000;
   const STRUCTURE_REFRESH_MS = 60_000;
+  const ROOM_POLL_MS = 5_000;
+  const ROOM_OFF_POLL_MS = 60_000;
 
   const query = new URLSearchParams(location.search);
   const onlyProvince = /^[0-9]{2}$/.test(query.get('province') || '') ? query.get('province') : null;
@@ -36,6 +40,9 @@
   const latest = new Map();
   /** campusId|subject → its <td>. */
   const cells = new Map();
+  /** provinceCode → the last GET /api/v1/queue/<code> answer, and when to ask again. */
+  const rooms = new Map();
+  const roomDue = new Map();
   let provinceCodes = [];
   let socket = null;
   let subscribed = new Set();
@@ -85,6 +92,10 @@
       section.dataset.province = province.provinceCode;
       const name = PROVINCE_NAMES[province.provinceCode];
       section.append(el('h2', null, (name ? name + ' ' : '') + '(' + province.provinceCode + ')'));
+      const roomLine = el('p', 'room');
+      roomLine.dataset.province = province.provinceCode;
+      section.append(roomLine);
+      applyRoom(roomLine, rooms.get(province.provinceCode));
       const subjects = new Set();
       for (const campus of province.campuses) for (const seat of campus.seats) subjects.add(seat.subject);
       const columns = SUBJECT_ORDER.filter((s) => subjects.has(s)).concat(
@@ -133,6 +144,51 @@
     }
     if (sections.length === 0) sections.push(el('p', 'empty', '暂无考位数据 no seats yet'));
     main.replaceChildren(...sections);
+  }
+
+  /** The waiting-room line under a province's name; hidden while the room is off. */
+  function applyRoom(p, room) {
+    const on = room !== undefined && room.mode !== 'off';
+    p.hidden = !on;
+    if (!on) return;
+    p.dataset.mode = room.mode;
+    p.dataset.active = String(room.active === true);
+    p.dataset.waiting = String(room.waiting);
+    p.dataset.admittedPerMinute = String(room.admittedPerMinute);
+    p.replaceChildren(
+      el('span', 'room-state', room.active ? '排队中 waiting room on' : '排队未开启 waiting room idle'),
+      el('span', 'room-waiting', '排队 ' + room.waiting + ' 人 · ' + room.waiting + ' waiting'),
+      el(
+        'span',
+        'room-rate',
+        '放行 ' + room.admittedPerMinute + ' 人/分钟 · ' + room.admittedPerMinute + ' admitted/min',
+      ),
+    );
+  }
+
+  async function pollRooms() {
+    const now = Date.now();
+    const due = provinceCodes.filter((code) => (roomDue.get(code) || 0) <= now);
+    await Promise.all(
+      due.map(async (code) => {
+        try {
+          const response = await fetch('/api/v1/queue/' + code, {
+            cache: 'no-store',
+            headers: { accept: 'application/json' },
+          });
+          // refused or shed (an opening's load): keep the last answer, ask again on the next round
+          if (!response.ok) return;
+          const room = await response.json();
+          if (!room || typeof room.waiting !== 'number' || typeof room.mode !== 'string') return;
+          rooms.set(code, room);
+          roomDue.set(code, now + (room.mode === 'off' ? ROOM_OFF_POLL_MS : ROOM_POLL_MS));
+          const p = main.querySelector('p.room[data-province="' + code + '"]');
+          if (p) applyRoom(p, room);
+        } catch (error) {
+          console.warn('dashboard: waiting room ' + code + ' unavailable', error);
+        }
+      }),
+    );
   }
 
   async function loadStructure() {
@@ -269,6 +325,8 @@
     }
     connect();
     setInterval(renderStaleness, 1_000);
+    void pollRooms();
+    setInterval(() => void pollRooms(), ROOM_POLL_MS);
     // provinces or campuses added by operators appear without a reload of the page
     setInterval(() => scheduleRestructure(0), STRUCTURE_REFRESH_MS);
   }

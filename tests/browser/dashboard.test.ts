@@ -10,12 +10,15 @@
  * reads 3/3 GREEN, 2/3 GREEN (more than half left), 1/3 YELLOW, then RED "无" (R21).
  * The dropped connection: the page's WebSocket goes through a Playwright route to the gateway, and
  * the test closes the page's side of it, as a server or a proxy dropping it would.
+ * The waiting room: an operator turns one on for '31' (opening in 10 minutes, so tickets taken now
+ * wait in PREQUEUE); the page shows that province's line and admission rate, and follows the line
+ * as it grows; provinces without a room show none.
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import type { Browser, Page, WebSocketRoute } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ARTIFACTS, HAS_CHROMIUM, launchChromium, NO_CHROMIUM } from '../support/browser.ts';
-import { startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { signUp, startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { registerCandidate, seedTestWorld, type TestWorld } from '../support/world.ts';
 
 const SCREENSHOT = `${ARTIFACTS}dashboard.png`;
@@ -128,5 +131,39 @@ describe('/dashboard in headless Chromium, seats reserved through the API', () =
     // the state sent on (re)subscribe carries the change made while it was away
     await expectColor(MAIN, 'CET4', 'GREEN', '499 / 500');
     await expectColor(SMALL, 'CET4', 'RED', '无');
+  });
+
+  it("shows a province's waiting room: its line and admission rate, followed as the line grows", async () => {
+    const opensAt = world.now + 10 * 60_000;
+    await gw.engine.setCalendar(
+      { provinceCode: '31', registrationOpensAt: opensAt, registrationClosesAt: opensAt + 10 * 86_400_000 },
+      world.now,
+    );
+    const set = await gw.http.admin('PUT', '/api/v1/admin/queue', [
+      { provinceCode: '31', mode: 'opening', preQueueMinutes: 30, passMinutes: 15, maxAdmitPerMinute: null },
+    ]);
+    expect(set.status).toBe(200);
+    const join = async () => {
+      const user = await signUp(gw.http);
+      const joined = await gw.http.post(
+        '/api/v1/queue/tickets',
+        { provinceCode: '31' },
+        { token: user.token },
+      );
+      expect([joined.status, joined.body.ticket?.state]).toEqual([201, 'PREQUEUE']);
+    };
+    await join();
+    await page.reload();
+    const line = page.locator('p.room[data-province="31"]');
+    await page.waitForSelector('p.room[data-province="31"][data-waiting="1"]', { timeout: 10_000 });
+    expect(await line.getAttribute('data-active')).toBe('true');
+    expect(await line.textContent()).toContain('排队 1 人');
+    expect(await line.textContent()).toContain('0 admitted/min');
+    // no room in '11': no line there
+    expect(await page.locator('p.room[data-province="11"]').isHidden()).toBe(true);
+
+    await join();
+    await page.waitForSelector('p.room[data-province="31"][data-waiting="2"]', { timeout: 10_000 });
+    expect(pageProblems).toEqual([]);
   });
 });

@@ -175,6 +175,43 @@ describe('the waiting room over HTTP', () => {
     mine.ws.close();
   });
 
+  it('operators see the line and the admission: /api/v1/admin/stats and /metrics', async () => {
+    await waitFor(
+      async () =>
+        (await gw.http.admin('GET', '/api/v1/admin/stats')).body.queue?.byProvince?.['11']?.targetActive > 0,
+      { message: "the keeper's first tick" },
+    );
+    const stats = (await gw.http.admin('GET', '/api/v1/admin/stats')).body;
+    expect(stats.queue.rooms).toBe(1);
+    expect(stats.queue.waiting).toBe(4);
+    expect(stats.queue.byProvince['11']).toMatchObject({
+      mode: 'opening',
+      phase: 'PRE',
+      active: true,
+      waiting: 4,
+      admitted: 0,
+      activeCandidates: 0,
+      targetActive: 50,
+    });
+    // every app thread reports its admission (THREADS=2), totals per class since it started
+    await waitFor(
+      async () => (await gw.http.admin('GET', '/api/v1/admin/stats')).body.admission.threads === 2,
+      {
+        message: 'both threads’ load reports',
+      },
+    );
+    const admission = (await gw.http.admin('GET', '/api/v1/admin/stats')).body.admission;
+    expect(admission.limit).toBeGreaterThanOrEqual(2 * 8);
+    expect(admission.health).toMatch(/^(up|down|hold)$/);
+    expect(admission.admitted.standard + admission.admitted.background).toBeGreaterThan(0);
+    expect(Object.keys(admission.shed).sort()).toEqual(['background', 'critical', 'standard']);
+
+    const metrics = (await gw.http.get('/metrics')).text;
+    expect(metrics).toContain('queue_waiting{province="11"} 4');
+    expect(metrics).toContain('queue_target_active{province="11"} 50');
+    expect(metrics).toMatch(/queue_admitted_per_minute\{province="11"\} 0/);
+  });
+
   it('a gateway restart loses no ticket', async () => {
     const before = await gw.http.get('/api/v1/queue/tickets/current?provinceCode=11', {
       token: people[2]!.user.token,
