@@ -104,7 +104,10 @@ export function gatewayView(
   return { threads: fresh.length, capacityPerSec: capacity, servedPerSec: served, health };
 }
 
-/** The next target of active candidates. */
+/**
+ * The next target of active candidates. `room.active`: the slots held right after the last tick's
+ * admissions (growth only when they were full: the target, not the line, held admission back).
+ */
 export function nextTargetActive(
   current: number,
   view: GatewayView,

@@ -72,6 +72,8 @@ export class QueueKeeper {
   readonly room: WaitingRoom;
   private readonly id = `${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   private readonly targets = new Map<string, number>();
+  /** Per room, the slots held right after the last tick's admissions. */
+  private readonly filled = new Map<string, number>();
   private readonly control: ControlOptions;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
@@ -115,8 +117,17 @@ export class QueueKeeper {
       if (!state || state.mode === 'off') continue;
       if (state.phase === 'DRAWING') await this.room.advanceDraw(provinceCode, now);
       const current = this.targets.get(provinceCode) ?? this.options.initialActive;
-      const slots = await this.engine.redis.zcard(this.engine.keys.province(provinceCode).queue.slots);
-      const target = nextTargetActive(current, view, { active: slots, waiting: state.waiting }, this.control);
+      // whether the target is what holds the line back: the slots were full right after the last
+      // tick's admissions (just before this tick, the candidates who finished since have freed some)
+      const filled =
+        this.filled.get(provinceCode) ??
+        (await this.engine.redis.zcard(this.engine.keys.province(provinceCode).queue.slots));
+      const target = nextTargetActive(
+        current,
+        view,
+        { active: filled, waiting: state.waiting },
+        this.control,
+      );
       this.targets.set(provinceCode, target);
       const cap = state.maxAdmitPerMinute === null ? 0 : state.maxAdmitPerMinute / 60;
       // at most an eighth of the target per tick: empty slots (the opening) fill over two seconds of
@@ -138,6 +149,7 @@ export class QueueKeeper {
         },
         now,
       );
+      this.filled.set(provinceCode, result.active);
       reports.push({ ...result, provinceCode, targetActive: target, health: view.health });
     }
     this.last = reports;

@@ -32,6 +32,9 @@ interface Watched {
   readonly sinks: Map<TicketSink, string>;
 }
 
+/** Watched tickets read and pushed per turn of the event loop. */
+const FLUSH_SLICE = 200;
+
 export interface QueueWatchOptions {
   readonly engine: Engine;
   readonly room: WaitingRoom;
@@ -48,6 +51,7 @@ export class QueueWatch {
   private readonly timers = new Map<string, ReturnType<typeof setTimeout>>();
   private readonly subscriber: Redis | Cluster;
   private started = false;
+  private closed = false;
 
   constructor(private readonly options: QueueWatchOptions) {
     this.subscriber = options.subscriber ?? options.engine.redis.duplicate();
@@ -74,6 +78,7 @@ export class QueueWatch {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     for (const timer of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
     try {
@@ -131,14 +136,21 @@ export class QueueWatch {
   }
 
   private schedule(provinceCode: string): void {
-    if (this.timers.has(provinceCode) || !this.byProvince.get(provinceCode)?.size) return;
+    if (this.closed || this.timers.has(provinceCode) || !this.byProvince.get(provinceCode)?.size) return;
     this.timers.set(
       provinceCode,
       setTimeout(() => {
-        this.timers.delete(provinceCode);
-        this.flush(provinceCode).catch((error: unknown) => {
-          this.options.log.warn({ err: error, provinceCode }, 'queue watch: push failed');
-        });
+        // the timer's entry stays until the flush ends (it spans several turns of the event loop), so
+        // that two flushes of one province never interleave and push an older view after a newer one
+        const counters = this.counters.get(provinceCode);
+        this.flush(provinceCode)
+          .catch((error: unknown) => {
+            this.options.log.warn({ err: error, provinceCode }, 'queue watch: push failed');
+          })
+          .finally(() => {
+            this.timers.delete(provinceCode);
+            if (this.counters.get(provinceCode) !== counters) this.schedule(provinceCode);
+          });
       }, this.options.coalesceMs),
     );
   }
@@ -149,30 +161,40 @@ export class QueueWatch {
     const counters = this.counters.get(provinceCode);
     if (ids.length === 0 || !counters) return;
     // a ticket the head has passed was admitted, a PREQUEUE one the draw has placed: read them again
-    const stale = ids.filter((id) => {
-      const record = this.watched.get(id)?.record;
-      return (
-        record !== undefined &&
-        ((record.state === 'W' && record.seq <= counters.head) ||
-          (record.state === 'P' && counters.drawn > 0))
-      );
-    });
-    const [fresh, now] = await Promise.all([
-      Promise.all(stale.map((id) => this.options.room.ticket(id))),
-      this.options.clock.now(),
-    ]);
-    fresh.forEach((record) => {
-      const entry = record && this.watched.get(record.ticketId);
-      if (entry) entry.record = record;
-    });
-    for (const id of ids) {
-      const entry = this.watched.get(id);
-      if (!entry) continue;
-      const json = this.message(entry.record, counters, now);
-      for (const [sink, last] of entry.sinks) {
-        if (last === json) continue;
-        entry.sinks.set(sink, json);
-        sink(json);
+    const stale = new Set(
+      ids.filter((id) => {
+        const record = this.watched.get(id)?.record;
+        return (
+          record !== undefined &&
+          ((record.state === 'W' && record.seq <= counters.head) ||
+            (record.state === 'P' && counters.drawn > 0))
+        );
+      }),
+    );
+    // read and push in slices, yielding between them: at the draw every watched ticket is stale at
+    // once (thousands per thread), and one long turn of the event loop would delay every request
+    // this thread is serving (P7)
+    for (let from = 0; from < ids.length; from += FLUSH_SLICE) {
+      if (from > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      const slice = ids.slice(from, from + FLUSH_SLICE);
+      const staleIds = slice.filter((id) => stale.has(id));
+      const [fresh, now] = await Promise.all([
+        Promise.all(staleIds.map((id) => this.options.room.ticket(id))),
+        this.options.clock.now(),
+      ]);
+      fresh.forEach((record) => {
+        const entry = record && this.watched.get(record.ticketId);
+        if (entry) entry.record = record;
+      });
+      for (const id of slice) {
+        const entry = this.watched.get(id);
+        if (!entry) continue;
+        const json = this.message(entry.record, counters, now);
+        for (const [sink, last] of entry.sinks) {
+          if (last === json) continue;
+          entry.sinks.set(sink, json);
+          sink(json);
+        }
       }
     }
   }

@@ -31,6 +31,8 @@ export interface TimelinePoint {
   readonly queued?: number;
   /** p99 of the answers the gateway served in this second (neither shed nor sent to the queue). */
   readonly admittedP99Ms?: number | null;
+  /** Admitted answers slower than 200 ms in this second, by step (absent when none). */
+  readonly slowAdmitted?: Readonly<Record<string, number>>;
   /** Latency of the requests answered in this second (null when none). */
   readonly p50Ms: number | null;
   readonly p90Ms: number | null;

@@ -19,6 +19,9 @@ const newHistogram = (): Histogram =>
  * the waiting room (403 QUEUE_PASS_REQUIRED), or a failure. "Admitted" (P7) is every answer the
  * gateway served: neither shed nor sent to the queue (nor a network error, which is no answer).
  */
+/** P7's bound on an admitted answer's p99 (ms). */
+const SLOW_ADMITTED_MS = 200;
+
 export type AnswerKind = 'ok' | 'refused' | 'shed' | 'queued' | 'failed';
 
 interface Second {
@@ -31,6 +34,8 @@ interface Second {
   latency: Histogram;
   /** Latency of the answers the gateway served (admitted, P7). */
   admitted: Histogram;
+  /** Admitted answers slower than P7's 200 ms, by step (which steps broke a second's p99). */
+  slow: Record<string, number> | null;
   queued: number;
   staleness: Histogram;
   writerLagEvents: number | null;
@@ -97,6 +102,7 @@ export class RunRecorder {
         inFlight: this.inFlight,
         latency: newHistogram(),
         admitted: newHistogram(),
+        slow: null,
         queued: 0,
         staleness: newHistogram(),
         writerLagEvents: null,
@@ -151,7 +157,10 @@ export class RunRecorder {
     } else if (kind === 'queued') {
       this.queued += 1;
       second.queued += 1;
-    } else if (label !== 'network') second.admitted.recordValue(us);
+    } else if (label !== 'network') {
+      second.admitted.recordValue(us);
+      if (latencyMs >= SLOW_ADMITTED_MS) (second.slow ??= {})[step] = (second.slow[step] ?? 0) + 1;
+    }
     if (kind === 'failed') {
       this.errors += 1;
       second.errors += 1;
@@ -197,6 +206,7 @@ export class RunRecorder {
         shed: s.shed,
         queued: s.queued,
         admittedP99Ms: s.admitted.totalCount > 0 ? summarise(s.admitted).p99Ms : null,
+        ...(s.slow ? { slowAdmitted: s.slow } : {}),
         p50Ms: latency?.p50Ms ?? null,
         p90Ms: latency?.p90Ms ?? null,
         p99Ms: latency?.p99Ms ?? null,
