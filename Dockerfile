@@ -8,7 +8,7 @@ FROM node:20-bookworm-slim
 
 WORKDIR /app
 
-# devDependencies are part of the install on purpose (NODE_ENV stays unset): `npm start` and the
+# devDependencies are part of the install on purpose (NODE_ENV is set only after it): `npm start` and the
 # scripts run TypeScript through tsx, a devDependency.
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund && npm cache clean --force
@@ -19,7 +19,11 @@ COPY . .
 # this directory's owner, so the unprivileged user can write it).
 RUN mkdir -p /fixtures && chown node:node /fixtures
 
-ENV HOST=0.0.0.0 \
+# production mode (issue 16 item 3): ID keys and ADMIN_TOKEN must be given, a Redis without AOF or
+# with an evicting policy is refused; docker-compose.yml turns TEST_MODE on for its load tests.
+# Set after `npm ci`, which would otherwise leave out tsx (a devDependency).
+ENV NODE_ENV=production \
+    HOST=0.0.0.0 \
     PORT=8080
 # 8080: the gateway; 8081 (PORT + 1): the payment-provider simulator in TEST_MODE
 EXPOSE 8080 8081

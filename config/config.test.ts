@@ -12,6 +12,7 @@ import {
   k6FixturesConfig,
   loadConfig,
   searchPath,
+  servingRefusals,
   storesFromEnv,
   systemNodeArgs,
 } from './index.ts';
@@ -122,6 +123,28 @@ describe('ID keys', () => {
       ID_ENCRYPTION_KEY: HEX_KEY,
     }).idKeys;
     expect(real).toEqual({ hmacKey: HEX_KEY, encryptionKey: HEX_KEY, development: false });
+  });
+
+  it('outside TEST_MODE the system refuses to serve with the development keys or a generated ADMIN_TOKEN (issue 16 item 3)', () => {
+    const keys = { ID_HMAC_KEY: HEX_KEY, ID_ENCRYPTION_KEY: HEX_KEY };
+    expect(servingRefusals(loadConfig({}))).toEqual([
+      'ID_HMAC_KEY and ID_ENCRYPTION_KEY must be set (the development keys are public)',
+      'ADMIN_TOKEN must be set',
+    ]);
+    expect(servingRefusals(loadConfig({ ...keys }))).toEqual(['ADMIN_TOKEN must be set']);
+    expect(servingRefusals(loadConfig({ ...keys, ADMIN_TOKEN: 'a'.repeat(20) }))).toEqual([]);
+    expect(servingRefusals(loadConfig({ TEST_MODE: '1' }))).toEqual([]);
+    // the development keys typed in by hand are still the development keys
+    const dev = loadConfig({ TEST_MODE: '1' }).idKeys;
+    const typedIn = {
+      ID_HMAC_KEY: dev.hmacKey,
+      ID_ENCRYPTION_KEY: dev.encryptionKey,
+      ADMIN_TOKEN: 'a'.repeat(20),
+    };
+    expect(servingRefusals(loadConfig(typedIn))).toEqual([
+      'ID_HMAC_KEY and ID_ENCRYPTION_KEY must be set (the development keys are public)',
+    ]);
+    expect(() => loadConfig({ ...typedIn, NODE_ENV: 'production' })).toThrow(/public development keys/);
   });
 
   it('32 bytes, as hex or base64; the development keys are fixed and distinct', () => {

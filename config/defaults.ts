@@ -14,6 +14,8 @@ export const DEFAULTS = {
   host: '0.0.0.0',
   namespace: 'cet',
   logLevel: 'info',
+  /** API.md "Running it": refuse a Redis that could lose or evict an acknowledged write. */
+  redisDurability: 'strict' as 'strict' | 'relaxed',
   maxBodyBytes: 16 * 1024,
   /** The most requests in flight per app thread: the adaptive limit's ceiling (or the limit, static). */
   maxInFlight: 4096,
@@ -49,6 +51,10 @@ export const DEFAULTS = {
     smsPerIpPerMinute: 120,
     reservePerAccountPerMinute: 60,
     registerPerIpPerMinute: 600,
+    // the eligibility query answers a school record for a name and an ID number: a person needs a
+    // few tries, a program guessing birth dates and counties needs thousands (issue 16 item 4)
+    lookupPerAccountPerMinute: 10,
+    lookupPerIpPerMinute: 600,
   },
   /** The payment secret in TEST_MODE (outside it, a random one unless PAYMENT_SECRET is set). */
   testModePaymentSecret: 'test-mode-payment-secret',

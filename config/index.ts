@@ -43,6 +43,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return validated(SystemSchema, draft);
 }
 
+/**
+ * Why this configuration must not serve candidates (API.md "Running it"; issue 16 item 3): outside
+ * TEST_MODE, the public development ID keys (anyone with the source decrypts the roster's ID
+ * numbers) or a generated ADMIN_TOKEN (printed to a log, different on every start and on every
+ * gateway). Empty when it may; `npm start` and the sweeper refuse to start otherwise.
+ */
+export function servingRefusals(config: Config): string[] {
+  if (config.testMode) return [];
+  const refusals: string[] = [];
+  if (config.idKeys.development) {
+    refusals.push('ID_HMAC_KEY and ID_ENCRYPTION_KEY must be set (the development keys are public)');
+  }
+  if (config.adminTokenGenerated) refusals.push('ADMIN_TOKEN must be set');
+  return refusals;
+}
+
 // ------------------------------------------------------------------------------ ID keys
 
 type IdKeySettings = Static<typeof IdKeysSchema>;
@@ -67,11 +83,15 @@ function developmentKeyHex(purpose: string): string {
 
 function resolvedIdKeys(draft: Draft<IdKeySettings>, allowDevelopmentKeys: boolean): IdKeySettings {
   if (draft.hmacKey !== undefined && draft.encryptionKey !== undefined) {
-    return {
-      hmacKey: keyHex(draft.hmacKey, 'ID_HMAC_KEY'),
-      encryptionKey: keyHex(draft.encryptionKey, 'ID_ENCRYPTION_KEY'),
-      development: false,
-    };
+    const hmacKey = keyHex(draft.hmacKey, 'ID_HMAC_KEY');
+    const encryptionKey = keyHex(draft.encryptionKey, 'ID_ENCRYPTION_KEY');
+    // the development keys typed in by hand are still the development keys: their phrases are public
+    const development =
+      hmacKey === developmentKeyHex('hmac') || encryptionKey === developmentKeyHex('encryption');
+    if (development && !allowDevelopmentKeys) {
+      throw new ConfigError('ID_HMAC_KEY / ID_ENCRYPTION_KEY are the public development keys');
+    }
+    return { hmacKey, encryptionKey, development };
   }
   if (!allowDevelopmentKeys) throw new ConfigError('ID_HMAC_KEY and ID_ENCRYPTION_KEY must be set');
   return {

@@ -82,9 +82,14 @@ export const SystemSchema = Type.Object(
     threads: int('THREADS', 1, 64, { shown: 'cores' }),
     testMode: flag('TEST_MODE', false),
     nodeEnv: text('NODE_ENV', { fallback: '' }),
-    adminToken: text('ADMIN_TOKEN', { shown: 'generated, printed once', minLength: 16 }),
+    adminToken: text('ADMIN_TOKEN', {
+      shown: 'TEST_MODE: generated, printed once; required outside it',
+      minLength: 16,
+    }),
     adminTokenGenerated: Type.Boolean(),
     redisUrl: redisUrl(),
+    /** `strict`: a Redis without AOF or with an evicting policy stops the start (API.md "Running it"). */
+    redisDurability: choice('REDIS_DURABILITY', ['strict', 'relaxed'], DEFAULTS.redisDurability),
     databaseUrl: databaseUrl(),
     namespace: text('KEY_NAMESPACE', { fallback: DEFAULTS.namespace, pattern: '^[A-Za-z0-9_.:-]+$' }),
     logLevel: choice(
@@ -152,6 +157,18 @@ export const SystemSchema = Type.Object(
         1,
         MAX,
         DEFAULTS.rateLimits.registerPerIpPerMinute,
+      ),
+      lookupPerAccountPerMinute: int(
+        'RATE_LOOKUP_PER_ACCOUNT_PER_MINUTE',
+        1,
+        MAX,
+        DEFAULTS.rateLimits.lookupPerAccountPerMinute,
+      ),
+      lookupPerIpPerMinute: int(
+        'RATE_LOOKUP_PER_IP_PER_MINUTE',
+        1,
+        MAX,
+        DEFAULTS.rateLimits.lookupPerIpPerMinute,
       ),
     }),
     paymentSecret: text('PAYMENT_SECRET', {

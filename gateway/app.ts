@@ -32,6 +32,9 @@ export function rateLimitRules(services: Services): Record<string, RateLimitRule
     register: { name: 'register', limit: limits.registerPerIpPerMinute, windowMs: minute, by: 'ip' },
     // per account, all its sessions together: counted in the session check's Redis call
     reserve: { name: 'reserve', limit: limits.reservePerAccountPerMinute, windowMs: minute, by: 'account' },
+    // the eligibility query (API.md: per account and per client address; issue 16 item 4)
+    lookup: { name: 'lookup', limit: limits.lookupPerAccountPerMinute, windowMs: minute, by: 'account' },
+    lookupIp: { name: 'lookupIp', limit: limits.lookupPerIpPerMinute, windowMs: minute, by: 'ip' },
   };
 }
 

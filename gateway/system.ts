@@ -8,12 +8,21 @@
  */
 import { hostname } from 'node:os';
 import { Redis } from 'ioredis';
-import { environmentWith, idKeysOf, loadConfig, type Config } from '../config/index.ts';
+import type { Logger } from 'pino';
+import {
+  ConfigError,
+  environmentWith,
+  idKeysOf,
+  loadConfig,
+  servingRefusals,
+  type Config,
+} from '../config/index.ts';
 import { migrate } from '../db/migrate.ts';
 import { createPool } from '../db/pool.ts';
 import { StreamWriter } from '../db/writer.ts';
 import { startStack, type Stack } from '../devstack/stack.ts';
 import { Engine } from '../engine/engine.ts';
+import { durabilityProblems, readDurability } from '../engine/redisDurability.ts';
 import { PROVINCE_CODES } from '../engine/provinces.ts';
 import { Sweeper } from '../engine/sweeper.ts';
 import { QueueKeeper } from '../engine/queueKeeper.ts';
@@ -30,8 +39,23 @@ export interface RunningSystem {
   readonly port: number;
   /** The payment-provider simulator (TEST_MODE only): payUrl points at it. */
   readonly paymentSimulator: { readonly port: number; readonly url: string } | null;
-  stop(): Promise<void>;
+  /**
+   * Stops every part at once, each within STOP_LIMIT_MS; then closes the connections, whatever
+   * the parts still stopping were doing (issue 16 item 16: on a dead Redis they wait for ever).
+   */
+  stop(): Promise<StopOutcome>;
 }
+
+export interface StopOutcome {
+  /** The parts still stopping at the time limit: abandoned (scripts/start.ts exits non-zero). */
+  readonly hung: readonly string[];
+}
+
+/**
+ * How long each part may take to stop. Above the writer's and the sweeper's own grace (5 s), below
+ * what an orchestrator waits between SIGTERM and SIGKILL (Kubernetes: 30 s).
+ */
+const STOP_LIMIT_MS = 10_000;
 
 /** Starts the whole system in this process; used by `npm start`, the demo and the tests. */
 export async function startSystem(
@@ -39,6 +63,10 @@ export async function startSystem(
   options: { dataDir?: string } = {},
 ): Promise<RunningSystem> {
   let config = loadConfig(environmentWith(overrides));
+  const refusals = servingRefusals(config);
+  if (refusals.length > 0) {
+    throw new ConfigError(`refusing to start outside TEST_MODE: ${refusals.join('; ')}`);
+  }
   const log = createLogger({ level: config.logLevel, name: 'start' });
   if (config.testMode) {
     log.warn(
@@ -59,6 +87,12 @@ export async function startSystem(
       databaseUrl: config.databaseUrl || stack.databaseUrl,
     };
     log.info({ dataDir: stack.dataDir }, 'private Redis / PostgreSQL started');
+  }
+  try {
+    await checkRedisDurability(config, log);
+  } catch (error) {
+    await stack?.stop();
+    throw error;
   }
   // the writer's lanes each hold a client for a transaction; the sweeper and migrations need one more
   const db = createPool(config.databaseUrl, { max: Math.max(4, config.writer.lanes + 2) });
@@ -123,21 +157,85 @@ export async function startSystem(
   });
   log.info({ port: gateway.port, threads: gateway.threads }, 'system started');
 
-  let stopping: Promise<void> | undefined;
+  let stopping: Promise<StopOutcome> | undefined;
   return {
     config,
     port: gateway.port,
     paymentSimulator: paymentSimulator ? { port: paymentSimulator.port, url: paymentSimulator.url } : null,
     stop: () =>
       (stopping ??= (async () => {
-        await paymentSimulator?.stop();
-        await gateway.stop();
-        await sweeper.stop();
-        await keeper.stop();
-        await writer.stop();
+        // at once, not one after the other: none waits for another, and one that hangs must not
+        // keep the others from stopping (the writer's batch in hand stays pending either way, I5)
+        const hung = await stopParts(log, {
+          'payment simulator': () => paymentSimulator?.stop(),
+          gateway: () => gateway.stop(),
+          sweeper: () => sweeper.stop(),
+          'queue keeper': () => keeper.stop(),
+          writer: () => writer.stop(),
+        });
+        if (hung.length > 0) log.error({ hung, limitMs: STOP_LIMIT_MS }, 'graceful stop timed out');
         redis.disconnect();
-        await db.end();
+        // pg's end() waits for the clients still checked out, which an abandoned part may hold
+        if (!(await settlesWithin(db.end(), 2_000))) log.error('PostgreSQL pool did not close; abandoned');
         await stack?.stop();
+        return { hung };
       })()),
   };
+}
+
+/** Runs every part's stop at once; returns the names of those not done within STOP_LIMIT_MS. */
+async function stopParts(
+  log: Logger,
+  parts: Record<string, () => Promise<unknown> | undefined>,
+): Promise<string[]> {
+  const done = await Promise.all(
+    Object.entries(parts).map(([name, stop]) =>
+      settlesWithin(
+        Promise.resolve()
+          .then(stop)
+          .catch((error: unknown) => log.error({ err: error, part: name }, 'stop failed')),
+        STOP_LIMIT_MS,
+      ),
+    ),
+  );
+  return Object.keys(parts).filter((_, index) => !done[index]);
+}
+
+/** Whether `work` settles within `ms`; past it, it goes on unawaited. */
+async function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<boolean>((resolve) => {
+    timer = setTimeout(resolve, ms, false);
+  });
+  try {
+    return await Promise.race([work.then(() => true), timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * API.md "Running it": a Redis that may lose (no AOF) or evict (an evicting policy) an
+ * acknowledged hold stops the start, unless REDIS_DURABILITY=relaxed says so explicitly (logged as
+ * an error at every start). In TEST_MODE it is a loud warning: tests and demos may point at a
+ * scratch Redis.
+ */
+async function checkRedisDurability(config: Config, log: Logger): Promise<void> {
+  const redis = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    const problems = durabilityProblems(await readDurability(redis));
+    if (problems.length === 0) return;
+    if (config.redisDurability === 'relaxed') {
+      log.error({ problems }, 'REDIS_DURABILITY=relaxed: acknowledged holds may be lost or evicted');
+    } else if (config.testMode) {
+      log.warn({ problems }, 'TEST_MODE: this Redis may lose or evict acknowledged holds');
+    } else {
+      throw new ConfigError(
+        `refusing a Redis that may lose acknowledged writes: ${problems.join('; ')} (REDIS_DURABILITY=relaxed to run anyway)`,
+      );
+    }
+  } finally {
+    redis.disconnect();
+  }
 }

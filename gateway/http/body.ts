@@ -87,6 +87,28 @@ function invalid(errors: unknown): ApiError {
   return new ApiError('VALIDATION_FAILED', { details: { errors } });
 }
 
+/**
+ * The JSON pointer of the first string (value or key) holding U+0000, or null. PostgreSQL's text
+ * cannot hold it, so such a value would fail deep in a handler as a 500 (issue 16 item 7); no
+ * field of this API has a use for it. Only walked when the raw text could hold one.
+ */
+export function nulField(value: unknown, path = ''): string | null {
+  if (typeof value === 'string') return value.includes('\0') ? path || '/' : null;
+  if (typeof value !== 'object' || value === null) return null;
+  for (const [key, item] of Object.entries(value)) {
+    const at = `${path}/${key.replaceAll('~', '~0').replaceAll('/', '~1')}`;
+    if (key.includes('\0')) return at;
+    const found = nulField(item, at);
+    if (found !== null) return found;
+  }
+  return null;
+}
+
+function refuseNul(value: unknown): void {
+  const field = nulField(value);
+  if (field !== null) throw invalid([{ field, problem: 'contains a NUL character' }]);
+}
+
 /** The parsed body and query, or 400 VALIDATION_FAILED naming what is wrong. */
 export function parseRequest(
   shape: RequestShape,
@@ -95,14 +117,18 @@ export function parseRequest(
 ): { body: unknown; query: Record<string, string> } {
   let body: unknown = undefined;
   if (shape.expectsBody && !shape.rawBody && (rawBody.length > 0 || shape.body)) {
+    const text = rawBody.toString('utf8');
     try {
-      body = JSON.parse(rawBody.toString('utf8'));
+      body = JSON.parse(text);
     } catch {
       throw invalid([{ field: '/', problem: 'body is not valid JSON' }]);
     }
+    // JSON carries a NUL only escaped: the walk runs for bodies that spell one
+    if (text.includes('\\u0000')) refuseNul(body);
     if (shape.body && !shape.body(body)) throw invalid(describeErrors(shape.body.errors));
   }
   const query = queryString === '' ? {} : Object.fromEntries(new URLSearchParams(queryString));
+  if (queryString.includes('%00')) refuseNul(query);
   if (shape.query && !shape.query(query)) throw invalid(describeErrors(shape.query.errors));
   return { body, query };
 }

@@ -176,16 +176,24 @@ export function registrationRoutes(services: Services): RouteDef[] {
       tags: ['registration'],
       auth: 'session',
       body: IdentityBody,
+      // a school record for a name and an ID number: guessing must be slow (issue 16 item 4)
+      rateLimits: ['lookup', 'lookupIp'],
       responses: {
         200: '{candidate (masked ID), eligibleSubjects, cet6Review: {offered, status}}',
         400: 'VALIDATION_FAILED, INVALID_ID_NUMBER, ID_TYPE_NOT_ACCEPTED',
         403: 'PHONE_NOT_BOUND, AGREEMENT_REQUIRED',
         404: 'CANDIDATE_NOT_FOUND',
+        409: 'CANDIDATE_ALREADY_BOUND (to another account: no candidate data)',
+        429: 'RATE_LIMITED',
       },
       handler: async (ctx) => {
         const accountId = ctx.accountId!;
         await requireReady(services, accountId);
         const answer = await lookupCandidate(services, ctx.body, await engine.review(accountId));
+        // API.md: a candidate bound to another account is shown to no one else (I2: one account each)
+        const { provinceCode, candidateId } = answer.candidate;
+        const bound = await engine.registration(provinceCode, candidateId);
+        if (bound !== null && bound.accountId !== accountId) throw new ApiError('CANDIDATE_ALREADY_BOUND');
         return ok({
           candidate: candidateBody(answer.candidate),
           eligibleSubjects: answer.eligibleSubjects,

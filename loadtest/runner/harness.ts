@@ -93,6 +93,7 @@ export async function runLoadtest(options: LoadtestOptions): Promise<LoadtestRun
       RATE_LOGIN_PER_IP_PER_MINUTE: '100000000',
       RATE_SMS_PER_IP_PER_MINUTE: '100000000',
       RATE_REGISTER_PER_IP_PER_MINUTE: '100000000',
+      RATE_LOOKUP_PER_IP_PER_MINUTE: '100000000',
     });
     say(`system under test ready at ${system.base} (${system.threads} app threads)`);
     let report: RunReport;

@@ -4,6 +4,7 @@
  * conventional baseline (scripts/baseline.ts under node:cluster, one worker per core). Each comes
  * with its own pre-seeded, bound sessions (one per request of the race) and its invariant check.
  */
+import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { Redis } from 'ioredis';
@@ -50,6 +51,9 @@ export async function startEngineTarget(options: TargetOptions): Promise<RaceTar
     KEY_NAMESPACE: NAMESPACE,
     TEST_MODE: '0',
     ADMIN_TOKEN: 'race-admin-token-0123456789',
+    // outside TEST_MODE the development keys are refused; the race's world holds no ID numbers
+    ID_HMAC_KEY: randomBytes(32).toString('hex'),
+    ID_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
     MAX_IN_FLIGHT: '100000',
     RATE_RESERVE_PER_ACCOUNT_PER_MINUTE: '1000000',
     ...options.env,

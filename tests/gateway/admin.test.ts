@@ -4,6 +4,7 @@
  * engine's Redis copy, per-row rejections, idempotent re-runs, the capacity rule, stats, and the
  * test-mode clock (404 outside test mode). Roster, CET4 scores and reviews: admin-records.test.ts.
  */
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPool, query, type Pool } from '../../db/pool.ts';
 import { bind, boundCandidate } from '../../engine/binding.ts';
@@ -546,7 +547,14 @@ describe('POST /api/v1/admin/clock (TEST_MODE)', () => {
   });
 
   it('does not exist outside test mode: 404 NOT_FOUND, whatever the token', async () => {
-    const prod = await startTestGateway({ TEST_MODE: '0' });
+    // outside TEST_MODE the development keys are refused (API.md "Running it")
+    const prod = await startTestGateway({
+      TEST_MODE: '0',
+      ID_HMAC_KEY: randomBytes(32).toString('hex'),
+      ID_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
+      // the run's Redis may be a scratch one (REDIS_URL): durability is tests/gateway/safe-defaults.test.ts's
+      REDIS_DURABILITY: 'relaxed',
+    });
     try {
       const set = await prod.http.admin('POST', '/api/v1/admin/clock', { nowMs: Date.now() + DAY_MS });
       expect([set.status, set.body.error.code]).toEqual([404, 'NOT_FOUND']);

@@ -12,6 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPool, execute, type Pool } from '../../db/pool.ts';
 import { makeResidentId } from '../../engine/idNumber.ts';
+import { AuthKeys } from '../../gateway/auth/keys.ts';
+import { Sessions } from '../../gateway/auth/sessions.ts';
 import { API_CODES, isApiCode } from '../../gateway/errors.ts';
 import { encodeNotification, NOTIFICATION_CONTENT_TYPE } from '../../gateway/payments/notification.ts';
 import {
@@ -23,7 +25,14 @@ import {
   type HttpAnswer,
   type TestGateway,
 } from '../support/gateway.ts';
-import { registeredCandidate, seedTestWorld, type CandidateSpec, type TestWorld } from '../support/world.ts';
+import {
+  HOUR_MS,
+  insertReadyAccounts,
+  registeredCandidate,
+  seedTestWorld,
+  type CandidateSpec,
+  type TestWorld,
+} from '../support/world.ts';
 
 // ../shared/API.md beside the repository (where CI lays it), unless API_MD says otherwise
 const API_MD = process.env.API_MD ?? fileURLToPath(new URL('../../../shared/API.md', import.meta.url));
@@ -72,7 +81,11 @@ let db: Pool;
 beforeAll(async () => {
   [gw, tight] = await Promise.all([
     startTestGateway(),
-    startTestGateway({ MAX_IN_FLIGHT: '1', RATE_SMS_PER_IP_PER_MINUTE: '1' }),
+    startTestGateway({
+      MAX_IN_FLIGHT: '1',
+      RATE_SMS_PER_IP_PER_MINUTE: '1',
+      RATE_LOOKUP_PER_IP_PER_MINUTE: '2',
+    }),
   ]);
   world = await seedTestWorld(gw);
   db = createPool(gw.databaseUrl, { max: 2, applicationName: 'tests:error-codes' });
@@ -397,6 +410,44 @@ describe('admission control (the tight gateway)', () => {
       expect(retryAfter).toBeGreaterThanOrEqual(1);
       expect(retryAfter).toBeLessThanOrEqual(60);
       expect(answer.body.error.details.rule).toBe('sms');
+    }
+  });
+});
+
+describe('the eligibility query per client address (issue 16 item 4)', () => {
+  it('429 RATE_LIMITED (rule lookupIp) past RATE_LOOKUP_PER_IP_PER_MINUTE, under the per-account limit', async () => {
+    const tightDb = createPool(tight.databaseUrl, { max: 1, applicationName: 'tests:error-codes-tight' });
+    try {
+      const [accountId] = await insertReadyAccounts(tightDb, 1, '196');
+      const sessions = new Sessions({
+        db: tightDb,
+        redis: tight.redis,
+        keys: new AuthKeys(tight.namespace),
+        lifetimeMs: HOUR_MS,
+      });
+      const { token } = await sessions.create(accountId!);
+      // limit 2 per fixed minute window: of five lookups in a row, at least one is over it even if a
+      // window boundary falls between two of them; the account's own limit (10) is not reached
+      const answers: HttpAnswer[] = [];
+      for (let i = 0; i < 5; i++) {
+        const idNumber = makeResidentId('110101', '2003-02-01', 200 + i);
+        answers.push(
+          await new HttpClient(tight.base).post(
+            '/api/v1/eligibility/query',
+            { idType: 'RESIDENT_ID', idNumber, name: '王芳' },
+            { token },
+          ),
+        );
+      }
+      const limited = answers.filter((answer) => answer.status === 429);
+      expect(limited.length).toBeGreaterThan(0);
+      expect(answers.filter((answer) => answer.status === 404).length).toBeGreaterThanOrEqual(2);
+      for (const answer of limited) {
+        saw(answer, 'RATE_LIMITED');
+        expect(answer.body.error.details.rule).toBe('lookupIp');
+      }
+    } finally {
+      await tightDb.end();
     }
   });
 });

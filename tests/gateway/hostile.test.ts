@@ -63,6 +63,8 @@ beforeAll(async () => {
     RATE_SMS_PER_IP_PER_MINUTE: HIGH,
     RATE_REGISTER_PER_IP_PER_MINUTE: HIGH,
     RATE_RESERVE_PER_ACCOUNT_PER_MINUTE: HIGH,
+    RATE_LOOKUP_PER_ACCOUNT_PER_MINUTE: HIGH,
+    RATE_LOOKUP_PER_IP_PER_MINUTE: HIGH,
     // the fuzzer's bursts are about answers to bad input, not admission (tests/gateway/overload.test.ts)
     ADMISSION_ADAPTIVE: '0',
   });
@@ -367,6 +369,50 @@ describe('hostile requests change nothing', () => {
       },
     );
     expect(await run(cases)).toEqual([]);
+    await expectNothingChangedSince(before);
+  });
+
+  it('a NUL character anywhere → 400 VALIDATION_FAILED naming the field, never a 500 from PostgreSQL (issue 16 item 7)', async () => {
+    const before = await settledState();
+    const nul = '\u0000';
+    const bodies: [string, unknown, string | null, string][] = [
+      ['/api/v1/accounts', { email: `x${nul}@example.com`, password: 'opening2026' }, null, '/email'],
+      ['/api/v1/accounts', { phone: `1380013${nul}800`, smsCode: '123456', password: 'x' }, null, '/phone'],
+      [
+        '/api/v1/sessions',
+        { login: `13800138000${nul}`, password: 'x', captchaId: 'c', captchaAnswer: 'abcd' },
+        null,
+        '/login',
+      ],
+      ['/api/v1/eligibility/query', { ...b.candidate.identity, name: `王${nul}芳` }, a.token, '/name'],
+      [
+        '/api/v1/registration',
+        { ...b.candidate.identity, idNumber: `${nul}1`, confirm: true },
+        a.token,
+        '/idNumber',
+      ],
+      ['/api/v1/cet6-review', { ticketNumber: `12${nul}`, confirm: true }, a.token, '/ticketNumber'],
+      ['/api/v1/sms-codes', { phone: '13800138000', [`x${nul}`]: 1 }, null, `/x${nul}`],
+    ];
+    const cases: Case[] = bodies.map(([path, body, token, field]) => ({
+      name: `POST ${path} with NUL in ${JSON.stringify(field)}`,
+      method: 'POST',
+      path,
+      options: raw(token ?? undefined, JSON.stringify(body)),
+      expect: [400, 'VALIDATION_FAILED'],
+    }));
+    expect(await run(cases)).toEqual([]);
+    const named = await gw.http.post(
+      '/api/v1/accounts',
+      undefined,
+      raw(undefined, JSON.stringify(bodies[0]![1])),
+    );
+    expect(named.body.error.details.errors).toEqual([
+      { field: '/email', problem: 'contains a NUL character' },
+    ]);
+    // a query string's %00 as well
+    const query = await gw.http.admin('GET', '/api/v1/admin/cet6-reviews?status=PENDING%00');
+    expect([query.status, query.body.error.code]).toEqual([400, 'VALIDATION_FAILED']);
     await expectNothingChangedSince(before);
   });
 

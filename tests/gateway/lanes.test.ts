@@ -28,6 +28,8 @@ beforeAll(async () => {
     LANE_KDF_DEADLINE_MS: String(KDF_DEADLINE_MS),
     LANE_ELIGIBILITY_DEADLINE_MS: String(ELIGIBILITY_DEADLINE_MS),
     RATE_LOGIN_PER_IP_PER_MINUTE: '100000',
+    // one account queries eligibility throughout the storm
+    RATE_LOOKUP_PER_ACCOUNT_PER_MINUTE: '100000',
     // the storm is about the lanes: admission lets it all through to them
     ADMISSION_ADAPTIVE: '0',
   });

@@ -297,6 +297,57 @@ describe('POST /api/v1/registration (R6, R7, R8)', () => {
     expect(firstView.body.registration.candidate.candidateId).toBe(candidate.candidateId);
   });
 
+  it('a candidate bound to another account is shown to no one else: 409 CANDIDATE_ALREADY_BOUND, no candidate data (issue 16 item 4)', async () => {
+    const [owner, stranger] = await Promise.all([signUp(gw.http), signUp(gw.http)]);
+    const candidate = await world.candidate({ eligibleSubjects: ['CET4'] });
+    const before = await gw.http.post(QUERY, candidate.identity, { token: stranger.token });
+    expect(before.status).toBe(200); // not bound yet: the record is shown (R3)
+    const saved = await gw.http.post(
+      REGISTRATION,
+      { ...candidate.identity, confirm: true },
+      { token: owner.token },
+    );
+    expect(saved.status).toBe(201);
+    const after = await gw.http.post(QUERY, candidate.identity, { token: stranger.token });
+    expect(statusAndCode(after)).toEqual([409, 'CANDIDATE_ALREADY_BOUND']);
+    expect(Object.keys(after.body)).toEqual(['error']);
+    for (const secret of [
+      candidate.candidateId,
+      candidate.name,
+      'S11A',
+      'C11A',
+      candidate.idNumber.slice(0, 6),
+    ]) {
+      expect(after.text).not.toContain(secret);
+    }
+    // the account it is bound to still gets the whole answer
+    const own = await gw.http.post(QUERY, candidate.identity, { token: owner.token });
+    expect(own.status).toBe(200);
+    expect(own.body.candidate).toEqual({ ...shown(candidate) });
+  });
+
+  it('the query is rate-limited per account: past 10 lookups in a minute, 429 RATE_LIMITED (rule lookup); another account is not held back', async () => {
+    const [guesser, other] = await Promise.all([signUp(gw.http), signUp(gw.http)]);
+    const candidate = await world.candidate();
+    // a program guessing birth dates: each guess is a lookup, found or not. 21 in a row: even if a
+    // fixed window's boundary falls between two of them, one window sees at least 11
+    const answers = [];
+    for (let i = 0; i < 21; i++) {
+      const idNumber = makeResidentId('110101', `2003-01-${String(i + 1).padStart(2, '0')}`, 100 + i);
+      answers.push(await gw.http.post(QUERY, { ...candidate.identity, idNumber }, { token: guesser.token }));
+    }
+    expect(answers.slice(0, 10).map((a) => a.status)).toEqual(Array(10).fill(404));
+    const limited = answers.filter((a) => a.status === 429);
+    expect(limited.length).toBeGreaterThanOrEqual(1);
+    expect(answers.filter((a) => a.status === 404).length).toBeLessThanOrEqual(20);
+    for (const answer of limited) {
+      expect(statusAndCode(answer)).toEqual([429, 'RATE_LIMITED']);
+      expect(answer.body.error.details.rule).toBe('lookup');
+      expect(Number(answer.headers.get('retry-after'))).toBeGreaterThan(0);
+    }
+    expect((await gw.http.post(QUERY, candidate.identity, { token: other.token })).status).toBe(200);
+  });
+
   it('R6/I2 under concurrency: of 8 accounts racing for a candidate, and of 4 candidates raced for by one account, one wins', async () => {
     const accounts = await Promise.all(Array.from({ length: 8 }, () => signUp(gw.http)));
     const contested = await world.candidate();
@@ -436,10 +487,10 @@ describe('object-level authorization of the registration', () => {
     );
     expect(statusAndCode(steal)).toEqual([409, 'CANDIDATE_ALREADY_BOUND']);
     expect(steal.text).not.toContain(a.user.accountId);
-    // knowing the identity shows the school record (R5), never A's registration or A's review
+    // knowing the identity of a bound candidate shows B nothing of it (API.md "Eligibility and binding")
     const lookup = await gw.http.post(QUERY, a.candidate.identity, { token: b.token });
-    expect(lookup.status).toBe(200);
-    expect(Object.keys(lookup.body).sort()).toEqual(['candidate', 'cet6Review', 'eligibleSubjects']);
+    expect(statusAndCode(lookup)).toEqual([409, 'CANDIDATE_ALREADY_BOUND']);
+    expect(lookup.text).not.toContain(a.candidate.candidateId);
 
     const cancel = await gw.http.delete('/api/v1/registration/written/CET4', { token: b.token });
     expect(statusAndCode(cancel)).toEqual([404, 'NO_REGISTRATION']);

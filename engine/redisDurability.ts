@@ -1,0 +1,55 @@
+/**
+ * What a Redis must promise before it holds acknowledged seats (API.md "Running it"; issue 16
+ * items 2 and 8). The engine answers a hold once its script ran: a Redis without the append-only
+ * file loses acknowledged holds on a restart, and one with an evicting `maxmemory-policy` may drop
+ * a seat counter or a record under memory pressure (an oversell, I1). Read with INFO, which
+ * managed Redis services allow where they rename or forbid CONFIG.
+ */
+import type { Redis } from 'ioredis';
+
+/** The fields of INFO this module reads (`INFO persistence` + `INFO memory`). */
+export interface RedisDurability {
+  readonly aofEnabled: boolean;
+  readonly maxmemoryPolicy: string;
+  readonly usedMemory: number;
+  /** 0: no limit. */
+  readonly maxmemory: number;
+}
+
+/** INFO's `key:value` lines as a map. */
+export function infoFields(text: string): Map<string, string> {
+  const fields = new Map<string, string>();
+  for (const line of text.split(/\r?\n/)) {
+    const colon = line.indexOf(':');
+    if (colon > 0 && !line.startsWith('#')) fields.set(line.slice(0, colon), line.slice(colon + 1).trim());
+  }
+  return fields;
+}
+
+export async function readDurability(redis: Redis): Promise<RedisDurability> {
+  const [persistence, memory] = await Promise.all([redis.info('persistence'), redis.info('memory')]);
+  const fields = new Map([...infoFields(persistence), ...infoFields(memory)]);
+  return {
+    aofEnabled: fields.get('aof_enabled') === '1',
+    maxmemoryPolicy: fields.get('maxmemory_policy') ?? 'unknown',
+    usedMemory: Number(fields.get('used_memory') ?? 0),
+    maxmemory: Number(fields.get('maxmemory') ?? 0),
+  };
+}
+
+/** Why this Redis may lose or evict an acknowledged write; empty when it may not. */
+export function durabilityProblems(state: RedisDurability): string[] {
+  const problems: string[] = [];
+  if (!state.aofEnabled) problems.push('appendonly is off: a restart loses acknowledged holds');
+  if (state.maxmemoryPolicy !== 'noeviction') {
+    problems.push(
+      `maxmemory-policy is ${state.maxmemoryPolicy}, not noeviction: Redis may evict seat counters and records`,
+    );
+  }
+  return problems;
+}
+
+/** How full Redis is against its `maxmemory` (0 without a limit): the alarm fires before `noeviction` refuses writes. */
+export function memoryUse(state: RedisDurability): number {
+  return state.maxmemory > 0 ? state.usedMemory / state.maxmemory : 0;
+}
