@@ -8,12 +8,15 @@
  *    redelivery changes nothing.
  *  - On start it re-reads its own pending entries; every `claimIntervalMs` it takes over entries
  *    idle for more than `claimIdleMs` from other (dead) consumers with XAUTOCLAIM.
- *  - Transient failures (SQLSTATE 08xxx, 40001, 40P01, 53xxx, 57P0x, 55P03, or no SQLSTATE at all:
- *    the connection is gone) are retried with exponential backoff for as long as it takes:
- *    PostgreSQL down means waiting, never losing. Anything else on a batch makes the writer apply
- *    that batch event by event, so a poison event is isolated: after `maxAttempts` it goes to the
- *    dead-letter stream `<ns>:{tag}:dead` (same hash tag as its stream) with the reason and is
- *    XACKed; the events behind it still land. Its event row is still stored in `events` when that
+ *  - An outage (db/pgErrors.ts: anything but bad data — no connection, read-only after a failover,
+ *    a revoked privilege, a missing table, too many connections, serialization …) is waited out
+ *    with exponential backoff for as long as it lasts, the entries left pending (issue 16 item 9,
+ *    I5): PostgreSQL down means waiting, never losing. It is reported once per episode (onError,
+ *    without PostgreSQL's `detail`) and shown in the stats (`outage`, `outages`); the writer
+ *    resumes by itself. Bad data (SQLSTATE class 22 or 23, a poison event) on a batch makes the
+ *    writer apply that batch event by event, so a poison event is isolated: after `maxAttempts`
+ *    it goes to the dead-letter stream `<ns>:{tag}:dead` (same hash tag as its stream) with the
+ *    reason and is XACKed; the events behind it still land. Its event row is still stored in `events` when that
  *    alone succeeds (field `stored` of the dead letter), so only the projection is missing, which
  *    reconcile reports and `--repair` rebuilds from Redis. An entry that cannot be decoded goes to
  *    the dead-letter stream at once.
@@ -30,14 +33,17 @@
  * Single-node Redis: one blocking XREADGROUP reads every stream. On Redis Cluster the streams of
  * different shards live on different nodes, and the read would have to be split per node.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { DEFAULTS } from '../config/defaults.ts';
 import { decodeEvent, type EngineEvent } from '../engine/events.ts';
 import { deadLetterStreamOf, KeySpace } from '../engine/keys.ts';
 import { WRITER_GROUP } from '../engine/outbox.ts';
+import { failureKind, outageOf } from './pgErrors.ts';
 import { pgErrorInfo, withTransaction, type Pool } from './pool.ts';
 import { insertEventsCopy, insertEventsReturning, type EventRow } from './sql/events.ts';
 import { MissingDependencyError, PoisonEventError, projectEvents } from './sql/projections.ts';
+import { settlesWithin } from '../engine/settle.ts';
 
 export interface WriterOptions {
   /** Outbox streams of one key space (engine/keys.ts `allStreams`). */
@@ -51,7 +57,7 @@ export interface WriterOptions {
   /** Entries of other consumers idle longer than this are claimed (XAUTOCLAIM). Default: config/defaults.ts. */
   readonly claimIdleMs?: number;
   readonly claimIntervalMs?: number;
-  /** Attempts of a failing event (non-transient error) before it is dead-lettered. Default: config/defaults.ts. */
+  /** Attempts of a failing event (bad data, not an outage) before it is dead-lettered. Default: config/defaults.ts. */
   readonly maxAttempts?: number;
   /** Concurrent transactions, streams spread over them. Needs as many pool clients. */
   readonly lanes?: number;
@@ -75,7 +81,10 @@ export interface WriterOptions {
   readonly retainMs?: number;
   /** Redis hash where each writer publishes its stats (field = consumer); default the streams' key space's `writerStats`. */
   readonly statsKey?: string;
+  /** A failed step; during a PostgreSQL outage only its first failure (a PostgresOutageError, db/pgErrors.ts). */
   readonly onError?: (error: unknown) => void;
+  /** PostgreSQL took the writer's writes again after an outage of `durationMs`. */
+  readonly onRecovered?: (outage: { readonly durationMs: number }) => void;
   readonly onDeadLetter?: (letter: DeadLetter) => void;
   /** Called after each COMMIT with the committed entries' stream ids (bench: lag). */
   readonly onCommitted?: (entryIds: readonly string[], committedAt: number) => void;
@@ -100,7 +109,16 @@ export interface WriterStats {
   /** Events left pending for a later delivery (missing dependency). */
   readonly deferred: number;
   readonly lastWriteAt: number;
+  /** Whether writes are waiting out a PostgreSQL outage right now (entries pending, nothing dead-lettered). */
+  readonly outage: boolean;
+  /** Outage episodes since start. */
+  readonly outages: number;
 }
+
+type Counter = { [K in keyof WriterStats]: WriterStats[K] extends number ? K : never }[keyof WriterStats];
+
+/** A write's result: done, or refused for bad data (an outage is waited out, never returned). */
+type Attempt<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: unknown };
 
 type StreamReply = [stream: string, entries: [id: string, fields: string[] | null][]][] | null;
 
@@ -110,27 +128,13 @@ interface Entry {
   readonly fields: string[];
 }
 
-const TRANSIENT_CODES = new Set([
-  '40001',
-  '40P01',
-  '55P03',
-  '57P01',
-  '57P02',
-  '57P03',
-  '57014',
-  '58000',
-  '58030',
-]);
-const TRANSIENT_CLASSES = ['08', '53'];
-
-/** Whether a failure may succeed when simply retried later (by SQLSTATE; no SQLSTATE: connection). */
+/**
+ * Whether a failure is waited out (an outage, db/pgErrors.ts) rather than counted towards the
+ * dead-letter stream: a poison event or a missing dependency is the event's own problem.
+ */
 export function isTransient(error: unknown): boolean {
   if (error instanceof PoisonEventError || error instanceof MissingDependencyError) return false;
-  const info = pgErrorInfo(error);
-  if (info) return TRANSIENT_CODES.has(info.code) || TRANSIENT_CLASSES.includes(info.code.slice(0, 2));
-  // a code-less error from pg/net: refused, reset, terminated, timeout; a bug in our code is not
-  if (error instanceof TypeError || error instanceof RangeError || error instanceof SyntaxError) return false;
-  return true;
+  return failureKind(error) === 'outage';
 }
 
 /** The dead-letter stream of an outbox stream (named in engine/keys.ts; exported here for its readers). */
@@ -138,7 +142,8 @@ export { deadLetterStreamOf };
 
 class Stopped extends Error {}
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+/** How long stop() waits for the batch in hand before abandoning it (it stays pending). */
+const STOP_GRACE_MS = 5_000;
 
 function compareIds(a: string, b: string): number {
   const [am, as] = a.split('-').map(BigInt) as [bigint, bigint];
@@ -170,7 +175,14 @@ export class StreamWriter {
     trimmed: 0,
     deferred: 0,
     lastWriteAt: 0,
+    outage: false,
+    outages: 0,
   };
+  /** Writes waiting out the current outage (one per lane at most); the episode ends when none is left. */
+  private waitingOutOutage = 0;
+  private outageSince = 0;
+  /** Aborted by stop(): backoff pauses end at once. */
+  private readonly halt = new AbortController();
   private readonly reader: Redis;
   private readonly laneReaders: Redis[] = [];
   private lastClaimAt = 0;
@@ -199,12 +211,17 @@ export class StreamWriter {
     return this.stats;
   }
 
-  private bump(change: Partial<Record<keyof WriterStats, number>>): void {
-    const next = { ...this.stats } as Record<keyof WriterStats, number>;
-    for (const [key, value] of Object.entries(change) as [keyof WriterStats, number][]) {
+  private bump(change: Partial<Record<Counter, number>>): void {
+    const next: Record<Counter, number> = { ...this.stats };
+    for (const [key, value] of Object.entries(change) as [Counter, number][]) {
       next[key] = key === 'lastWriteAt' ? value : next[key] + value;
     }
-    this.stats = next;
+    this.stats = { ...this.stats, ...next };
+  }
+
+  /** A backoff pause that stop() cuts short. */
+  private async pause(ms: number): Promise<void> {
+    await sleep(ms, undefined, { signal: this.halt.signal }).catch(() => undefined);
   }
 
   async ensureGroups(): Promise<void> {
@@ -354,20 +371,10 @@ export class StreamWriter {
     inGroup = true,
   ): Promise<Set<string>> {
     const deferred = new Set<string>();
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await this.commit(events);
-        return deferred;
-      } catch (error) {
-        this.bump({ errors: 1 });
-        this.options.onError?.(error);
-        if (!isTransient(error)) break;
-        if (this.stopped) throw new Stopped('writer stopped while retrying');
-        this.bump({ retries: 1 });
-        await sleep(this.backoff(attempt));
-      }
-    }
-    // isolate the failing event(s): one transaction per event
+    const batch = await this.outlast(() => this.commit(events));
+    if (batch.ok) return deferred;
+    this.options.onError?.(batch.error);
+    // bad data: isolate the failing event(s), one transaction per event
     const byId = new Map(entries.map((entry) => [`${entry.stream}|${entry.id}`, entry]));
     for (const event of events) {
       const entry = byId.get(`${event.stream}|${event.eventId.slice(event.eventId.indexOf('/') + 1)}`)!;
@@ -381,54 +388,95 @@ export class StreamWriter {
    * One event in its own transaction. A missing dependency (its creating event is held by another
    * consumer, e.g. a dead one whose entries are not claimed yet) is retried once, then deferred:
    * left pending, unacknowledged, so that XAUTOCLAIM delivers it again (in id order, after what it
-   * depends on) once idle; it is dead-lettered only after `maxDeliveries` deliveries. Anything else
-   * non-transient is dead-lettered after `maxAttempts`.
+   * depends on) once idle; it is dead-lettered only after `maxDeliveries` deliveries. Other bad data
+   * is dead-lettered after `maxAttempts`; an outage is waited out, however long, and never counts.
    */
   private async writeOne(
     event: EngineEvent,
     entry: Entry,
     inGroup: boolean,
   ): Promise<'written' | 'deferred' | 'dead'> {
-    let failures = 0;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await this.commit([event]);
-        return 'written';
-      } catch (error) {
-        this.bump({ errors: 1 });
-        if (isTransient(error)) {
-          if (this.stopped) throw new Stopped('writer stopped while retrying');
+    for (let failures = 1; ; failures++) {
+      const attempt = await this.outlast(() => this.commit([event]));
+      if (attempt.ok) return 'written';
+      const error = attempt.error;
+      if (error instanceof MissingDependencyError) {
+        if (failures < 2) {
           this.bump({ retries: 1 });
-          await sleep(this.backoff(attempt));
+          await this.pause(this.backoff(failures)); // another writer may be committing it right now
           continue;
         }
-        failures++;
-        if (error instanceof MissingDependencyError) {
-          if (failures < 2) {
-            this.bump({ retries: 1 });
-            await sleep(this.backoff(failures)); // another writer may be committing it right now
-            continue;
-          }
-          if (!inGroup) return 'deferred';
-          // worth waiting for only if an older entry of the stream is still pending with another
-          // consumer; otherwise what it depends on was dead-lettered or never existed
-          if (
-            (await this.olderPendingElsewhere(entry)) &&
-            (await this.deliveries(entry)) < (this.options.maxDeliveries ?? 3)
-          ) {
-            this.bump({ deferred: 1 });
-            return 'deferred';
-          }
-        } else if (!(error instanceof PoisonEventError) && failures < this.maxAttempts) {
-          this.bump({ retries: 1 });
-          await sleep(this.poisonBackoff(failures)); // a constraint error is retried briefly
-          continue;
+        if (!inGroup) return 'deferred';
+        // worth waiting for only if an older entry of the stream is still pending with another
+        // consumer; otherwise what it depends on was dead-lettered or never existed
+        if (
+          (await this.olderPendingElsewhere(entry)) &&
+          (await this.deliveries(entry)) < (this.options.maxDeliveries ?? 3)
+        ) {
+          this.bump({ deferred: 1 });
+          return 'deferred';
         }
-        const stored = await this.storeEventOnly(event);
-        await this.deadLetter(entry, reasonOf(error), failures, stored ? 'event' : 'none');
-        return 'dead';
+      } else if (!(error instanceof PoisonEventError) && failures < this.maxAttempts) {
+        this.bump({ retries: 1 });
+        await this.pause(this.poisonBackoff(failures)); // a constraint error is retried briefly
+        continue;
       }
+      const stored = await this.storeEventOnly(event);
+      await this.deadLetter(entry, reasonOf(error), failures, stored ? 'event' : 'none');
+      return 'dead';
     }
+  }
+
+  /**
+   * Runs `write` until it succeeds or PostgreSQL refuses its data; an outage (isTransient) is
+   * waited out with exponential backoff however long it lasts, so that what the writer holds stays
+   * pending instead of being dead-lettered (issue 16 item 9, I5). The first failure of an episode
+   * starts it (reported once, in the stats at once); the episode ends when PostgreSQL answers again
+   * every write that was waiting. Throws Stopped when the writer stops meanwhile.
+   */
+  private async outlast<T>(write: () => Promise<T>): Promise<Attempt<T>> {
+    let waiting = false;
+    let answered = false;
+    try {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const value = await write();
+          answered = true;
+          return { ok: true, value };
+        } catch (error) {
+          this.bump({ errors: 1 });
+          if (!isTransient(error)) {
+            answered = true;
+            return { ok: false, error };
+          }
+          if (!waiting) {
+            waiting = true;
+            this.outageBegins(error);
+          }
+          if (this.stopped) throw new Stopped('writer stopped during a PostgreSQL outage');
+          this.bump({ retries: 1 });
+          await this.pause(this.backoff(attempt));
+        }
+      }
+    } finally {
+      if (waiting) this.outageEnds(answered);
+    }
+  }
+
+  private outageBegins(error: unknown): void {
+    if (this.waitingOutOutage++ > 0) return;
+    this.outageSince = Date.now();
+    this.stats = { ...this.stats, outage: true, outages: this.stats.outages + 1 };
+    this.options.onError?.(outageOf(error));
+    // the housekeeping lane may be the one waiting: the stats would say nothing until it is over
+    this.publishStats().catch(() => undefined);
+  }
+
+  private outageEnds(answered: boolean): void {
+    if (--this.waitingOutOutage > 0) return;
+    this.stats = { ...this.stats, outage: false };
+    if (answered) this.options.onRecovered?.({ durationMs: Date.now() - this.outageSince });
+    this.publishStats().catch(() => undefined);
   }
 
   /**
@@ -436,24 +484,14 @@ export class StreamWriter {
    * lost; only its projection is, which the dead letter and reconcile report). True when stored.
    */
   private async storeEventOnly(event: EngineEvent): Promise<boolean> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await insertEventsReturning(this.db, [
-          {
-            eventId: event.eventId,
-            stream: event.stream,
-            type: event.type,
-            atMs: event.at,
-            data: event.data,
-          },
-        ]);
-        return true;
-      } catch (error) {
-        if (!isTransient(error)) return false;
-        if (this.stopped) throw new Stopped('writer stopped while retrying');
-        await sleep(this.backoff(attempt));
-      }
-    }
+    const row: EventRow = {
+      eventId: event.eventId,
+      stream: event.stream,
+      type: event.type,
+      atMs: event.at,
+      data: event.data,
+    };
+    return (await this.outlast(() => insertEventsReturning(this.db, [row]))).ok;
   }
 
   /** How many times the group delivered this entry (XPENDING … id id 1); Infinity when not pending. */
@@ -667,7 +705,7 @@ export class StreamWriter {
       // batch costs a transaction and its statements whatever its size)
       const linger = this.options.lingerMs ?? 50;
       if (linger > 0 && written !== undefined && written > 0 && written < this.batchSize && !this.stopped) {
-        await sleep(linger);
+        await this.pause(linger);
       }
     }
   }
@@ -680,14 +718,22 @@ export class StreamWriter {
       if (error instanceof Stopped) return undefined;
       this.bump({ errors: 1 });
       this.options.onError?.(error);
-      if (!this.stopped) await sleep(500);
+      if (!this.stopped) await this.pause(500);
       return undefined;
     }
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Stops after the batch in hand, waiting at most `graceMs` for it (issue 16 item 16): on a Redis
+   * that is gone a read or an acknowledgement waits for ever (the connections reconnect without
+   * limit), so past it the loop is abandoned and its readers disconnected. What it had read and not
+   * acknowledged stays pending and is delivered again, which changes nothing (I5). The connections
+   * given to the constructor are the caller's to close.
+   */
+  async stop(graceMs = STOP_GRACE_MS): Promise<void> {
     this.stopped = true;
-    await this.loop;
+    this.halt.abort();
+    await settlesWithin(this.loop, graceMs);
     this.reader.disconnect();
     for (const reader of this.laneReaders) reader.disconnect();
   }

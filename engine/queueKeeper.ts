@@ -17,6 +17,7 @@ import {
   type GatewayView,
   type ThreadLoad,
 } from './queueControl.ts';
+import { settlesWithin } from './settle.ts';
 
 export interface KeeperOptions {
   readonly intervalMs: number;
@@ -172,9 +173,14 @@ export class QueueKeeper {
     tick();
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Stops after the tick in hand, waiting at most `graceMs` for it: on a Redis that is gone its
+   * commands wait for ever. An abandoned tick is harmless: each transition is one script, and
+   * another keeper takes the room when the lease runs out.
+   */
+  async stop(graceMs = 5_000): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
-    await this.running;
+    await settlesWithin(this.running, graceMs);
   }
 }

@@ -7,6 +7,7 @@ import type { Engine } from './engine.ts';
 import { expireDue } from './expiry.ts';
 import { KeySpace } from './keys.ts';
 import { PROVINCE_CODES } from './provinces.ts';
+import { settlesWithin } from './settle.ts';
 
 export interface SweeperStats {
   readonly sweeps: number;
@@ -26,6 +27,9 @@ export interface SweeperOptions {
   /** Field under which this sweeper publishes its stats in Redis `<ns>:sweeper:stats` (default 'main'). */
   readonly name?: string;
 }
+
+/** How long stop() waits for the pass in hand. */
+const STOP_GRACE_MS = 5_000;
 
 /** Redis hash of the sweepers' stats (engine/keys.ts `sweeperStats`). */
 export const sweeperStatsKey = (namespace: string): string => new KeySpace(namespace).sweeperStats;
@@ -99,9 +103,14 @@ export class Sweeper {
     tick();
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Stops after the pass in hand, waiting at most `graceMs` for it (issue 16 item 16): on a Redis
+   * that is gone its commands wait for ever (the connection reconnects without limit). An abandoned
+   * pass is harmless: expireDue is idempotent, and the next sweeper does it again.
+   */
+  async stop(graceMs = STOP_GRACE_MS): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
-    await this.running;
+    await settlesWithin(this.running, graceMs);
   }
 }

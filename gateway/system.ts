@@ -33,6 +33,7 @@ import { localBaseUrl } from './payments/payLink.ts';
 import { startPaymentSimulator, type PaymentSimulator } from './payments/simulator.ts';
 import { startGateway } from './server.ts';
 import { clockKey } from './services.ts';
+import { settlesWithin } from '../engine/settle.ts';
 
 export interface RunningSystem {
   readonly config: Config;
@@ -148,6 +149,7 @@ export async function startSystem(
     streams: engine.keys.allStreams(PROVINCE_CODES),
     consumer: config.writer.consumer || `${hostname()}-${process.pid}`,
     onError: (error) => log.error({ err: error }, 'writer batch failed'),
+    onRecovered: (outage) => log.info(outage, 'PostgreSQL outage over: the writer resumed'),
     onDeadLetter: (letter) => log.error(letter, 'event dead-lettered'),
   });
   if (config.startWriter) writer.start();
@@ -199,19 +201,6 @@ async function stopParts(
     ),
   );
   return Object.keys(parts).filter((_, index) => !done[index]);
-}
-
-/** Whether `work` settles within `ms`; past it, it goes on unawaited. */
-async function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<boolean>((resolve) => {
-    timer = setTimeout(resolve, ms, false);
-  });
-  try {
-    return await Promise.race([work.then(() => true), timedOut]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /**

@@ -14,7 +14,7 @@ import { startStack, type Stack } from '../../devstack/stack.ts';
 import { renderReportHtml } from '../report/html.ts';
 import type { RunReport } from '../report/types.ts';
 import { runSurge, type SurgeOptions } from './run.ts';
-import { spawnSystem } from './system.ts';
+import { ONE_ADDRESS_LIMITS, spawnSystem } from './system.ts';
 
 /** The surge's settings that do not depend on the system under test. */
 export type HarnessSurgeOptions = Omit<
@@ -88,12 +88,7 @@ export async function runLoadtest(options: LoadtestOptions): Promise<LoadtestRun
       THREADS: String(options.threads),
       POOL_THREADS: String(options.surge.poolThreads),
       PAYMENT_SIMULATOR_PORT: '0',
-      // every simulated candidate comes from 127.0.0.1: per-IP limits would throttle the whole
-      // province as one client; per-account limits stay as configured (bots meet them)
-      RATE_LOGIN_PER_IP_PER_MINUTE: '100000000',
-      RATE_SMS_PER_IP_PER_MINUTE: '100000000',
-      RATE_REGISTER_PER_IP_PER_MINUTE: '100000000',
-      RATE_LOOKUP_PER_IP_PER_MINUTE: '100000000',
+      ...ONE_ADDRESS_LIMITS,
     });
     say(`system under test ready at ${system.base} (${system.threads} app threads)`);
     let report: RunReport;

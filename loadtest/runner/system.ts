@@ -9,6 +9,18 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { environmentWith, systemNodeArgs } from '../../config/index.ts';
 import { freePort } from '../../devstack/ports.ts';
 
+/**
+ * Every simulated candidate of one load generator comes from one address (127.0.0.1, or the
+ * generator's host): per-address limits would throttle a whole province as one client. These lift
+ * them; per-account limits stay as configured (the bots of the surge meet them).
+ */
+export const ONE_ADDRESS_LIMITS: Readonly<NodeJS.ProcessEnv> = {
+  RATE_LOGIN_PER_IP_PER_MINUTE: '100000000',
+  RATE_SMS_PER_IP_PER_MINUTE: '100000000',
+  RATE_REGISTER_PER_IP_PER_MINUTE: '100000000',
+  RATE_LOOKUP_PER_IP_PER_MINUTE: '100000000',
+};
+
 export interface SpawnedSystem {
   readonly base: string;
   readonly port: number;

@@ -282,9 +282,10 @@ async function bindRef(n: number) {
 describe('writer housekeeping', () => {
   it('classifies failures by SQLSTATE', () => {
     const pgError = (code: string) => Object.assign(new DatabaseError('x', 1, 'error'), { code });
-    for (const code of ['40001', '40P01', '57P01', '08006', '08001', '53300', '55P03'])
+    // a missing table is an outage to wait out (a migration not applied yet), never a dead letter
+    for (const code of ['40001', '40P01', '57P01', '08006', '08001', '53300', '55P03', '42P01'])
       expect(isTransient(pgError(code)), code).toBe(true);
-    for (const code of ['23505', '23503', '23502', '22P02', '42P01'])
+    for (const code of ['23505', '23503', '23502', '22P02'])
       expect(isTransient(pgError(code)), code).toBe(false);
     expect(isTransient(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }))).toBe(
       true,

@@ -5,7 +5,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { SurgeOptions } from '../../loadtest/runner/run.ts';
-import { spawnSystem, type SpawnedSystem, type SpawnOptions } from '../../loadtest/runner/system.ts';
+import {
+  ONE_ADDRESS_LIMITS,
+  spawnSystem,
+  type SpawnedSystem,
+  type SpawnOptions,
+} from '../../loadtest/runner/system.ts';
 import { redisUrl } from './env.ts';
 import { freshDatabase, type FreshDatabase } from './pg.ts';
 
@@ -32,9 +37,7 @@ export async function startSurgeTarget(
       ADMIN_TOKEN: adminToken,
       THREADS: '2',
       PAYMENT_SIMULATOR_PORT: '0',
-      RATE_LOGIN_PER_IP_PER_MINUTE: '100000000',
-      RATE_SMS_PER_IP_PER_MINUTE: '100000000',
-      RATE_REGISTER_PER_IP_PER_MINUTE: '100000000',
+      ...ONE_ADDRESS_LIMITS,
       ...env,
     },
     spawnOptions,
