@@ -17,6 +17,11 @@ export const DEFAULTS = {
   /** API.md "Running it": refuse a Redis that could lose or evict an acknowledged write. */
   redisDurability: 'strict' as 'strict' | 'relaxed',
   maxBodyBytes: 16 * 1024,
+  /**
+   * Proxies whose X-Forwarded-For is believed (comma-separated addresses or CIDRs): none, so the
+   * socket's address is the client (gateway/http/clientAddress.ts; issue 16 item 10).
+   */
+  trustedProxies: '',
   /** The most requests in flight per app thread: the adaptive limit's ceiling (or the limit, static). */
   maxInFlight: 4096,
   admission: {
@@ -40,6 +45,12 @@ export const DEFAULTS = {
     roster: { threads: 1, deadlineMs: 30_000, maxQueue: 512 },
   },
   sessionTtlMs: 2 * HOUR_MS,
+  /** Live sessions per account: a new login revokes the oldest beyond it (gateway/auth/sessions.ts). */
+  maxLiveSessionsPerAccount: 20,
+  /** How long an Idempotency-Key's answer is kept: a success a day, a refusal (4xx) minutes. */
+  idempotency: { retainMs: 24 * HOUR_MS, refusalRetainMs: 10 * MINUTE_MS },
+  /** GET /readyz fails from this share of Redis's maxmemory: with noeviction a full Redis refuses every write. */
+  redisMemoryAlarmRatio: 0.9,
   /** R22: how long a held subject waits for payment. */
   holdMs: 12 * HOUR_MS,
   /** R8: how long a saved registration may stay without any subject. */
@@ -55,6 +66,12 @@ export const DEFAULTS = {
     // few tries, a program guessing birth dates and counties needs thousands (issue 16 item 4)
     lookupPerAccountPerMinute: 10,
     lookupPerIpPerMinute: 600,
+    // every other state-changing candidate call (agreement, phone, logout, registration,
+    // cancellations, CET6 review, queue tickets) shares one allowance per account, far above a
+    // person's (who makes each about once) and far below a script's (issue 16 item 2)
+    writesPerAccountPerMinute: 60,
+    // payment orders: each is kept in Redis, and a person opens one or two
+    ordersPerAccountPerMinute: 10,
   },
   /** The payment secret in TEST_MODE (outside it, a random one unless PAYMENT_SECRET is set). */
   testModePaymentSecret: 'test-mode-payment-secret',

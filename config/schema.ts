@@ -98,6 +98,11 @@ export const SystemSchema = Type.Object(
       DEFAULTS.logLevel,
     ),
     maxBodyBytes: int('MAX_BODY_BYTES', 256, 16 * 1024 * 1024, DEFAULTS.maxBodyBytes),
+    /** Addresses / CIDRs whose X-Forwarded-For is believed; each entry is checked at start (gateway/http/clientAddress.ts). */
+    trustedProxies: text('TRUSTED_PROXIES', {
+      fallback: DEFAULTS.trustedProxies,
+      pattern: '^[0-9A-Fa-f:.,/ ]*$',
+    }),
     /** The most requests in flight per app thread: the adaptive limit's ceiling (or the limit, static). */
     maxInFlight: int('MAX_IN_FLIGHT', 1, MAX, DEFAULTS.maxInFlight),
     /** Adaptive admission (gateway/admission): a latency-driven limit per app thread. */
@@ -169,6 +174,18 @@ export const SystemSchema = Type.Object(
         1,
         MAX,
         DEFAULTS.rateLimits.lookupPerIpPerMinute,
+      ),
+      writesPerAccountPerMinute: int(
+        'RATE_WRITES_PER_ACCOUNT_PER_MINUTE',
+        1,
+        MAX,
+        DEFAULTS.rateLimits.writesPerAccountPerMinute,
+      ),
+      ordersPerAccountPerMinute: int(
+        'RATE_ORDERS_PER_ACCOUNT_PER_MINUTE',
+        1,
+        MAX,
+        DEFAULTS.rateLimits.ordersPerAccountPerMinute,
       ),
     }),
     paymentSecret: text('PAYMENT_SECRET', {

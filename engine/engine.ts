@@ -75,6 +75,11 @@ export type WrittenHoldInput = CandidateRef & {
   eligible: boolean;
   fee: number;
   now: number;
+  /**
+   * REL4: a tag of the request's Idempotency-Key and body, kept with the hold; a retry with the
+   * same tag answers the hold it made, even when the stored answer was lost. Absent: none.
+   */
+  requestTag?: string;
 };
 
 type Answer =
@@ -228,6 +233,7 @@ export class Engine {
         due.member,
         due.score,
         this.queueIdleMs,
+        input.requestTag ?? '',
         ...SAME_LEVEL[input.subject],
       ],
     };
@@ -252,7 +258,14 @@ export class Engine {
 
   /** R18–R22: hold an oral seat at a campus of the candidate's province. */
   async reserveOral(
-    input: CandidateRef & { subject: OralSubject; campusId: string; fee: number; now: number },
+    input: CandidateRef & {
+      subject: OralSubject;
+      campusId: string;
+      fee: number;
+      now: number;
+      /** As WrittenHoldInput's. */
+      requestTag?: string;
+    },
   ) {
     const keys = this.keys.province(input.provinceCode);
     const payBy = input.now + this.holdMs;
@@ -287,6 +300,7 @@ export class Engine {
         due.member,
         due.score,
         this.queueIdleMs,
+        input.requestTag ?? '',
       ],
     );
     return this.holdOutcome(answer, [
@@ -307,13 +321,15 @@ export class Engine {
   private holdOutcome<C extends EngineCode>(
     answer: Answer,
     allowed: readonly C[],
-  ): Outcome<{ item: ItemView; remaining: number; capacity: number }, C> {
+  ): Outcome<{ item: ItemView; remaining: number; capacity: number; replayed?: true }, C> {
     if (!answer.ok) return this.refusal(answer, allowed);
     return {
       ok: true,
       item: decodeItem(String(answer.subject), answer.item),
       remaining: Number(answer.remaining),
       capacity: Number(answer.capacity),
+      // REL4: the hold this request's tag made before (its first answer was lost)
+      ...(answer.replayed === 1 ? { replayed: true as const } : {}),
     };
   }
 

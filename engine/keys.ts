@@ -324,6 +324,14 @@ export class AuthKeys {
   }
 
   /**
+   * The sorted set of an account's live sessions (token hash → creation time), beside their cache
+   * entries under the account's hash tag: the per-account session quota (issue 16 item 2).
+   */
+  liveSessions(accountId: string): string {
+    return `${this.namespace}:auth:sessions:${accountHashTag(accountId)}`;
+  }
+
+  /**
    * The cache entry of a session whose token does not name its account (issued before tokens did;
    * honoured until it expires): the token hash is its hash tag.
    */

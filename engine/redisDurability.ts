@@ -50,6 +50,15 @@ export function durabilityProblems(state: RedisDurability): string[] {
 }
 
 /** How full Redis is against its `maxmemory` (0 without a limit): the alarm fires before `noeviction` refuses writes. */
-export function memoryUse(state: RedisDurability): number {
+export function memoryUse(state: Pick<RedisDurability, 'usedMemory' | 'maxmemory'>): number {
   return state.maxmemory > 0 ? state.usedMemory / state.maxmemory : 0;
+}
+
+/** `memoryUse` from `INFO memory` alone: GET /readyz's alarm and the `redis_memory_used_ratio` gauge. */
+export async function readMemoryUse(redis: Redis): Promise<number> {
+  const fields = infoFields(await redis.info('memory'));
+  return memoryUse({
+    usedMemory: Number(fields.get('used_memory') ?? 0),
+    maxmemory: Number(fields.get('maxmemory') ?? 0),
+  });
 }

@@ -8,6 +8,7 @@ import { hostname } from 'node:os';
 import { threadId } from 'node:worker_threads';
 import { Admission } from './admission/admission.ts';
 import { LoadReporter } from './admission/report.ts';
+import { trustProxies, TrustedProxies } from './http/clientAddress.ts';
 import { mountNotFound, mountRoutes } from './http/mount.ts';
 import { IdempotencyStore } from './http/idempotency.ts';
 import { RateLimiter, type RateLimitRule } from './http/rateLimit.ts';
@@ -35,6 +36,10 @@ export function rateLimitRules(services: Services): Record<string, RateLimitRule
     // the eligibility query (API.md: per account and per client address; issue 16 item 4)
     lookup: { name: 'lookup', limit: limits.lookupPerAccountPerMinute, windowMs: minute, by: 'account' },
     lookupIp: { name: 'lookupIp', limit: limits.lookupPerIpPerMinute, windowMs: minute, by: 'ip' },
+    // every other state-changing candidate route shares one allowance per account, and payment
+    // orders (each kept in Redis) have a smaller one: no session grows Redis at will (issue 16 item 2)
+    writes: { name: 'writes', limit: limits.writesPerAccountPerMinute, windowMs: minute, by: 'account' },
+    orders: { name: 'orders', limit: limits.ordersPerAccountPerMinute, windowMs: minute, by: 'account' },
   };
 }
 
@@ -42,6 +47,8 @@ export function createGatewayApp(services: Services, options: RouteOptions = {})
   const uws = loadNativeUws();
   const app = uws.App();
   const { config } = services;
+  // one app per thread: the client address of every request of this thread (mount.ts readRequest)
+  trustProxies(TrustedProxies.parse(config.trustedProxies));
   const hub = new SeatHub({
     app,
     engine: services.engine,

@@ -1,10 +1,12 @@
 /**
  * The gateway's logger: structured JSON (pino) with personal data and secrets redacted by field
  * name wherever they appear (ID numbers, names, phones, emails, passwords, codes, tokens). Callers
- * log ids and outcomes only; redaction is the safety net.
+ * log ids and outcomes only; redaction is the safety net. Errors go through gateway/logRedaction.ts
+ * (an allowlist of their fields, personal data scrubbed from message and stack).
  */
 import { pino, type Logger } from 'pino';
 import { REDACT_PATHS } from './auth/log.ts';
+import { LOG_SERIALIZERS } from './logRedaction.ts';
 
 const IDENTITY_FIELDS = ['idNumber', 'name', 'ticketNumber'];
 
@@ -22,6 +24,8 @@ export function createLogger(
     base: { component: options.name ?? 'gateway' },
     level: options.level ?? 'info',
     redact: { paths: GATEWAY_REDACT_PATHS, censor: '[redacted]' },
+    // errors by value: what ioredis and pg attach to them (arguments, detail) never reaches a line
+    serializers: LOG_SERIALIZERS,
   };
   return options.destination === undefined ? pino(config) : pino(config, options.destination);
 }

@@ -49,11 +49,136 @@ export class GatewayMetrics {
     help: 'Connected dashboard WebSockets (this thread)',
     registers: [this.registry],
   });
+  /** Sets `redisMemoryUsedRatio` from Redis at each collection (gateway/routes/ops.ts); never rejects. */
+  readRedisMemory: (() => Promise<void>) | undefined;
+  /** The one Redis's fill: every thread reads it, the merge keeps the highest (issue 16 item 2). */
+  readonly redisMemoryUsedRatio: Gauge = new Gauge({
+    name: 'redis_memory_used_ratio',
+    help: 'Redis used_memory / maxmemory (0: no maxmemory); GET /readyz fails from 0.9',
+    aggregator: 'max',
+    registers: [this.registry],
+    collect: () => this.readRedisMemory?.(),
+  });
 
   constructor(options: { defaultMetrics?: boolean; labels?: Record<string, string> } = {}) {
     if (options.labels) this.registry.setDefaultLabels(options.labels);
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
   }
+}
+
+// ------------------------------------------------------------------ merging the threads (main process)
+
+/**
+ * How long the merge waits for one thread's registry (issue 16 item 13): a thread that died or is
+ * stuck must not hang /metrics (and keep the asking request's admission slot) for ever.
+ */
+export const METRICS_THREAD_WAIT_MS = 2_000;
+
+/** What one collection brought back. */
+export interface CollectedParts {
+  /** Each answering thread's registry (prom-client's getMetricsAsJSON). */
+  readonly parts: object[];
+  /** Threads whose registry is not in `parts` (dead, or not answering within the wait). */
+  readonly missing: number;
+}
+
+interface OpenCollection<T> {
+  readonly waiting: Set<T>;
+  readonly parts: object[];
+  readonly total: number;
+  readonly done: (collected: CollectedParts) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+/**
+ * The main thread's side of /metrics: asks every live app thread for its registry and collects
+ * the answers, each collection ending when all have answered, when those still awaited have
+ * exited (`gone`), or after `waitMs`, whichever comes first. It never rejects and never waits
+ * longer than `waitMs`. `T` is a thread's handle (a Worker; a fake in tests).
+ */
+export class MetricsCollector<T> {
+  private nextId = 1;
+  private readonly open = new Map<number, OpenCollection<T>>();
+
+  constructor(
+    /** Sends thread `thread` the request for collection `id`; it answers through `part`. */
+    private readonly ask: (thread: T, id: number) => void,
+    private readonly waitMs = METRICS_THREAD_WAIT_MS,
+  ) {}
+
+  /** Collects from `live` threads; `total` threads should exist (the dead ones count as missing). */
+  collect(live: Iterable<T>, total: number): Promise<CollectedParts> {
+    return new Promise((resolve) => {
+      const id = this.nextId++;
+      const waiting = new Set(live);
+      const timer = setTimeout(() => this.finish(id), this.waitMs);
+      timer.unref?.();
+      this.open.set(id, { waiting, parts: [], total, done: resolve, timer });
+      for (const thread of [...waiting]) {
+        try {
+          this.ask(thread, id);
+        } catch {
+          waiting.delete(thread); // a thread that cannot be asked (exited) is missing
+        }
+      }
+      if (waiting.size === 0) this.finish(id);
+    });
+  }
+
+  /** Thread `thread`'s registry for collection `id` (late or unknown answers are dropped). */
+  part(thread: T, id: number, metrics: object): void {
+    const collection = this.open.get(id);
+    if (!collection?.waiting.delete(thread)) return;
+    collection.parts.push(metrics);
+    if (collection.waiting.size === 0) this.finish(id);
+  }
+
+  /** Thread `thread` exited: no collection waits for it any more. */
+  gone(thread: T): void {
+    for (const [id, collection] of this.open) {
+      if (collection.waiting.delete(thread) && collection.waiting.size === 0) this.finish(id);
+    }
+  }
+
+  /** Collections not ended yet. */
+  get pending(): number {
+    return this.open.size;
+  }
+
+  private finish(id: number): void {
+    const collection = this.open.get(id);
+    if (!collection) return;
+    this.open.delete(id);
+    clearTimeout(collection.timer);
+    collection.done({
+      parts: collection.parts,
+      missing: Math.max(0, collection.total - collection.parts.length),
+    });
+  }
+}
+
+/** `work`'s value, or `fallback` when it rejects or takes longer than `ms`. */
+export async function valueWithin<V>(work: Promise<V>, ms: number, fallback: V): Promise<V> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      work.catch(() => fallback),
+      new Promise<V>((resolve) => {
+        timer = setTimeout(resolve, ms, fallback);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Prometheus text of the app threads: how many serve the port, and how many the merge lacks. */
+export function threadMetricsText(threads: number, missing: number): string {
+  return (
+    `# HELP gateway_threads App threads serving the port\n# TYPE gateway_threads gauge\ngateway_threads ${threads}\n` +
+    '# HELP metrics_threads_missing App threads whose metrics are not in this answer (dead, or no answer within 2 s)\n' +
+    `# TYPE metrics_threads_missing gauge\nmetrics_threads_missing ${missing}\n`
+  );
 }
 
 // ------------------------------------------------------------------ persistence (main process)

@@ -17,13 +17,24 @@ import { Redis } from 'ioredis';
 import { KeySpace } from '../engine/keys.ts';
 import { PROVINCE_CODES } from '../engine/provinces.ts';
 import { DrivenClock, systemClock } from './clock.ts';
-import { persistenceMetricsText, readPersistenceGauges, readRoomGauges, roomMetricsText } from './metrics.ts';
+import {
+  METRICS_THREAD_WAIT_MS,
+  MetricsCollector,
+  persistenceMetricsText,
+  readPersistenceGauges,
+  readRoomGauges,
+  roomMetricsText,
+  threadMetricsText,
+  valueWithin,
+} from './metrics.ts';
 import { clockKey } from './services.ts';
 
 export interface RunningGateway {
   readonly port: number;
   readonly threads: number;
   readonly pool: WorkerPool;
+  /** The app threads, for diagnostics and tests (a test silences one to see /metrics do without it). */
+  readonly appThreads: readonly Worker[];
   stop(graceMs?: number): Promise<void>;
 }
 
@@ -68,10 +79,11 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
   const threadConfig: Config = { ...config, port };
   const pool = new WorkerPool({ lanes: config.lanes });
   const workers: Worker[] = [];
-  let nextCollection = 1;
-  const collections = new Map<number, { parts: object[]; requester: Worker; requestId: number }>();
-
-  const broadcast = (message: ToThread) => workers.forEach((worker) => worker.postMessage(message));
+  /** The threads not exited: a collection asks only them, and a stop waits only for them. */
+  const live = new Set<Worker>();
+  const collector = new MetricsCollector<Worker>((worker, id) =>
+    worker.postMessage({ type: 'collect-metrics', id } satisfies ToThread),
+  );
   // writer and sweeper gauges for /metrics, read from Redis (they may run in other processes)
   let metricsRedis: Redis | undefined;
   const keys = new KeySpace(config.namespace);
@@ -95,6 +107,27 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     }
   };
 
+  /**
+   * Answers thread `requester`'s /metrics request (issue 16 item 13): the live threads' registries
+   * merged, a thread that has not answered within METRICS_THREAD_WAIT_MS counted in
+   * metrics_threads_missing, the lanes, and the persistence gauges (bounded the same way). It
+   * always answers while the requester lives, so the request ends and gives its admission slot back.
+   */
+  const answerMetrics = async (requester: Worker, requestId: number): Promise<void> => {
+    const persistence = valueWithin(persistenceText(), METRICS_THREAD_WAIT_MS, '');
+    const { parts, missing } = await collector.collect(live, workers.length);
+    let text = '';
+    try {
+      text = `${await AggregatorRegistry.aggregate(parts).metrics()}\n`;
+    } catch (error) {
+      log.warn({ err: error }, "merging the threads' metrics failed");
+    }
+    text += `${laneMetricsText(pool)}${threadMetricsText(workers.length, missing)}${await persistence}`;
+    if (live.has(requester)) {
+      requester.postMessage({ type: 'metrics-text', id: requestId, text } satisfies ToThread);
+    }
+  };
+
   const ready = Array.from({ length: config.threads }, (_, index) => {
     const { port1, port2 } = new MessageChannel();
     servePool(pool, port1);
@@ -109,26 +142,18 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
       resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
     });
     workers.push(worker);
+    live.add(worker);
+    worker.once('exit', () => {
+      live.delete(worker);
+      collector.gone(worker);
+    });
     worker.on('message', (message: FromThread) => {
       if (message.type === 'metrics-request') {
-        const id = nextCollection++;
-        collections.set(id, { parts: [], requester: worker, requestId: message.id });
-        broadcast({ type: 'collect-metrics', id });
+        answerMetrics(worker, message.id).catch((error: unknown) =>
+          log.warn({ err: error }, 'metrics answer failed'),
+        );
       } else if (message.type === 'metrics-part') {
-        const collection = collections.get(message.id);
-        if (!collection) return;
-        collection.parts.push(message.metrics as object);
-        if (collection.parts.length === workers.length) {
-          collections.delete(message.id);
-          const merged = AggregatorRegistry.aggregate(collection.parts);
-          void Promise.all([merged.metrics(), persistenceText()]).then(([text, persistence]) =>
-            collection.requester.postMessage({
-              type: 'metrics-text',
-              id: collection.requestId,
-              text: `${text}\n${laneMetricsText(pool)}# HELP gateway_threads App threads serving the port\n# TYPE gateway_threads gauge\ngateway_threads ${workers.length}\n${persistence}`,
-            } satisfies ToThread),
-          );
-        }
+        collector.part(worker, message.id, message.metrics as object);
       }
     });
     worker.on('error', (error) => log.error({ err: error, thread: index }, 'gateway thread crashed'));
@@ -148,8 +173,9 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
   });
 
   const stop = async (graceMs = 10_000): Promise<void> => {
+    // a thread that already exited would never say so again
     await Promise.all(
-      workers.map(
+      [...live].map(
         (worker) =>
           new Promise<void>((resolve) => {
             const timer = setTimeout(() => void worker.terminate().then(() => resolve()), graceMs + 5_000);
@@ -172,5 +198,5 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     throw error;
   }
   log.info({ port, threads: config.threads, poolThreads: pool.threads }, 'gateway ready');
-  return { port, threads: config.threads, pool, stop };
+  return { port, threads: config.threads, pool, appThreads: workers, stop };
 }

@@ -29,8 +29,10 @@ import { QueueKeeper } from '../engine/queueKeeper.ts';
 import { sealKeyFrom } from '../engine/queueDraw.ts';
 import { DrivenClock, systemClock } from './clock.ts';
 import { createLogger } from './log.ts';
+import { scrubPersonalData } from './logRedaction.ts';
 import { localBaseUrl } from './payments/payLink.ts';
 import { startPaymentSimulator, type PaymentSimulator } from './payments/simulator.ts';
+import { TrustedProxies } from './http/clientAddress.ts';
 import { startGateway } from './server.ts';
 import { clockKey } from './services.ts';
 import { settlesWithin } from '../engine/settle.ts';
@@ -68,6 +70,8 @@ export async function startSystem(
   if (refusals.length > 0) {
     throw new ConfigError(`refusing to start outside TEST_MODE: ${refusals.join('; ')}`);
   }
+  // checked here, before any thread starts, so that a bad entry stops the start with its name
+  TrustedProxies.parse(config.trustedProxies);
   const log = createLogger({ level: config.logLevel, name: 'start' });
   if (config.testMode) {
     log.warn(
@@ -148,9 +152,12 @@ export async function startSystem(
     ...config.writer,
     streams: engine.keys.allStreams(PROVINCE_CODES),
     consumer: config.writer.consumer || `${hostname()}-${process.pid}`,
+    // `err` goes through gateway/logRedaction.ts (never pg's detail, where or parameters); a dead
+    // letter's reason is an error's message, scrubbed the same way
     onError: (error) => log.error({ err: error }, 'writer batch failed'),
     onRecovered: (outage) => log.info(outage, 'PostgreSQL outage over: the writer resumed'),
-    onDeadLetter: (letter) => log.error(letter, 'event dead-lettered'),
+    onDeadLetter: (letter) =>
+      log.error({ ...letter, reason: scrubPersonalData(letter.reason) }, 'event dead-lettered'),
   });
   if (config.startWriter) writer.start();
   paymentSimulator?.connect({

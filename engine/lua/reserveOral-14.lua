@@ -5,8 +5,8 @@
   KEYS[11] queue room  KEYS[12] queue tickets  KEYS[13] queue accounts  KEYS[14] queue slots
   ARGV[1] candidateId  ARGV[2] accountId  ARGV[3] oral subject  ARGV[4] the written subject it needs
   ARGV[5] campusId  ARGV[6] fee  ARGV[7] now  ARGV[8] payBy  ARGV[9] due bucket member  ARGV[10] score
-  ARGV[11] queue idle ms
-  Returns ok {item = {...}, remaining, capacity}
+  ARGV[11] queue idle ms  ARGV[12] request tag (reserveWritten's ARGV[11]: REL4)
+  Returns ok {item = {...}, remaining, capacity, replayed?}
        or NO_REGISTRATION | REGISTRATION_NOT_OPEN | REGISTRATION_CLOSED
         | QUEUE_PASS_REQUIRED {ticketId?, ticket?, room} (the province's waiting room is active) | ALREADY_REGISTERED
         | WRITTEN_REQUIRED (R18; also when the written hold is past its pay-by) | CAMPUS_NOT_FOUND | EXTERNAL_ORAL_NOT_ALLOWED (R19)
@@ -21,6 +21,7 @@ local nowText = ARGV[7]
 local now, payBy, bucketMember, bucketScore = tonumber(nowText), tonumber(ARGV[8]), ARGV[9], ARGV[10]
 local roomKey, ticketsKey, queueAccountsKey, slotsKey = KEYS[11], KEYS[12], KEYS[13], KEYS[14]
 local idleMs = tonumber(ARGV[11])
+local requestTag = ARGV[12] or ''
 
 --@include result
 --@include record
@@ -32,6 +33,11 @@ local idleMs = tonumber(ARGV[11])
 
 local rec = loadRecord(registrationsKey, candidateId)
 if rec == nil or rec.a ~= accountId then return refuse(CODE.NO_REGISTRATION) end
+local replayed = heldByRequest(rec, subject, requestTag)
+if replayed then
+  local used, capacity = seatCounts(capacityKey, usedKey, replayed[I_CAMPUS], subject)
+  return ok({ subject = subject, item = replayed, remaining = capacity - used, capacity = capacity, replayed = 1 })
+end
 
 local closed = windowRefusal(calendarKey, now)
 if closed then return refuse(closed) end
@@ -67,6 +73,7 @@ if refusal then return refuse(refusal) end
 
 local holdId = redis.call('INCR', sequenceKey)
 local item = { 'O', campusId, 'H', now, payBy, holdId, fee, requiredWritten, 0 }
+if requestTag ~= '' then item[I_TAG] = requestTag end
 rec.i[subject] = item
 rec.e = 0
 saveRecord(registrationsKey, rec)

@@ -7,8 +7,10 @@
   ARGV[1] candidateId  ARGV[2] accountId  ARGV[3] subject  ARGV[4] eligible "1"|"0"  ARGV[5] fee
   ARGV[6] now  ARGV[7] payBy  ARGV[8] due bucket member  ARGV[9] its score
   ARGV[10] queue idle ms (how long a pass holder's slot lasts after this write)
-  ARGV[11..] the other written subjects of the same level (R16)
-  Returns ok {item = {...}, remaining, capacity}
+  ARGV[11] request tag ('' without an Idempotency-Key): kept in the item; a request with the tag of
+           the item's own answers that item again (REL4), whatever changed since
+  ARGV[12..] the other written subjects of the same level (R16)
+  Returns ok {item = {...}, remaining, capacity, replayed?}
        or NO_REGISTRATION | REGISTRATION_NOT_OPEN | REGISTRATION_CLOSED
         | QUEUE_PASS_REQUIRED {ticketId?, ticket?, room} (the province's waiting room is active)
         | NOT_ELIGIBLE | ALREADY_REGISTERED | SAME_LEVEL_TAKEN {subject} | SUBJECT_NOT_OFFERED | SOLD_OUT
@@ -21,6 +23,7 @@ local nowText = ARGV[6]
 local now, payBy, bucketMember, bucketScore = tonumber(nowText), tonumber(ARGV[7]), ARGV[8], ARGV[9]
 local roomKey, ticketsKey, queueAccountsKey, slotsKey = KEYS[10], KEYS[11], KEYS[12], KEYS[13]
 local idleMs = tonumber(ARGV[10])
+local requestTag = ARGV[11]
 
 --@include result
 --@include record
@@ -32,6 +35,11 @@ local idleMs = tonumber(ARGV[10])
 
 local rec = loadRecord(registrationsKey, candidateId)
 if rec == nil or rec.a ~= accountId then return refuse(CODE.NO_REGISTRATION) end
+local replayed = heldByRequest(rec, subject, requestTag)
+if replayed then
+  local used, capacity = seatCounts(capacityKey, usedKey, replayed[I_CAMPUS], subject)
+  return ok({ subject = subject, item = replayed, remaining = capacity - used, capacity = capacity, replayed = 1 })
+end
 
 local closed = windowRefusal(calendarKey, now)
 if closed then return refuse(closed) end
@@ -40,7 +48,7 @@ if noPass then return refuse(CODE.QUEUE_PASS_REQUIRED, noPass) end
 
 if eligible ~= '1' then return refuse(CODE.NOT_ELIGIBLE) end
 if isLive(rec.i[subject]) then return refuse(CODE.ALREADY_REGISTERED) end
-for n = 11, #ARGV do
+for n = 12, #ARGV do
   if isLive(rec.i[ARGV[n]]) then return refuse(CODE.SAME_LEVEL_TAKEN, { subject = ARGV[n] }) end
 end
 
@@ -50,6 +58,7 @@ if refusal then return refuse(refusal) end
 
 local holdId = redis.call('INCR', sequenceKey)
 local item = { 'W', campusId, 'H', now, payBy, holdId, fee, '', 0 }
+if requestTag ~= '' then item[I_TAG] = requestTag end
 rec.i[subject] = item
 rec.e = 0
 saveRecord(registrationsKey, rec)

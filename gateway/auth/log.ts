@@ -4,6 +4,7 @@
  * Callers still log ids and outcomes only; redaction is the safety net, not the plan.
  */
 import { pino, type Logger } from 'pino';
+import { LOG_SERIALIZERS } from '../logRedaction.ts';
 
 /** Field names that may hold personal data or secrets, at the top level and one level down. */
 const SENSITIVE = [
@@ -30,6 +31,7 @@ export function createAuthLogger(
     name: 'auth',
     level: options.level ?? 'info',
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    serializers: LOG_SERIALIZERS,
   };
   return options.destination === undefined ? pino(config) : pino(config, options.destination);
 }

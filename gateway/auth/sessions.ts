@@ -13,6 +13,14 @@
  * Logout revokes the row and turns the cache entry into a revocation marker for the rest of the
  * lifetime; a re-cache after a miss uses SET NX, so it can never overwrite that marker (a logout
  * racing a cache refill cannot resurrect the session). Time comes from `now` so tests can drive it.
+ *
+ * An account keeps at most `maxLivePerAccount` live sessions (DEFAULTS.maxLiveSessionsPerAccount;
+ * issue 16 item 2): each account's live sessions are listed by creation time in a sorted set under
+ * its hash tag, and a new session revokes the oldest beyond the quota, never itself nor one created
+ * at the same moment (concurrent logins of the owner do not lock each other out). A session revoked
+ * so is revoked in PostgreSQL first, then its cache entry becomes a revocation marker for a minute
+ * only, long enough to outlast a racing refill: then PostgreSQL answers for it (revoked, not cached),
+ * so the quota bounds what an account keeps in Redis, not only what it may use.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
@@ -29,6 +37,8 @@ const TOKEN_FORMAT = /^([1-9][0-9]{0,18})\.[A-Za-z0-9_-]{43}$/;
 const LEGACY_TOKEN_FORMAT = /^[A-Za-z0-9_-]{43}$/;
 const ACCOUNT_ID = /^[1-9][0-9]{0,18}$/;
 const REVOKED = 'revoked';
+/** How long the cache remembers a session revoked by the quota (a refill in flight takes milliseconds). */
+const QUOTA_REVOKED_MARKER_MS = 60_000;
 
 export interface Session {
   readonly token: string;
@@ -43,6 +53,8 @@ export interface SessionsOptions {
   readonly keys?: AuthKeys;
   /** Session lifetime (default SESSION_TTL_MS's, config/defaults.ts). */
   readonly lifetimeMs?: number;
+  /** Live sessions an account may hold; a new one revokes the oldest beyond (default DEFAULTS.maxLiveSessionsPerAccount). */
+  readonly maxLivePerAccount?: number;
   readonly now?: () => number;
 }
 
@@ -76,6 +88,7 @@ export class Sessions {
   private readonly keys: AuthKeys;
   private readonly now: () => number;
   readonly lifetimeMs: number;
+  readonly maxLivePerAccount: number;
 
   constructor(options: SessionsOptions) {
     this.db = options.db;
@@ -83,9 +96,13 @@ export class Sessions {
     this.keys = options.keys ?? new AuthKeys();
     this.now = options.now ?? Date.now;
     this.lifetimeMs = options.lifetimeMs ?? DEFAULTS.sessionTtlMs;
+    this.maxLivePerAccount = options.maxLivePerAccount ?? DEFAULTS.maxLiveSessionsPerAccount;
     AUTH_SCRIPTS.define(this.redis);
     if (!Number.isInteger(this.lifetimeMs) || this.lifetimeMs < 1_000) {
       throw new Error('session lifetime must be a whole number of milliseconds, at least 1000');
+    }
+    if (!Number.isInteger(this.maxLivePerAccount) || this.maxLivePerAccount < 1) {
+      throw new Error('the live sessions per account must be a whole number, at least 1');
     }
   }
 
@@ -122,8 +139,66 @@ export class Sessions {
       refs.forEach((ref, i) => pipeline.set(ref.key, `${accountIds[i]}:${expiresAt}`, 'PX', this.lifetimeMs));
       await pipeline.exec();
     }
+    await this.keepQuota(accountIds, refs, createdAt);
     const expires = new Date(expiresAt).toISOString();
     return tokens.map((token, i) => ({ token, accountId: accountIds[i]!, expiresAt: expires }));
+  }
+
+  /** The sorted set of an account's live sessions (engine/keys.ts `liveSessions`). */
+  private liveKey(accountId: string): string {
+    return this.keys.liveSessions(accountId);
+  }
+
+  /**
+   * Lists the new sessions with their accounts' live ones and revokes, per account, the oldest
+   * beyond the quota: only sessions created before `createdAt`, never one of these.
+   */
+  private async keepQuota(accountIds: readonly string[], refs: readonly TokenRef[], createdAt: number) {
+    const created = new Map<string, Set<string>>();
+    refs.forEach((ref, i) => {
+      const own = created.get(accountIds[i]!) ?? new Set<string>();
+      own.add(ref.hash.toString('hex'));
+      created.set(accountIds[i]!, own);
+    });
+    const pipeline = this.redis.pipeline();
+    for (const [accountId, own] of created) {
+      const key = this.liveKey(accountId);
+      pipeline.zadd(key, ...[...own].flatMap((hex) => [createdAt, hex]));
+      pipeline.zremrangebyscore(key, '-inf', createdAt - this.lifetimeMs);
+      pipeline.pexpire(key, this.lifetimeMs);
+      pipeline.zrange(key, 0, -1, 'WITHSCORES');
+    }
+    const answers = (await pipeline.exec()) ?? [];
+    const revoked: { accountId: string; hex: string }[] = [];
+    [...created].forEach(([accountId, own], i) => {
+      const [error, listed] = answers[4 * i + 3] ?? [null, []];
+      if (error) throw error;
+      const flat = listed as string[];
+      let excess = flat.length / 2 - this.maxLivePerAccount;
+      // oldest first; a session as new as these is never revoked by them
+      for (let j = 0; j < flat.length && excess > 0; j += 2) {
+        if (Number(flat[j + 1]) >= createdAt) break;
+        if (own.has(flat[j]!)) continue;
+        revoked.push({ accountId, hex: flat[j]! });
+        excess -= 1;
+      }
+    });
+    if (revoked.length > 0) await this.revokeForQuota(revoked);
+  }
+
+  /** PostgreSQL first, then a short-lived marker: a refill racing this cannot revive the session. */
+  private async revokeForQuota(sessions: readonly { accountId: string; hex: string }[]): Promise<void> {
+    await execute(
+      this.db,
+      `UPDATE sessions SET revoked_at = coalesce(revoked_at, $2) WHERE token_hash = ANY($1::bytea[])`,
+      [sessions.map((session) => Buffer.from(session.hex, 'hex')), new Date(this.now())],
+    );
+    const pipeline = this.redis.pipeline();
+    for (const { accountId, hex } of sessions) {
+      pipeline.set(this.keys.session(accountId, hex), REVOKED, 'PX', QUOTA_REVOKED_MARKER_MS);
+      pipeline.zrem(this.liveKey(accountId), hex);
+    }
+    await pipeline.exec();
   }
 
   /** The Redis cache entry of a token's session (tests, tools); null for a malformed token. */
@@ -238,5 +313,7 @@ export class Sessions {
     } else {
       await this.redis.del(ref.key);
     }
+    // its place under the account's quota is free
+    if (ref.accountId !== null) await this.redis.zrem(this.liveKey(ref.accountId), ref.hash.toString('hex'));
   }
 }

@@ -1,8 +1,9 @@
 /**
  * The body steps of the pipeline (gateway/http/mount.ts): reading it, counted in `onData` against
- * the limit (413 past it; chunks copied, uWS reuses their memory), dropping it (a shed request
- * keeps its connection), and parsing + validating it and the query with the route's compiled
- * schemas (400 VALIDATION_FAILED). Every path ends: a request never waits for ever.
+ * the limit (413 past it; chunks copied, uWS reuses their memory) and within a deadline (400 past
+ * it), before the request takes an admission slot (a slow upload holds memory, never a slot: issue
+ * 16 item 6), and parsing + validating it and the query with the route's compiled schemas (400
+ * VALIDATION_FAILED). Every path ends: a request never waits for ever.
  */
 import type { ValidateFunction } from 'ajv';
 import type { HttpResponse } from 'uWebSockets.js';
@@ -11,14 +12,66 @@ import type { ResponseState } from './reply.ts';
 import { describeErrors } from './schemas.ts';
 
 /**
- * The body, counted against the limit. A client that goes away before its last chunk rejects the
- * promise (uWS calls onData no more): a request must never wait for ever, holding its admission slot.
+ * How long a body may take to arrive, from its request's headers: this much, plus its declared
+ * length at BODY_MIN_BYTES_PER_MS (an 8 MB roster upload gets two more minutes). A client slower
+ * than that is refused (400, the connection closed), so a dawdling upload holds its buffer and
+ * connection for a bounded time; it never holds an admission slot (the slot is taken after it).
+ */
+export const BODY_DEADLINE_MS = 10_000;
+export const BODY_MIN_BYTES_PER_MS = 64;
+
+/** The deadline of a body of `declared` bytes (0: unknown, the route's `limit` is assumed). */
+export function bodyDeadlineMs(declared: number, limit: number): number {
+  return (
+    BODY_DEADLINE_MS + Math.ceil((declared > 0 ? Math.min(declared, limit) : limit) / BODY_MIN_BYTES_PER_MS)
+  );
+}
+
+/**
+ * Bodies still arriving and when each is due, checked by one timer per thread (not one per
+ * request: almost every body is whole by the end of its request's first callback).
+ */
+const arriving = new Map<() => void, number>();
+let sweeper: NodeJS.Timeout | undefined;
+const SWEEP_EVERY_MS = 250;
+
+function sweepLateBodies(): void {
+  const now = performance.now();
+  for (const [expire, due] of arriving) {
+    if (now >= due) {
+      arriving.delete(expire);
+      expire();
+    }
+  }
+  if (arriving.size === 0 && sweeper !== undefined) {
+    clearInterval(sweeper);
+    sweeper = undefined;
+  }
+}
+
+function watchArrival(expire: () => void, due: number): void {
+  arriving.set(expire, due);
+  sweeper ??= setInterval(sweepLateBodies, SWEEP_EVERY_MS).unref();
+}
+
+function refusal(problem: string): ApiError {
+  return new ApiError('VALIDATION_FAILED', { details: { errors: [{ field: '/', problem }] } });
+}
+
+/**
+ * The body, counted against the limit and within `deadlineMs` (bodyDeadlineMs) from `started`
+ * (performance.now() of the request's headers). A client that goes away before its last chunk
+ * rejects the promise (uWS calls onData no more), and so does one slower than the deadline: a
+ * request never waits for ever. After a rejection the caller closes the connection: the rest of
+ * an unread body would be taken for the next request.
  */
 export function readBody(
   res: HttpResponse,
   state: ResponseState,
   limit: number,
   declared: number,
+  started = performance.now(),
+  deadlineMs = bodyDeadlineMs(declared, limit),
 ): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     if (declared > limit) {
@@ -28,15 +81,15 @@ export function readBody(
     const chunks: Buffer[] = [];
     let total = 0;
     let done = false;
-    const gone = (): void => {
+    const fail = (error: ApiError): void => {
       if (done) return;
       done = true;
-      reject(
-        new ApiError('VALIDATION_FAILED', {
-          details: { errors: [{ field: '/', problem: 'the connection closed before the whole body' }] },
-        }),
-      );
+      arriving.delete(expire);
+      reject(error);
     };
+    const gone = (): void => fail(refusal('the connection closed before the whole body'));
+    const expire = (): void =>
+      fail(refusal(`the body did not arrive within ${Math.ceil(deadlineMs / 1000)} s`));
     if (state.aborted) {
       gone();
       return;
@@ -46,31 +99,21 @@ export function readBody(
       if (done) return;
       total += chunk.byteLength;
       if (total > limit) {
-        done = true;
-        reject(new ApiError('PAYLOAD_TOO_LARGE', { details: { limitBytes: limit } }));
+        fail(new ApiError('PAYLOAD_TOO_LARGE', { details: { limitBytes: limit } }));
         return;
       }
       // uWS reuses the chunk's memory after this callback returns: copy it
       chunks.push(Buffer.from(new Uint8Array(chunk)));
       if (isLast) {
         done = true;
+        arriving.delete(expire);
         resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total));
       }
     });
-  });
-}
-
-/**
- * Reads a small body and drops it, then calls `done` (closing the connection past `limit`): under
- * overload a shed answer that closed the connection would cost the client (and the kernel) a new
- * TCP connection per retry, which is the work shedding is meant to avoid (README, P7).
- */
-export function dropBody(res: HttpResponse, limit: number, done: (closeConnection: boolean) => void): void {
-  let dropped = 0;
-  res.onData((chunk, isLast) => {
-    dropped += chunk.byteLength;
-    if (dropped > limit) done(true);
-    else if (isLast) done(false);
+    // what came with the headers is usually handed over before this runs: only the rest is watched
+    queueMicrotask(() => {
+      if (!done) watchArrival(expire, started + deadlineMs);
+    });
   });
 }
 

@@ -4,7 +4,9 @@
  * IDEMPOTENCY_KEY_REUSED; a replay while the first still runs → 409 IDEMPOTENCY_IN_PROGRESS.
  * Answers live in Redis (shared by every thread and gateway), so a retry after a timeout or a
  * gateway crash gets the first answer. Keys are scoped per account (or per client address before
- * login). A 5xx answer is not stored: the retry runs again. An in-progress marker expires
+ * login). A 5xx answer is not stored: the retry runs again. A success is kept a day, a refusal
+ * (4xx) ten minutes (DEFAULTS.idempotency): enough for a client's retries, and a session cannot fill
+ * Redis with refusals kept a day (issue 16 item 2). An in-progress marker expires
  * (default 60 s) so that a crash between the engine call and storing the answer cannot wedge the
  * key forever; engine transitions are themselves safe to repeat (a repeated hold answers
  * ALREADY_REGISTERED, never a second seat).
@@ -18,6 +20,7 @@
  */
 import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
+import { DEFAULTS } from '../../config/defaults.ts';
 import { GatewayKeys } from '../../engine/keys.ts';
 import type { Reply } from './route.ts';
 
@@ -60,7 +63,10 @@ function unseal(key: Buffer, text: string): Reply {
 export interface IdempotencyOptions {
   readonly namespace: string;
   readonly inProgressMs?: number;
+  /** How long a success (2xx, 3xx) is kept. */
   readonly retainMs?: number;
+  /** How long a refusal (4xx) is kept. */
+  readonly refusalRetainMs?: number;
 }
 
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
@@ -68,6 +74,7 @@ export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
 export class IdempotencyStore {
   private readonly inProgressMs: number;
   private readonly retainMs: number;
+  private readonly refusalRetainMs: number;
   private readonly keys: GatewayKeys;
 
   constructor(
@@ -75,7 +82,8 @@ export class IdempotencyStore {
     private readonly options: IdempotencyOptions,
   ) {
     this.inProgressMs = options.inProgressMs ?? 60_000;
-    this.retainMs = options.retainMs ?? 24 * 3_600_000;
+    this.retainMs = options.retainMs ?? DEFAULTS.idempotency.retainMs;
+    this.refusalRetainMs = options.refusalRetainMs ?? DEFAULTS.idempotency.refusalRetainMs;
     this.keys = new GatewayKeys(options.namespace);
   }
 
@@ -128,7 +136,7 @@ export class IdempotencyStore {
         e: seal(keysOf(scope, idempotencyKey).seal, reply),
       } satisfies Stored),
       'PX',
-      this.retainMs,
+      reply.status >= 400 ? this.refusalRetainMs : this.retainMs,
     );
   }
 

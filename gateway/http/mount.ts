@@ -4,9 +4,11 @@
  * registered before any await (`watchResponse`), every later write checks it and happens inside
  * `cork` (`writeReply`), and no exception escapes (one catch answers from the error table, 500 for
  * the unexpected). The steps:
+ *   body         counted in onData (413 past the limit), started before the handler returns, and
+ *                read whole before admission, within a deadline (gateway/http/body.ts): a slow
+ *                upload holds no admission slot (issue 16 item 6);
  *   admit        the thread's adaptive limit, by the route's priority class (gateway/admission):
- *                refused at once with 503 OVERLOADED, the connection kept;
- *   body         counted in onData (413 past the limit), started before the handler returns;
+ *                refused at once with 503 OVERLOADED, the connection kept (the body was read);
  *   parse        JSON and the compiled schemas of body and query (400 VALIDATION_FAILED);
  *   access       session or admin token, rate limits, the clock (gateway/http/access.ts);
  *   idempotency  the Idempotency-Key's first answer, or a claim on it (gateway/http/idempotency.ts);
@@ -28,7 +30,8 @@ import {
   type AccessDeps,
   type AccessRoute,
 } from './access.ts';
-import { dropBody, parseRequest, readBody, type RequestShape } from './body.ts';
+import { parseRequest, readBody, type RequestShape } from './body.ts';
+import { requestSubject } from './clientAddress.ts';
 import { IdempotencyStore, MAX_IDEMPOTENCY_KEY_LENGTH } from './idempotency.ts';
 import type { RateLimitRule } from './rateLimit.ts';
 import { errorReply, watchResponse, writeReply, type ResponseState } from './reply.ts';
@@ -68,7 +71,7 @@ const UWS_METHOD: Record<Method, 'get' | 'post' | 'put' | 'del'> = {
   DELETE: 'del',
 };
 
-const NO_BODY = Promise.resolve(Buffer.alloc(0));
+const NO_BODY = Buffer.alloc(0);
 
 /** A route made ready once, at mounting: its schemas compiled, its rules found, its metric series bound. */
 interface MountedRoute extends AccessRoute, RequestShape {
@@ -155,29 +158,32 @@ function readRequest(route: MountedRoute, res: HttpResponse, req: HttpRequest): 
     headers,
     params,
     queryString: req.getQuery() ?? '',
-    ip: Buffer.from(res.getRemoteAddressAsText()).toString(),
+    // the client behind TRUSTED_PROXIES, an IPv6 client as its /64 (issue 16 item 10)
+    ip: requestSubject(res, req),
   };
 }
 
-/** Step admit: the admission slot, or null after answering 503 OVERLOADED (the body drained). */
-function admit(
-  route: MountedRoute,
-  res: HttpResponse,
-  request: IncomingRequest,
-  admission: Admission,
-  answer: Answer,
-): number | null {
-  const slot = admission.tryAcquire(route.priority);
-  if (slot !== null) return slot;
+/** An admission slot: what tryAcquire returned and when (the adaptive limit learns from then to the answer). */
+interface Slot {
+  readonly startedWith: number;
+  readonly at: number;
+}
+
+/**
+ * Step admit: the admission slot, or null after answering 503 OVERLOADED. It comes after the body
+ * was read whole, so the connection is kept: a shed answer that closed it would cost the client
+ * (and the kernel) a new TCP connection per retry, the work shedding is meant to avoid (P7).
+ */
+function admit(route: MountedRoute, admission: Admission, answer: Answer): Slot | null {
+  const at = performance.now();
+  const startedWith = admission.tryAcquire(route.priority, at);
+  if (startedWith !== null) return { startedWith, at };
   route.shed.inc();
-  const reply = errorReply(
-    new ApiError('OVERLOADED', { details: { retryAfterSeconds: admission.retryAfterSeconds() } }),
+  answer(
+    errorReply(
+      new ApiError('OVERLOADED', { details: { retryAfterSeconds: admission.retryAfterSeconds(at) } }),
+    ),
   );
-  if (!route.expectsBody || Number(request.headers['content-length'] ?? 0) > route.bodyLimit) {
-    answer(reply, route.expectsBody);
-  } else {
-    dropBody(res, route.bodyLimit, (closeConnection) => answer(reply, closeConnection));
-  }
   return null;
 }
 
@@ -229,18 +235,17 @@ async function runHandler(def: RouteDef, ctx: RequestContext): Promise<Reply> {
   }
 }
 
-/** Steps parse → access → idempotency → handler → answer, after the body; never rejects. */
+/** Steps parse → access → idempotency → handler → answer, after the body and admission; never rejects. */
 async function serve(
   route: MountedRoute,
   request: IncomingRequest,
-  body: Promise<Buffer>,
-  slot: number,
+  rawBody: Buffer,
+  slot: Slot,
   deps: MountDeps,
   answer: Answer,
 ): Promise<void> {
   let claim: IdempotencyStep = { kind: 'none' };
   try {
-    const rawBody = await body;
     const parsed = parseRequest(route, rawBody, request.queryString);
     const access = await checkAccess(
       route,
@@ -263,9 +268,16 @@ async function serve(
       ip: request.ip,
       accountId: access.accountId,
       now: access.now,
+      ...(claim.kind === 'claimed' ? { requestTag: claim.hash.slice(0, 16) } : {}),
       log: deps.log,
     });
-    if (claim.kind === 'claimed') await deps.idempotency.complete(claim.scope, claim.key, claim.hash, reply);
+    if (claim.kind === 'claimed') {
+      // the state change is done: a failure to store its answer must not turn it into a 500 (the
+      // retry finds it through the request tag, REL4)
+      await deps.idempotency
+        .complete(claim.scope, claim.key, claim.hash, reply)
+        .catch((error: unknown) => deps.log.warn({ err: error }, 'idempotent answer not stored'));
+    }
     answer(reply);
   } catch (error) {
     const apiError = toApiError(error);
@@ -275,12 +287,26 @@ async function serve(
     if (claim.kind === 'claimed') {
       await deps.idempotency.abandon(claim.scope, claim.key).catch(() => undefined);
     }
-    answer(errorReply(apiError), apiError.code === 'PAYLOAD_TOO_LARGE');
+    answer(errorReply(apiError));
   } finally {
     const now = performance.now();
-    deps.admission.release(slot, now - request.started, now, route.priority);
+    deps.admission.release(slot.startedWith, now - slot.at, now, route.priority);
     deps.metrics.inFlight.set(deps.admission.inFlight);
   }
+}
+
+/** Steps admit → serve, once the body is whole. */
+function admitAndServe(
+  route: MountedRoute,
+  request: IncomingRequest,
+  rawBody: Buffer,
+  deps: MountDeps,
+  answer: Answer,
+): void {
+  const slot = admit(route, deps.admission, answer);
+  if (slot === null) return;
+  deps.metrics.inFlight.set(deps.admission.inFlight);
+  void serve(route, request, rawBody, slot, deps, answer);
 }
 
 export function mountRoutes(app: TemplatedApp, routes: readonly RouteDef[], deps: MountDeps): MountedRoutes {
@@ -295,23 +321,31 @@ export function mountRoutes(app: TemplatedApp, routes: readonly RouteDef[], deps
         route.latency.observe((performance.now() - request.started) / 1000);
         route.requestsOf(reply.status).inc();
       };
-      const slot = admit(route, res, request, admission, answer);
-      if (slot === null) return;
       // admin routes take large bulk bodies: refuse a wrong token before reading any of it
       if (
         def.auth === 'admin' &&
         !isAdminToken(bearer(request.headers.authorization ?? ''), deps.adminToken)
       ) {
-        admission.release(slot, performance.now() - request.started, performance.now(), route.priority);
         answer(errorReply(new ApiError('UNAUTHORIZED')), route.expectsBody);
         return;
       }
-      deps.metrics.inFlight.set(admission.inFlight);
-      // the body's onData is attached now, before this handler returns
-      const body = route.expectsBody
-        ? readBody(res, state, route.bodyLimit, Number(request.headers['content-length'] ?? 0))
-        : NO_BODY;
-      void serve(route, request, body, slot, deps, answer);
+      if (!route.expectsBody) {
+        admitAndServe(route, request, NO_BODY, deps, answer);
+        return;
+      }
+      // the body's onData is attached now, before this handler returns; the slot is taken once
+      // the body is whole, so a slow upload holds none (a refused body closes the connection:
+      // the rest of it would be read as the next request)
+      readBody(
+        res,
+        state,
+        route.bodyLimit,
+        Number(request.headers['content-length'] ?? 0),
+        request.started,
+      ).then(
+        (rawBody) => admitAndServe(route, request, rawBody, deps, answer),
+        (error: unknown) => answer(errorReply(toApiError(error)), true),
+      );
     });
   }
   return { inFlight: () => admission.inFlight };

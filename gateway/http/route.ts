@@ -25,6 +25,12 @@ export interface RequestContext<Body = unknown, Query = Record<string, string>> 
   readonly accountId: string | null;
   /** The clock's reading for this request (gateway/clock.ts). */
   readonly now: number;
+  /**
+   * REL4: on an idempotent route with an Idempotency-Key, a tag of the key, the account and the
+   * request (its fingerprint's first 16 characters); the engine keeps it with the state change, so
+   * a retry whose stored answer was lost finds what its first attempt did. Absent otherwise.
+   */
+  readonly requestTag?: string;
   readonly log: Logger;
 }
 

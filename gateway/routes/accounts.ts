@@ -96,6 +96,7 @@ export function accountRoutes(services: Services): RouteDef[] {
       summary: 'Log out (revoke this session)',
       tags: ['accounts'],
       auth: 'session',
+      rateLimits: ['writes'],
       responses: { 204: 'logged out', 401: 'UNAUTHORIZED' },
       handler: async (ctx) => {
         await sessions.logout(/^Bearer\s+(\S+)$/i.exec(ctx.headers.authorization ?? '')?.[1]);
@@ -110,6 +111,7 @@ export function accountRoutes(services: Services): RouteDef[] {
       auth: 'session',
       body: PhoneBody,
       idempotent: true,
+      rateLimits: ['writes'],
       responses: { 200: '{phoneBound: true}', 400: 'SMS_CODE_INVALID', 409: 'PHONE_IN_USE' },
       handler: async (ctx) => ok(await accounts.bindPhone(ctx.accountId!, ctx.body.phone, ctx.body.smsCode)),
     }),
@@ -121,6 +123,7 @@ export function accountRoutes(services: Services): RouteDef[] {
       auth: 'session',
       body: AgreementBody,
       idempotent: true,
+      rateLimits: ['writes'],
       responses: { 200: '{accepted: true}', 400: 'VALIDATION_FAILED' },
       handler: async (ctx) => {
         await accounts.acceptAgreement(ctx.accountId!);

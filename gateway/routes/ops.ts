@@ -1,12 +1,44 @@
 /**
  * Operations routes (API.md "Operations"): liveness, readiness (Redis and PostgreSQL reachable,
- * scripts loaded), Prometheus metrics, and the OpenAPI document generated from the very schemas
- * the routes validate with.
+ * scripts loaded, Redis not nearly full), Prometheus metrics, and the OpenAPI document generated
+ * from the very schemas the routes validate with.
+ *
+ * Redis runs with `noeviction` (engine/redisDurability.ts): full, it refuses every write. So
+ * readiness fails from DEFAULTS.redisMemoryAlarmRatio of its maxmemory (issue 16 item 2), while
+ * writes still work, and /metrics shows the ratio (`redis_memory_used_ratio`) for an alert.
  */
+import { DEFAULTS } from '../../config/defaults.ts';
 import { route, ok, type RouteDef } from '../http/route.ts';
 import { openApiDocument } from '../http/openapi.ts';
 import type { Services } from '../services.ts';
 import { loadScripts } from '../../engine/scripts.ts';
+import { readMemoryUse } from '../../engine/redisDurability.ts';
+
+/** A metrics collection does not wait longer than this for Redis's memory reading (the last value stays). */
+const MEMORY_READ_WAIT_MS = 1_000;
+
+/** The `redisMemory` check: ok below the alarm, else how full Redis is. */
+function memoryCheck(ratio: number): string {
+  const alarm = DEFAULTS.redisMemoryAlarmRatio;
+  if (ratio < alarm) return 'ok';
+  return `used ${Math.floor(ratio * 100)} % of maxmemory (alarm at ${Math.round(alarm * 100)} %)`;
+}
+
+/** Redis's memory use into the gauge, within MEMORY_READ_WAIT_MS; never rejects. */
+async function gaugeRedisMemory(services: Services): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<null>((resolve) => {
+    timer = setTimeout(() => resolve(null), MEMORY_READ_WAIT_MS);
+  });
+  try {
+    const ratio = await Promise.race([readMemoryUse(services.redis), late]);
+    if (ratio !== null) services.metrics.redisMemoryUsedRatio.set(ratio);
+  } catch {
+    // Redis unreachable: /readyz says so; the gauge keeps its last reading
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 export interface OpsOptions {
   /** All routes of the app (for /openapi.json). */
@@ -40,11 +72,19 @@ export async function readiness(
         checks.scripts = 'ok';
       }
     })().catch((error: Error) => (checks.scripts = error.message)),
+    readMemoryUse(services.redis)
+      .then((ratio) => {
+        services.metrics.redisMemoryUsedRatio.set(ratio);
+        checks.redisMemory = memoryCheck(ratio);
+      })
+      .catch((error: Error) => (checks.redisMemory = error.message)),
   ]);
   return { ready: Object.values(checks).every((value) => value === 'ok'), checks };
 }
 
 export function opsRoutes(services: Services, options: OpsOptions): RouteDef[] {
+  // every collection of this thread's registry (each /metrics) reads the gauge afresh
+  services.metrics.readRedisMemory = () => gaugeRedisMemory(services);
   return [
     route({
       method: 'GET',
@@ -59,7 +99,7 @@ export function opsRoutes(services: Services, options: OpsOptions): RouteDef[] {
     route({
       method: 'GET',
       path: '/readyz',
-      summary: 'Redis and PostgreSQL reachable, scripts loaded',
+      summary: 'Redis and PostgreSQL reachable, scripts loaded, Redis below 90 % of its maxmemory',
       tags: ['operations'],
       auth: 'none',
       priority: 'critical',

@@ -65,6 +65,7 @@ export function paymentRoutes(services: Services): RouteDef[] {
       priority: 'critical',
       body: PaymentBody,
       idempotent: true,
+      rateLimits: ['orders'],
       responses: {
         201: '{orderId, status, method, amount, payUrl, items: [{subject, fee}], createdAt}',
         403: 'REGISTRATION_NOT_OPEN, REGISTRATION_CLOSED',

@@ -80,6 +80,7 @@ export function queueRoutes(services: Services): RouteDef[] {
       auth: 'session',
       body: JoinBody,
       idempotent: true,
+      rateLimits: ['writes'],
       responses: {
         200: '{ticket} (the account already holds a place)',
         201: '{ticket} (PREQUEUE before the opening, WAITING after it)',

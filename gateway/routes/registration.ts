@@ -210,6 +210,7 @@ export function registrationRoutes(services: Services): RouteDef[] {
       priority: 'critical',
       body: RegistrationBody,
       idempotent: true,
+      rateLimits: ['writes'],
       responses: {
         201: '{registration} (+ registration.eligibleSubjects: the subjects open to it now)',
         400: 'VALIDATION_FAILED, INVALID_ID_NUMBER, ID_TYPE_NOT_ACCEPTED',
@@ -308,6 +309,7 @@ export function registrationRoutes(services: Services): RouteDef[] {
             eligible,
             fee: await services.fees.of(subject),
             now: ctx.now,
+            ...(ctx.requestTag === undefined ? {} : { requestTag: ctx.requestTag }),
           });
         });
         metrics.reservations.inc({ kind: 'WRITTEN', outcome: outcome.ok ? 'OK' : outcome.code });
@@ -321,6 +323,7 @@ export function registrationRoutes(services: Services): RouteDef[] {
       summary: 'Cancel an unpaid written subject; the oral subject of its level goes too',
       tags: ['registration'],
       auth: 'session',
+      rateLimits: ['writes'],
       responses: {
         200: '{cancelled: [subject, ...]}',
         400: 'VALIDATION_FAILED (not a written subject)',
@@ -393,6 +396,7 @@ export function registrationRoutes(services: Services): RouteDef[] {
             campusId,
             fee: await services.fees.of(subject),
             now: ctx.now,
+            ...(ctx.requestTag === undefined ? {} : { requestTag: ctx.requestTag }),
           }),
         );
         metrics.reservations.inc({ kind: 'ORAL', outcome: outcome.ok ? 'OK' : outcome.code });
@@ -406,6 +410,7 @@ export function registrationRoutes(services: Services): RouteDef[] {
       summary: 'Cancel an unpaid oral subject',
       tags: ['registration'],
       auth: 'session',
+      rateLimits: ['writes'],
       responses: {
         200: '{cancelled: [subject]}',
         400: 'VALIDATION_FAILED (not an oral subject)',

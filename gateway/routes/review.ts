@@ -134,6 +134,7 @@ export function reviewRoutes(services: Services): RouteDef[] {
       auth: 'session',
       body: ApplyBody,
       idempotent: true,
+      rateLimits: ['writes'],
       responses: {
         201: '{status: APPROVED|PENDING, ticketNumber, submittedAt, decidedAt}',
         400: 'VALIDATION_FAILED (identity missing before binding, or given after), INVALID_ID_NUMBER, ID_TYPE_NOT_ACCEPTED',
@@ -203,6 +204,7 @@ export function reviewRoutes(services: Services): RouteDef[] {
       tags: ['cet6-review'],
       auth: 'session',
       body: EditBody,
+      rateLimits: ['writes'],
       responses: {
         200: '{status: APPROVED|PENDING, ticketNumber, submittedAt, decidedAt}',
         400: 'VALIDATION_FAILED',
@@ -239,6 +241,7 @@ export function reviewRoutes(services: Services): RouteDef[] {
       summary: 'Delete a rejected application (R11)',
       tags: ['cet6-review'],
       auth: 'session',
+      rateLimits: ['writes'],
       responses: {
         200: '{deleted: true}',
         404: 'REVIEW_NOT_FOUND',

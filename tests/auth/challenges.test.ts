@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiError } from '../../gateway/errors.ts';
 import { createAuthLogger } from '../../gateway/auth/log.ts';
+import { createLogger } from '../../gateway/log.ts';
 import { LogSmsSender, SmsCodes } from '../../gateway/auth/sms.ts';
 import { sleep } from '../support/wait.ts';
 import { LogCapture, newAuthFixture, smsCodeFor, uniquePhone, type AuthFixture } from './fixture.ts';
@@ -181,5 +182,64 @@ describe('R1: SMS codes', () => {
     for (const secret of ['13812341234', 'hunter2abc', 'a@b.cn', '123456'])
       expect(logs.text).not.toContain(secret);
     expect(logs.text).toContain('[redacted]');
+  });
+
+  it('keeps what Redis and PostgreSQL attach to their errors (arguments, detail) out of every logger (issue 16 item 5)', async () => {
+    const phone = uniquePhone();
+    const name = '欧阳明月';
+    const idNumber = '11010519491231002X';
+    const smsCode = '482913';
+    // ioredis attaches a failed command's arguments (error.command.args): a list command on a hash
+    const key = f.keys.sms(phone).code;
+    await f.redis.hset(key, 'attempts', '0');
+    const redisError = await f.redis.lpush(key, phone, name, idNumber, smsCode).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(String(redisError)).toContain('WRONGTYPE');
+    expect(JSON.stringify((redisError as { command?: unknown }).command)).toContain(phone);
+    // PostgreSQL quotes the duplicated key's values in `detail`
+    await f.db.query(
+      'CREATE TABLE leak_probe (name text, phone text, id_number text, UNIQUE (name, phone, id_number))',
+    );
+    const row = [name, phone, idNumber];
+    await f.db.query('INSERT INTO leak_probe VALUES ($1, $2, $3)', row);
+    const pgError = await f.db.query('INSERT INTO leak_probe VALUES ($1, $2, $3)', row).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect((pgError as { detail?: string }).detail).toContain(idNumber);
+    // values that reach a message: a cast failing on a phone, a code in a thrown message
+    const castError = await f.db.query('SELECT $1::int', [`${name} ${phone} ${idNumber}`]).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(String(castError)).toContain(`${name} ${phone}`);
+    const codeError = new Error(`sms code ${smsCode} rejected for +86${phone}`, { cause: redisError });
+
+    const auth = new LogCapture();
+    const gateway = new LogCapture();
+    for (const logger of [
+      createAuthLogger({ destination: auth }),
+      createLogger({ destination: gateway, name: 'gateway.0' }),
+    ]) {
+      // as the pipeline's catch (gateway/http/mount.ts) and the writer's onError (gateway/system.ts) log
+      logger.error({ err: redisError, route: '/api/v1/sms-codes', method: 'POST' }, 'request failed');
+      logger.error({ err: pgError }, 'writer batch failed');
+      logger.error({ err: castError }, 'writer batch failed');
+      logger.error({ err: codeError }, 'request failed');
+      logger.warn(pgError as Error, 'logged bare');
+    }
+    for (const logs of [auth, gateway]) {
+      expect(logs.lines).toHaveLength(5);
+      for (const secret of [phone, name, idNumber, smsCode]) expect(logs.text).not.toContain(secret);
+      // what an operator needs is still there
+      expect(logs.text).toContain('WRONGTYPE');
+      expect(logs.text).toContain('lpush');
+      expect(logs.text).toContain('23505');
+      expect(logs.text).toContain('leak_probe_name_phone_id_number_key');
+      expect(logs.text).toContain('22P02');
+      expect(logs.text).toContain('at ');
+    }
   });
 });

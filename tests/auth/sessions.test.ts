@@ -6,6 +6,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi, type MockInstance } from 'vitest';
+import { DEFAULTS } from '../../config/defaults.ts';
 import { query } from '../../db/pool.ts';
 import { accountHashTag } from '../../engine/keys.ts';
 import { Sessions, TOKEN_BYTES } from '../../gateway/auth/sessions.ts';
@@ -280,5 +281,67 @@ describe('R1: sessions', () => {
     expect(await f.sessions.authenticate(legacy)).toBe(accountId);
     await f.sessions.logout(legacy);
     expect(await f.sessions.authenticate(legacy)).toBeNull();
+  });
+});
+
+describe('a quota of live sessions per account (issue 16 item 2)', () => {
+  it('a new session revokes the oldest beyond the quota, never itself nor one as new; Redis keeps their markers briefly', async () => {
+    const [row] = await query<{ account_id: string }>(
+      f.db,
+      `INSERT INTO accounts (email, password_hash) VALUES ('quota@example.edu.cn', '$argon2id$placeholder')
+       RETURNING account_id::text`,
+    );
+    const owner = row!.account_id;
+    const clock = { now: f.clock.now };
+    const sessions = new Sessions({
+      db: f.db,
+      redis: f.redis,
+      keys: f.keys,
+      now: () => clock.now,
+      maxLivePerAccount: 3,
+    });
+    const made: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      clock.now += 1_000;
+      made.push((await sessions.create(owner)).token);
+    }
+    const live = async (tokens: readonly string[]) =>
+      (await Promise.all(tokens.map((token) => sessions.authenticate(token)))).filter((id) => id === owner)
+        .length;
+    // the two oldest are revoked: in PostgreSQL, and in Redis by a marker that outlives any racing
+    // refill but not the session's lifetime (a quota that left a key per login would bound nothing)
+    for (const token of made.slice(0, 2)) {
+      expect(await sessions.authenticate(token)).toBeNull();
+      expect((await sessionRow(token))?.revoked).toBe(true);
+      await f.redis.del(cacheKey(token));
+      expect(await sessions.authenticate(token)).toBeNull();
+    }
+    expect(await live(made.slice(2))).toBe(3);
+    clock.now += 1_000;
+    const sixth = (await sessions.create(owner)).token;
+    const oldestLive = made[2]!;
+    expect(await f.redis.get(cacheKey(oldestLive))).toBe('revoked');
+    const markerTtl = await f.redis.pttl(cacheKey(oldestLive));
+    expect(markerTtl).toBeGreaterThan(0);
+    expect(markerTtl).toBeLessThanOrEqual(60_000);
+    expect(await live([...made.slice(3), sixth])).toBe(3);
+
+    // logins at the same moment never revoke each other (the owner is not locked out by a race)
+    clock.now += 1_000;
+    const burst = await Promise.all(Array.from({ length: 5 }, () => sessions.create(owner)));
+    expect(await live(burst.map((s) => s.token))).toBe(5);
+    expect(await live([...made, sixth])).toBe(0);
+    // the next one trims back to the quota
+    clock.now += 1_000;
+    const next = (await sessions.create(owner)).token;
+    expect(await live([...made, sixth, ...burst.map((s) => s.token), next])).toBe(3);
+    expect(await sessions.authenticate(next)).toBe(owner);
+
+    // a logout frees its place: the next login revokes nothing
+    await sessions.logout(next);
+    clock.now += 1_000;
+    const after = (await sessions.create(owner)).token;
+    expect(await live([...burst.map((s) => s.token), after])).toBe(3);
+    expect(DEFAULTS.maxLiveSessionsPerAccount).toBe(20);
   });
 });

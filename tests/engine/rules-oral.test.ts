@@ -83,6 +83,20 @@ async function listed(writtenCampusId: string, now: number): Promise<string[]> {
   return (await t.engine.oralCampuses('11', 'CET-SET4', writtenCampusId, now)).map((c) => c.campusId);
 }
 
+describe('REL4: a retry of the same oral request finds its hold', () => {
+  it('the same request tag answers the same oral hold; another tag is ALREADY_REGISTERED', async () => {
+    const ref = await withCet4('c1', 'C1');
+    const hold = (requestTag: string, now: number) =>
+      t.engine.reserveOral({ ...ref, subject: 'CET-SET4', campusId: 'C1', fee: 50, now, requestTag });
+    const first = await hold('oral-tag-012345', T0);
+    if (!first.ok) throw new Error(first.code);
+    expect(await hold('oral-tag-012345', T0 + HOUR_MS)).toEqual({ ...first, replayed: true });
+    expect(await hold('oral-tag-other01', T0)).toMatchObject({ ok: false, code: 'ALREADY_REGISTERED' });
+    expect(await seat('C1', 'CET-SET4')).toMatchObject({ used: 1 });
+    expect(await eventsOf('HELD')).toHaveLength(2); // CET4 and CET-SET4, once each
+  });
+});
+
 describe('R18 oral registration needs the written subject', () => {
   it('refuses an oral subject when the written hold is past its pay-by, even before the sweep (R22)', async () => {
     const ref = await withCet4('c9', 'C1');

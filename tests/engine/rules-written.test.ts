@@ -107,6 +107,41 @@ describe('R15 written seat at the candidate’s own written campus', () => {
   });
 });
 
+describe('REL4: a retry of the same request finds the hold its first attempt made', () => {
+  it('the same request tag answers the same hold again (no second seat), another tag or none ALREADY_REGISTERED', async () => {
+    const ref = await bindOrThrow(t.engine, { candidateId: 'c1', campusId: 'C1' });
+    const hold = (requestTag?: string, now = T0) =>
+      t.engine.reserveWritten({
+        ...ref,
+        subject: 'CET4',
+        eligible: true,
+        fee: 30,
+        now,
+        ...(requestTag ? { requestTag } : {}),
+      });
+    const first = await hold('tag-one-0123456');
+    if (!first.ok) throw new Error(first.code);
+    expect(first.replayed).toBeUndefined();
+    // the answer was lost (a gateway or Redis died before it was stored): the retry, later, as is
+    const retried = await hold('tag-one-0123456', T0 + HOUR_MS);
+    expect(retried).toEqual({ ...first, replayed: true });
+    expect(await seat('C1', 'CET4')).toMatchObject({ used: 1 });
+    expect(await hold('tag-two-0123456')).toMatchObject({ ok: false, code: 'ALREADY_REGISTERED' });
+    expect(await hold()).toMatchObject({ ok: false, code: 'ALREADY_REGISTERED' });
+    expect(await eventsOf('HELD')).toHaveLength(1);
+    // once paid, the same retry still answers that hold, now paid
+    const paid = await t.engine.createOrder({ ...ref, method: 'ALIPAY', now: T0 + 2 * HOUR_MS });
+    if (!paid.ok) throw new Error(paid.code);
+    await t.engine.confirmPayment({ orderId: paid.order.orderId, now: T0 + 2 * HOUR_MS, providerTx: 'p1' });
+    const afterPayment = await hold('tag-one-0123456', T0 + 3 * HOUR_MS);
+    expect(afterPayment).toMatchObject({
+      ok: true,
+      replayed: true,
+      item: { status: 'PAID', holdId: first.item.holdId },
+    });
+  });
+});
+
 describe('R16 one written subject per level', () => {
   it('refuses CJT4 after CET4 with SAME_LEVEL_TAKEN, and changes nothing', async () => {
     const ref = await bindOrThrow(t.engine, { candidateId: 'c1', campusId: 'C1' });

@@ -311,3 +311,28 @@ describe('REL4: the client goes away before the answer', () => {
     expect(await accountsWithEmail(email)).toBe(1);
   });
 });
+
+describe('REL4: the stored answer is lost (a gateway or Redis died between the hold and storing it)', () => {
+  it('a retry with the same key answers the hold its first attempt made, from the engine; another key is refused', async () => {
+    const me = await registered();
+    const first = await me.written('CET4', 'lost-written-1');
+    expect(first.status).toBe(201);
+    const oral = await me.oral('CET-SET4', 'C11A', 'lost-oral-1');
+    expect(oral.status).toBe(201);
+    const heldBefore = [await used('C11A', 'CET4'), await used('C11A', 'CET-SET4')];
+    // what a crash leaves behind: the holds, and no stored answer (or an in-progress marker that expired)
+    const stored = await scanKeys(gw.redis, `${gw.namespace}:idem:${me.user.accountId}:*`);
+    expect(stored.length).toBeGreaterThanOrEqual(2);
+    for (const key of stored) await gw.redis.del(key);
+    const retried = await me.written('CET4', 'lost-written-1');
+    expect(retried.status).toBe(201);
+    expect(retried.body.item).toEqual(first.body.item);
+    const oralRetried = await me.oral('CET-SET4', 'C11A', 'lost-oral-1');
+    expect(oralRetried.status).toBe(201);
+    expect(oralRetried.body.item).toEqual(oral.body.item);
+    expect([await used('C11A', 'CET4'), await used('C11A', 'CET-SET4')]).toEqual(heldBefore);
+    // a new request (another key) for the same subject is what it always was
+    expect(statusAndCode(await me.written('CET4', 'lost-written-2'))).toEqual([409, 'ALREADY_REGISTERED']);
+    expect(statusAndCode(await me.written('CET4'))).toEqual([409, 'ALREADY_REGISTERED']);
+  });
+});

@@ -14,7 +14,7 @@ describe('operations routes', () => {
     expect((await gw.http.get('/healthz')).body).toEqual({ status: 'ok' });
     const ready = await gw.http.get('/readyz');
     expect(ready.status).toBe(200);
-    expect(ready.body.checks).toEqual({ redis: 'ok', postgres: 'ok', scripts: 'ok' });
+    expect(ready.body.checks).toEqual({ redis: 'ok', postgres: 'ok', scripts: 'ok', redisMemory: 'ok' });
     const missing = await gw.http.get('/api/v1/nothing-here');
     expect(missing.status).toBe(404);
     expect(missing.body.error.code).toBe('NOT_FOUND');

@@ -10,6 +10,12 @@ local function publishSeats(channel, campusId, subject, used, capacity, now)
   }))
 end
 
+-- The used and capacity counts of a campus's subject, read only.
+local function seatCounts(capacityKey, usedKey, campusId, subject)
+  local field = seatField(campusId, subject)
+  return tonumber(redis.call('HGET', usedKey, field)) or 0, tonumber(redis.call('HGET', capacityKey, field)) or 0
+end
+
 -- Returns a refusal code, or nil and the new used count, after taking one seat.
 local function takeSeat(capacityKey, usedKey, campusId, subject)
   local field = seatField(campusId, subject)
