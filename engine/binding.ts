@@ -23,6 +23,11 @@ import { decodeRegistration, encodeSnapshot, type RegistrationView, type Snapsho
 /** What the hot reservation path needs of a binding: fixed once bound (I2, R7). */
 export interface BoundRef extends CandidateRef {
   readonly eligibleSubjects: readonly string[];
+  /**
+   * When the binding was saved: which binding these eligible subjects belong to. A registration
+   * deleted (R8) and bound anew has another, so a hold made from a stale copy is refused.
+   */
+  readonly savedAt: number;
 }
 
 export interface AccountClaim {

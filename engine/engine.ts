@@ -80,6 +80,11 @@ export type WrittenHoldInput = CandidateRef & {
    * same tag answers the hold it made, even when the stored answer was lost. Absent: none.
    */
   requestTag?: string;
+  /**
+   * The binding the caller's eligibility is for (RegistrationView.savedAt): the hold is refused
+   * NO_REGISTRATION when the record is another binding (deleted under R8 and bound anew).
+   */
+  boundAt?: number;
 };
 
 type Answer =
@@ -234,6 +239,7 @@ export class Engine {
         due.score,
         this.queueIdleMs,
         input.requestTag ?? '',
+        input.boundAt ?? '',
         ...SAME_LEVEL[input.subject],
       ],
     };

@@ -9,7 +9,9 @@
   ARGV[10] queue idle ms (how long a pass holder's slot lasts after this write)
   ARGV[11] request tag ('' without an Idempotency-Key): kept in the item; a request with the tag of
            the item's own answers that item again (REL4), whatever changed since
-  ARGV[12..] the other written subjects of the same level (R16)
+  ARGV[12] the binding's savedAt the caller's eligibility is for ('' not checked): another binding
+           of the same account and candidate (deleted under R8, bound anew) is NO_REGISTRATION
+  ARGV[13..] the other written subjects of the same level (R16)
   Returns ok {item = {...}, remaining, capacity, replayed?}
        or NO_REGISTRATION | REGISTRATION_NOT_OPEN | REGISTRATION_CLOSED
         | QUEUE_PASS_REQUIRED {ticketId?, ticket?, room} (the province's waiting room is active)
@@ -24,6 +26,7 @@ local now, payBy, bucketMember, bucketScore = tonumber(nowText), tonumber(ARGV[7
 local roomKey, ticketsKey, queueAccountsKey, slotsKey = KEYS[10], KEYS[11], KEYS[12], KEYS[13]
 local idleMs = tonumber(ARGV[10])
 local requestTag = ARGV[11]
+local boundAt = ARGV[12]
 
 --@include result
 --@include record
@@ -35,6 +38,7 @@ local requestTag = ARGV[11]
 
 local rec = loadRecord(registrationsKey, candidateId)
 if rec == nil or rec.a ~= accountId then return refuse(CODE.NO_REGISTRATION) end
+if boundAt ~= '' and tonumber(boundAt) ~= tonumber(rec.t) then return refuse(CODE.NO_REGISTRATION) end
 local replayed = heldByRequest(rec, subject, requestTag)
 if replayed then
   local used, capacity = seatCounts(capacityKey, usedKey, replayed[I_CAMPUS], subject)
@@ -48,7 +52,7 @@ if noPass then return refuse(CODE.QUEUE_PASS_REQUIRED, noPass) end
 
 if eligible ~= '1' then return refuse(CODE.NOT_ELIGIBLE) end
 if isLive(rec.i[subject]) then return refuse(CODE.ALREADY_REGISTERED) end
-for n = 12, #ARGV do
+for n = 13, #ARGV do
   if isLive(rec.i[ARGV[n]]) then return refuse(CODE.SAME_LEVEL_TAKEN, { subject = ARGV[n] }) end
 end
 

@@ -37,6 +37,8 @@ const TOKEN_FORMAT = /^([1-9][0-9]{0,18})\.[A-Za-z0-9_-]{43}$/;
 const LEGACY_TOKEN_FORMAT = /^[A-Za-z0-9_-]{43}$/;
 const ACCOUNT_ID = /^[1-9][0-9]{0,18}$/;
 const REVOKED = 'revoked';
+/** How long the cache remembers that PostgreSQL knows no live session for a token. */
+const UNKNOWN_TOKEN_MS = 60_000;
 /** How long the cache remembers a session revoked by the quota (a refill in flight takes milliseconds). */
 const QUOTA_REVOKED_MARKER_MS = 60_000;
 
@@ -287,7 +289,12 @@ export class Sessions {
       [ref.hash],
     );
     const row = rows[0];
-    if (row === undefined || named(row.account_id) === null) return null;
+    if (row === undefined) {
+      // an unknown (or revoked) token asked again costs no second query for a while (issue 16 item 11)
+      await this.redis.set(ref.key, REVOKED, 'PX', UNKNOWN_TOKEN_MS, 'NX');
+      return null;
+    }
+    if (named(row.account_id) === null) return null;
     const expiresAt = Number(row.expires_ms);
     const remainingMs = expiresAt - now;
     if (remainingMs <= 0) return null;

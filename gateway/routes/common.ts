@@ -49,8 +49,10 @@ export function passRequiredError(refusal: Refusal<EngineCode>, now: number): Ap
 /**
  * The session account's bound candidate from this thread's cache, else from Redis (then cached):
  * a binding does not change while it lives and its snapshot is frozen (R7), so a reservation
- * costs no extra round trip. The scripts still check that the record is bound to this account;
- * when one answers NO_REGISTRATION (the registration was deleted, R8) call `forgetBound`.
+ * costs no extra round trip. The scripts still check that the record is bound to this account,
+ * and a written hold that it is the same binding (`savedAt`: one deleted under R8 and bound anew,
+ * perhaps with other eligible subjects, is not); when one answers NO_REGISTRATION call
+ * `forgetBound`. Other threads' copies are not told: each finds out on its own next hold.
  */
 export async function boundRef(services: Services, accountId: string): Promise<BoundRef> {
   const cached = services.boundCache.get(accountId);
@@ -61,6 +63,7 @@ export async function boundRef(services: Services, accountId: string): Promise<B
     provinceCode: bound.provinceCode,
     candidateId: bound.candidateId,
     eligibleSubjects: bound.registration.snapshot.eligibleSubjects,
+    savedAt: bound.registration.savedAt,
   };
   services.boundCache.set(accountId, ref);
   return ref;

@@ -249,6 +249,7 @@ export function registrationRoutes(services: Services): RouteDef[] {
           provinceCode: candidate.provinceCode,
           candidateId: candidate.candidateId,
           eligibleSubjects: outcome.registration.snapshot.eligibleSubjects,
+          savedAt: outcome.registration.savedAt,
         });
         return created({ registration: savedBody(outcome.registration, answer) });
       },
@@ -309,6 +310,7 @@ export function registrationRoutes(services: Services): RouteDef[] {
             eligible,
             fee: await services.fees.of(subject),
             now: ctx.now,
+            boundAt: bound.savedAt,
             ...(ctx.requestTag === undefined ? {} : { requestTag: ctx.requestTag }),
           });
         });

@@ -160,6 +160,23 @@ describe('R1: sessions', () => {
     expect(await f.sessions.authenticate(moved)).toBeNull(); // nor from PostgreSQL
   });
 
+  it('remembers an unknown token for a minute: asked again, it costs no PostgreSQL query (issue 16 item 11)', async () => {
+    const unknown = `${accountId}.${randomBytes(TOKEN_BYTES).toString('base64url')}`;
+    const queries = vi.spyOn(f.db, 'query');
+    try {
+      expect(await f.sessions.authenticate(unknown)).toBeNull();
+      expect(queries).toHaveBeenCalledTimes(1);
+      expect(await f.redis.get(cacheKey(unknown))).toBe('revoked');
+      const ttl = await f.redis.pttl(cacheKey(unknown));
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(60_000);
+      for (let i = 0; i < 5; i++) expect(await f.sessions.authenticate(unknown)).toBeNull();
+      expect(queries).toHaveBeenCalledTimes(1);
+    } finally {
+      queries.mockRestore();
+    }
+  });
+
   it('expires sessions after their lifetime, from the cache and from PostgreSQL alike', async () => {
     const sessions = new Sessions({
       db: f.db,

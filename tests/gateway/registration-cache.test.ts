@@ -120,4 +120,37 @@ describe('R8 with the bound-candidate cache', () => {
     const registration = await gw.engine.registration(second.provinceCode, second.candidateId);
     expect(registration?.written.map((w) => [w.subject, w.status])).toEqual([['CET4', 'HELD']]);
   });
+
+  it('bound anew to the same candidate after a records change: no thread holds a subject from its stale copy (issue 16 item 14)', async () => {
+    const { user, candidate } = await registerCandidate(gw, world, { eligibleSubjects: ['CET4', 'CJT4'] });
+    const reserve = (subject: string) => () =>
+      gw.http.post(
+        '/api/v1/registration/written',
+        { subject },
+        { token: user.token, headers: { connection: 'close' } },
+      );
+    // both threads cache the binding, CJT4 eligible (CET6 needs a CET4 score: not eligible, changes nothing)
+    const filled = await untilEveryThreadAnswered(reserve('CET6'), ['NOT_ELIGIBLE']);
+    expect(filled.perThread.every((n) => n > 0)).toBe(true);
+    // R8 deletes the empty registration; the school records then drop CJT4 (R4)
+    await world.clock.set({ advanceMs: 12 * HOUR_MS + 2_000 });
+    await expireDue(gw.engine, candidate.provinceCode, await world.clock.now());
+    expect(await gw.engine.registration(candidate.provinceCode, candidate.candidateId)).toBeNull();
+    await world.updateRoster(candidate.candidateId, { eligibleSubjects: ['CET4'] });
+    // bound anew through one thread: its copy is fresh, the other's is the old binding's
+    const saved = await gw.http.post(
+      '/api/v1/registration',
+      { ...candidate.identity, confirm: true },
+      { token: user.token },
+    );
+    expect(saved.status).toBe(201);
+    expect(saved.body.registration.eligibleSubjects).toEqual(['CET4']);
+    const { answers, perThread } = await untilEveryThreadAnswered(reserve('CJT4'), ['NOT_ELIGIBLE', 'OK']);
+    expect(perThread.every((n) => n > 0)).toBe(true);
+    expect(answers.map((a) => [a.status, a.body.error?.code])).toEqual(
+      answers.map(() => [403, 'NOT_ELIGIBLE']),
+    );
+    const registration = await gw.engine.registration(candidate.provinceCode, candidate.candidateId);
+    expect(registration?.written).toEqual([]);
+  });
 });
