@@ -45,6 +45,25 @@ export const DEFAULTS = {
     roster: { threads: 1, deadlineMs: 30_000, maxQueue: 512 },
   },
   sessionTtlMs: 2 * HOUR_MS,
+  /**
+   * The login captcha's proof of work (gateway/auth/captcha.ts): the secret number is drawn from
+   * 0…this, so a browser hashes half of it on average, about 0.05–0.5 s (ALTCHA's own range).
+   */
+  captchaMaxNumber: 100_000,
+  /**
+   * Failed logins per login and client address (gateway/auth/loginFailures.ts; issue 16 item 1):
+   * `freeFailures` pass, then each next attempt waits `backoffBaseMs` doubled per failure, at most
+   * `backoffCapMs`. Past `accountAlarm` failures of one login from every address within
+   * `accountWindowMs`, an address that failed at all waits from its first failure.
+   */
+  loginFailures: {
+    freeFailures: 5,
+    backoffBaseMs: 1_000,
+    backoffCapMs: 15 * MINUTE_MS,
+    addressWindowMs: HOUR_MS,
+    accountAlarm: 100,
+    accountWindowMs: HOUR_MS,
+  },
   /** Live sessions per account: a new login revokes the oldest beyond it (gateway/auth/sessions.ts). */
   maxLiveSessionsPerAccount: 20,
   /** How long an Idempotency-Key's answer is kept: a success a day, a refusal (4xx) minutes. */
@@ -57,6 +76,10 @@ export const DEFAULTS = {
   emptyMs: 12 * HOUR_MS,
   wsCoalesceMs: 250,
   wsMaxBackpressure: 256 * 1024,
+  // WebSockets per app thread, in all and per client address (a campus NAT is one address: its
+  // students watching their tickets need room; a script opening sockets by the thousand does not)
+  wsMaxConnections: 50_000,
+  wsMaxPerAddress: 1_000,
   rateLimits: {
     loginPerIpPerMinute: 600,
     smsPerIpPerMinute: 120,

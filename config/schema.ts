@@ -139,10 +139,14 @@ export const SystemSchema = Type.Object(
       ),
     }),
     sessionTtlMs: int('SESSION_TTL_MS', 60_000, MAX, DEFAULTS.sessionTtlMs),
+    /** The login captcha's proof of work: the secret number is drawn from 0…this (gateway/auth/captcha.ts). */
+    captchaMaxNumber: int('CAPTCHA_MAX_NUMBER', 1_000, 10_000_000, DEFAULTS.captchaMaxNumber),
     holdMs: int('HOLD_MS', 1_000, MAX, DEFAULTS.holdMs),
     emptyMs: int('EMPTY_REGISTRATION_MS', 1_000, MAX, DEFAULTS.emptyMs),
     wsCoalesceMs: int('WS_COALESCE_MS', 0, 60_000, DEFAULTS.wsCoalesceMs),
     wsMaxBackpressure: int('WS_MAX_BACKPRESSURE', 1024, MAX, DEFAULTS.wsMaxBackpressure),
+    wsMaxConnections: int('WS_MAX_CONNECTIONS', 1, MAX, DEFAULTS.wsMaxConnections),
+    wsMaxPerAddress: int('WS_MAX_PER_ADDRESS', 1, MAX, DEFAULTS.wsMaxPerAddress),
     rateLimits: Type.Object({
       loginPerIpPerMinute: int(
         'RATE_LOGIN_PER_IP_PER_MINUTE',

@@ -69,6 +69,8 @@ export function createGatewayApp(services: Services, options: RouteOptions = {})
     metrics: services.metrics,
     log: services.log,
     maxBackpressure: config.wsMaxBackpressure,
+    maxConnections: config.wsMaxConnections,
+    maxPerAddress: config.wsMaxPerAddress,
     queue: queueWatch,
     authenticate: (token) => services.auth.sessions.authenticate(token),
   });

@@ -23,6 +23,7 @@
  */
 import type { Logger } from 'pino';
 import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
+import { requestSubject } from '../http/clientAddress.ts';
 import { API_CODES, ApiError, type ApiCode } from '../errors.ts';
 import type { GatewayMetrics } from '../metrics.ts';
 import type { QueueWatch, TicketSink } from './queueWatch.ts';
@@ -51,6 +52,12 @@ export interface SeatSocketDeps {
   readonly queue?: QueueWatch;
   /** A session token's account, or null (the upgrade's Authorization header or ?token=). */
   readonly authenticate?: (token: string) => Promise<string | null>;
+  /**
+   * Sockets this thread keeps open at most, in all and per client address (issue 16 item 17): past
+   * them an upgrade answers 503 OVERLOADED / 429 RATE_LIMITED with Retry-After. Default: no cap.
+   */
+  readonly maxConnections?: number;
+  readonly maxPerAddress?: number;
 }
 
 /**
@@ -78,6 +85,8 @@ export interface SeatSocketData {
   readonly accountId: string | null;
   /** Watched tickets and this socket's sink for each. */
   readonly tickets: Map<string, TicketSink>;
+  /** The client address it counts against (gateway/http/clientAddress.ts `requestSubject`). */
+  readonly address: string;
 }
 
 type SeatSocket = WebSocket<SeatSocketData>;
@@ -178,6 +187,26 @@ export function registerSeatSockets(app: TemplatedApp, deps: SeatSocketDeps): Se
   let nextId = 1;
   const openSockets = new Set<SeatSocket>();
   const stats = { opened: 0, closed: 0, droppedForBackpressure: 0, rejected: 0 };
+  /** Open sockets per client address. */
+  const perAddress = new Map<string, number>();
+  const maxConnections = deps.maxConnections ?? Number.POSITIVE_INFINITY;
+  const maxPerAddress = deps.maxPerAddress ?? Number.POSITIVE_INFINITY;
+  /** Why an upgrade from `address` is refused now, or null. */
+  const capRefusal = (address: string): { status: string; error: ApiError } | null => {
+    if (openSockets.size >= maxConnections) {
+      return {
+        status: '503 Service Unavailable',
+        error: new ApiError('OVERLOADED', { details: { retryAfterSeconds: 5 } }),
+      };
+    }
+    if ((perAddress.get(address) ?? 0) >= maxPerAddress) {
+      return {
+        status: '429 Too Many Requests',
+        error: new ApiError('RATE_LIMITED', { details: { retryAfterSeconds: 5, rule: 'wsPerAddress' } }),
+      };
+    }
+    return null;
+  };
   const pumpBelow = Math.max(1, Math.floor(deps.maxBackpressure / 2));
 
   /** Closes a socket whose direct send was dropped: its view would be wrong from then on. */
@@ -343,6 +372,19 @@ export function registerSeatSockets(app: TemplatedApp, deps: SeatSocketDeps): Se
 
     upgrade: (res, req, context) => {
       try {
+        const address = requestSubject(res, req);
+        const refusal = capRefusal(address);
+        if (refusal !== null) {
+          stats.rejected++;
+          res.cork(() => {
+            res
+              .writeStatus(refusal.status)
+              .writeHeader('content-type', 'application/json; charset=utf-8')
+              .writeHeader('retry-after', '5')
+              .end(JSON.stringify(refusal.error.toBody()), true);
+          });
+          return;
+        }
         const key = req.getHeader('sec-websocket-key');
         const protocol = req.getHeader('sec-websocket-protocol');
         const extensions = req.getHeader('sec-websocket-extensions');
@@ -355,6 +397,7 @@ export function registerSeatSockets(app: TemplatedApp, deps: SeatSocketDeps): Se
           outbox: [],
           accountId,
           tickets: new Map(),
+          address,
         });
         if (token === null || !deps.authenticate) {
           res.upgrade(socketData(null), key, protocol, extensions, context);
@@ -399,6 +442,8 @@ export function registerSeatSockets(app: TemplatedApp, deps: SeatSocketDeps): Se
     open: (ws) => {
       try {
         openSockets.add(ws);
+        const address = ws.getUserData().address;
+        perAddress.set(address, (perAddress.get(address) ?? 0) + 1);
         stats.opened++;
         deps.metrics.wsClients.inc();
       } catch (error) {
@@ -454,6 +499,9 @@ export function registerSeatSockets(app: TemplatedApp, deps: SeatSocketDeps): Se
         data.outbox = [];
         unwatchTickets(data, data.tickets.keys());
         openSockets.delete(ws);
+        const left = (perAddress.get(data.address) ?? 1) - 1;
+        if (left > 0) perAddress.set(data.address, left);
+        else perAddress.delete(data.address);
         stats.closed++;
         deps.metrics.wsClients.dec();
       } catch (error) {

@@ -16,7 +16,7 @@ import { freePort } from '../../devstack/ports.ts';
 import { checkBaselineInvariants, migrateBaseline, seedBaseline } from '../baseline/index.ts';
 import type { InvariantVerdict } from '../report/types.ts';
 import { seedReserveWorld } from './reserveWorld.ts';
-import { spawnSystem, stopChild } from './system.ts';
+import { ONE_ADDRESS_LIMITS, spawnSystem, stopChild } from './system.ts';
 
 export interface RaceTarget {
   readonly name: 'engine' | 'baseline';
@@ -55,6 +55,7 @@ export async function startEngineTarget(options: TargetOptions): Promise<RaceTar
     ID_HMAC_KEY: randomBytes(32).toString('hex'),
     ID_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
     MAX_IN_FLIGHT: '100000',
+    ...ONE_ADDRESS_LIMITS,
     RATE_RESERVE_PER_ACCOUNT_PER_MINUTE: '1000000',
     ...options.env,
   });
