@@ -1,12 +1,14 @@
 /**
- * WebSocket caps (issue 16 item 17): an app thread keeps at most WS_MAX_PER_ADDRESS sockets per
+ * Caps on what one client can hold or try (issue 16 item 17). WebSockets: an app thread keeps at most WS_MAX_PER_ADDRESS sockets per
  * client address and WS_MAX_CONNECTIONS in all; past them the upgrade answers 429 RATE_LIMITED
  * (rule wsPerAddress) or 503 OVERLOADED, with Retry-After, and a closed socket frees its place.
- * Client addresses come from X-Forwarded-For through a trusted proxy (127.0.0.1 here).
+ * Client addresses come from X-Forwarded-For through a trusted proxy (127.0.0.1 here). Wrong admin
+ * tokens: past 10 a minute from one address (per app thread), 429 RATE_LIMITED (rule
+ * adminFailures) before any token is compared.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { ADMIN_TOKEN, HttpClient, startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { waitFor } from '../support/wait.ts';
 
 let gw: TestGateway;
@@ -72,5 +74,29 @@ describe('WebSocket caps per address and in all', () => {
       timeoutMs: 10_000,
       message: 'a place freed by the closed socket',
     });
+  });
+});
+
+describe('wrong admin tokens', () => {
+  it('past 10 a minute from one address: 429 adminFailures with Retry-After, even for the right token; other addresses unaffected', async () => {
+    const client = new HttpClient(gw.base);
+    const as = (address: string, token: string) =>
+      client.get('/api/v1/admin/stats', {
+        headers: { authorization: `Bearer ${token}`, 'x-forwarded-for': address },
+      });
+    // until refused: a fixed window's boundary may fall between two of them, so up to 20 are 401
+    const answers = [];
+    for (let i = 0; i < 21 && answers.at(-1)?.status !== 429; i++) {
+      answers.push(await as('203.0.113.50', `wrong-token-${i}-0123456789`));
+    }
+    const last = answers.at(-1)!;
+    expect(last.status).toBe(429);
+    expect(last.body.error.details.rule).toBe('adminFailures');
+    expect(Number(last.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(answers.slice(0, -1).every((a) => a.status === 401)).toBe(true);
+    expect(answers.length - 1).toBeGreaterThanOrEqual(10);
+    // no guess is compared while it waits, the right one included
+    expect((await as('203.0.113.50', ADMIN_TOKEN)).status).toBe(429);
+    expect((await as('198.51.100.50', ADMIN_TOKEN)).status).toBe(200);
   });
 });
