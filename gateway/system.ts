@@ -33,6 +33,7 @@ import { scrubPersonalData } from './logRedaction.ts';
 import { localBaseUrl } from './payments/payLink.ts';
 import { startPaymentSimulator, type PaymentSimulator } from './payments/simulator.ts';
 import { TrustedProxies } from './http/clientAddress.ts';
+import { pruneExpiredSessions } from './auth/sessions.ts';
 import { startGateway } from './server.ts';
 import { clockKey } from './services.ts';
 import { settlesWithin } from '../engine/settle.ts';
@@ -59,6 +60,9 @@ export interface StopOutcome {
  * what an orchestrator waits between SIGTERM and SIGKILL (Kubernetes: 30 s).
  */
 const STOP_LIMIT_MS = 10_000;
+
+/** How often expired session rows are pruned (gateway/auth/sessions.ts `pruneExpiredSessions`). */
+const SESSION_PRUNE_INTERVAL_MS = 10 * 60_000;
 
 /** Starts the whole system in this process; used by `npm start`, the demo and the tests. */
 export async function startSystem(
@@ -144,6 +148,16 @@ export async function startSystem(
     control: { targetP99Ms: config.admission.targetP99Ms },
     onError: (error) => log.error({ err: error }, 'queue tick failed'),
   });
+  // expired session rows go a day after their expiry, where the sweeper runs (issue 16 item 17)
+  let pruning: Promise<unknown> | undefined;
+  const pruneTimer = config.startSweeper
+    ? setInterval(() => {
+        pruning ??= pruneExpiredSessions(db, Date.now())
+          .catch((error: unknown) => log.warn({ err: error }, 'pruning expired sessions failed'))
+          .finally(() => (pruning = undefined));
+      }, SESSION_PRUNE_INTERVAL_MS)
+    : undefined;
+  pruneTimer?.unref();
   if (config.startSweeper) {
     sweeper.start();
     keeper.start();
@@ -180,6 +194,10 @@ export async function startSystem(
           gateway: () => gateway.stop(),
           sweeper: () => sweeper.stop(),
           'queue keeper': () => keeper.stop(),
+          'session pruning': () => {
+            clearInterval(pruneTimer);
+            return pruning;
+          },
           writer: () => writer.stop(),
         });
         if (hung.length > 0) log.error({ hung, limitMs: STOP_LIMIT_MS }, 'graceful stop timed out');

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it, vi, type MockInstance } from
 import { DEFAULTS } from '../../config/defaults.ts';
 import { query } from '../../db/pool.ts';
 import { accountHashTag } from '../../engine/keys.ts';
-import { Sessions, TOKEN_BYTES } from '../../gateway/auth/sessions.ts';
+import { pruneExpiredSessions, Sessions, TOKEN_BYTES } from '../../gateway/auth/sessions.ts';
 import { RateLimiter } from '../../gateway/http/rateLimit.ts';
 import { newAuthFixture, type AuthFixture } from './fixture.ts';
 
@@ -174,6 +174,28 @@ describe('R1: sessions', () => {
       expect(queries).toHaveBeenCalledTimes(1);
     } finally {
       queries.mockRestore();
+    }
+  });
+
+  it('prunes session rows a day after they expired, in batches; recent and live ones stay (issue 16 item 17)', async () => {
+    const day = 24 * 3_600_000;
+    const at = (ms: number) => new Date(Date.now() + ms);
+    const rows = [
+      ...Array.from({ length: 5 }, () => ({ expires: at(-2 * day), gone: true })),
+      { expires: at(-day + 60_000), gone: false }, // expired, but less than a day ago
+      { expires: at(day), gone: false }, // live
+    ].map((row) => ({ ...row, hash: randomBytes(32) }));
+    for (const row of rows) {
+      await query(
+        f.db,
+        `INSERT INTO sessions (token_hash, account_id, created_at, expires_at) VALUES ($1, $2, $3, $4)`,
+        [row.hash, accountId, new Date(row.expires.getTime() - 3_600_000), row.expires],
+      );
+    }
+    expect(await pruneExpiredSessions(f.db, Date.now(), 2)).toBeGreaterThanOrEqual(5);
+    for (const row of rows) {
+      const left = await query(f.db, 'SELECT 1 FROM sessions WHERE token_hash = $1', [row.hash]);
+      expect(left.length, row.expires.toISOString()).toBe(row.gone ? 0 : 1);
     }
   });
 
