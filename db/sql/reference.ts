@@ -59,6 +59,12 @@ const UPSERT_CAPACITIES = `
   ON CONFLICT (campus_id, subject) DO UPDATE SET capacity = excluded.capacity
   WHERE cc.capacity IS DISTINCT FROM excluded.capacity`;
 
+const INSERT_MISSING_CAMPUSES = `${UPSERT_CAMPUSES.slice(0, UPSERT_CAMPUSES.indexOf('ON CONFLICT'))}
+  ON CONFLICT (campus_id) DO NOTHING`;
+
+const INSERT_MISSING_CAPACITIES = `${UPSERT_CAPACITIES.slice(0, UPSERT_CAPACITIES.indexOf('ON CONFLICT'))}
+  ON CONFLICT (campus_id, subject) DO NOTHING`;
+
 const UPSERT_CALENDAR = `
   INSERT INTO registration_calendar AS rc (province_code, opens_at, closes_at)
   SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[])
@@ -128,6 +134,33 @@ export async function upsertCampuses(
     capacities.map((row) => row.seats),
   ]);
   return { changed, capacities: capacities.length };
+}
+
+/**
+ * The campuses and capacity rows that do not exist yet, as given; existing rows are left as they
+ * are (the admin route commits these before the engine's copy, so that a hold's event finds them).
+ */
+export async function insertMissingCampuses(db: Queryable, campuses: readonly Campus[]): Promise<number> {
+  const capacities = campuses.flatMap((c) =>
+    Object.entries(c.capacity).map(([subject, seats]) => ({ campusId: c.campusId, subject, seats })),
+  );
+  const inserted = await execute(db, INSERT_MISSING_CAMPUSES, [
+    campuses.map((c) => c.campusId),
+    campuses.map((c) => c.name),
+    campuses.map((c) => c.provinceCode),
+    campuses.map((c) => c.schoolId),
+    campuses.map((c) => c.studentsMayTakeOralElsewhere),
+    campuses.map((c) => iso(c.oralOpens.ownSchoolAt)),
+    campuses.map((c) => (c.oralOpens.provinceWideAt === null ? null : iso(c.oralOpens.provinceWideAt))),
+  ]);
+  return (
+    inserted +
+    (await execute(db, INSERT_MISSING_CAPACITIES, [
+      capacities.map((row) => row.campusId),
+      capacities.map((row) => row.subject),
+      capacities.map((row) => row.seats),
+    ]))
+  );
 }
 
 export async function upsertCalendar(db: Queryable, entries: readonly CalendarEntry[]): Promise<number> {

@@ -19,6 +19,7 @@ import {
   ensureSchools,
   readPlacements,
   upsertCalendar,
+  insertMissingCampuses,
   upsertCampuses,
   upsertFees,
 } from '../../db/sql/reference.ts';
@@ -124,14 +125,17 @@ export async function putCampuses(
   });
   if (valid.length === 0) return outcome.answer(0);
 
-  const landed = await withTransaction(services.db, async (tx) => {
+  // first, committed: the placement checks and every campus and capacity row that is new, so that
+  // PostgreSQL holds what a hold's event will reference before Redis lets anyone hold it (issue 16
+  // item 15: a hold between the Redis upsert and the commit was dead-lettered on a foreign key)
+  const placed = await withTransaction(services.db, async (tx) => {
     await lockReference(tx);
     const placements = await readPlacements(
       tx,
       valid.map((row) => row.value.campusId),
       valid.map((row) => row.value.schoolId),
     );
-    const placed = valid.filter(({ index, value }) => {
+    const kept = valid.filter(({ index, value }) => {
       const schoolProvince = placements.schools.get(value.schoolId);
       if (schoolProvince !== undefined && schoolProvince !== value.provinceCode) {
         outcome.invalid(index, `/schoolId: the school belongs to province ${schoolProvince}`);
@@ -154,6 +158,22 @@ export async function putCampuses(
       }
       return true;
     });
+    const values = kept.map(({ value }) => value);
+    if (values.length > 0) {
+      await ensureProvinces(tx, [...new Set(values.map((c) => c.provinceCode))].map(provinceOf));
+      await ensureSchools(
+        tx,
+        values.map((c) => ({ schoolId: c.schoolId, name: c.schoolId, provinceCode: c.provinceCode })),
+      );
+      await insertMissingCampuses(tx, values);
+    }
+    return kept;
+  });
+  if (placed.length === 0) return outcome.answer(0);
+  // then the engine's live copy (it refuses a capacity below the seats taken) and the changes of
+  // existing rows, under the same lock
+  const landed = await withTransaction(services.db, async (tx) => {
+    await lockReference(tx);
     const taken = await Promise.all(
       placed.map(async ({ index, value }) => {
         const answer = await services.engine.upsertCampus(value, now);
@@ -169,11 +189,6 @@ export async function putCampuses(
     );
     const accepted = taken.filter((campus): campus is Campus => campus !== null);
     if (accepted.length === 0) return 0;
-    await ensureProvinces(tx, [...new Set(accepted.map((c) => c.provinceCode))].map(provinceOf));
-    await ensureSchools(
-      tx,
-      accepted.map((c) => ({ schoolId: c.schoolId, name: c.schoolId, provinceCode: c.provinceCode })),
-    );
     await upsertCampuses(tx, accepted);
     return accepted.length;
   });
