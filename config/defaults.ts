@@ -89,6 +89,8 @@ export const DEFAULTS = {
     // few tries, a program guessing birth dates and counties needs thousands (issue 16 item 4)
     lookupPerAccountPerMinute: 10,
     lookupPerIpPerMinute: 600,
+    // wrong admin tokens per client address and app thread, before it must wait
+    adminFailuresPerIpPerMinute: 10,
     // every other state-changing candidate call (agreement, phone, logout, registration,
     // cancellations, CET6 review, queue tickets) shares one allowance per account, far above a
     // person's (who makes each about once) and far below a script's (issue 16 item 2)

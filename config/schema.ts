@@ -173,6 +173,12 @@ export const SystemSchema = Type.Object(
         MAX,
         DEFAULTS.rateLimits.lookupPerAccountPerMinute,
       ),
+      adminFailuresPerIpPerMinute: int(
+        'RATE_ADMIN_FAILURES_PER_IP_PER_MINUTE',
+        1,
+        MAX,
+        DEFAULTS.rateLimits.adminFailuresPerIpPerMinute,
+      ),
       lookupPerIpPerMinute: int(
         'RATE_LOOKUP_PER_IP_PER_MINUTE',
         1,

@@ -297,11 +297,23 @@ export function accountHashTag(accountId: string): string {
 }
 
 /**
+ * The hash tag of the failure counters of a login that names no account: `loginDigest` is a keyed
+ * digest of the login name (lower-case hex, gateway/auth/loginFailures.ts), never the login itself
+ * (an unkeyed hash of a phone number is reversed by trying every number). A login that names an
+ * account counts under the account's own tag (`accountHashTag`).
+ */
+export function unknownLoginHashTag(loginDigest: string): string {
+  if (!/^[0-9a-f]{16,64}$/.test(loginDigest)) throw new Error('a login digest is 16 to 64 hex digits');
+  return `{login:${loginDigest}}`;
+}
+
+/**
  * Accounts and sessions. Every operation touches one key, except SMS sending (code, last-sent and
  * daily counter), whose keys share the phone as hash tag so its script runs unchanged on Redis
  * Cluster, and a session, which shares its account's hash tag with the account's rate-limit
- * counters (gateway/auth/sessions.ts `authorize`). Keys never hold a password or a token: a
- * session is keyed by the SHA-256 of its token.
+ * counters (gateway/auth/sessions.ts `authorize`), and a login attempt, whose two failure counters
+ * share the hash tag of what the login names. Keys never hold a password or a token: a session is
+ * keyed by the SHA-256 of its token.
  */
 export class AuthKeys {
   constructor(readonly namespace = 'cet') {
@@ -337,6 +349,20 @@ export class AuthKeys {
    */
   legacySession(tokenHashHex: string): string {
     return `${this.namespace}:auth:session:{${tokenHashHex}}`;
+  }
+
+  /**
+   * A login's failures from one client address (a hash: failures, last), under the hash tag of
+   * what the login names (`accountHashTag` or `unknownLoginHashTag`), beside its failures from every
+   * address (`loginFailuresOfSubject`): one script call reads and counts both (issue 16 item 1).
+   */
+  loginFailures(subjectTag: string, address: string): string {
+    return `${this.namespace}:auth:lf:${subjectTag}:ip:${address}`;
+  }
+
+  /** A login's failures from every client address over a window (a counter). */
+  loginFailuresOfSubject(subjectTag: string): string {
+    return `${this.namespace}:auth:lf:${subjectTag}`;
   }
 
   /** Set once an account has a bound phone and the accepted agreement (both are permanent). */

@@ -103,6 +103,7 @@ export function createGatewayApp(services: Services, options: RouteOptions = {})
     rateLimiter: new RateLimiter(services.redis, config.namespace),
     rateLimitRules: rateLimitRules(services),
     maxBodyBytes: config.maxBodyBytes,
+    adminFailuresPerMinute: config.rateLimits.adminFailuresPerIpPerMinute,
     admission,
   });
   mountNotFound(app);

@@ -52,6 +52,8 @@ export function laneMetricsText(pool: WorkerPool): string {
     '# TYPE lane_queued gauge',
     '# HELP lane_running Tasks running in a work lane',
     '# TYPE lane_running gauge',
+    '# HELP lane_completed_total Tasks a work lane ran to the end (every password check is one)',
+    '# TYPE lane_completed_total counter',
     '# HELP lane_shed_total Tasks a work lane refused, by reason (deadline, predicted wait, full queue)',
     '# TYPE lane_shed_total counter',
     '# HELP lane_service_ms Smoothed time one task of the lane takes',
@@ -61,6 +63,7 @@ export function laneMetricsText(pool: WorkerPool): string {
     lines.push(
       `lane_queued{lane="${lane.name}"} ${lane.queued}`,
       `lane_running{lane="${lane.name}"} ${lane.running}`,
+      `lane_completed_total{lane="${lane.name}"} ${lane.completed}`,
     );
     for (const [reason, count] of Object.entries(lane.shed)) {
       lines.push(`lane_shed_total{lane="${lane.name}",reason="${reason}"} ${count}`);

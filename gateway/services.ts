@@ -70,6 +70,9 @@ export function createServices(config: Config, tasks: TaskRunner, log: Logger): 
     db,
     redis,
     workers,
+    // a deployment secret every gateway shares (the draw's seal key is derived from it too)
+    secret: idKeys.encryptionKey,
+    captchaMaxNumber: config.captchaMaxNumber,
     namespace: config.namespace,
     sessionLifetimeMs: config.sessionTtlMs,
     revealSmsCodes: config.testMode,

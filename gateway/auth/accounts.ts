@@ -4,10 +4,12 @@
  * readiness check that eligibility and registration calls make first (PHONE_NOT_BOUND, then
  * AGREEMENT_REQUIRED). Refusals are thrown as ApiError with API.md's codes.
  *
- * Login never tells which logins exist: the captcha is checked (and consumed) first, then an
- * unknown login runs one full KDF verification against DUMMY_HASH, exactly like a wrong password,
- * and both answer INVALID_CREDENTIALS. The uniqueness of emails (whatever their case) and phones is
- * PostgreSQL's (accounts_email_key, accounts_phone_key); the pre-checks here only save a KDF.
+ * Login never tells which logins exist: the captcha is checked (and consumed) first, then the
+ * login's failure backoff for the client address (loginFailures.ts: before any KDF, the same for
+ * logins naming no account), then an unknown login runs one full KDF verification against
+ * DUMMY_HASH, exactly like a wrong password, and both answer INVALID_CREDENTIALS. The uniqueness
+ * of emails (whatever their case) and phones is PostgreSQL's (accounts_email_key,
+ * accounts_phone_key); the pre-checks here only save a KDF.
  * This module logs account ids and outcomes, never a login, phone, email, password or code.
  */
 import type { Cluster, Redis } from 'ioredis';
@@ -18,6 +20,7 @@ import type { Captchas } from './captcha.ts';
 import { LaneOverloaded } from '../admission/lane.ts';
 import { AuthKeys } from './keys.ts';
 import { createAuthLogger } from './log.ts';
+import { LOGIN_FAILURES_RULE, type LoginFailures } from './loginFailures.ts';
 import { DUMMY_HASH, isAcceptablePassword, needsRehash, type PasswordKdf } from './passwords.ts';
 import type { Session, Sessions } from './sessions.ts';
 import { isMobilePhone, type SmsCodes } from './sms.ts';
@@ -25,6 +28,8 @@ import { isMobilePhone, type SmsCodes } from './sms.ts';
 const EMAIL_MAX_LENGTH = 254;
 /** Deliberately loose: one @, something on both sides, a dot in the domain, no spaces. */
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+/** The client address of a login made in-process, without a request (tests, tools). */
+export const LOCAL_ADDRESS = 'local';
 
 export interface RegisterInput {
   readonly email?: string | undefined;
@@ -57,6 +62,8 @@ export interface AccountsOptions {
   readonly redis: Redis | Cluster;
   readonly kdf: PasswordKdf;
   readonly captchas: Captchas;
+  /** The failure backoff per login and client address (issue 16 item 1). */
+  readonly loginFailures: LoginFailures;
   readonly sms: SmsCodes;
   readonly sessions: Sessions;
   readonly keys?: AuthKeys;
@@ -77,6 +84,7 @@ export class Accounts {
   private readonly redis: Redis | Cluster;
   private readonly kdf: PasswordKdf;
   private readonly captchas: Captchas;
+  private readonly loginFailures: LoginFailures;
   private readonly sms: SmsCodes;
   private readonly sessions: Sessions;
   private readonly keys: AuthKeys;
@@ -88,6 +96,7 @@ export class Accounts {
     this.redis = options.redis;
     this.kdf = options.kdf;
     this.captchas = options.captchas;
+    this.loginFailures = options.loginFailures;
     this.sms = options.sms;
     this.sessions = options.sessions;
     this.keys = options.keys ?? new AuthKeys();
@@ -152,23 +161,44 @@ export class Accounts {
     }
   }
 
-  /** CAPTCHA_FAILED (checked and consumed first), then INVALID_CREDENTIALS for any other failure. */
-  async login(input: LoginInput): Promise<LoginResult> {
+  /**
+   * CAPTCHA_FAILED (checked and consumed first); RATE_LIMITED (`details.rule` loginFailures, with
+   * retryAfterSeconds) while this login backs off at this client address, before any KDF; then
+   * INVALID_CREDENTIALS for any other failure. `clientAddress` is the request's (ctx.ip).
+   */
+  async login(input: LoginInput, clientAddress: string = LOCAL_ADDRESS): Promise<LoginResult> {
     if (!(await this.captchas.verify(input.captchaId, input.captchaAnswer))) {
       this.logger.info({ outcome: 'captcha_failed' }, 'login refused');
       throw new ApiError('CAPTCHA_FAILED');
     }
     const account = await this.findByLogin(input.login);
+    const attempt = await this.loginFailures.begin(account?.account_id, input.login, clientAddress);
+    if (!attempt.admitted) {
+      this.logger.info(
+        { outcome: 'login_backoff', ...(account === undefined ? {} : { accountId: account.account_id }) },
+        'login refused',
+      );
+      throw new ApiError('RATE_LIMITED', {
+        message: 'Too many failed logins from this address; retry later',
+        details: { retryAfterSeconds: attempt.retryAfterSeconds, rule: LOGIN_FAILURES_RULE },
+      });
+    }
     const storedHash = account?.password_hash ?? DUMMY_HASH;
     let passwordMatches: boolean;
     try {
       passwordMatches = await this.kdf.verify(storedHash, String(input.password));
     } catch (error) {
-      // shed by the KDF lane before the password was checked: the retry may use the same captcha
+      // no password was checked (shed by the KDF lane, or the task failed): no failure to count
+      await this.loginFailures.settle(attempt, 'unchecked');
+      // shed before the password was checked: the retry may use the same captcha
       if (error instanceof LaneOverloaded)
         await this.captchas.reinstate(input.captchaId, input.captchaAnswer);
       throw error;
     }
+    await this.loginFailures.settle(
+      attempt,
+      account !== undefined && passwordMatches ? 'succeeded' : 'failed',
+    );
     if (account === undefined || !passwordMatches) {
       this.logger.info(
         {

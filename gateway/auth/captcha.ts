@@ -1,92 +1,118 @@
 /**
- * Login captchas (R1): a challenge image (SVG, characters drawn as distorted glyph paths over noise
- * curves by svg-captcha — no <text> element a bot could read) returned as a data URL, and its
- * answer kept in Redis for a few minutes. Every answer is single-use: checking it deletes it
- * (GETDEL), right or wrong, so a captcha cannot be replayed or guessed twice. The answer is drawn
- * with crypto randomness here (svg-captcha's own text uses Math.random). In TEST_MODE the gateway
- * asks for the answer alongside (`includeAnswer`); otherwise it never leaves this module.
+ * Login captchas (R1; issue 16 item 1): an ALTCHA proof of work (altcha-lib's SHA-256 challenge),
+ * not a picture. A drawn captcha was read by a program (svg-captcha's glyphs: a lookup table solved
+ * 300 of 300); here the answer is a secret number n drawn with crypto randomness from 0…maxNumber,
+ * and the client gets only `challenge` = SHA-256(salt + n), the salt and the server's signature:
+ * the one way to n is to hash candidate numbers until one matches, about maxNumber / 2 hashes (a
+ * browser's worker does it in 0.05–0.5 s). This does not tell people from programs: it prices
+ * every login attempt in client CPU instead of server argon2id, and the per-login failure backoff
+ * (loginFailures.ts) is what stops guessing. n is kept in Redis under the captcha's id for a few
+ * minutes; every answer is single-use: checking it deletes it (GETDEL), right or wrong, so a
+ * captcha cannot be replayed or guessed twice. `image` (API.md) stays: the same informational
+ * badge for every captcha, showing no secret. In TEST_MODE the gateway asks for n alongside
+ * (`includeAnswer`, as `testAnswer`); otherwise it never leaves this module.
  */
 import { randomBytes, randomInt } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
-import svgCaptcha from 'svg-captcha';
+import { createChallenge } from 'altcha-lib/v1';
+import { DEFAULTS } from '../../config/defaults.ts';
 import { AuthKeys } from './keys.ts';
 
-/** No 0/O, 1/I/L, and no G/Q (drawn lower-case they pass for 9): only unambiguous shapes. */
-const ALPHABET = '23456789ABCDEFHJKMNPRSTUVWXYZ';
 const CAPTCHA_ID = /^[A-Za-z0-9_-]{22}$/;
+/** A number as a client sends the one it found: decimal digits only. */
+const NUMBER_ANSWER = /^[0-9]{1,16}$/;
 
-interface RenderOptions {
-  width: number;
-  height: number;
-  fontSize: number;
-  noise: number;
-  color: boolean;
-  background: string;
+/** The `image` of every captcha: what the check is, never anything of its answer. */
+const BADGE_SVG = [
+  '<svg xmlns="http://www.w3.org/2000/svg" width="240" height="56" viewBox="0 0 240 56" role="img"',
+  ' aria-label="Proof-of-work check: your browser computes it">',
+  '<rect width="240" height="56" rx="8" fill="#f3f4f6"/>',
+  '<text x="120" y="24" text-anchor="middle" font-family="sans-serif" font-size="14" fill="#111827">',
+  'Proof-of-work check</text>',
+  '<text x="120" y="43" text-anchor="middle" font-family="sans-serif" font-size="12" fill="#4b5563">',
+  'your browser computes it</text></svg>',
+].join('');
+const BADGE_IMAGE = `data:image/svg+xml;base64,${Buffer.from(BADGE_SVG).toString('base64')}`;
+
+/** ALTCHA's challenge (v1 format): find n in 0…maxnumber with SHA-256(salt + n) = challenge. */
+export interface CaptchaChallenge {
+  readonly algorithm: 'SHA-256';
+  /** Lower-case hex SHA-256 of `salt` followed by n in decimal. */
+  readonly challenge: string;
+  /** Random hex, then ALTCHA's `?expires=<unix seconds>&`. */
+  readonly salt: string;
+  /** HMAC-SHA-256 of `challenge` under the server's key (ALTCHA's payload carries it back). */
+  readonly signature: string;
+  readonly maxnumber: number;
 }
-/** svg-captcha's default export renders a given text; its typings declare only `create`. */
-type RenderSvg = (text: string, options: RenderOptions) => string;
-
-const renderSvg: RenderSvg = (() => {
-  const render: unknown = svgCaptcha;
-  if (typeof render !== 'function') throw new Error('svg-captcha: default export is not a render function');
-  return render as RenderSvg;
-})();
 
 export interface CaptchaOptions {
   readonly redis: Redis | Cluster;
   readonly keys?: AuthKeys;
+  /** Signs the challenges: a deployment secret, the same on every thread and gateway. */
+  readonly hmacKey: Uint8Array;
   /** How long an answer stays valid (default 5 minutes). */
   readonly ttlSeconds?: number;
-  /** Characters per challenge (default 5). */
-  readonly length?: number;
+  /** The secret number is drawn from 0…maxNumber (default DEFAULTS.captchaMaxNumber). */
+  readonly maxNumber?: number;
 }
 
 export interface IssuedCaptcha {
   readonly captchaId: string;
-  /** `data:image/svg+xml;base64,...` */
+  /** `data:image/svg+xml;base64,...`: informational, the same for every captcha. */
   readonly image: string;
-  /** Only when asked for (TEST_MODE). */
+  readonly challenge: CaptchaChallenge;
+  /** Only when asked for (TEST_MODE): n, in decimal. */
   readonly testAnswer?: string;
 }
 
 export class Captchas {
   private readonly redis: Redis | Cluster;
   private readonly keys: AuthKeys;
+  private readonly hmacKey: string;
   readonly ttlSeconds: number;
-  readonly length: number;
+  readonly maxNumber: number;
 
   constructor(options: CaptchaOptions) {
     this.redis = options.redis;
     this.keys = options.keys ?? new AuthKeys();
+    this.hmacKey = Buffer.from(options.hmacKey).toString('hex');
     this.ttlSeconds = options.ttlSeconds ?? 300;
-    this.length = options.length ?? 5;
+    this.maxNumber = options.maxNumber ?? DEFAULTS.captchaMaxNumber;
   }
 
   async issue(options: { includeAnswer?: boolean } = {}): Promise<IssuedCaptcha> {
-    const answer = Array.from({ length: this.length }, () => ALPHABET[randomInt(ALPHABET.length)]).join('');
+    const secret = randomInt(0, this.maxNumber + 1);
     const captchaId = randomBytes(16).toString('base64url');
-    await this.redis.set(this.keys.captcha(captchaId), answer, 'EX', this.ttlSeconds);
-    const svg = renderSvg(drawnForm(answer), {
-      width: 160,
-      height: 56,
-      fontSize: 54,
-      noise: 4,
-      color: true,
-      background: '#f3f4f6',
+    const made = await createChallenge({
+      algorithm: 'SHA-256',
+      hmacKey: this.hmacKey,
+      maxnumber: this.maxNumber,
+      number: secret,
+      expires: new Date(Date.now() + this.ttlSeconds * 1000),
     });
-    const image = `data:image/svg+xml;base64,${Buffer.from(svg).toString('base64')}`;
-    return options.includeAnswer === true ? { captchaId, image, testAnswer: answer } : { captchaId, image };
+    await this.redis.set(this.keys.captcha(captchaId), String(secret), 'EX', this.ttlSeconds);
+    const challenge: CaptchaChallenge = {
+      algorithm: 'SHA-256',
+      challenge: made.challenge,
+      salt: made.salt,
+      signature: made.signature,
+      maxnumber: this.maxNumber,
+    };
+    const issued = { captchaId, image: BADGE_IMAGE, challenge };
+    return options.includeAnswer === true ? { ...issued, testAnswer: String(secret) } : issued;
   }
 
   /**
-   * True when `answer` matches (case-insensitively, surrounding spaces ignored). The captcha is
-   * consumed whatever the outcome; unknown, expired and malformed ids are simply false.
+   * True when `answer` is the captcha's number (decimal, surrounding spaces ignored). The captcha
+   * is consumed whatever the outcome; unknown, expired and malformed ids are simply false.
    */
   async verify(captchaId: unknown, answer: unknown): Promise<boolean> {
     if (typeof captchaId !== 'string' || !CAPTCHA_ID.test(captchaId)) return false;
     const expected = await this.redis.getdel(this.keys.captcha(captchaId));
     if (expected === null || typeof answer !== 'string') return false;
-    return answer.trim().toUpperCase() === expected;
+    const given = answer.trim();
+    return NUMBER_ANSWER.test(given) && Number(given) === Number(expected);
   }
 
   /**
@@ -95,18 +121,8 @@ export class Captchas {
    * guess was spent on it, so this gives a guesser nothing; only a right answer is put back.
    */
   async reinstate(captchaId: string, answer: string): Promise<void> {
-    if (!CAPTCHA_ID.test(captchaId)) return;
-    await this.redis.set(
-      this.keys.captcha(captchaId),
-      answer.trim().toUpperCase(),
-      'EX',
-      this.ttlSeconds,
-      'NX',
-    );
+    const given = answer.trim();
+    if (!CAPTCHA_ID.test(captchaId) || !NUMBER_ANSWER.test(given)) return;
+    await this.redis.set(this.keys.captcha(captchaId), String(Number(given)), 'EX', this.ttlSeconds, 'NX');
   }
-}
-
-/** Letters drawn in random case: harder to read by template, and the compare ignores case. */
-function drawnForm(answer: string): string {
-  return [...answer].map((ch) => (randomInt(2) === 0 ? ch.toLowerCase() : ch)).join('');
 }

@@ -10,7 +10,7 @@ export const AUTH_SCRIPTS = new ScriptSet({
   dir: new URL('./lua/', import.meta.url),
   prefix: 'auth',
   version: 1,
-  names: ['sendSmsCode', 'consumeSmsCode', 'authorize'] as const,
+  names: ['sendSmsCode', 'consumeSmsCode', 'authorize', 'beginLoginAttempt', 'settleLoginAttempt'] as const,
 });
 
 declare module 'ioredis' {
@@ -18,5 +18,7 @@ declare module 'ioredis' {
     auth_v1_sendSmsCode(...args: ScriptArg[]): Result<[number, number], Context>;
     auth_v1_consumeSmsCode(...args: ScriptArg[]): Result<number, Context>;
     auth_v1_authorize(numberOfKeys: number, ...args: ScriptArg[]): Result<(string | number)[], Context>;
+    auth_v1_beginLoginAttempt(...args: ScriptArg[]): Result<[number, number], Context>;
+    auth_v1_settleLoginAttempt(...args: ScriptArg[]): Result<number, Context>;
   }
 }

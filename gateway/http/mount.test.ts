@@ -34,6 +34,7 @@ const deps: MountDeps = {
   rateLimiter: new RateLimiter(redis, 'mount-test'),
   rateLimitRules: RULES,
   maxBodyBytes: 16 * 1024,
+  adminFailuresPerMinute: 10,
   admission: new Admission({ adaptive: false, max: 16 }),
 };
 

@@ -47,12 +47,11 @@ export interface MountDeps extends AccessDeps {
   readonly idempotency: IdempotencyStore;
   readonly rateLimitRules: Readonly<Record<string, RateLimitRule>>;
   readonly maxBodyBytes: number;
+  /** Wrong admin tokens a client address may send per minute on this thread before it must wait. */
+  readonly adminFailuresPerMinute: number;
   /** This thread's admission control (shared by every route of the app). */
   readonly admission: Admission;
 }
-
-/** Wrong admin tokens an address may send per minute, per app thread, before it must wait. */
-const ADMIN_FAILURES_PER_MINUTE = 10;
 
 const adminFailuresError = (retryAfterSeconds: number): ApiError =>
   new ApiError('RATE_LIMITED', { details: { retryAfterSeconds, rule: 'adminFailures' } });
@@ -352,7 +351,7 @@ function admitAndServe(
 
 export function mountRoutes(app: TemplatedApp, routes: readonly RouteDef[], deps: MountDeps): MountedRoutes {
   const { admission } = deps;
-  const adminFailures = new FailureWindow(ADMIN_FAILURES_PER_MINUTE, 60_000);
+  const adminFailures = new FailureWindow(deps.adminFailuresPerMinute, 60_000);
   for (const def of routes) {
     const route = prepareRoute(def, deps);
     app[UWS_METHOD[def.method]](def.path, (res, req) => {

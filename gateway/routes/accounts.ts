@@ -1,6 +1,7 @@
 /**
- * Accounts and sessions (API.md; R1, R2): captcha, SMS codes, registration of an account, login
- * (captcha first, then one KDF verification whatever the login), logout, phone binding and the
+ * Accounts and sessions (API.md; R1, R2): captcha (an ALTCHA proof of work), SMS codes,
+ * registration of an account, login (captcha first, then the login's failure backoff at the
+ * client address, then one KDF verification whatever the login), logout, phone binding and the
  * registration agreement. TEST_MODE adds the captcha and SMS answers to the responses.
  */
 import { created, noContent, ok, route, type RouteDef } from '../http/route.ts';
@@ -33,11 +34,15 @@ export function accountRoutes(services: Services): RouteDef[] {
     route({
       method: 'GET',
       path: '/api/v1/captcha',
-      summary: 'A captcha challenge (image); single-use',
+      summary:
+        'A captcha: an ALTCHA proof of work (find n ≤ maxnumber with SHA-256(salt + n) = challenge; send n as captchaAnswer); single-use',
       tags: ['accounts'],
       auth: 'none',
       rateLimits: ['login'],
-      responses: { 200: '{captchaId, image} (+ testAnswer in TEST_MODE)', 429: 'RATE_LIMITED' },
+      responses: {
+        200: '{captchaId, image, challenge: {algorithm, challenge, salt, signature, maxnumber}} (+ testAnswer in TEST_MODE)',
+        429: 'RATE_LIMITED',
+      },
       handler: async () => ok(await captchas.issue({ includeAnswer: testMode })),
     }),
     route({
@@ -87,8 +92,9 @@ export function accountRoutes(services: Services): RouteDef[] {
         200: '{token, accountId, phoneBound, expiresAt}',
         400: 'CAPTCHA_FAILED',
         401: 'INVALID_CREDENTIALS',
+        429: 'RATE_LIMITED (rule login: per address; loginFailures: this login failed too often from this address)',
       },
-      handler: async (ctx) => ok(await accounts.login(ctx.body)),
+      handler: async (ctx) => ok(await accounts.login(ctx.body, ctx.ip)),
     }),
     route({
       method: 'DELETE',

@@ -1,8 +1,10 @@
 /**
- * The two challenges of R1 on a real Redis: the login captcha (an SVG image, single-use answers
- * with a lifetime) and SMS codes (6 digits, single-use, limited guesses, per-phone send limits),
+ * The two challenges of R1 on a real Redis: the login captcha (an ALTCHA proof of work, single-use
+ * answers with a lifetime) and SMS codes (6 digits, single-use, limited guesses, per-phone send limits),
  * and what the stand-in SMS sender may write to the log.
  */
+import { createHash } from 'node:crypto';
+import { verifySolution } from 'altcha-lib/v1';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiError } from '../../gateway/errors.ts';
 import { createAuthLogger } from '../../gateway/auth/log.ts';
@@ -31,7 +33,7 @@ async function thrown(promise: Promise<unknown>): Promise<ApiError> {
 }
 
 describe('R1: login captcha', () => {
-  it('is an SVG data URL of drawn paths, and the answer is given only when asked (TEST_MODE)', async () => {
+  it('is an ALTCHA SHA-256 challenge beside an informational SVG badge; the number only when asked (TEST_MODE)', async () => {
     const plain = await f.captchas.issue();
     expect(plain).not.toHaveProperty('testAnswer');
     expect(plain.captchaId).toMatch(/^[A-Za-z0-9_-]{22}$/);
@@ -39,13 +41,39 @@ describe('R1: login captcha', () => {
     expect(plain.image.startsWith(prefix)).toBe(true);
     const svg = Buffer.from(plain.image.slice(prefix.length), 'base64').toString('utf8');
     expect(svg).toMatch(/^<svg [^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
-    expect(svg).not.toContain('<text');
-    // Noise curves plus one filled path per character.
-    expect((svg.match(/<path /g) ?? []).length).toBeGreaterThanOrEqual(f.captchas.length + 1);
+    expect(svg).toContain('Proof-of-work check');
+    expect(plain.challenge).toEqual({
+      algorithm: 'SHA-256',
+      challenge: expect.stringMatching(/^[0-9a-f]{64}$/),
+      salt: expect.stringMatching(/^[0-9a-f]{24}\?expires=\d+&$/),
+      signature: expect.stringMatching(/^[0-9a-f]{64}$/),
+      maxnumber: f.captchas.maxNumber,
+    });
 
     const testing = await f.captchas.issue({ includeAnswer: true });
-    expect(testing.testAnswer).toMatch(new RegExp(`^[A-Z2-9]{${f.captchas.length}}$`));
     expect(testing.captchaId).not.toBe(plain.captchaId);
+    expect(testing.image).toBe(plain.image);
+    expect(testing.testAnswer).toMatch(/^\d+$/);
+    const secret = Number(testing.testAnswer);
+    expect(secret).toBeLessThanOrEqual(f.captchas.maxNumber);
+    const { challenge, salt } = testing.challenge;
+    expect(createHash('sha256').update(`${salt}${secret}`).digest('hex')).toBe(challenge);
+    // what the ALTCHA widget sends back verifies with ALTCHA's own library under the server's key
+    const payload = { ...testing.challenge, number: secret };
+    expect(await verifySolution(payload, f.captchaHmacKey.toString('hex'))).toBe(true);
+    expect(await verifySolution({ ...payload, number: secret + 1 }, f.captchaHmacKey.toString('hex'))).toBe(
+      false,
+    );
+  });
+
+  it('draws the number afresh for every captcha, from the whole range', async () => {
+    const numbers = await Promise.all(
+      Array.from({ length: 40 }, async () =>
+        Number((await f.captchas.issue({ includeAnswer: true })).testAnswer),
+      ),
+    );
+    expect(new Set(numbers).size).toBeGreaterThan(35);
+    expect(Math.max(...numbers)).toBeGreaterThan(f.captchas.maxNumber / 2);
   });
 
   it('keeps an answer in Redis for its lifetime only', async () => {
@@ -55,17 +83,20 @@ describe('R1: login captcha', () => {
     expect(ttl).toBeLessThanOrEqual(f.captchas.ttlSeconds);
   });
 
-  it('compares case-insensitively and accepts an answer once', async () => {
+  it('accepts the number once (surrounding spaces ignored)', async () => {
     const { captchaId, testAnswer = '' } = await f.captchas.issue({ includeAnswer: true });
-    expect(await f.captchas.verify(captchaId, ` ${testAnswer.toLowerCase()} `)).toBe(true);
+    expect(await f.captchas.verify(captchaId, ` ${testAnswer} `)).toBe(true);
     expect(await f.captchas.verify(captchaId, testAnswer)).toBe(false);
   });
 
   it('burns the captcha on a wrong answer', async () => {
-    const { captchaId, testAnswer = '' } = await f.captchas.issue({ includeAnswer: true });
-    expect(await f.captchas.verify(captchaId, 'nope')).toBe(false);
-    expect(await f.captchas.verify(captchaId, testAnswer)).toBe(false);
-    expect(await f.redis.exists(f.keys.captcha(captchaId))).toBe(0);
+    for (const wrong of ['nope', (n: number) => String(n + 1), (n: number) => `${n}.5`, () => '-0']) {
+      const { captchaId, testAnswer = '' } = await f.captchas.issue({ includeAnswer: true });
+      const answer = typeof wrong === 'string' ? wrong : wrong(Number(testAnswer));
+      expect(await f.captchas.verify(captchaId, answer)).toBe(false);
+      expect(await f.captchas.verify(captchaId, testAnswer)).toBe(false);
+      expect(await f.redis.exists(f.keys.captcha(captchaId))).toBe(0);
+    }
   });
 
   it('refuses unknown, malformed and missing ids and answers', async () => {

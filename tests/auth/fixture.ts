@@ -11,8 +11,10 @@ import { createPool, type Pool } from '../../db/pool.ts';
 import { migrate } from '../../db/migrate.ts';
 import { Accounts } from '../../gateway/auth/accounts.ts';
 import { Captchas } from '../../gateway/auth/captcha.ts';
+import { authSecretsOf } from '../../gateway/auth/index.ts';
 import { AuthKeys } from '../../gateway/auth/keys.ts';
 import { createAuthLogger } from '../../gateway/auth/log.ts';
+import { LoginFailures } from '../../gateway/auth/loginFailures.ts';
 import { poolKdf, type PasswordKdf } from '../../gateway/auth/passwords.ts';
 import { Sessions } from '../../gateway/auth/sessions.ts';
 import { LogSmsSender, SmsCodes } from '../../gateway/auth/sms.ts';
@@ -82,6 +84,9 @@ export interface AuthFixture {
   /** Writes to `logs`. */
   readonly logger: Logger;
   readonly captchas: Captchas;
+  /** The key the captchas are signed with. */
+  readonly captchaHmacKey: Buffer;
+  readonly loginFailures: LoginFailures;
   readonly sms: SmsCodes;
   readonly sessions: Sessions;
   readonly accounts: Accounts;
@@ -103,10 +108,12 @@ export async function newAuthFixture(options: { threads?: number } = {}): Promis
   const logger = createAuthLogger({ destination: logs });
   const clock = { now: Date.now() };
   const now = (): number => clock.now;
-  const captchas = new Captchas({ redis, keys });
+  const { captchaHmacKey, loginDigestKey } = authSecretsOf(randomBytes(32));
+  const captchas = new Captchas({ redis, keys, hmacKey: captchaHmacKey });
+  const loginFailures = new LoginFailures({ redis, keys, loginDigestKey });
   const sms = new SmsCodes({ redis, keys, sender: new LogSmsSender({ logger }) });
   const sessions = new Sessions({ db, redis, keys, now });
-  const accounts = new Accounts({ db, redis, kdf, captchas, sms, sessions, keys, logger });
+  const accounts = new Accounts({ db, redis, kdf, captchas, loginFailures, sms, sessions, keys, logger });
   return {
     db,
     redis,
@@ -116,6 +123,8 @@ export async function newAuthFixture(options: { threads?: number } = {}): Promis
     logs,
     logger,
     captchas,
+    captchaHmacKey,
+    loginFailures,
     sms,
     sessions,
     accounts,

@@ -65,6 +65,8 @@ beforeAll(async () => {
     RATE_RESERVE_PER_ACCOUNT_PER_MINUTE: HIGH,
     RATE_LOOKUP_PER_ACCOUNT_PER_MINUTE: HIGH,
     RATE_LOOKUP_PER_IP_PER_MINUTE: HIGH,
+    // the 401 cases send wrong admin tokens by the dozen from one address
+    RATE_ADMIN_FAILURES_PER_IP_PER_MINUTE: HIGH,
     RATE_WRITES_PER_ACCOUNT_PER_MINUTE: HIGH,
     RATE_ORDERS_PER_ACCOUNT_PER_MINUTE: HIGH,
     // the fuzzer's bursts are about answers to bad input, not admission (tests/gateway/overload.test.ts)

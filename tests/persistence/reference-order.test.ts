@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { query } from '../../db/pool.ts';
-import type { Campus } from '../../engine/index.ts';
+import type { Campus } from '../../engine/world.ts';
 import { putCampuses } from '../../gateway/admin/reference.ts';
 import type { Services } from '../../gateway/services.ts';
 import { newTestEngine, type TestEngine } from '../support/engine.ts';

@@ -65,6 +65,7 @@ export async function startSeatServer(options: SeatServerOptions = {}): Promise<
     rateLimiter: new RateLimiter(t.redis, t.namespace),
     rateLimitRules: {},
     maxBodyBytes: 16 * 1024,
+    adminFailuresPerMinute: 10,
     admission: new Admission({ adaptive: false, max: 1024 }),
   };
   mountRoutes(app, dashboardRoutes({ engine: t.engine, provinces: () => hub.knownProvinces() }), mountDeps);
