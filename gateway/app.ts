@@ -9,6 +9,7 @@ import { threadId } from 'node:worker_threads';
 import { Admission } from './admission/admission.ts';
 import { LoadReporter } from './admission/report.ts';
 import { trustProxies, TrustedProxies } from './http/clientAddress.ts';
+import { FailureWindow } from './http/failureWindow.ts';
 import { mountNotFound, mountRoutes } from './http/mount.ts';
 import { IdempotencyStore } from './http/idempotency.ts';
 import { RateLimiter, type RateLimitRule } from './http/rateLimit.ts';
@@ -23,6 +24,9 @@ export interface GatewayApp {
   listen(host: string, port: number): Promise<number>;
   shutdown(graceMs?: number): Promise<void>;
 }
+
+/** Session tokens refused per client address and minute (per app thread) before PostgreSQL is spared. */
+const UNKNOWN_TOKENS_PER_MINUTE = 60;
 
 export function rateLimitRules(services: Services): Record<string, RateLimitRule> {
   const limits = services.config.rateLimits;
@@ -104,6 +108,8 @@ export function createGatewayApp(services: Services, options: RouteOptions = {})
     rateLimitRules: rateLimitRules(services),
     maxBodyBytes: config.maxBodyBytes,
     adminFailuresPerMinute: config.rateLimits.adminFailuresPerIpPerMinute,
+    // refused session tokens per address and minute before a cache miss stops reaching PostgreSQL
+    unknownTokens: new FailureWindow(UNKNOWN_TOKENS_PER_MINUTE, 60_000),
     admission,
   });
   mountNotFound(app);

@@ -8,6 +8,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { accountHashTag } from '../../engine/keys.ts';
 import type { Clock } from '../clock.ts';
 import { ApiError } from '../errors.ts';
+import type { FailureWindow } from './failureWindow.ts';
 import type { RateCounter, RateLimiter, RateLimitRule, RateLimitVerdict } from './rateLimit.ts';
 import type { AuthKind, RouteDef } from './route.ts';
 
@@ -20,6 +21,8 @@ export interface SessionAuthenticator {
   authorize(
     token: string,
     counters: (accountTag: string) => readonly RateCounter[],
+    /** `database: false`: a token missing from the cache is not looked up (the address is held back). */
+    options?: { readonly database?: boolean },
   ): Promise<{ readonly accountId: string | null; readonly counts: readonly number[] }>;
 }
 
@@ -28,6 +31,11 @@ export interface AccessDeps {
   readonly adminToken: string;
   readonly rateLimiter: RateLimiter;
   readonly clock: Clock;
+  /**
+   * Session tokens refused per client address (this thread): past its limit, a token missing from
+   * Redis is refused without asking PostgreSQL (random well-formed tokens each cost a query).
+   */
+  readonly unknownTokens?: FailureWindow;
 }
 
 /** A route's rate-limit rules by what they count. */
@@ -106,13 +114,16 @@ export async function checkAccess(
   const [authorization, addressVerdicts, now] = await Promise.all([
     session === null
       ? Promise.resolve(ANONYMOUS)
-      : deps.sessions.authorize(session, (tag) =>
-          route.rules.account.map((rule) => deps.rateLimiter.counter(rule, tag, nowMs)),
+      : deps.sessions.authorize(
+          session,
+          (tag) => route.rules.account.map((rule) => deps.rateLimiter.counter(rule, tag, nowMs)),
+          { database: (deps.unknownTokens?.blockedFor(caller.ip, nowMs) ?? 0) === 0 },
         ),
     Promise.all(byAddress.map((rule) => deps.rateLimiter.hit(rule, subjectOf(rule), nowMs))),
     deps.clock.now(),
   ]);
   const { accountId } = authorization;
+  if (session !== null && accountId === null) deps.unknownTokens?.failed(caller.ip, nowMs);
   if (route.auth === 'session' && accountId === null) throw new ApiError('UNAUTHORIZED');
   const verdicts: { rule: RateLimitRule; verdict: RateLimitVerdict }[] = [];
   if (session !== null && accountId !== null) {

@@ -32,6 +32,7 @@ import {
 } from './access.ts';
 import { parseRequest, readBody, type RequestShape } from './body.ts';
 import { requestSubject } from './clientAddress.ts';
+import { FailureWindow } from './failureWindow.ts';
 import { IdempotencyStore, MAX_IDEMPOTENCY_KEY_LENGTH } from './idempotency.ts';
 import type { RateLimitRule } from './rateLimit.ts';
 import { errorReply, watchResponse, writeReply, type ResponseState } from './reply.ts';
@@ -55,41 +56,6 @@ export interface MountDeps extends AccessDeps {
 
 const adminFailuresError = (retryAfterSeconds: number): ApiError =>
   new ApiError('RATE_LIMITED', { details: { retryAfterSeconds, rule: 'adminFailures' } });
-
-/**
- * Failures per address in fixed windows, in this thread's memory: checked without a Redis round
- * trip, in the uWS handler, before a body is read. Per thread and gateway, so the bound is that
- * many times the limit; enough against guessing a 16-character-or-longer token.
- */
-class FailureWindow {
-  private window = 0;
-  private readonly counts = new Map<string, number>();
-
-  constructor(
-    private readonly limit: number,
-    private readonly windowMs: number,
-  ) {}
-
-  private roll(now: number): void {
-    const window = Math.floor(now / this.windowMs);
-    if (window !== this.window) {
-      this.window = window;
-      this.counts.clear();
-    }
-  }
-
-  /** Seconds until `address` may try again; 0 when it may now. */
-  blockedFor(address: string, now: number): number {
-    this.roll(now);
-    if ((this.counts.get(address) ?? 0) < this.limit) return 0;
-    return Math.max(1, Math.ceil(((this.window + 1) * this.windowMs - now) / 1000));
-  }
-
-  failed(address: string, now: number): void {
-    this.roll(now);
-    this.counts.set(address, (this.counts.get(address) ?? 0) + 1);
-  }
-}
 
 export interface MountedRoutes {
   /** Requests admitted and not yet answered on this app. */

@@ -4,12 +4,15 @@
  * (rule wsPerAddress) or 503 OVERLOADED, with Retry-After, and a closed socket frees its place.
  * Client addresses come from X-Forwarded-For through a trusted proxy (127.0.0.1 here). Wrong admin
  * tokens: past 10 a minute from one address (per app thread), 429 RATE_LIMITED (rule
- * adminFailures) before any token is compared.
+ * adminFailures) before any token is compared. Unknown session tokens: past 60 a minute from one
+ * address (per app thread), a token missing from Redis is refused without a PostgreSQL query.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { ADMIN_TOKEN, HttpClient, startTestGateway, type TestGateway } from '../support/gateway.ts';
-import { waitFor } from '../support/wait.ts';
+import { createHash, randomBytes } from 'node:crypto';
+import { AuthKeys } from '../../engine/keys.ts';
+import { ADMIN_TOKEN, HttpClient, signUp, startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { sleep, waitFor } from '../support/wait.ts';
 
 let gw: TestGateway;
 const open: WebSocket[] = [];
@@ -84,6 +87,9 @@ describe('wrong admin tokens', () => {
       client.get('/api/v1/admin/stats', {
         headers: { authorization: `Bearer ${token}`, 'x-forwarded-for': address },
       });
+    // the counter's windows are whole minutes of the shared clock: start early in one
+    const into = Date.now() % 60_000;
+    if (into > 50_000) await sleep(60_000 - into + 100);
     // until refused: a fixed window's boundary may fall between two of them, so up to 20 are 401
     const answers = [];
     for (let i = 0; i < 21 && answers.at(-1)?.status !== 429; i++) {
@@ -98,5 +104,32 @@ describe('wrong admin tokens', () => {
     // no guess is compared while it waits, the right one included
     expect((await as('203.0.113.50', ADMIN_TOKEN)).status).toBe(429);
     expect((await as('198.51.100.50', ADMIN_TOKEN)).status).toBe(200);
+  });
+});
+
+describe('unknown session tokens', () => {
+  it('past 60 a minute from one address, a token missing from Redis is not looked up in PostgreSQL for it (issue 16 item 11)', async () => {
+    const user = await signUp(gw.http);
+    const client = new HttpClient(gw.base);
+    const as = (address: string, token: string) =>
+      client.get('/api/v1/registration', {
+        headers: { authorization: `Bearer ${token}`, 'x-forwarded-for': address },
+      });
+    // the counter's windows are whole minutes of the shared clock: start early in one
+    const into = Date.now() % 60_000;
+    if (into > 50_000) await sleep(60_000 - into + 100);
+    // random well-formed tokens naming a real account: each a cache miss, each a PostgreSQL query
+    for (let i = 0; i < 61; i++) {
+      const forged = `${user.accountId}.${randomBytes(32).toString('base64url')}`;
+      expect((await as('203.0.113.80', forged)).status).toBe(401);
+    }
+    // the real session, its cache entry gone: from that address PostgreSQL is not asked…
+    const hash = createHash('sha256').update(user.token).digest('hex');
+    const cacheKey = new AuthKeys(gw.namespace).session(user.accountId, hash);
+    expect(await gw.redis.del(cacheKey)).toBe(1);
+    expect((await as('203.0.113.80', user.token)).status).toBe(401);
+    // …from another it is, and the entry comes back, for every address
+    expect((await as('198.51.100.80', user.token)).body.error.code).toBe('NO_REGISTRATION');
+    expect((await as('203.0.113.80', user.token)).body.error.code).toBe('NO_REGISTRATION');
   });
 });
