@@ -157,17 +157,24 @@ describe('the waiting room over HTTP', () => {
   it('a WebSocket watches only its own account’s ticket, the current state first', async () => {
     const anonymous = await ticketSocket(gw.base, null);
     anonymous.ws.send(JSON.stringify({ subscribe: [`queue:${people[0]!.ticketId}`] }));
-    await waitFor(() => anonymous.messages.length > 0, { message: 'an answer to the anonymous socket' });
+    // the suite's other files share this Redis and the 2 cores: answers may take seconds
+    await waitFor(() => anonymous.messages.length > 0, {
+      timeoutMs: 20_000,
+      message: 'an answer to the anonymous socket',
+    });
     expect(anonymous.messages[0]).toMatchObject({ type: 'error', code: 'UNAUTHORIZED' });
     anonymous.ws.close();
     await expect(ticketSocket(gw.base, 'not-a-session')).rejects.toThrow(/401/);
 
     const mine = await ticketSocket(gw.base, people[1]!.user.token);
     mine.ws.send(JSON.stringify({ subscribe: [`queue:${people[0]!.ticketId}`] }));
-    await waitFor(() => mine.messages.length > 0, { message: "an answer about another account's ticket" });
+    await waitFor(() => mine.messages.length > 0, {
+      timeoutMs: 20_000,
+      message: "an answer about another account's ticket",
+    });
     expect(mine.messages[0]).toMatchObject({ type: 'error', code: 'NOT_FOUND' });
     mine.ws.send(JSON.stringify({ subscribe: [`queue:${people[1]!.ticketId}`] }));
-    await waitFor(() => mine.messages.length > 1, { message: 'the current ticket' });
+    await waitFor(() => mine.messages.length > 1, { timeoutMs: 20_000, message: 'the current ticket' });
     expect(mine.messages[1]).toMatchObject({
       type: 'queue',
       ticket: { ticketId: people[1]!.ticketId, state: 'PREQUEUE' },
