@@ -37,6 +37,10 @@ export const ENGINE_CODES = {
   // payment (R22, R23)
   NOTHING_TO_PAY: { status: 409, message: 'There is no unpaid subject to pay for' },
   ORDER_NOT_FOUND: { status: 404, message: 'No such payment order' },
+  TOO_MANY_ORDERS: {
+    status: 429,
+    message: 'Too many payment orders opened in the last 12 hours: pay an open one, or retry later',
+  },
   // CET6 review (R9–R12)
   REVIEW_EXISTS: { status: 409, message: 'This account already holds a CET6 review application' },
   REVIEW_APPROVED_FINAL: { status: 409, message: 'An approved CET6 review can no longer be changed' },

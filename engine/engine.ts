@@ -90,6 +90,12 @@ export type WrittenHoldInput = CandidateRef & {
 type Answer =
   { ok: true; [field: string]: unknown } | { ok: false; code: string; details?: Record<string, unknown> };
 
+/**
+ * Payment orders a candidate may open within a hold's span (R22): every order is kept, so a quota
+ * bounds what one account can make Redis hold (issue 16 item 2); a person pays within a few.
+ */
+export const ORDERS_PER_HOLD_SPAN = 20;
+
 export class Engine {
   readonly keys: KeySpace;
   readonly holdMs: number;
@@ -385,7 +391,11 @@ export class Engine {
   ): Promise<
     Outcome<
       { order: OrderView },
-      'NO_REGISTRATION' | 'REGISTRATION_NOT_OPEN' | 'REGISTRATION_CLOSED' | 'NOTHING_TO_PAY'
+      | 'NO_REGISTRATION'
+      | 'REGISTRATION_NOT_OPEN'
+      | 'REGISTRATION_CLOSED'
+      | 'NOTHING_TO_PAY'
+      | 'TOO_MANY_ORDERS'
     >
   > {
     const keys = this.keys.province(input.provinceCode);
@@ -400,7 +410,15 @@ export class Engine {
         keys.queue.accounts,
         keys.queue.slots,
       ],
-      [input.candidateId, input.accountId, orderId, input.method, input.now],
+      [
+        input.candidateId,
+        input.accountId,
+        orderId,
+        input.method,
+        input.now,
+        ORDERS_PER_HOLD_SPAN,
+        this.holdMs,
+      ],
     );
     if (!answer.ok) {
       return this.refusal(answer, [
@@ -408,6 +426,7 @@ export class Engine {
         'REGISTRATION_NOT_OPEN',
         'REGISTRATION_CLOSED',
         'NOTHING_TO_PAY',
+        'TOO_MANY_ORDERS',
       ] as const);
     }
     return { ok: true, order: decodeOrder(answer.order) };

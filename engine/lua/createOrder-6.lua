@@ -5,7 +5,11 @@
   KEYS[1] registrations bucket  KEYS[2] calendar  KEYS[3] orders bucket  KEYS[4] stream
   KEYS[5] queue accounts  KEYS[6] queue slots
   ARGV[1] candidateId  ARGV[2] accountId  ARGV[3] orderId  ARGV[4] method  ARGV[5] now
+  ARGV[6] quota: orders a candidate may open within ARGV[7] ms (a hold's span, R22): every order is
+          kept, so without it one session could grow Redis until it refuses writes (issue 16 item 2)
   Returns ok {order}  or NO_REGISTRATION | REGISTRATION_NOT_OPEN | REGISTRATION_CLOSED | NOTHING_TO_PAY
+        | TOO_MANY_ORDERS {retryAfterSeconds}
+  The record keeps when its recent orders were opened (field oc, oldest first).
   order = {id, c candidateId, a accountId, m method, st PENDING, amt, it = {{subject, holdId, fee}}, ca createdAt}
   Emits ORDER_CREATED, QUEUE_RELEASED (payloads declared in engine/outbox.ts)
 ]]
@@ -14,6 +18,7 @@ local queueAccountsKey, slotsKey = KEYS[5], KEYS[6]
 local candidateId, accountId, orderId, method = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local nowText = ARGV[5]
 local now = tonumber(nowText)
+local quota, quotaSpanMs = tonumber(ARGV[6]), tonumber(ARGV[7])
 
 --@include result
 --@include record
@@ -38,6 +43,17 @@ for _, subject in ipairs(subjects) do
   end
 end
 if #items == 0 then return refuse(CODE.NOTHING_TO_PAY) end
+
+local recent = {}
+for _, at in ipairs(rec.oc or {}) do
+  if at > now - quotaSpanMs then recent[#recent + 1] = at end
+end
+if #recent >= quota then
+  return refuse(CODE.TOO_MANY_ORDERS, { retryAfterSeconds = math.ceil((recent[1] + quotaSpanMs - now) / 1000) })
+end
+recent[#recent + 1] = now
+rec.oc = recent
+saveRecord(registrationsKey, rec)
 
 local order = { id = orderId, c = candidateId, a = accountId, m = method, st = 'PENDING', amt = amount, it = items, ca = now }
 redis.call('HSET', ordersKey, orderId, cjson.encode(order))

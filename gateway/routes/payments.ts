@@ -71,6 +71,7 @@ export function paymentRoutes(services: Services): RouteDef[] {
         403: 'REGISTRATION_NOT_OPEN, REGISTRATION_CLOSED',
         404: 'NO_REGISTRATION',
         409: 'NOTHING_TO_PAY',
+        429: 'RATE_LIMITED, TOO_MANY_ORDERS (20 orders within 12 h; Retry-After)',
       },
       handler: async (ctx) => {
         const bound = await requireBound(services, ctx.accountId!);

@@ -4,7 +4,7 @@
  * Every test runs in a namespace of its own and ends with the invariant checker.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { CandidateRef } from '../../engine/engine.ts';
+import { ORDERS_PER_HOLD_SPAN, type CandidateRef } from '../../engine/engine.ts';
 import { expireDue } from '../../engine/expiry.ts';
 import { dueBucketOf } from '../../engine/keys.ts';
 import type { OrderView } from '../../engine/views.ts';
@@ -255,6 +255,29 @@ describe('R23 orders and exactly-once payment confirmations', () => {
     ]);
     // creating an order changes no item
     expect(await statuses('c1')).toEqual({ CET4: 'HELD', 'CET-SET4': 'HELD' });
+  });
+
+  it('at most 20 orders within 12 hours per candidate: the 21st is TOO_MANY_ORDERS with its wait, changing nothing (issue 16 item 2)', async () => {
+    const ref = await bindOrThrow(t.engine, { candidateId: 'c1', campusId: 'C1' });
+    await holdCet4(ref, T0);
+    const opened = [];
+    for (let i = 0; i < ORDERS_PER_HOLD_SPAN; i++) opened.push(await order(ref, T0 + 1_000 + i * 60_000));
+    const before = (await eventsOf('ORDER_CREATED')).length;
+    const refused = await t.engine.createOrder({ ...ref, method: 'alipay', now: T0 + 2 * HOUR_MS });
+    // the oldest of the 20 was opened at T0 + 1 s: the 21st may come 12 h after it
+    expect(refused).toEqual({
+      ok: false,
+      code: 'TOO_MANY_ORDERS',
+      details: { retryAfterSeconds: Math.ceil((T0 + 1_000 + 12 * HOUR_MS - (T0 + 2 * HOUR_MS)) / 1000) },
+    });
+    expect((await eventsOf('ORDER_CREATED')).length).toBe(before);
+    // the open orders still pay
+    const paid = await t.engine.confirmPayment({
+      orderId: opened[0]!.orderId,
+      now: T0 + 2 * HOUR_MS,
+      providerTx: 'tx-1',
+    });
+    expect(paid.ok).toBe(true);
   });
 
   it('leaves out cancelled, paid and past-payBy items; NOTHING_TO_PAY when none is left', async () => {
