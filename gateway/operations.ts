@@ -15,8 +15,10 @@ import { StreamWriter, type WriterStats } from '../db/writer.ts';
 import { Engine } from '../engine/engine.ts';
 import { KeySpace } from '../engine/keys.ts';
 import { PROVINCE_CODES } from '../engine/provinces.ts';
+import { settlesWithin } from '../engine/settle.ts';
 import { Sweeper, type SweeperStats } from '../engine/sweeper.ts';
 import { DrivenClock, systemClock } from './clock.ts';
+import { scrubPersonalData } from './logRedaction.ts';
 import { clockKey } from './services.ts';
 
 export interface StandaloneWriter {
@@ -36,15 +38,20 @@ export function startStandaloneWriter(config: Config, log: Logger): StandaloneWr
     ...config.writer,
     streams: new KeySpace(config.namespace).allStreams(PROVINCE_CODES),
     consumer,
-    onError: (error) => log.warn({ err: error }, 'writer step failed (retrying)'),
-    onDeadLetter: (letter) => log.error(letter, 'event dead-lettered'),
+    // `err` goes through gateway/logRedaction.ts (never pg's detail, where or parameters); a dead
+    // letter's reason is an error's message, scrubbed the same way
+    onError: (error) => log.error({ err: error }, 'writer batch failed'),
+    onRecovered: (outage) => log.info(outage, 'PostgreSQL outage over: the writer resumed'),
+    onDeadLetter: (letter) =>
+      log.error({ ...letter, reason: scrubPersonalData(letter.reason) }, 'event dead-lettered'),
   });
   writer.start();
   return {
     consumer,
     async stop() {
       await writer.stop();
-      await writer.publishStats().catch(() => undefined);
+      // the last stats, if Redis answers: a dead one must not keep the stop waiting (issue 16 item 16)
+      await settlesWithin(writer.publishStats(), 1_000);
       redis.disconnect();
       await db.end();
       return writer.current;
