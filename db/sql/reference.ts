@@ -112,28 +112,11 @@ export async function upsertReference(db: Queryable, world: World): Promise<Refe
 // --- pieces, for the admin routes (gateway/admin/reference.ts) ------------------------------------
 
 /** Campuses and their capacities; returns rows inserted or changed and capacity rows given. */
-export async function upsertCampuses(
+export function upsertCampuses(
   db: Queryable,
   campuses: readonly Campus[],
 ): Promise<{ changed: number; capacities: number }> {
-  let changed = await execute(db, UPSERT_CAMPUSES, [
-    campuses.map((c) => c.campusId),
-    campuses.map((c) => c.name),
-    campuses.map((c) => c.provinceCode),
-    campuses.map((c) => c.schoolId),
-    campuses.map((c) => c.studentsMayTakeOralElsewhere),
-    campuses.map((c) => iso(c.oralOpens.ownSchoolAt)),
-    campuses.map((c) => (c.oralOpens.provinceWideAt === null ? null : iso(c.oralOpens.provinceWideAt))),
-  ]);
-  const capacities = campuses.flatMap((c) =>
-    Object.entries(c.capacity).map(([subject, seats]) => ({ campusId: c.campusId, subject, seats })),
-  );
-  changed += await execute(db, UPSERT_CAPACITIES, [
-    capacities.map((row) => row.campusId),
-    capacities.map((row) => row.subject),
-    capacities.map((row) => row.seats),
-  ]);
-  return { changed, capacities: capacities.length };
+  return writeCampuses(db, campuses, UPSERT_CAMPUSES, UPSERT_CAPACITIES);
 }
 
 /**
@@ -141,10 +124,17 @@ export async function upsertCampuses(
  * are (the admin route commits these before the engine's copy, so that a hold's event finds them).
  */
 export async function insertMissingCampuses(db: Queryable, campuses: readonly Campus[]): Promise<number> {
-  const capacities = campuses.flatMap((c) =>
-    Object.entries(c.capacity).map(([subject, seats]) => ({ campusId: c.campusId, subject, seats })),
-  );
-  const inserted = await execute(db, INSERT_MISSING_CAMPUSES, [
+  return (await writeCampuses(db, campuses, INSERT_MISSING_CAMPUSES, INSERT_MISSING_CAPACITIES)).changed;
+}
+
+/** The campus rows and their capacity rows, as columns, through the two statements given. */
+async function writeCampuses(
+  db: Queryable,
+  campuses: readonly Campus[],
+  campusSql: string,
+  capacitySql: string,
+): Promise<{ changed: number; capacities: number }> {
+  let changed = await execute(db, campusSql, [
     campuses.map((c) => c.campusId),
     campuses.map((c) => c.name),
     campuses.map((c) => c.provinceCode),
@@ -153,14 +143,15 @@ export async function insertMissingCampuses(db: Queryable, campuses: readonly Ca
     campuses.map((c) => iso(c.oralOpens.ownSchoolAt)),
     campuses.map((c) => (c.oralOpens.provinceWideAt === null ? null : iso(c.oralOpens.provinceWideAt))),
   ]);
-  return (
-    inserted +
-    (await execute(db, INSERT_MISSING_CAPACITIES, [
-      capacities.map((row) => row.campusId),
-      capacities.map((row) => row.subject),
-      capacities.map((row) => row.seats),
-    ]))
+  const capacities = campuses.flatMap((c) =>
+    Object.entries(c.capacity).map(([subject, seats]) => ({ campusId: c.campusId, subject, seats })),
   );
+  changed += await execute(db, capacitySql, [
+    capacities.map((row) => row.campusId),
+    capacities.map((row) => row.subject),
+    capacities.map((row) => row.seats),
+  ]);
+  return { changed, capacities: capacities.length };
 }
 
 export async function upsertCalendar(db: Queryable, entries: readonly CalendarEntry[]): Promise<number> {
