@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/index.ts';
 import type { FromThread, ThreadData, ToThread } from './thread.ts';
 import { WorkerPool } from './workers/pool.ts';
+import { LANE_WAIT_BUCKETS_MS } from './admission/lane.ts';
 import { servePool } from './workers/remote.ts';
 import { freePort } from '../devstack/ports.ts';
 import { Redis } from 'ioredis';
@@ -58,6 +59,8 @@ export function laneMetricsText(pool: WorkerPool): string {
     '# TYPE lane_shed_total counter',
     '# HELP lane_service_ms Smoothed time one task of the lane takes',
     '# TYPE lane_service_ms gauge',
+    '# HELP lane_wait_ms How long started tasks waited in their lane before they ran',
+    '# TYPE lane_wait_ms histogram',
   ];
   for (const lane of pool.stats()) {
     lines.push(
@@ -70,6 +73,16 @@ export function laneMetricsText(pool: WorkerPool): string {
     }
     if (lane.serviceMs !== null)
       lines.push(`lane_service_ms{lane="${lane.name}"} ${lane.serviceMs.toFixed(2)}`);
+    let cumulative = 0;
+    lane.waited.buckets.forEach((count, i) => {
+      cumulative += count;
+      const le = i < LANE_WAIT_BUCKETS_MS.length ? String(LANE_WAIT_BUCKETS_MS[i]) : '+Inf';
+      lines.push(`lane_wait_ms_bucket{lane="${lane.name}",le="${le}"} ${cumulative}`);
+    });
+    lines.push(
+      `lane_wait_ms_sum{lane="${lane.name}"} ${lane.waited.sumMs.toFixed(1)}`,
+      `lane_wait_ms_count{lane="${lane.name}"} ${lane.waited.count}`,
+    );
   }
   return `${lines.join('\n')}\n`;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Lane, LaneOverloaded, type LaneOptions } from './lane.ts';
+import { LANE_WAIT_BUCKETS_MS, Lane, LaneOverloaded, type LaneOptions } from './lane.ts';
 
 const options = (overrides: Partial<LaneOptions> = {}): LaneOptions => ({
   name: 'test',
@@ -21,6 +21,31 @@ const timed = async (task: unknown) => {
 };
 
 describe('Lane', () => {
+  it('counts how long each started task waited, in the histogram /metrics shows', async () => {
+    let now = 0;
+    const finishers: Array<() => void> = [];
+    const lane = new Lane(
+      options({ deadlineMs: 1_000, targetWaitMs: 1_000 }),
+      () => new Promise<void>((resolve) => finishers.push(resolve)),
+      () => now,
+    );
+    const first = lane.run(1); // starts at once: waited 0
+    const second = lane.run(2); // waits for the first
+    now = 30;
+    finishers.shift()!();
+    await first;
+    await Promise.resolve();
+    finishers.shift()!();
+    await second;
+    const { waited } = lane.stats();
+    expect(waited.count).toBe(2);
+    expect(waited.sumMs).toBe(30);
+    expect(waited.buckets[0]).toBe(1); // ≤ 1 ms
+    expect(waited.buckets[LANE_WAIT_BUCKETS_MS.indexOf(50)]).toBe(1); // 25 < 30 ≤ 50 ms
+    expect(waited.buckets.reduce((sum, n) => sum + n, 0)).toBe(2);
+    lane.close();
+  });
+
   it('runs up to its concurrency at once, the rest in order', async () => {
     const lane = new Lane(options({ concurrency: 2 }), timed);
     const started = performance.now();

@@ -60,7 +60,12 @@ export interface LaneStats {
   readonly serviceMs: number | null;
   /** Whether the CoDel state says the queue is standing. */
   readonly dropping: boolean;
+  /** How long the started tasks waited in the queue: counts per bucket of LANE_WAIT_BUCKETS_MS. */
+  readonly waited: { readonly buckets: readonly number[]; readonly count: number; readonly sumMs: number };
 }
+
+/** Upper bounds (ms) of the queue-wait histogram's buckets; the last bucket is +Inf. */
+export const LANE_WAIT_BUCKETS_MS: readonly number[] = [1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500];
 
 interface Waiting {
   readonly task: unknown;
@@ -84,6 +89,8 @@ export class Lane {
     done: [0, 0],
   };
   private dropping = false;
+  private readonly waitBuckets = new Array<number>(LANE_WAIT_BUCKETS_MS.length + 1).fill(0);
+  private waitSumMs = 0;
   private intervalStartedAt: number;
   private minWaitInInterval = Infinity;
   private timer: ReturnType<typeof setInterval> | undefined;
@@ -108,6 +115,7 @@ export class Lane {
     const now = this.now();
     if (this.running < this.options.concurrency && this.queued === 0) {
       this.noteWait(0, now);
+      this.countWait(0);
       return this.start(task, now) as Promise<Result>;
     }
     const queued = this.queued;
@@ -132,6 +140,11 @@ export class Lane {
       shed: { ...this.shed },
       serviceMs: this.serviceMs,
       dropping: this.dropping,
+      waited: {
+        buckets: [...this.waitBuckets],
+        count: this.waitBuckets.reduce((sum, n) => sum + n, 0),
+        sumMs: this.waitSumMs,
+      },
     };
   }
 
@@ -211,6 +224,7 @@ export class Lane {
     while (this.running < this.options.concurrency && this.queued > 0) {
       const next = this.take()!;
       this.noteWait(now - next.enqueuedAt, now);
+      this.countWait(now - next.enqueuedAt);
       this.start(next.task, now).then(next.resolve, next.reject);
     }
     if (this.queued === 0) {
@@ -226,6 +240,14 @@ export class Lane {
       this.noteWait(now - late.enqueuedAt, now);
       late.reject(this.refuse('deadline', this.predictWait(this.queued)));
     }
+  }
+
+  /** The queue-wait histogram of started tasks (what a lane's clients waited before their work ran). */
+  private countWait(waitMs: number): void {
+    let bucket = 0;
+    while (bucket < LANE_WAIT_BUCKETS_MS.length && waitMs > LANE_WAIT_BUCKETS_MS[bucket]!) bucket++;
+    this.waitBuckets[bucket]!++;
+    this.waitSumMs += waitMs;
   }
 
   /** CoDel: the shortest wait over each interval tells a standing queue from a passing burst. */

@@ -103,13 +103,20 @@ describe('work lanes (P7)', () => {
     expect(shed.every(({ answer }) => Number(answer.headers.get('retry-after')) >= 1)).toBe(true);
     // nobody waited for an answer much longer than the deadline plus one hash
     expect(Math.max(...logins.map(({ ms }) => ms))).toBeLessThan(KDF_DEADLINE_MS + 1_000);
-    // and the eligibility checks never queued behind the hashing: most within their lane's
-    // deadline, and none near the storm's length (one queue for both would make them wait seconds)
-    const sorted = [...eligibility].sort((x, y) => x - y);
-    expect(sorted[Math.floor(sorted.length * 0.9)]!).toBeLessThan(ELIGIBILITY_DEADLINE_MS);
-    expect(Math.max(...eligibility)).toBeLessThan(1_500);
-
+    // and the eligibility checks never queued behind the hashing. The server's own histogram says
+    // so without the noise of a shared 2-core box: every eligibility task started within 10 ms of
+    // arriving (its lane has its own thread; one queue for both would make it wait behind hashes).
+    // Seen from the client, a typical eligibility answer is far faster than a typical verified
+    // login (which waits its turn for the KDF thread): a ratio, so that CPU taken by whatever else
+    // runs on the machine (CI runs test files in parallel) slows both sides alike.
     const metrics = (await gw.http.get('/metrics')).text;
+    const waitedAtMost = (le: string) =>
+      Number(new RegExp(`lane_wait_ms_bucket\\{lane="eligibility",le="${le}"\\} (\\d+)`).exec(metrics)![1]);
+    expect(waitedAtMost('\\+Inf')).toBeGreaterThanOrEqual(eligibility.length);
+    expect(waitedAtMost('10')).toBe(waitedAtMost('\\+Inf'));
+    const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)]!;
+    expect(median(eligibility) * 2).toBeLessThan(median(verified.map(({ ms }) => ms)));
+
     const shedMetric = /lane_shed_total\{lane="password",reason="(?:deadline|predicted)"\} (\d+)/g;
     const counted = [...metrics.matchAll(shedMetric)].reduce((sum, m) => sum + Number(m[1]), 0);
     expect(counted).toBe(shed.length);
