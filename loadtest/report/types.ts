@@ -44,6 +44,13 @@ export interface TimelinePoint {
   /** Writer lag sampled in this second: events not yet in PostgreSQL, and the oldest one's age. */
   readonly writerLagEvents: number | null;
   readonly writerLagMs: number | null;
+  /**
+   * The load generator's own event-loop delay in this second (ms, p99 and max; absent in reports
+   * of older runs): an answer that arrived while the generator's loop was busy is timed late by up
+   * to this much, so a second's latency is the system's plus at most this.
+   */
+  readonly generatorLoopDelayP99Ms?: number | null;
+  readonly generatorLoopDelayMaxMs?: number | null;
 }
 
 /** Seats remaining over time, one series per campus × subject (sampled once a second). */

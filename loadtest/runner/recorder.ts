@@ -4,6 +4,7 @@
  * started, requests in flight. Produces the report's `timeline`, `latency` and `answers`. Never
  * records request or response bodies (they hold personal data).
  */
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { build as buildHistogram, type Histogram } from 'hdr-histogram-js';
 import type { LatencySummary, TimelinePoint } from '../report/types.ts';
 
@@ -40,6 +41,9 @@ interface Second {
   staleness: Histogram;
   writerLagEvents: number | null;
   writerLagMs: number | null;
+  /** The load generator's own event-loop delay in this second (ms): p99 and max. */
+  loopDelayP99Ms: number | null;
+  loopDelayMaxMs: number | null;
 }
 
 export function summarise(histogram: Histogram): LatencySummary {
@@ -83,7 +87,16 @@ export class RunRecorder {
   candidatesFinished = 0;
   dashboardMessages = 0;
 
-  constructor(private readonly startedAtMs: number) {}
+  /**
+   * The generator's event-loop delay: an answer that arrives while the loop is busy is timed when
+   * the loop gets to it, so a second's latency includes up to this much of the generator's own
+   * delay (the clients of a real opening are separate machines).
+   */
+  private readonly loop: IntervalHistogram = monitorEventLoopDelay({ resolution: 10 });
+
+  constructor(private readonly startedAtMs: number) {
+    this.loop.enable();
+  }
 
   /** The second of the run that `atMs` (performance.now() time base) falls in. */
   private second(atMs = performance.now()): Second {
@@ -93,6 +106,12 @@ export class RunRecorder {
   private secondIndex(atMs = performance.now()): number {
     const index = Math.max(0, Math.floor((atMs - this.startedAtMs) / 1000));
     while (this.seconds.length <= index) {
+      const closing = this.seconds[this.seconds.length - 1];
+      if (closing && closing.loopDelayP99Ms === null && this.loop.count > 0) {
+        closing.loopDelayP99Ms = Math.round(this.loop.percentile(99) / 1e4) / 100;
+        closing.loopDelayMaxMs = Math.round(this.loop.max / 1e4) / 100;
+        this.loop.reset();
+      }
       this.seconds.push({
         offered: 0,
         started: 0,
@@ -107,6 +126,8 @@ export class RunRecorder {
         staleness: newHistogram(),
         writerLagEvents: null,
         writerLagMs: null,
+        loopDelayP99Ms: null,
+        loopDelayMaxMs: null,
       });
     }
     return index;
@@ -214,6 +235,8 @@ export class RunRecorder {
         stalenessP99Ms: staleness?.p99Ms ?? null,
         writerLagEvents: s.writerLagEvents,
         writerLagMs: s.writerLagMs,
+        generatorLoopDelayP99Ms: s.loopDelayP99Ms,
+        generatorLoopDelayMaxMs: s.loopDelayMaxMs,
       };
     });
   }
