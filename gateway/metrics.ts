@@ -173,11 +173,28 @@ export async function valueWithin<V>(work: Promise<V>, ms: number, fallback: V):
 }
 
 /** Prometheus text of the app threads: how many serve the port, and how many the merge lacks. */
-export function threadMetricsText(threads: number, missing: number): string {
+export function threadMetricsText(
+  threads: number,
+  missing: number,
+  osThreads: { readonly main: number | null; readonly app: readonly (number | null)[] } = {
+    main: null,
+    app: [],
+  },
+): string {
+  const info = [
+    ...(osThreads.main === null ? [] : [`gateway_thread_info{role="main",tid="${osThreads.main}"} 1`]),
+    ...osThreads.app.flatMap((tid, index) =>
+      tid === null ? [] : [`gateway_thread_info{role="app",index="${index}",tid="${tid}"} 1`],
+    ),
+  ];
   return (
     `# HELP gateway_threads App threads serving the port\n# TYPE gateway_threads gauge\ngateway_threads ${threads}\n` +
     '# HELP metrics_threads_missing App threads whose metrics are not in this answer (dead, or no answer within 2 s)\n' +
-    `# TYPE metrics_threads_missing gauge\nmetrics_threads_missing ${missing}\n`
+    `# TYPE metrics_threads_missing gauge\nmetrics_threads_missing ${missing}\n` +
+    (info.length === 0
+      ? ''
+      : '# HELP gateway_thread_info The OS thread id (/proc/<pid>/task/<tid>) of the main thread and each app thread, for per-thread CPU\n' +
+        `# TYPE gateway_thread_info gauge\n${info.join('\n')}\n`)
   );
 }
 

@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/index.ts';
 import type { FromThread, ThreadData, ToThread } from './thread.ts';
 import { WorkerPool } from './workers/pool.ts';
+import { osThreadId } from './osThread.ts';
 import { LANE_WAIT_BUCKETS_MS } from './admission/lane.ts';
 import { servePool } from './workers/remote.ts';
 import { freePort } from '../devstack/ports.ts';
@@ -94,6 +95,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
       : config.port;
   const threadConfig: Config = { ...config, port };
   const pool = new WorkerPool({ lanes: config.lanes });
+  const mainThreadId = osThreadId();
+  const appThreadIds: (number | null)[] = Array.from({ length: config.threads }, () => null);
   const workers: Worker[] = [];
   /** The threads not exited: a collection asks only them, and a stop waits only for them. */
   const live = new Set<Worker>();
@@ -138,7 +141,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     } catch (error) {
       log.warn({ err: error }, "merging the threads' metrics failed");
     }
-    text += `${laneMetricsText(pool)}${threadMetricsText(workers.length, missing)}${await persistence}`;
+    text += `${laneMetricsText(pool)}${threadMetricsText(workers.length, missing, { main: mainThreadId, app: appThreadIds })}${await persistence}`;
     if (live.has(requester)) {
       requester.postMessage({ type: 'metrics-text', id: requestId, text } satisfies ToThread);
     }
@@ -176,6 +179,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
     return new Promise<void>((resolve, reject) => {
       const onMessage = (message: FromThread) => {
         if (message.type === 'ready') {
+          appThreadIds[index] = message.osThreadId;
           worker.off('message', onMessage);
           resolve();
         } else if (message.type === 'failed')

@@ -10,6 +10,7 @@ import { createGatewayApp } from './app.ts';
 import { createLogger } from './log.ts';
 import { createServices } from './services.ts';
 import { RemoteTaskRunner } from './workers/remote.ts';
+import { osThreadId } from './osThread.ts';
 
 export interface ThreadData {
   readonly entry: string;
@@ -24,7 +25,7 @@ export type ToThread =
   | { readonly type: 'metrics-text'; readonly id: number; readonly text: string };
 
 export type FromThread =
-  | { readonly type: 'ready'; readonly port: number }
+  | { readonly type: 'ready'; readonly port: number; readonly osThreadId: number | null }
   | { readonly type: 'failed'; readonly message: string }
   | { readonly type: 'metrics-part'; readonly id: number; readonly metrics: unknown }
   | { readonly type: 'metrics-request'; readonly id: number }
@@ -71,7 +72,7 @@ async function run(): Promise<void> {
   });
   const port = await gateway.listen(data.config.host, data.config.port);
   log.info({ port, thread: data.index }, 'gateway thread listening');
-  post({ type: 'ready', port });
+  post({ type: 'ready', port, osThreadId: osThreadId() });
 }
 
 run().catch((error: unknown) => {

@@ -5,7 +5,16 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { perUnitMicros, sampleProcesses, splitCpu, type CpuSample } from './cpu.ts';
+import { Worker } from 'node:worker_threads';
+import { osThreadId } from '../gateway/osThread.ts';
+import {
+  perUnitMicros,
+  sampleProcesses,
+  sampleThreads,
+  splitCpu,
+  threadsCpuSeconds,
+  type CpuSample,
+} from './cpu.ts';
 
 const sample = (atMs: number, boxBusyTicks: number, rows: [number, number, number][]): CpuSample => ({
   atMs,
@@ -64,6 +73,30 @@ describe.runIf(sampleProcesses() !== null)('sampleProcesses (Linux /proc)', () =
     // unnamed, the spinner is part of this process's tree
     const unnamed = splitCpu(start, end, { tests: process.pid });
     expect(split(unnamed).tests).toBeCloseTo(split(named).spinner! + split(named).tests!, 6);
+  });
+});
+
+describe.runIf(sampleProcesses() !== null)('sampleThreads (Linux /proc/<pid>/task)', () => {
+  it("a busy thread's CPU is its own, found by the id it reports (gateway_thread_info)", async () => {
+    expect(osThreadId()).toBe(process.pid); // the main thread's task id is the process id
+    const before = sampleThreads(process.pid)!;
+    const worker = new Worker(
+      `const { readlinkSync } = require('node:fs');
+       const { parentPort } = require('node:worker_threads');
+       const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+       const start = Date.now();
+       while (Date.now() - start < 300);
+       parentPort.postMessage(tid);
+       setInterval(() => {}, 1000);`,
+      { eval: true },
+    );
+    const [tid] = (await once(worker, 'message')) as [number];
+    const after = sampleThreads(process.pid)!;
+    await worker.terminate();
+    expect(tid).not.toBe(process.pid);
+    // 300 ms of wall time spinning: at least 0.2 s of CPU on a busy 2-core box, all of it its own
+    expect(threadsCpuSeconds(before, after, [tid])).toBeGreaterThanOrEqual(0.2);
+    expect(threadsCpuSeconds(before, after, [process.pid])).toBeLessThan(0.2);
   });
 });
 

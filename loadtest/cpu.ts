@@ -124,3 +124,32 @@ export function cpuPerUnit(
   const named = Object.fromEntries(Object.entries(roots).map(([name, pid]) => [name, pid ?? -1]));
   return perUnitMicros(splitCpu(before, after, named), units);
 }
+
+/** CPU ticks (utime + stime) of each thread of `pid` (/proc/<pid>/task), or null without /proc. */
+export function sampleThreads(pid: number): Map<number, number> | null {
+  try {
+    const threads = new Map<number, number>();
+    for (const entry of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        const fields = statFields(readFileSync(`/proc/${pid}/task/${entry}/stat`, 'utf8'));
+        threads.set(Number(entry), Number(fields[11]) + Number(fields[12]));
+      } catch {
+        // the thread ended between readdir and read
+      }
+    }
+    return threads;
+  } catch {
+    return null;
+  }
+}
+
+/** CPU-seconds the threads `tids` spent between two `sampleThreads` of one process. */
+export function threadsCpuSeconds(
+  before: ReadonlyMap<number, number>,
+  after: ReadonlyMap<number, number>,
+  tids: readonly number[],
+): number {
+  let ticks = 0;
+  for (const tid of tids) ticks += Math.max(0, (after.get(tid) ?? 0) - (before.get(tid) ?? 0));
+  return ticks / clockTicks();
+}

@@ -28,6 +28,8 @@ export interface SpawnedSystem {
   /** App threads the gateway runs (from /metrics). */
   readonly threads: number;
   readonly pid: number;
+  /** The OS thread ids of its app threads (gateway_thread_info in /metrics; empty off Linux). */
+  readonly appThreadIds: readonly number[];
   stop(): Promise<void>;
 }
 
@@ -70,9 +72,35 @@ export async function spawnSystem(
     }
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
-  const metrics = await (await fetch(`${base}/metrics`)).text();
-  const threads = Number(/^gateway_threads (\d+)/m.exec(metrics)?.[1] ?? 0);
-  return { base, port, threads, pid: child.pid ?? 0, stop };
+  // one thread may answer /readyz before the main thread has heard every other one say ready:
+  // ask until every app thread's OS id is there (none off Linux)
+  let threads = 0;
+  let appThreadIds: number[] = [];
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    threads = Number(/^gateway_threads (\d+)/m.exec(metrics)?.[1] ?? 0);
+    appThreadIds = [
+      ...metrics.matchAll(/^gateway_thread_info\{role="app",index="\d+",tid="(\d+)"\} 1$/gm),
+    ].map((m) => Number(m[1]));
+    if (appThreadIds.length >= threads || !metrics.includes('gateway_thread_info{role="main"')) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return { base, port, threads, pid: child.pid ?? 0, appThreadIds, stop };
+}
+
+/** A helper process of the system (`scripts/writer.ts`, `scripts/sweeper.ts`) on the same stores. */
+export interface SpawnedHelper {
+  readonly pid: number;
+  stop(): Promise<void>;
+}
+
+export function spawnHelper(script: 'writer' | 'sweeper', env: NodeJS.ProcessEnv): SpawnedHelper {
+  const child = spawn(
+    process.execPath,
+    ['--max-semi-space-size=64', ...systemNodeArgs(), '--import', 'tsx', `scripts/${script}.ts`],
+    { env: environmentWith({ LOG_LEVEL: 'warn', ...env }), stdio: ['ignore', 'inherit', 'inherit'] },
+  );
+  return { pid: child.pid ?? 0, stop: () => stopChild(child) };
 }
 
 /** SIGTERM, then resolves once the process has exited (at once if it already has). */

@@ -16,7 +16,7 @@ import { freePort } from '../../devstack/ports.ts';
 import { checkBaselineInvariants, migrateBaseline, seedBaseline } from '../baseline/index.ts';
 import type { InvariantVerdict } from '../report/types.ts';
 import { seedReserveWorld } from './reserveWorld.ts';
-import { ONE_ADDRESS_LIMITS, spawnSystem, stopChild } from './system.ts';
+import { ONE_ADDRESS_LIMITS, spawnHelper, spawnSystem, stopChild } from './system.ts';
 
 export interface RaceTarget {
   readonly name: 'engine' | 'baseline';
@@ -27,6 +27,12 @@ export interface RaceTarget {
   readonly cores: number;
   /** The serving process (its threads and child processes are all its CPU: loadtest/cpu.ts). */
   readonly pid: number;
+  /** The engine's app threads' OS ids, and its writer's and sweeper's processes when separate. */
+  readonly parts?: {
+    readonly appThreadIds: readonly number[];
+    readonly writerPid: number | null;
+    readonly sweeperPid: number | null;
+  };
   verdict(): Promise<InvariantVerdict>;
   stop(): Promise<void>;
 }
@@ -39,13 +45,18 @@ export interface TargetOptions {
   readonly capacityPerCampus: Readonly<Record<string, number>>;
   /** Extra environment for the engine's process (e.g. MAX_IN_FLIGHT for the overload run). */
   readonly env?: NodeJS.ProcessEnv;
+  /**
+   * The engine's writer and sweeper in processes of their own (`npm run writer`, `npm run
+   * sweeper`), so that a benchmark reads each one's CPU apart from the gateway's.
+   */
+  readonly separateWriterAndSweeper?: boolean;
   readonly log?: (line: string) => void;
 }
 
 const NAMESPACE = 'race';
 
 export async function startEngineTarget(options: TargetOptions): Promise<RaceTarget> {
-  const system = await spawnSystem({
+  const env: NodeJS.ProcessEnv = {
     REDIS_URL: options.redisUrl,
     DATABASE_URL: options.databaseUrl,
     KEY_NAMESPACE: NAMESPACE,
@@ -58,7 +69,15 @@ export async function startEngineTarget(options: TargetOptions): Promise<RaceTar
     ...ONE_ADDRESS_LIMITS,
     RATE_RESERVE_PER_ACCOUNT_PER_MINUTE: '1000000',
     ...options.env,
-  });
+  };
+  const separate = options.separateWriterAndSweeper ?? false;
+  const system = await spawnSystem(separate ? { ...env, START_WRITER: '0', START_SWEEPER: '0' } : env);
+  // after the system, whose start has run the migrations the writer relies on
+  const helpers = separate ? [spawnHelper('writer', env), spawnHelper('sweeper', env)] : [];
+  const stopAll = async () => {
+    await system.stop();
+    await Promise.all(helpers.map((helper) => helper.stop()));
+  };
   const redis = new Redis(options.redisUrl, { enableAutoPipelining: true, maxRetriesPerRequest: null });
   const engine = new Engine(redis, { namespace: NAMESPACE });
   const db = createPool(options.databaseUrl, { max: 8, applicationName: 'loadtest:engine-target' });
@@ -81,6 +100,11 @@ export async function startEngineTarget(options: TargetOptions): Promise<RaceTar
       campusIds,
       cores: system.threads || availableParallelism(),
       pid: system.pid,
+      parts: {
+        appThreadIds: system.appThreadIds,
+        writerPid: helpers[0]?.pid ?? null,
+        sweeperPid: helpers[1]?.pid ?? null,
+      },
       async verdict() {
         const report = await checkInvariants(engine, ['11']);
         return {
@@ -94,13 +118,13 @@ export async function startEngineTarget(options: TargetOptions): Promise<RaceTar
         };
       },
       async stop() {
-        await system.stop();
+        await stopAll();
         redis.disconnect();
         await db.end();
       },
     };
   } catch (error) {
-    await system.stop();
+    await stopAll();
     redis.disconnect();
     await db.end();
     throw error;

@@ -11,6 +11,7 @@
  * and serving but never answers a collection. (Ending it with worker.terminate() would abort the
  * whole process: uWS's handles are still open when the thread's loop closes.)
  */
+import { existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, environmentWith } from '../../config/index.ts';
@@ -84,6 +85,15 @@ describe('/metrics with an app thread gone (issue 16 item 13)', () => {
     const whole = await metrics();
     expect(whole.status).toBe(200);
     expect(metricValue(whole.text, 'gateway_threads')).toBe(2);
+    // each thread's OS id, for per-thread CPU: the main thread's is the process id, the app
+    // threads' are two others, each a task of this process
+    const tids = [
+      ...whole.text.matchAll(/^gateway_thread_info\{role="(main|app)"(?:,index="\d")?,tid="(\d+)"\} 1$/gm),
+    ];
+    expect(tids.map((m) => m[1])).toEqual(['main', 'app', 'app']);
+    expect(Number(tids[0]![2])).toBe(process.pid);
+    expect(new Set(tids.map((m) => m[2])).size).toBe(3);
+    for (const m of tids) expect(existsSync(`/proc/${process.pid}/task/${m[2]}`)).toBe(true);
 
     const stuck = gateway.appThreads[1]!;
     const post = stuck.postMessage.bind(stuck);
