@@ -55,22 +55,28 @@ export class Sweeper {
     let expired = 0;
     let deleted = 0;
     let oldestDue = Infinity;
-    for (const province of this.options.provinces ?? PROVINCE_CODES) {
-      const result = await expireDue(this.engine, province, now);
-      expired += result.expired.length;
-      deleted += result.deleted.length;
-      const keys = this.engine.keys.province(province);
-      const [, score] = await this.engine.redis.zrangebyscore(
-        keys.dueSet,
-        '-inf',
-        now,
-        'WITHSCORES',
-        'LIMIT',
-        0,
-        1,
-      );
-      if (score !== undefined) oldestDue = Math.min(oldestDue, Number(score));
-    }
+    // every province at once: one pipelined round of commands per pass instead of 62 in a row
+    // (each province's keys are its own, and expireDue is idempotent: several sweepers may run)
+    await Promise.all(
+      (this.options.provinces ?? PROVINCE_CODES).map(async (province) => {
+        const result = await expireDue(this.engine, province, now);
+        expired += result.expired.length;
+        deleted += result.deleted.length;
+        // the lag: only a pass that stopped short (its batch limit) leaves anything due behind
+        if (!result.more) return;
+        const keys = this.engine.keys.province(province);
+        const [, score] = await this.engine.redis.zrangebyscore(
+          keys.dueSet,
+          '-inf',
+          now,
+          'WITHSCORES',
+          'LIMIT',
+          0,
+          1,
+        );
+        if (score !== undefined) oldestDue = Math.min(oldestDue, Number(score));
+      }),
+    );
     this.stats = {
       sweeps: this.stats.sweeps + 1,
       expired: this.stats.expired + expired,

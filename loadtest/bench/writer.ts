@@ -344,8 +344,12 @@ export async function runWriterBench(options: WriterBenchOptions) {
       produced: { events: total, seconds: Number(produceSeconds.toFixed(1)) },
       throughput: rows.map((row) => ({ ...row, seconds: Number(row.seconds.toFixed(2)) })),
       bestInsertWith: best.insertWith,
+      // P6 (issue 13): the best configuration's CPU per event, writer and PostgreSQL
+      cpuPerEventUs: best.cpuMicrosPerEvent
+        ? { writer: best.cpuMicrosPerEvent.writer ?? null, postgres: best.cpuMicrosPerEvent.postgres ?? null }
+        : null,
       sustained,
-      targets: { eventsPerSec: 50_000, lagP99Ms: 2_000 },
+      targets: { eventsPerSec: 50_000, lagP99Ms: 2_000, cpuPerEventUs: 40 },
     };
     return report;
   } finally {

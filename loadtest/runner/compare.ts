@@ -22,6 +22,8 @@ export interface RaceOptions {
   /** Dashboard subscribers attached during the race, one campus each, round robin (P5). */
   readonly dashboards?: { readonly count: number; readonly campusIds: readonly string[] };
   readonly progress?: (line: string) => void;
+  /** Called when the load starts and when its last answer is in (e.g. to read CPU around it). */
+  readonly onLoad?: (phase: 'start' | 'end') => void;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -55,6 +57,7 @@ export async function reserveRace(
     retryBudgetMs: 0,
   });
   const pending = new Set<Promise<void>>();
+  options.onLoad?.('start');
   let next = 0;
   let lastSay = 0;
   while (next < total) {
@@ -86,6 +89,7 @@ export async function reserveRace(
     await sleep(2);
   }
   await Promise.all(pending);
+  options.onLoad?.('end');
   const durationS = (performance.now() - startedPerf) / 1000;
   await new Promise((resolve) => setTimeout(resolve, 600)); // the last coalesced updates
   await dashboards?.close();
