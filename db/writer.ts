@@ -28,7 +28,9 @@
  *    stream is pending with another consumer (which may hold the creating event, e.g. a dead one),
  *    it is left pending (not acknowledged): XAUTOCLAIM delivers it again once idle, in id order
  *    after what it depends on; after `maxDeliveries`, or when nothing older is pending elsewhere
- *    (the creating event was dead-lettered), it is dead-lettered.
+ *    (the creating event was dead-lettered), it is dead-lettered. A dependency on another stream
+ *    (a re-bind's BOUND behind its old binding's DELETED, issue 16 item 15b) is waited for the same
+ *    way, for at most `maxDeliveries`; the entries behind a deferred one in its stream wait with it.
  *
  * Single-node Redis: one blocking XREADGROUP reads every stream. On Redis Cluster the streams of
  * different shards live on different nodes, and the read would have to be split per node.
@@ -183,6 +185,8 @@ export class StreamWriter {
   private outageSince = 0;
   /** Aborted by stop(): backoff pauses end at once. */
   private readonly halt = new AbortController();
+  /** Entries this writer left pending for a dependency (`stream|id`), until written or dead-lettered. */
+  private readonly deferredEntries = new Set<string>();
   private readonly reader: Redis;
   private readonly laneReaders: Redis[] = [];
   private lastClaimAt = 0;
@@ -398,7 +402,10 @@ export class StreamWriter {
   ): Promise<'written' | 'deferred' | 'dead'> {
     for (let failures = 1; ; failures++) {
       const attempt = await this.outlast(() => this.commit([event]));
-      if (attempt.ok) return 'written';
+      if (attempt.ok) {
+        this.deferredEntries.delete(`${entry.stream}|${entry.id}`);
+        return 'written';
+      }
       const error = attempt.error;
       if (error instanceof MissingDependencyError) {
         if (failures < 2) {
@@ -407,13 +414,15 @@ export class StreamWriter {
           continue;
         }
         if (!inGroup) return 'deferred';
-        // worth waiting for only if an older entry of the stream is still pending with another
-        // consumer; otherwise what it depends on was dead-lettered or never existed
+        // worth waiting for only if it may still come: on another stream (bounded by the
+        // deliveries), or an older entry of its stream is still pending with another consumer or
+        // deferred by this one; otherwise what it depends on was dead-lettered or never existed
         if (
-          (await this.olderPendingElsewhere(entry)) &&
+          (error.crossStream || (await this.olderPendingElsewhere(entry))) &&
           (await this.deliveries(entry)) < (this.options.maxDeliveries ?? 3)
         ) {
           this.bump({ deferred: 1 });
+          this.deferredEntries.add(`${entry.stream}|${entry.id}`);
           return 'deferred';
         }
       } else if (!(error instanceof PoisonEventError) && failures < this.maxAttempts) {
@@ -421,6 +430,7 @@ export class StreamWriter {
         await this.pause(this.poisonBackoff(failures)); // a constraint error is retried briefly
         continue;
       }
+      this.deferredEntries.delete(`${entry.stream}|${entry.id}`);
       const stored = await this.storeEventOnly(event);
       await this.deadLetter(entry, reasonOf(error), failures, stored ? 'event' : 'none');
       return 'dead';
@@ -505,8 +515,16 @@ export class StreamWriter {
     return reply[0] ? Number(reply[0][3]) : Infinity;
   }
 
-  /** Whether an entry older than `entry` is pending in the group with another consumer. */
+  /**
+   * Whether an entry older than `entry` is pending in the group with another consumer, or was
+   * deferred by this one (e.g. a re-bind's BOUND waiting on another stream: the HELD behind it
+   * waits with it instead of being dead-lettered).
+   */
   private async olderPendingElsewhere(entry: Entry): Promise<boolean> {
+    for (const deferred of this.deferredEntries) {
+      const [stream, id] = deferred.split('|') as [string, string];
+      if (stream === entry.stream && compareIds(id, entry.id) < 0) return true;
+    }
     let start = '-';
     for (;;) {
       const reply = (await this.redis.xpending(entry.stream, this.group, start, `(${entry.id}`, 1000)) as [

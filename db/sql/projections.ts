@@ -35,6 +35,12 @@ export class MissingDependencyError extends Error {
   constructor(
     message: string,
     readonly eventIds: readonly string[],
+    /**
+     * What it waits for is on another stream (e.g. a re-bind's old binding, whose DELETED is in
+     * another province's stream and may be in another writer lane): nothing pending on its own
+     * stream tells whether it will come, so the writer waits a bounded number of deliveries.
+     */
+    readonly crossStream = false,
   ) {
     super(message);
     this.name = 'MissingDependencyError';
@@ -165,10 +171,14 @@ async function bound(db: Queryable, events: readonly EngineEvent<'BOUND'>[]): Pr
     snapshot: JSON.stringify(data.snapshot),
     savedAt: iso(data.savedAt),
   }));
-  await db.query(
+  // ON CONFLICT without a target: a redelivery (same registration_id) and a binding that an older
+  // live row of the same candidate or account still blocks (I2's partial unique indexes) both insert
+  // nothing, told apart below, instead of failing the batch with 23505
+  const inserted = await db.query<{ registration_id: string }>(
     `INSERT INTO registrations (registration_id, candidate_id, account_id, province_code, campus_id, snapshot, saved_at)
      SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::jsonb[], $7::timestamptz[])
-     ON CONFLICT (registration_id) DO NOTHING`,
+     ON CONFLICT DO NOTHING
+     RETURNING registration_id`,
     [
       rows.map((r) => r.id),
       rows.map((r) => r.candidateId),
@@ -178,6 +188,24 @@ async function bound(db: Queryable, events: readonly EngineEvent<'BOUND'>[]): Pr
       rows.map((r) => r.snapshot),
       rows.map((r) => r.savedAt),
     ],
+  );
+  if (inserted.rows.length === rows.length) return;
+  const written = new Set(inserted.rows.map((r) => r.registration_id));
+  const missing = rows.filter((r) => !written.has(r.id)).map((r) => r.id);
+  const { rows: present } = await db.query<{ registration_id: string }>(
+    `SELECT registration_id FROM registrations WHERE registration_id = ANY($1::text[])`,
+    [missing],
+  );
+  const already = new Set(present.map((r) => r.registration_id));
+  const blocked = events.filter((_, i) => !written.has(rows[i]!.id) && !already.has(rows[i]!.id));
+  if (blocked.length === 0) return;
+  // the engine keeps one live binding per candidate and per account (I2): an older live row here is
+  // a binding the engine has ended, whose DELETED is not written yet — in another province's stream
+  // (an account re-binding elsewhere after R8), possibly in another writer lane, behind this one
+  throw new MissingDependencyError(
+    `BOUND: an earlier binding of candidate ${blocked.map((e) => e.data.candidateId).join(', ')} or its account is still live here (its DELETED is not written yet)`,
+    blocked.map((event) => event.eventId),
+    true,
   );
 }
 
