@@ -47,6 +47,7 @@ export class SurgeClient {
   private readonly retryBudgetMs: number;
   private readonly maxRetryWaitMs: number;
   private closed = false;
+  private halted = false;
 
   constructor(
     readonly base: string,
@@ -114,7 +115,18 @@ export class SurgeClient {
     return Math.round(Math.min(this.maxRetryWaitMs, base) * (0.5 + Math.random()));
   }
 
+  /**
+   * No request starts any more (each answers at once with status 0, code 'halted', unrecorded):
+   * a run that gives up on its stragglers stops them before it checks the invariants, so that the
+   * check never reads the stores while reservations are still being made.
+   */
+  halt(): void {
+    this.halted = true;
+    this.closed = true;
+  }
+
   private async once(step: string, method: string, path: string, options: CallOptions): Promise<Answer> {
+    if (this.halted) return { status: 0, body: undefined, code: 'halted' };
     const headers: Record<string, string> = {};
     if (options.token) headers.authorization = `Bearer ${options.token}`;
     if (options.idempotencyKey) headers['idempotency-key'] = options.idempotencyKey;

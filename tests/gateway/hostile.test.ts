@@ -478,33 +478,48 @@ describe('hostile requests change nothing', () => {
   it('1 MB bodies → 413 PAYLOAD_TOO_LARGE, declared or streamed without a length', async () => {
     const before = await settledState();
     const huge = JSON.stringify({ subject: 'CJT4', pad: 'x'.repeat(MB) });
-    const cases: Case[] = [
-      {
-        name: 'written',
-        method: 'POST',
-        path: '/api/v1/registration/written',
-        options: raw(a.token, huge),
-        expect: [413, 'PAYLOAD_TOO_LARGE'],
-      },
-      {
-        name: 'no session',
-        method: 'POST',
-        path: '/api/v1/sms-codes',
-        options: raw(undefined, huge),
-        expect: [413, 'PAYLOAD_TOO_LARGE'],
-      },
-      {
-        name: 'notify (raw body)',
-        method: 'POST',
-        path: '/api/v1/payments/notify/alipay',
-        options: {
-          raw: `a=${'b'.repeat(MB)}`,
-          headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        },
-        expect: [413, 'PAYLOAD_TOO_LARGE'],
-      },
+    // declared lengths, on a raw connection: the gateway answers 413 at the header, before any of
+    // the body, and closes. A client that has already pushed its megabyte can lose that answer to
+    // the reset its unread bytes cause (a fetch failed with EPIPE on a loaded CI box), so this one
+    // sends the header first and the body only if no answer came
+    const declared: [string, string, string | undefined, string, string][] = [
+      ['written', '/api/v1/registration/written', a.token, 'application/json', huge],
+      ['no session', '/api/v1/sms-codes', undefined, 'application/json', huge],
+      [
+        'notify (raw body)',
+        '/api/v1/payments/notify/alipay',
+        undefined,
+        'application/x-www-form-urlencoded',
+        `a=${'b'.repeat(MB)}`,
+      ],
     ];
-    expect(await run(cases)).toEqual([]);
+    for (const [name, path, token, type, body] of declared) {
+      const url = new URL(gw.base);
+      const socket = connect(Number(url.port), url.hostname);
+      let received = '';
+      let closed = false;
+      socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
+      socket.on('error', () => undefined);
+      socket.on('close', () => (closed = true));
+      await new Promise<void>((resolve) => socket.once('connect', resolve));
+      socket.write(
+        `POST ${path} HTTP/1.1\r\nHost: ${url.host}\r\n${token === undefined ? '' : `authorization: Bearer ${token}\r\n`}` +
+          `content-type: ${type}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n`,
+      );
+      await waitFor(() => closed || received.length > 0, {
+        timeoutMs: 2_000,
+        message: 'an answer at the header',
+      }).catch(() => socket.write(body));
+      await waitFor(() => closed || /\r\n\r\n\{.*\}$/s.test(received), {
+        timeoutMs: 5_000,
+        message: `the answer to the declared 1 MB body (${name})`,
+      });
+      socket.destroy();
+      expect(Number(received.split(' ')[1]), name).toBe(413);
+      expect(JSON.parse(received.slice(received.indexOf('\r\n\r\n') + 4)).error.code, name).toBe(
+        'PAYLOAD_TOO_LARGE',
+      );
+    }
 
     // chunked (no content-length): the limit is counted as the chunks arrive, and the answer comes
     // while the client is still sending (a raw connection, so that nothing hides what came back)
