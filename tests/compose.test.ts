@@ -24,12 +24,15 @@ interface Volume {
   readOnly: boolean;
 }
 
+const TEST_ADMIN_TOKEN = 'compose-test-admin-token-0123456789';
+
 const works = (cmd: string, args: string[]): boolean =>
   spawnSync(cmd, args, { stdio: 'ignore', timeout: 20_000 }).status === 0;
 
 /** The resolved configuration, or why it cannot be had here. */
 function resolveConfig(): { config: Json; how: string } | { skip: string } {
-  const env = { ...process.env, COMPOSE_PROFILES: '' };
+  // no default admin token ships in the file: Compose needs one from the environment
+  const env = { ...process.env, COMPOSE_PROFILES: '', ADMIN_TOKEN: TEST_ADMIN_TOKEN };
   if (works('docker', ['compose', 'version'])) {
     const out = execFileSync('docker', ['compose', '-f', FILE, ...PROFILES, 'config', '--format', 'json'], {
       cwd: ROOT,
@@ -123,6 +126,8 @@ describe.skipIf(skipReason !== undefined)(
       expect(env.REDIS_URL).toMatch(/^redis:\/\/redis:/);
       expect(env.DATABASE_URL).toMatch(/^postgres(ql)?:\/\/.*@postgres:/);
       expect(String(env.ADMIN_TOKEN).length).toBeGreaterThanOrEqual(16);
+      // the one the environment gave: the file has none of its own
+      expect(env.ADMIN_TOKEN).toBe(TEST_ADMIN_TOKEN);
       expect(argv((gateway.healthcheck as Json).test).join(' ')).toContain('/readyz');
     });
 
@@ -166,6 +171,17 @@ describe.skipIf(skipReason !== undefined)(
       for (const m of readFileSync(FILE, 'utf8').matchAll(/npm run ([\w:.-]+)/g)) used.add(m[1]!);
       expect(used.size).toBeGreaterThan(0);
       for (const name of used) expect(scripts, `npm script "${name}"`).toContain(name);
+    });
+
+    it('ships no default admin token: without ADMIN_TOKEN in the environment it refuses, naming it (issue 16 item 17)', () => {
+      const env: NodeJS.ProcessEnv = { ...process.env, COMPOSE_PROFILES: '' };
+      delete env.ADMIN_TOKEN;
+      const [cmd, args] = works('docker', ['compose', 'version'])
+        ? ['docker', ['compose', '-f', FILE, 'config']]
+        : ['docker-compose', ['-f', FILE, 'config']];
+      const refused = spawnSync(cmd, args, { cwd: ROOT, env, encoding: 'utf8', timeout: 20_000 });
+      expect(refused.status).not.toBe(0);
+      expect(refused.stderr).toContain('ADMIN_TOKEN');
     });
   },
 );
