@@ -85,6 +85,9 @@ export const DEFAULTS = {
     smsPerIpPerMinute: 120,
     reservePerAccountPerMinute: 60,
     registerPerIpPerMinute: 600,
+    // SMS sends and sign-ups an address may make per hour without a captcha (issue 16 item 11);
+    // past it each needs one (400 CAPTCHA_REQUIRED), as a login always does
+    captchaFreePerIpPerHour: 10,
     // the eligibility query answers a school record for a name and an ID number: a person needs a
     // few tries, a program guessing birth dates and counties needs thousands (issue 16 item 4)
     lookupPerAccountPerMinute: 10,

@@ -167,6 +167,12 @@ export const SystemSchema = Type.Object(
         MAX,
         DEFAULTS.rateLimits.registerPerIpPerMinute,
       ),
+      captchaFreePerIpPerHour: int(
+        'CAPTCHA_FREE_PER_IP_PER_HOUR',
+        0,
+        MAX,
+        DEFAULTS.rateLimits.captchaFreePerIpPerHour,
+      ),
       lookupPerAccountPerMinute: int(
         'RATE_LOOKUP_PER_ACCOUNT_PER_MINUTE',
         1,

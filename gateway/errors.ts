@@ -35,6 +35,11 @@ export const GATEWAY_CODES = {
   },
   SMS_CODE_INVALID: { status: 400, message: 'The SMS code is wrong, expired or already used' },
   CAPTCHA_FAILED: { status: 400, message: 'The captcha answer is wrong or expired; request a new captcha' },
+  CAPTCHA_REQUIRED: {
+    status: 400,
+    message:
+      'This address has sent many requests: solve a captcha (GET /api/v1/captcha) and send captchaId and captchaAnswer',
+  },
   INVALID_CREDENTIALS: { status: 401, message: 'Wrong login or password' },
   UNAUTHORIZED: { status: 401, message: 'Sign in first: the session is missing, expired or revoked' },
   ACCOUNT_EXISTS: { status: 409, message: 'An account with this email or phone already exists' },

@@ -7,22 +7,29 @@
 import { created, noContent, ok, route, type RouteDef } from '../http/route.ts';
 import { strictObject, Type } from '../http/schemas.ts';
 import type { Services } from '../services.ts';
+import { ApiError } from '../errors.ts';
+import { RateLimiter, type RateLimitRule } from '../http/rateLimit.ts';
 
 const Phone = Type.String({ minLength: 1, maxLength: 32 });
 const Password = Type.String({ minLength: 1, maxLength: 1024 });
 
-const SmsBody = strictObject({ phone: Phone });
+const CaptchaId = Type.String({ minLength: 1, maxLength: 128 });
+const CaptchaAnswer = Type.String({ minLength: 1, maxLength: 32 });
+/** Beyond API.md: a captcha, needed once the address is past its captcha-free allowance. */
+const OptionalCaptcha = { captchaId: Type.Optional(CaptchaId), captchaAnswer: Type.Optional(CaptchaAnswer) };
+const SmsBody = strictObject({ phone: Phone, ...OptionalCaptcha });
 const AccountBody = strictObject({
   email: Type.Optional(Type.String({ minLength: 1, maxLength: 254 })),
   phone: Type.Optional(Phone),
   smsCode: Type.Optional(Type.String({ minLength: 1, maxLength: 16 })),
   password: Password,
+  ...OptionalCaptcha,
 });
 const SessionBody = strictObject({
   login: Type.String({ minLength: 1, maxLength: 254 }),
   password: Password,
-  captchaId: Type.String({ minLength: 1, maxLength: 128 }),
-  captchaAnswer: Type.String({ minLength: 1, maxLength: 32 }),
+  captchaId: CaptchaId,
+  captchaAnswer: CaptchaAnswer,
 });
 const PhoneBody = strictObject({ phone: Phone, smsCode: Type.String({ minLength: 1, maxLength: 16 }) });
 const AgreementBody = strictObject({ accepted: Type.Literal(true) });
@@ -30,6 +37,30 @@ const AgreementBody = strictObject({ accepted: Type.Literal(true) });
 export function accountRoutes(services: Services): RouteDef[] {
   const { accounts, captchas, sms, sessions } = services.auth;
   const testMode = services.config.testMode;
+  // SMS sends and sign-ups (issue 16 item 11): a captcha when the body brings one (checked and
+  // consumed), else one counted against the address's captcha-free allowance, past which the
+  // request changes nothing and answers 400 CAPTCHA_REQUIRED (a client solves GET /api/v1/captcha
+  // and sends it again); a campus NAT's students solve one each, a script solves one per request
+  const limiter = new RateLimiter(services.redis, services.config.namespace);
+  const captchaFree: RateLimitRule = {
+    name: 'captchaFree',
+    limit: services.config.rateLimits.captchaFreePerIpPerHour,
+    windowMs: 3_600_000,
+    by: 'ip',
+  };
+  const captchaOrAllowance = async (
+    body: { readonly captchaId?: string; readonly captchaAnswer?: string },
+    ip: string,
+  ): Promise<void> => {
+    if (body.captchaId !== undefined || body.captchaAnswer !== undefined) {
+      if (!(await captchas.verify(body.captchaId, body.captchaAnswer))) throw new ApiError('CAPTCHA_FAILED');
+      return;
+    }
+    const verdict = await limiter.hit(captchaFree, ip);
+    if (!verdict.allowed) {
+      throw new ApiError('CAPTCHA_REQUIRED', { details: { retryAfterSeconds: verdict.retryAfterSeconds } });
+    }
+  };
   return [
     route({
       method: 'GET',
@@ -56,10 +87,13 @@ export function accountRoutes(services: Services): RouteDef[] {
       rateLimits: ['sms'],
       responses: {
         200: '{sent: true} (+ testCode in TEST_MODE)',
-        400: 'VALIDATION_FAILED',
+        400: 'VALIDATION_FAILED, CAPTCHA_REQUIRED (past the address’s captcha-free allowance), CAPTCHA_FAILED',
         429: 'RATE_LIMITED',
       },
-      handler: async (ctx) => ok(await sms.send(ctx.body.phone, { includeCode: testMode })),
+      handler: async (ctx) => {
+        await captchaOrAllowance(ctx.body, ctx.ip);
+        return ok(await sms.send(ctx.body.phone, { includeCode: testMode }));
+      },
     }),
     route({
       method: 'POST',
@@ -72,10 +106,13 @@ export function accountRoutes(services: Services): RouteDef[] {
       rateLimits: ['register'],
       responses: {
         201: '{accountId, phoneBound}',
-        400: 'VALIDATION_FAILED, WEAK_PASSWORD, SMS_CODE_INVALID',
+        400: 'VALIDATION_FAILED, WEAK_PASSWORD, SMS_CODE_INVALID, CAPTCHA_REQUIRED, CAPTCHA_FAILED',
         409: 'ACCOUNT_EXISTS',
       },
-      handler: async (ctx) => created(await accounts.register(ctx.body)),
+      handler: async (ctx) => {
+        await captchaOrAllowance(ctx.body, ctx.ip);
+        return created(await accounts.register(ctx.body));
+      },
     }),
     route({
       method: 'POST',
