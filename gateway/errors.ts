@@ -35,6 +35,10 @@ export const GATEWAY_CODES = {
   },
   SMS_CODE_INVALID: { status: 400, message: 'The SMS code is wrong, expired or already used' },
   CAPTCHA_FAILED: { status: 400, message: 'The captcha answer is wrong or expired; request a new captcha' },
+  PASSWORD_REQUIRED: {
+    status: 403,
+    message: "Changing a bound phone needs the account's password (password), and it must be right",
+  },
   CAPTCHA_REQUIRED: {
     status: 400,
     message:

@@ -225,8 +225,29 @@ export class Accounts {
   }
 
   /** VALIDATION_FAILED (malformed phone), SMS_CODE_INVALID, PHONE_IN_USE (another account has it). */
-  async bindPhone(accountId: string, phone: string, smsCode: string): Promise<{ phoneBound: true }> {
+  /**
+   * Binds a phone (R1). Changing a phone already bound to another number also needs the account's
+   * password (issue 16 item 17: a stolen session must not move the account to the thief's phone),
+   * checked before the SMS code is spent, with the login's failure backoff at this client address:
+   * 403 PASSWORD_REQUIRED when it is missing or wrong, 429 RATE_LIMITED while backing off.
+   */
+  async bindPhone(
+    accountId: string,
+    phone: string,
+    smsCode: string,
+    password?: string,
+    clientAddress: string = LOCAL_ADDRESS,
+  ): Promise<{ phoneBound: true }> {
     if (!isMobilePhone(phone)) throw new ApiError('VALIDATION_FAILED', { details: { field: 'phone' } });
+    const [current] = await query<{ phone: string | null; password_hash: string }>(
+      this.db,
+      'SELECT phone, password_hash FROM accounts WHERE account_id = $1',
+      [accountId],
+    );
+    if (current === undefined) throw new ApiError('UNAUTHORIZED');
+    if (current.phone !== null && current.phone !== phone) {
+      await this.checkPassword(accountId, current.phone, current.password_hash, password, clientAddress);
+    }
     if (!(await this.sms.consume(phone, smsCode))) throw new ApiError('SMS_CODE_INVALID');
     let updated: number;
     try {
@@ -241,6 +262,36 @@ export class Accounts {
     if (updated === 0) throw new ApiError('UNAUTHORIZED');
     this.logger.info({ accountId }, 'phone bound');
     return { phoneBound: true };
+  }
+
+  /** The account's password for a sensitive change, behind the login's failure backoff. */
+  private async checkPassword(
+    accountId: string,
+    login: string,
+    storedHash: string,
+    password: string | undefined,
+    clientAddress: string,
+  ): Promise<void> {
+    if (password === undefined) throw new ApiError('PASSWORD_REQUIRED');
+    const attempt = await this.loginFailures.begin(accountId, login, clientAddress);
+    if (!attempt.admitted) {
+      throw new ApiError('RATE_LIMITED', {
+        message: 'Too many wrong passwords from this address; retry later',
+        details: { retryAfterSeconds: attempt.retryAfterSeconds, rule: LOGIN_FAILURES_RULE },
+      });
+    }
+    let matches: boolean;
+    try {
+      matches = await this.kdf.verify(storedHash, password);
+    } catch (error) {
+      await this.loginFailures.settle(attempt, 'unchecked');
+      throw error;
+    }
+    await this.loginFailures.settle(attempt, matches ? 'succeeded' : 'failed');
+    if (!matches) {
+      this.logger.info({ accountId, outcome: 'wrong_password' }, 'phone change refused');
+      throw new ApiError('PASSWORD_REQUIRED');
+    }
   }
 
   /** R2; idempotent: the first acceptance time is kept. */

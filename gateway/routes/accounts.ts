@@ -31,7 +31,12 @@ const SessionBody = strictObject({
   captchaId: CaptchaId,
   captchaAnswer: CaptchaAnswer,
 });
-const PhoneBody = strictObject({ phone: Phone, smsCode: Type.String({ minLength: 1, maxLength: 16 }) });
+const PhoneBody = strictObject({
+  phone: Phone,
+  smsCode: Type.String({ minLength: 1, maxLength: 16 }),
+  // beyond API.md: needed to change a phone already bound to another number
+  password: Type.Optional(Password),
+});
 const AgreementBody = strictObject({ accepted: Type.Literal(true) });
 
 export function accountRoutes(services: Services): RouteDef[] {
@@ -155,8 +160,23 @@ export function accountRoutes(services: Services): RouteDef[] {
       body: PhoneBody,
       idempotent: true,
       rateLimits: ['writes'],
-      responses: { 200: '{phoneBound: true}', 400: 'SMS_CODE_INVALID', 409: 'PHONE_IN_USE' },
-      handler: async (ctx) => ok(await accounts.bindPhone(ctx.accountId!, ctx.body.phone, ctx.body.smsCode)),
+      responses: {
+        200: '{phoneBound: true}',
+        400: 'SMS_CODE_INVALID',
+        403: 'PASSWORD_REQUIRED (changing a bound phone: the password is missing or wrong)',
+        409: 'PHONE_IN_USE',
+        429: 'RATE_LIMITED (writes; loginFailures after wrong passwords)',
+      },
+      handler: async (ctx) =>
+        ok(
+          await accounts.bindPhone(
+            ctx.accountId!,
+            ctx.body.phone,
+            ctx.body.smsCode,
+            ctx.body.password,
+            ctx.ip,
+          ),
+        ),
     }),
     route({
       method: 'POST',
