@@ -27,7 +27,9 @@ describe('SurgeClient.halt', () => {
     const client = new SurgeClient(base, recorder, { connections: 2 });
     expect((await client.call('probe', 'GET', '/')).status).toBe(200);
     expect(served).toBe(1);
+    expect(client.halted).toBe(false);
     client.halt();
+    expect(client.halted).toBe(true);
     const answer = await client.call('probe', 'GET', '/');
     expect(answer).toEqual({ status: 0, body: undefined, code: 'halted' });
     expect(served).toBe(1); // never sent

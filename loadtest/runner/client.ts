@@ -47,7 +47,7 @@ export class SurgeClient {
   private readonly retryBudgetMs: number;
   private readonly maxRetryWaitMs: number;
   private closed = false;
-  private halted = false;
+  private stopped = false;
 
   constructor(
     readonly base: string,
@@ -121,12 +121,17 @@ export class SurgeClient {
    * check never reads the stores while reservations are still being made.
    */
   halt(): void {
-    this.halted = true;
+    this.stopped = true;
     this.closed = true;
   }
 
+  /** Whether halt() was called. */
+  get halted(): boolean {
+    return this.stopped;
+  }
+
   private async once(step: string, method: string, path: string, options: CallOptions): Promise<Answer> {
-    if (this.halted) return { status: 0, body: undefined, code: 'halted' };
+    if (this.stopped) return { status: 0, body: undefined, code: 'halted' };
     const headers: Record<string, string> = {};
     if (options.token) headers.authorization = `Bearer ${options.token}`;
     if (options.idempotencyKey) headers['idempotency-key'] = options.idempotencyKey;

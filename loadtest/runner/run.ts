@@ -272,7 +272,9 @@ async function start(
     botCampusId,
     random,
     ...(queue ? { queue } : {}),
-    onViolation: (message) => flowViolations.push(message),
+    onViolation: (message) => {
+      if (!client.halted) flowViolations.push(message);
+    },
   };
   return { startedPerf, startedAt, recorder, client, ctx, random, flowViolations, queueLog };
 }
@@ -410,7 +412,8 @@ async function waitForStragglers(
   const stragglers = walkers.size;
   if (stragglers > 0) {
     // given up on (a violation of its own): no request of theirs starts any more, and the ones in
-    // flight are answered before the invariants are read, so the check sees settled stores
+    // flight are answered before the invariants are read, so the check sees settled stores (what
+    // their flows say after the halt is not recorded: a 'halted' answer is no answer)
     run.client.halt();
     const settleBy = performance.now() + 30_000;
     while (run.recorder.inFlight > 0 && performance.now() < settleBy) await sleep(100);
