@@ -30,7 +30,8 @@
  *    after what it depends on; after `maxDeliveries`, or when nothing older is pending elsewhere
  *    (the creating event was dead-lettered), it is dead-lettered. A dependency on another stream
  *    (a re-bind's BOUND behind its old binding's DELETED, issue 16 item 15b) is waited for the same
- *    way, for at most `maxDeliveries`; the entries behind a deferred one in its stream wait with it.
+ *    way, for at most `maxDeliveries`; an entry of its stream that depends on a deferred one (that
+ *    binding's own DELETED) waits with it.
  *
  * Single-node Redis: one blocking XREADGROUP reads every stream. On Redis Cluster the streams of
  * different shards live on different nodes, and the read would have to be split per node.
@@ -185,7 +186,7 @@ export class StreamWriter {
   private outageSince = 0;
   /** Aborted by stop(): backoff pauses end at once. */
   private readonly halt = new AbortController();
-  /** Entries this writer left pending for a dependency (`stream|id`), until written or dead-lettered. */
+  /** Entries this writer left pending for a dependency (`stream|id`), until acknowledged. */
   private readonly deferredEntries = new Set<string>();
   private readonly reader: Redis;
   private readonly laneReaders: Redis[] = [];
@@ -402,10 +403,7 @@ export class StreamWriter {
   ): Promise<'written' | 'deferred' | 'dead'> {
     for (let failures = 1; ; failures++) {
       const attempt = await this.outlast(() => this.commit([event]));
-      if (attempt.ok) {
-        this.deferredEntries.delete(`${entry.stream}|${entry.id}`);
-        return 'written';
-      }
+      if (attempt.ok) return 'written';
       const error = attempt.error;
       if (error instanceof MissingDependencyError) {
         if (failures < 2) {
@@ -418,7 +416,7 @@ export class StreamWriter {
         // deliveries), or an older entry of its stream is still pending with another consumer or
         // deferred by this one; otherwise what it depends on was dead-lettered or never existed
         if (
-          (error.crossStream || (await this.olderPendingElsewhere(entry))) &&
+          (error.crossStream || (await this.olderPendingOrDeferred(entry))) &&
           (await this.deliveries(entry)) < (this.options.maxDeliveries ?? 3)
         ) {
           this.bump({ deferred: 1 });
@@ -430,7 +428,6 @@ export class StreamWriter {
         await this.pause(this.poisonBackoff(failures)); // a constraint error is retried briefly
         continue;
       }
-      this.deferredEntries.delete(`${entry.stream}|${entry.id}`);
       const stored = await this.storeEventOnly(event);
       await this.deadLetter(entry, reasonOf(error), failures, stored ? 'event' : 'none');
       return 'dead';
@@ -517,10 +514,10 @@ export class StreamWriter {
 
   /**
    * Whether an entry older than `entry` is pending in the group with another consumer, or was
-   * deferred by this one (e.g. a re-bind's BOUND waiting on another stream: the HELD behind it
-   * waits with it instead of being dead-lettered).
+   * deferred by this one (e.g. a re-bind's BOUND waiting on another stream: a DELETED of that
+   * binding behind it waits with it instead of being dead-lettered).
    */
-  private async olderPendingElsewhere(entry: Entry): Promise<boolean> {
+  private async olderPendingOrDeferred(entry: Entry): Promise<boolean> {
     for (const deferred of this.deferredEntries) {
       const [stream, id] = deferred.split('|') as [string, string];
       if (stream === entry.stream && compareIds(id, entry.id) < 0) return true;
@@ -617,6 +614,8 @@ export class StreamWriter {
     for (const [stream, ids] of byStream) pipeline.xack(stream, this.group, ...ids);
     const results = (await pipeline.exec()) ?? [];
     for (const [error] of results) if (error) throw error;
+    // written or dead-lettered, however it got there: nothing waits behind it any more
+    for (const entry of entries) this.deferredEntries.delete(`${entry.stream}|${entry.id}`);
   }
 
   /** XTRIM MINID below what every group still needs; returns how many entries went. */

@@ -20,7 +20,7 @@ import type { Captchas } from './captcha.ts';
 import { LaneOverloaded } from '../admission/lane.ts';
 import { AuthKeys } from './keys.ts';
 import { createAuthLogger } from './log.ts';
-import { LOGIN_FAILURES_RULE, type LoginFailures } from './loginFailures.ts';
+import { LOGIN_FAILURES_RULE, type AdmittedAttempt, type LoginFailures } from './loginFailures.ts';
 import { DUMMY_HASH, isAcceptablePassword, needsRehash, type PasswordKdf } from './passwords.ts';
 import type { Session, Sessions } from './sessions.ts';
 import { isMobilePhone, type SmsCodes } from './sms.ts';
@@ -176,29 +176,23 @@ export class Accounts {
       throw new ApiError('CAPTCHA_FAILED');
     }
     const account = await lookup;
-    const attempt = await this.loginFailures.begin(account?.account_id, input.login, clientAddress);
-    if (!attempt.admitted) {
-      this.logger.info(
-        { outcome: 'login_backoff', ...(account === undefined ? {} : { accountId: account.account_id }) },
+    let checked: { attempt: AdmittedAttempt; matches: boolean };
+    try {
+      checked = await this.checkPassword(
+        account?.account_id,
+        input.login,
+        account?.password_hash ?? DUMMY_HASH,
+        String(input.password),
+        clientAddress,
         'login refused',
       );
-      throw new ApiError('RATE_LIMITED', {
-        message: 'Too many failed logins from this address; retry later',
-        details: { retryAfterSeconds: attempt.retryAfterSeconds, rule: LOGIN_FAILURES_RULE },
-      });
-    }
-    const storedHash = account?.password_hash ?? DUMMY_HASH;
-    let passwordMatches: boolean;
-    try {
-      passwordMatches = await this.kdf.verify(storedHash, String(input.password));
     } catch (error) {
-      // no password was checked (shed by the KDF lane, or the task failed): no failure to count
-      await this.loginFailures.settle(attempt, 'unchecked');
       // shed before the password was checked: the retry may use the same captcha
       if (error instanceof LaneOverloaded)
         await this.captchas.reinstate(input.captchaId, input.captchaAnswer);
       throw error;
     }
+    const { attempt, matches: passwordMatches } = checked;
     if (account !== undefined && passwordMatches) {
       // the backoff is cleared while the session is made: one round trip fewer per login
       const [, session] = await Promise.all([
@@ -224,9 +218,9 @@ export class Accounts {
     return { ...session, phoneBound: account.phone_bound };
   }
 
-  /** VALIDATION_FAILED (malformed phone), SMS_CODE_INVALID, PHONE_IN_USE (another account has it). */
   /**
-   * Binds a phone (R1). Changing a phone already bound to another number also needs the account's
+   * Binds a phone (R1): VALIDATION_FAILED (malformed phone), SMS_CODE_INVALID, PHONE_IN_USE
+   * (another account has it). Changing a phone already bound to another number also needs the account's
    * password (issue 16 item 17: a stolen session must not move the account to the thief's phone),
    * checked before the SMS code is spent, with the login's failure backoff at this client address:
    * 403 PASSWORD_REQUIRED when it is missing or wrong, 429 RATE_LIMITED while backing off.
@@ -246,7 +240,20 @@ export class Accounts {
     );
     if (current === undefined) throw new ApiError('UNAUTHORIZED');
     if (current.phone !== null && current.phone !== phone) {
-      await this.checkPassword(accountId, current.phone, current.password_hash, password, clientAddress);
+      if (password === undefined) throw new ApiError('PASSWORD_REQUIRED');
+      const { attempt, matches } = await this.checkPassword(
+        accountId,
+        current.phone,
+        current.password_hash,
+        password,
+        clientAddress,
+        'phone change refused',
+      );
+      await this.loginFailures.settle(attempt, matches ? 'succeeded' : 'failed');
+      if (!matches) {
+        this.logger.info({ accountId, outcome: 'wrong_password' }, 'phone change refused');
+        throw new ApiError('PASSWORD_REQUIRED');
+      }
     }
     if (!(await this.sms.consume(phone, smsCode))) throw new ApiError('SMS_CODE_INVALID');
     let updated: number;
@@ -264,33 +271,36 @@ export class Accounts {
     return { phoneBound: true };
   }
 
-  /** The account's password for a sensitive change, behind the login's failure backoff. */
+  /**
+   * One password check behind the login's failure backoff (loginFailures.ts), for a login or a
+   * phone change: RATE_LIMITED before any KDF while this login backs off at this client address;
+   * a check that never ran (shed by the KDF lane, or failed) counts nothing and rethrows. The
+   * caller settles the attempt with what it makes of the answer.
+   */
   private async checkPassword(
-    accountId: string,
+    accountId: string | undefined,
     login: string,
     storedHash: string,
-    password: string | undefined,
+    password: string,
     clientAddress: string,
-  ): Promise<void> {
-    if (password === undefined) throw new ApiError('PASSWORD_REQUIRED');
+    refused: string,
+  ): Promise<{ attempt: AdmittedAttempt; matches: boolean }> {
     const attempt = await this.loginFailures.begin(accountId, login, clientAddress);
     if (!attempt.admitted) {
+      this.logger.info(
+        { outcome: 'login_backoff', ...(accountId === undefined ? {} : { accountId }) },
+        refused,
+      );
       throw new ApiError('RATE_LIMITED', {
-        message: 'Too many wrong passwords from this address; retry later',
+        message: 'Too many failed password checks from this address; retry later',
         details: { retryAfterSeconds: attempt.retryAfterSeconds, rule: LOGIN_FAILURES_RULE },
       });
     }
-    let matches: boolean;
     try {
-      matches = await this.kdf.verify(storedHash, password);
+      return { attempt, matches: await this.kdf.verify(storedHash, password) };
     } catch (error) {
       await this.loginFailures.settle(attempt, 'unchecked');
       throw error;
-    }
-    await this.loginFailures.settle(attempt, matches ? 'succeeded' : 'failed');
-    if (!matches) {
-      this.logger.info({ accountId, outcome: 'wrong_password' }, 'phone change refused');
-      throw new ApiError('PASSWORD_REQUIRED');
     }
   }
 

@@ -79,23 +79,25 @@ export async function runGatewayBench(options: GatewayBenchOptions): Promise<Gat
     const commandsBefore = await commandCalls(redis);
     const threadsBefore = sampleThreads(target.pid);
     const cpuBefore = sampleProcesses();
-    let slice = 0;
     const perConnection = Math.max(1, Math.floor(tokens.length / CONNECTIONS));
+    /** Each connection its own slice of the sessions, from the first slice again for every run. */
+    const sessionSlices = (): autocannon.Options['setupClient'] => {
+      let slice = 0;
+      return (client) => {
+        const first = (slice++ * perConnection) % tokens.length;
+        client.setRequests(
+          tokens.slice(first, first + perConnection).map((token) => ({
+            method: 'POST',
+            path: '/api/v1/registration/written',
+            body,
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+          })),
+        );
+      };
+    };
     const reserve = await run(
       `${base}/api/v1/registration/written`,
-      {
-        setupClient: (client) => {
-          const first = (slice++ * perConnection) % tokens.length;
-          client.setRequests(
-            tokens.slice(first, first + perConnection).map((token) => ({
-              method: 'POST',
-              path: '/api/v1/registration/written',
-              body,
-              headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-            })),
-          );
-        },
-      },
+      { setupClient: sessionSlices() },
       CONNECTIONS,
       DURATION,
     );
@@ -103,18 +105,16 @@ export async function runGatewayBench(options: GatewayBenchOptions): Promise<Gat
     const threadsAfter = sampleThreads(target.pid);
     const commandsAfter = await commandCalls(redis);
     redis.disconnect();
-    const answered = reserve.requests.total;
     const statuses = Object.fromEntries(
       Object.entries(reserve.statusCodeStats ?? {}).map(([code, stats]) => [code, stats.count]),
     );
     process.stderr.write(`answers by status: ${JSON.stringify(statuses)}\n`);
-    // Redis calls per reservation answered, by command (the writer's reads and acks included)
+    // the unit of the per-reservation figures: the durable reservations (201) of the measured run
+    const units = Math.max(1, statuses['201'] ?? 0);
+    // Redis calls per reservation, by command (the writer's reads and acks included)
     const redisCalls = Object.fromEntries(
       [...commandsAfter]
-        .map(
-          ([name, calls]) =>
-            [name, (calls - (commandsBefore.get(name) ?? 0)) / Math.max(1, answered)] as const,
-        )
+        .map(([name, calls]) => [name, (calls - (commandsBefore.get(name) ?? 0)) / units] as const)
         .filter(([, per]) => per >= 0.01)
         .sort((a, b) => b[1] - a[1])
         .map(([name, per]) => [name, Number(per.toFixed(2))]),
@@ -130,13 +130,12 @@ export async function runGatewayBench(options: GatewayBenchOptions): Promise<Gat
         postgres: stack.postgres?.pid,
         autocannon: process.pid,
       },
-      answered,
+      units,
     );
     const appThreadsUs =
       threadsBefore && threadsAfter && target.parts && target.parts.appThreadIds.length > 0
         ? Math.round(
-            (threadsCpuSeconds(threadsBefore, threadsAfter, target.parts.appThreadIds) * 1e6) /
-              Math.max(1, answered),
+            (threadsCpuSeconds(threadsBefore, threadsAfter, target.parts.appThreadIds) * 1e6) / units,
           )
         : null;
     // P2's split (issue 13): the server is every process of the system, the load generator apart
@@ -163,7 +162,7 @@ export async function runGatewayBench(options: GatewayBenchOptions): Promise<Gat
         ['evalsha', 'eval', 'evalsha_ro', 'eval_ro', 'fcall', 'fcall_ro'].reduce(
           (sum, name) => sum + (commandsAfter.get(name) ?? 0) - (commandsBefore.get(name) ?? 0),
           0,
-        ) / Math.max(1, answered)
+        ) / units
       ).toFixed(2),
     );
     const cpuLine = cpuPerReservationUs
@@ -175,13 +174,10 @@ export async function runGatewayBench(options: GatewayBenchOptions): Promise<Gat
     const busiest =
       threadsBefore && threadsAfter
         ? [...threadsAfter]
-            .map(([tid, ticks]) => {
+            .map(([tid]) => {
               const role =
                 tid === target.pid ? 'main' : target.parts?.appThreadIds.includes(tid) ? 'app' : 'other';
-              const us = Math.round(
-                (threadsCpuSeconds(threadsBefore, new Map([[tid, ticks]]), [tid]) * 1e6) /
-                  Math.max(1, answered),
-              );
+              const us = Math.round((threadsCpuSeconds(threadsBefore, threadsAfter, [tid]) * 1e6) / units);
               return { tid, role, us };
             })
             .filter((thread) => thread.us > 0)
@@ -200,23 +196,9 @@ export async function runGatewayBench(options: GatewayBenchOptions): Promise<Gat
     }
     // latency at half the saturation rate (P2's latency row): the same requests, paced
     const halfRate = Math.max(1, Math.round(reserve.requests.average / 2));
-    slice = 0;
     const half = await run(
       `${base}/api/v1/registration/written`,
-      {
-        overallRate: halfRate,
-        setupClient: (client) => {
-          const first = (slice++ * perConnection) % tokens.length;
-          client.setRequests(
-            tokens.slice(first, first + perConnection).map((token) => ({
-              method: 'POST',
-              path: '/api/v1/registration/written',
-              body,
-              headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-            })),
-          );
-        },
-      },
+      { overallRate: halfRate, setupClient: sessionSlices() },
       CONNECTIONS,
       DURATION,
     );

@@ -494,63 +494,41 @@ describe('hostile requests change nothing', () => {
       ],
     ];
     for (const [name, path, token, type, body] of declared) {
-      const url = new URL(gw.base);
-      const socket = connect(Number(url.port), url.hostname);
-      let received = '';
-      let closed = false;
-      socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
-      socket.on('error', () => undefined);
-      socket.on('close', () => (closed = true));
-      await new Promise<void>((resolve) => socket.once('connect', resolve));
-      socket.write(
-        `POST ${path} HTTP/1.1\r\nHost: ${url.host}\r\n${token === undefined ? '' : `authorization: Bearer ${token}\r\n`}` +
+      const raw = await rawConnection();
+      raw.socket.write(
+        `POST ${path} HTTP/1.1\r\nHost: ${raw.host}\r\n${token === undefined ? '' : `authorization: Bearer ${token}\r\n`}` +
           `content-type: ${type}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n`,
       );
-      await waitFor(() => closed || received.length > 0, {
+      await waitFor(() => raw.seen.closed || raw.seen.text.length > 0, {
         timeoutMs: 2_000,
         message: 'an answer at the header',
-      }).catch(() => socket.write(body));
-      await waitFor(() => closed || /\r\n\r\n\{.*\}$/s.test(received), {
+      }).catch(() => raw.socket.write(body));
+      await waitFor(() => raw.seen.closed || /\r\n\r\n\{.*\}$/s.test(raw.seen.text), {
         timeoutMs: 5_000,
         message: `the answer to the declared 1 MB body (${name})`,
       });
-      socket.destroy();
-      expect(Number(received.split(' ')[1]), name).toBe(413);
-      expect(JSON.parse(received.slice(received.indexOf('\r\n\r\n') + 4)).error.code, name).toBe(
-        'PAYLOAD_TOO_LARGE',
-      );
+      raw.socket.destroy();
+      expect(raw.answer(), name).toEqual({ status: 413, code: 'PAYLOAD_TOO_LARGE' });
     }
 
     // chunked (no content-length): the limit is counted as the chunks arrive, and the answer comes
     // while the client is still sending (a raw connection, so that nothing hides what came back)
-    const url = new URL(gw.base);
-    const socket = connect(Number(url.port), url.hostname);
-    let received = '';
-    let closed = false;
-    socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
-    socket.on('error', () => undefined);
-    socket.on('close', () => (closed = true));
-    await new Promise<void>((resolve) => socket.once('connect', resolve));
-    socket.write(
-      `POST /api/v1/registration/written HTTP/1.1\r\nHost: ${url.host}\r\nauthorization: Bearer ${a.token}\r\n` +
+    const raw = await rawConnection();
+    raw.socket.write(
+      `POST /api/v1/registration/written HTTP/1.1\r\nHost: ${raw.host}\r\nauthorization: Bearer ${a.token}\r\n` +
         'content-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n',
     );
     const piece = `{"subject":"CJT4","pad":"${'x'.repeat(64 * 1024)}`;
-    for (let sent = 0; sent < MB && !closed; sent += piece.length) {
-      socket.write(`${piece.length.toString(16)}\r\n${piece}\r\n`);
+    for (let sent = 0; sent < MB && !raw.seen.closed; sent += piece.length) {
+      raw.socket.write(`${piece.length.toString(16)}\r\n${piece}\r\n`);
       await sleep(20);
     }
-    await waitFor(() => closed || received.includes('\r\n\r\n{'), {
+    await waitFor(() => raw.seen.closed || raw.seen.text.includes('\r\n\r\n{'), {
       timeoutMs: 2_000,
       message: 'the answer to the streamed body',
     });
-    socket.destroy();
-    const streamed = {
-      status: Number(received.split(' ')[1]),
-      text: received.slice(received.indexOf('\r\n\r\n') + 4),
-    };
-    expect(streamed.status).toBe(413);
-    expect(JSON.parse(streamed.text).error.code).toBe('PAYLOAD_TOO_LARGE');
+    raw.socket.destroy();
+    expect(raw.answer()).toEqual({ status: 413, code: 'PAYLOAD_TOO_LARGE' });
     await expectNothingChangedSince(before);
   });
 
@@ -800,18 +778,35 @@ describe('hostile requests change nothing', () => {
 
 // ------------------------------------------------------------------ broken HTTP and slow clients
 
-/** Writes `text` on a raw connection, waits `holdMs`, drops the connection; what came back. */
-async function rawExchange(text: string | Buffer, holdMs: number): Promise<string> {
+/** A raw connection to the gateway: what came back so far, whether it closed, the answer in it. */
+async function rawConnection() {
   const url = new URL(gw.base);
   const socket = connect(Number(url.port), url.hostname);
-  let received = '';
-  socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
+  const seen = { text: '', closed: false };
+  socket.on('data', (chunk: Buffer) => (seen.text += chunk.toString('latin1')));
   socket.on('error', () => undefined);
+  socket.on('close', () => (seen.closed = true));
   await new Promise<void>((resolve) => socket.once('connect', resolve));
-  socket.write(text);
+  return {
+    socket,
+    host: url.host,
+    seen,
+    /** The status line's code and the JSON error code of the body. */
+    answer: () => ({
+      status: Number(seen.text.split(' ')[1]),
+      code: (JSON.parse(seen.text.slice(seen.text.indexOf('\r\n\r\n') + 4)) as { error: { code: string } })
+        .error.code,
+    }),
+  };
+}
+
+/** Writes `text` on a raw connection, waits `holdMs`, drops the connection; what came back. */
+async function rawExchange(text: string | Buffer, holdMs: number): Promise<string> {
+  const raw = await rawConnection();
+  raw.socket.write(text);
   await sleep(holdMs);
-  socket.destroy();
-  return received;
+  raw.socket.destroy();
+  return raw.seen.text;
 }
 
 describe('clients that go away, dawdle or speak broken HTTP', () => {
