@@ -101,8 +101,6 @@ describe('work lanes (P7)', () => {
     expect(shed.length).toBeGreaterThan(0);
     expect(shed.every(({ answer }) => answer.body.error.details.lane === 'password')).toBe(true);
     expect(shed.every(({ answer }) => Number(answer.headers.get('retry-after')) >= 1)).toBe(true);
-    // nobody waited for an answer much longer than the deadline plus one hash
-    expect(Math.max(...logins.map(({ ms }) => ms))).toBeLessThan(KDF_DEADLINE_MS + 1_000);
     // and the eligibility checks never queued behind the hashing. The server's own histogram says
     // so without the noise of a shared 2-core box: every eligibility task started within 10 ms of
     // arriving (its lane has its own thread; one queue for both would make it wait behind hashes).
@@ -110,10 +108,15 @@ describe('work lanes (P7)', () => {
     // login (which waits its turn for the KDF thread): a ratio, so that CPU taken by whatever else
     // runs on the machine (CI runs test files in parallel) slows both sides alike.
     const metrics = (await gw.http.get('/metrics')).text;
-    const waitedAtMost = (le: string) =>
-      Number(new RegExp(`lane_wait_ms_bucket\\{lane="eligibility",le="${le}"\\} (\\d+)`).exec(metrics)![1]);
-    expect(waitedAtMost('\\+Inf')).toBeGreaterThanOrEqual(eligibility.length);
-    expect(waitedAtMost('10')).toBe(waitedAtMost('\\+Inf'));
+    const waitedAtMost = (lane: string, le: string) =>
+      Number(new RegExp(`lane_wait_ms_bucket\\{lane="${lane}",le="${le}"\\} (\\d+)`).exec(metrics)![1]);
+    expect(waitedAtMost('eligibility', '\\+Inf')).toBeGreaterThanOrEqual(eligibility.length);
+    expect(waitedAtMost('eligibility', '10')).toBe(waitedAtMost('eligibility', '\\+Inf'));
+    // and no hash ran late: every password task that started had waited at most its deadline (800
+    // ms, inside the 1,000 ms bucket), counted by the server — a client's stopwatch on a loaded box
+    // adds the box's delays (CI read 2,000 ms for a login, the deadline and one hash aside)
+    expect(waitedAtMost('password', '\\+Inf')).toBe(verified.length);
+    expect(waitedAtMost('password', '1000')).toBe(waitedAtMost('password', '\\+Inf'));
     const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)]!;
     expect(median(eligibility) * 2).toBeLessThan(median(verified.map(({ ms }) => ms)));
 
