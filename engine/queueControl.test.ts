@@ -57,4 +57,10 @@ describe('the waiting room closed loop', () => {
     expect(etaSeconds(3, 0, 0)).toBe(3);
     expect(etaSeconds(0, 5, 5)).toBe(0);
   });
+
+  it('an ETA is the nearest second, never 0 while a place is ahead', () => {
+    expect(etaSeconds(120, 100, 0)).toBe(1); // 1.2 s: not 2
+    expect(etaSeconds(150, 100, 0)).toBe(2);
+    expect(etaSeconds(1, 100, 0)).toBe(1); // 0.01 s: the next tick, shown as 1
+  });
 });

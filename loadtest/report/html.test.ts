@@ -108,6 +108,14 @@ function syntheticReport(overrides: Partial<RunReport> = {}): RunReport {
         { length: 60 },
         (_, t) => [t, Math.max(0, 20_000 - t * 300), t < 10 ? 0 : 18_000] as const,
       ),
+      keeper: Array.from({ length: 60 }, (_, t) => ({
+        t,
+        targetActive: 100 + 10 * t,
+        activeCandidates: 90 + 10 * t,
+        health: 'up',
+        limit: 256,
+        inFlight: 40,
+      })),
       tickets: {
         total: 29_500,
         prequeued: 18_000,
@@ -158,7 +166,7 @@ function emptyReport(): RunReport {
     sellOutS: null,
     dashboards: { subscribers: 0, messages: 0, staleness: none },
     writer: { lagP99Ms: null, lagMaxEvents: null },
-    waitingRoom: { ...syntheticReport().waitingRoom!, series: [] },
+    waitingRoom: { ...syntheticReport().waitingRoom!, series: [], keeper: [] },
   });
 }
 
@@ -232,6 +240,12 @@ describe('renderReportHtml', () => {
     // a run without a waiting room has no such section
     const plain = renderReportHtml(syntheticReport({ waitingRoom: undefined, opening: undefined }));
     expect(plain).not.toContain('Waiting room (');
+    // a report written before the keeper was sampled has the section without its chart
+    const older = renderReportHtml(
+      syntheticReport({ waitingRoom: { ...syntheticReport().waitingRoom!, keeper: undefined } }),
+    );
+    expect(older).toContain('Waiting room (');
+    expect(older).not.toContain(CHART_TITLES.keeper);
   });
 
   it('has the headline figures', () => {

@@ -24,6 +24,7 @@ export const CHART_TITLES = {
   errorsByCode: 'Errors and refusals by code',
   queue: 'Waiting room: line and admission rate',
   admittedP99: 'Admitted answers: p99 per second (P7)',
+  keeper: 'Queue keeper: target and active candidates, the gateways’ limit and in flight',
 } as const;
 
 /** P7: the answers the gateway served keep p99 < 200 ms in every second. */
@@ -517,10 +518,30 @@ function waitingRoomSection(report: RunReport): string {
       dashed: true,
     },
   ];
+  const keeper = room.keeper ?? [];
+  // a report written before the keeper was sampled has no such chart
+  const keeperLines: LineSeries[] = [
+    { name: 'target active', points: keeper.map((k) => [k.t, k.targetActive]) },
+    { name: 'active', points: keeper.map((k) => [k.t, k.activeCandidates]) },
+    { name: 'gateways’ limit', points: keeper.map((k) => [k.t, k.limit]), axis: 'right', dashed: true },
+    { name: 'in flight', points: keeper.map((k) => [k.t, k.inFlight]), axis: 'right', dashed: true },
+  ];
+  const keeperChart =
+    room.keeper === undefined
+      ? ''
+      : lineChart({
+          title: CHART_TITLES.keeper,
+          series: keeperLines,
+          xAxis: 'time',
+          xLabel: 'time since start',
+          yLabel: 'candidates',
+          rightLabel: 'requests',
+        });
   return `<section><h2>Waiting room (${h(room.mode)}, province ${h(room.provinceCode)})</h2>
 ${table(['figure', 'this run', 'target', ''], figures)}
 ${lineChart({ title: CHART_TITLES.queue, series: line, xAxis: 'time', xLabel: 'time since start', yLabel: 'candidates in line', rightLabel: 'admitted per minute' })}
 ${lineChart({ title: CHART_TITLES.admittedP99, series: perSecond, xAxis: 'time', xLabel: 'time since start', yLabel: 'ms' })}
+${keeperChart}
 ${table(['', ''], facts)}
 </section>`;
 }

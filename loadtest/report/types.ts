@@ -95,12 +95,29 @@ export interface MeasuredCapacity {
   readonly p99Ms: number;
 }
 
+/** One second of the queue keeper's loop (WaitingRoomReport.keeper). */
+export interface KeeperSample {
+  readonly t: number;
+  readonly targetActive: number | null;
+  readonly activeCandidates: number | null;
+  readonly health: string | null;
+  readonly limit: number | null;
+  readonly inFlight: number | null;
+}
+
 /** The waiting room as the load generator saw it (API.md "Waiting room"; P7, P8). */
 export interface WaitingRoomReport {
   readonly mode: string;
   readonly provinceCode: string;
   /** Sampled once a second from GET /api/v1/queue/{provinceCode}: [t, waiting, admittedPerMinute]. */
   readonly series: readonly (readonly [number, number, number])[];
+  /**
+   * The queue keeper's loop, sampled once a second from GET /api/v1/admin/stats: its target of
+   * active candidates, the candidates holding a slot, the health it read from the gateway threads,
+   * and their summed adaptive limit and requests in flight (engine/queueControl.ts). Absent in
+   * reports written before it was sampled.
+   */
+  readonly keeper?: readonly KeeperSample[];
   readonly tickets: {
     readonly total: number;
     readonly prequeued: number;

@@ -7,6 +7,7 @@
 import type { Redis } from 'ioredis';
 import type { Engine } from '../../engine/engine.ts';
 import type { RunRecorder } from './recorder.ts';
+import type { KeeperSample } from '../report/types.ts';
 
 /** The campuses worth a chart line: the 12 largest oral campuses (CET-SET4). */
 export function trackedSeats(capacity: ReadonlyMap<string, number>): Set<string> {
@@ -95,6 +96,8 @@ export interface Samplers {
   readonly series: Map<string, [number, number][]>;
   /** The waiting room over time (when sampled): [t, waiting, admittedPerMinute]. */
   readonly queue: [number, number, number][];
+  /** The queue keeper's loop over time (when the waiting room is sampled). */
+  readonly keeper: KeeperSample[];
   stop(): Promise<void>;
 }
 
@@ -113,12 +116,33 @@ export interface SamplerOptions {
   readonly waitingRoom?: boolean;
 }
 
+/** What GET /api/v1/admin/stats says of the keeper's loop (gateway/admin/stats.ts). */
+interface KeeperStats {
+  readonly admission?: { health?: string; limit?: number; inFlight?: number };
+  readonly queue?: {
+    byProvince?: Record<string, { targetActive?: number | null; activeCandidates?: number | null }>;
+  };
+}
+
+function keeperSample(t: number, stats: KeeperStats, provinceCode: string): KeeperSample {
+  const room = stats.queue?.byProvince?.[provinceCode];
+  return {
+    t,
+    targetActive: room?.targetActive ?? null,
+    activeCandidates: room?.activeCandidates ?? null,
+    health: stats.admission?.health ?? null,
+    limit: stats.admission?.limit ?? null,
+    inFlight: stats.admission?.inFlight ?? null,
+  };
+}
+
 /** Samples the province's seats, the writer's lag (and the waiting room) once a second until stopped. */
 export function sampleSeatsAndLag(options: SamplerOptions): Samplers {
   const { engine, startedPerf, recorder } = options;
   const tracked = trackedSeats(options.capacity);
   const series = new Map<string, [number, number][]>();
   const queue: [number, number, number][] = [];
+  const keeper: KeeperSample[] = [];
   let sampling = true;
   const sampler = (async () => {
     while (sampling) {
@@ -132,12 +156,13 @@ export function sampleSeatsAndLag(options: SamplerOptions): Samplers {
           if (tracked.has(key)) pushPoint(series, key, t, c.remaining);
         }
         for (const [key, remaining] of totals) pushPoint(series, key, t, remaining);
-        const stats = await fetch(`${options.base}/api/v1/admin/stats`, {
+        const stats = (await fetch(`${options.base}/api/v1/admin/stats`, {
           headers: { authorization: `Bearer ${options.adminToken}` },
-        }).then((r) => (r.ok ? r.json() : null));
-        const s = (stats as { streams?: { pending: number; undelivered: number; lagMs: number } } | null)
-          ?.streams;
+        }).then((r) => (r.ok ? r.json() : null))) as
+          (KeeperStats & { streams?: { pending: number; undelivered: number; lagMs: number } }) | null;
+        const s = stats?.streams;
         if (s) recorder.writerLag(s.pending + s.undelivered, s.lagMs);
+        if (options.waitingRoom && stats !== null) keeper.push(keeperSample(t, stats, options.provinceCode));
         if (options.waitingRoom) {
           const room = (await fetch(`${options.base}/api/v1/queue/${options.provinceCode}`).then((r) =>
             r.ok ? r.json() : null,
@@ -153,6 +178,7 @@ export function sampleSeatsAndLag(options: SamplerOptions): Samplers {
   return {
     series,
     queue,
+    keeper,
     async stop() {
       sampling = false;
       await sampler;

@@ -106,6 +106,7 @@ export class QueueLog {
     readonly mode: string;
     readonly provinceCode: string;
     readonly series: WaitingRoomReport['series'];
+    readonly keeper?: WaitingRoomReport['keeper'];
     readonly draw: { lotterySeed: string; tickets: [string, number][] } | null;
     readonly drawVerified: boolean;
     readonly lotteryCommitment: string | null;
@@ -131,6 +132,7 @@ export class QueueLog {
       mode: args.mode,
       provinceCode: args.provinceCode,
       series: args.series,
+      ...(args.keeper === undefined ? {} : { keeper: args.keeper }),
       tickets: {
         total: all.length,
         prequeued: all.filter(([, t]) => t.prequeued).length,

@@ -314,6 +314,7 @@ async function waitingRoomSection(
   provinceCode: string,
   log: QueueLog,
   series: WaitingRoomReport['series'],
+  keeper: WaitingRoomReport['keeper'],
 ): Promise<WaitingRoomReport> {
   const room = (await fetch(`${options.base}/api/v1/queue/${provinceCode}`).then((r) => r.json())) as {
     lotteryCommitment: string | null;
@@ -334,6 +335,7 @@ async function waitingRoomSection(
     mode: options.waitingRoom ?? 'off',
     provinceCode,
     series,
+    keeper,
     draw,
     drawVerified,
     lotteryCommitment: room.lotteryCommitment,
@@ -486,7 +488,13 @@ export async function runSurge(options: SurgeOptions): Promise<RunReport> {
     await samplers.stop();
     await run.client.close();
     const waitingRoom = run.queueLog
-      ? await waitingRoomSection(options, prepared.world.provinceCode, run.queueLog, samplers.queue)
+      ? await waitingRoomSection(
+          options,
+          prepared.world.provinceCode,
+          run.queueLog,
+          samplers.queue,
+          samplers.keeper,
+        )
       : null;
     return surgeReport({
       waitingRoom,
