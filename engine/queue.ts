@@ -109,7 +109,7 @@ export interface RoomCounters {
 export interface TickParams {
   /** Candidates that may be active at once (engine/queueControl.ts nextTargetActive). */
   readonly targetActive: number;
-  /** Token-bucket cap on admissions (the operator's maxAdmitPerMinute ÷ 60); 0: none. */
+  /** Token-bucket cap on admissions (the keeper's pace under the operator's maxAdmitPerMinute ÷ 60); 0: none. */
   readonly ratePerSec: number;
   readonly burst: number;
   readonly maxBatch: number;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { etaSeconds, gatewayView, nextTargetActive, type ThreadLoad } from './queueControl.ts';
+import { admissionPace, etaSeconds, gatewayView, nextTargetActive, type ThreadLoad } from './queueControl.ts';
 
 const load = (overrides: Partial<ThreadLoad> = {}): ThreadLoad => ({
   at: 1000,
@@ -56,6 +56,32 @@ describe('the waiting room closed loop', () => {
     expect(etaSeconds(100, 0, 4)).toBe(25);
     expect(etaSeconds(3, 0, 0)).toBe(3);
     expect(etaSeconds(0, 5, 5)).toBe(0);
+  });
+
+  it('paces admissions at the measured rate with slack, plus the target’s growth over fillS', () => {
+    const pace = { slack: 0.5, fillS: 2, tickMs: 250 };
+    // 40/s measured, 20 slots to add: 60 + 10 = 70/s, two ticks' worth at once
+    expect(admissionPace({ rate: 40, targetActive: 120, filled: 100, cap: 0, maxBatch: 15 }, pace)).toEqual({
+      ratePerSec: 70,
+      burst: 35,
+    });
+    // a target below the slots held adds nothing
+    expect(
+      admissionPace({ rate: 40, targetActive: 90, filled: 100, cap: 0, maxBatch: 15 }, pace).ratePerSec,
+    ).toBe(60);
+    // the operator's cap wins when lower, with a second's worth at once (as without pacing)
+    expect(admissionPace({ rate: 40, targetActive: 120, filled: 100, cap: 10, maxBatch: 15 }, pace)).toEqual({
+      ratePerSec: 10,
+      burst: 10,
+    });
+  });
+
+  it('does not pace before the rate is measured, nor when pacing is off', () => {
+    const room = { rate: 0, targetActive: 100, filled: 0, cap: 0, maxBatch: 13 };
+    expect(admissionPace(room)).toEqual({ ratePerSec: 0, burst: 13 });
+    expect(admissionPace({ ...room, cap: 5 })).toEqual({ ratePerSec: 5, burst: 5 });
+    const off = { slack: -1, fillS: 2, tickMs: 250 };
+    expect(admissionPace({ ...room, rate: 40 }, off)).toEqual({ ratePerSec: 0, burst: 13 });
   });
 
   it('an ETA is the nearest second, never 0 while a place is ahead', () => {

@@ -127,6 +127,54 @@ export function nextTargetActive(
   return Math.round(Math.max(options.minActive, Math.min(options.maxActive, next)));
 }
 
+export interface PaceOptions {
+  /**
+   * Admissions may run this fraction above the line's measured rate (a negative value: no pacing,
+   * slots are filled as soon as they free).
+   */
+  readonly slack: number;
+  /** Slots the target adds beyond those held are filled over this many seconds. */
+  readonly fillS: number;
+  readonly tickMs: number;
+}
+
+export const DEFAULT_PACE: PaceOptions = { slack: 0.5, fillS: 2, tickMs: 250 };
+
+/**
+ * The token bucket a room's tick admits through (tickQueue's ratePerSec and burst; rate 0: none):
+ * admissions follow the line's measured rate (the ETA's denominator) with some slack, plus the
+ * target's growth beyond the slots held spread over `fillS`, under the operator's cap. Without it
+ * a wave of slots freed at once was refilled in one tick: a burst of simultaneous bindings (P7's
+ * slowest seconds) and a line that moved by jumps its ETAs could not follow (P8). Before the rate
+ * is measured (the opening) only the cap and the keeper's batch bound the fill.
+ */
+export function admissionPace(
+  room: {
+    /** The line's measured rate (admissions/s; 0 before it is measured). */
+    readonly rate: number;
+    readonly targetActive: number;
+    /** Slots held right after the last tick's admissions. */
+    readonly filled: number;
+    /** The operator's cap (admissions/s; 0: none). */
+    readonly cap: number;
+    /** The keeper's batch bound (admissions per tick). */
+    readonly maxBatch: number;
+  },
+  options: PaceOptions = DEFAULT_PACE,
+): { readonly ratePerSec: number; readonly burst: number } {
+  let rate = 0;
+  if (options.slack >= 0 && room.rate > 0) {
+    const gap = Math.max(0, room.targetActive - room.filled);
+    rate = (1 + options.slack) * room.rate + gap / options.fillS;
+  }
+  if (room.cap > 0) rate = rate > 0 ? Math.min(rate, room.cap) : room.cap;
+  if (rate <= 0) return { ratePerSec: 0, burst: room.maxBatch };
+  // the operator's cap allows a second's worth at once (as before pacing); the pace two ticks'
+  // worth, so that a tick that comes late does not lose its share
+  if (rate === room.cap) return { ratePerSec: rate, burst: Math.max(1, rate) };
+  return { ratePerSec: rate, burst: Math.max(1, (2 * rate * options.tickMs) / 1000) };
+}
+
 /**
  * Seconds until a WAITING ticket at `position` is admitted: its place ÷ the measured admission
  * rate (the room's smoothed average), or the keeper's planned rate before anything was measured.

@@ -10,11 +10,14 @@ import { hostname } from 'node:os';
 import type { Engine } from './engine.ts';
 import { WaitingRoom, type TickResult } from './queue.ts';
 import {
+  admissionPace,
   DEFAULT_CONTROL,
+  DEFAULT_PACE,
   gatewayView,
   nextTargetActive,
   type ControlOptions,
   type GatewayView,
+  type PaceOptions,
   type ThreadLoad,
 } from './queueControl.ts';
 import { settlesWithin } from './settle.ts';
@@ -31,6 +34,8 @@ export interface KeeperOptions {
   readonly drainGraceMs?: number;
   /** The smoothing of the measured admission rate (the ETA's denominator). */
   readonly rateTauMs?: number;
+  /** How admissions follow the measured rate (engine/queueControl.ts admissionPace; tickMs is intervalMs). */
+  readonly pace?: Partial<Omit<PaceOptions, 'tickMs'>>;
   readonly onError?: (error: unknown) => void;
 }
 
@@ -135,12 +140,15 @@ export class QueueKeeper {
       // ticks, not in one burst of simultaneous bindings
       const maxBatch = Math.min(this.options.maxBatch ?? 500, Math.max(5, Math.ceil(target / 8)));
       const idleS = this.engine.queueIdleMs / 1000;
+      const pace = admissionPace(
+        { rate: state.rate, targetActive: target, filled, cap, maxBatch },
+        { ...DEFAULT_PACE, ...this.options.pace, tickMs: this.options.intervalMs },
+      );
       const result = await this.room.tick(
         provinceCode,
         {
           targetActive: target,
-          ratePerSec: cap,
-          burst: cap > 0 ? Math.max(1, cap) : maxBatch,
+          ...pace,
           maxBatch,
           drainGraceMs: this.options.drainGraceMs ?? 10_000,
           saturated: view.health === 'down' ? true : view.health === 'up' ? false : null,

@@ -6,7 +6,7 @@
   Admission is closed-loop: a ticket is admitted only into a free slot (at most `targetActive`
   candidates active at once; the keeper sets it from the gateways' adaptive limits), so an unused
   or released pass gives its slot back at once; `ratePerSec`/`burst` (a token bucket) cap how fast
-  (the operator's maxAdmitPerMinute). Tickets are admitted strictly in seq order: the drawn PREQUEUE
+  (the keeper's pace, engine/queueControl.ts admissionPace, under the operator's maxAdmitPerMinute). Tickets are admitted strictly in seq order: the drawn PREQUEUE
   first (only as far as the draw has got), then the late joiners in arrival order.
   KEYS[1] room  KEYS[2] calendar  KEYS[3] tickets  KEYS[4] prequeue list  KEYS[5] drawn list
   KEYS[6] late list  KEYS[7] slots  KEYS[8] passes  KEYS[9] stream  KEYS[10] queue channel

@@ -6,8 +6,14 @@
  * in constant time. It must never log or return a password.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { workerData } from 'node:worker_threads';
 import { hashRawSync } from '@node-rs/argon2';
 import { formatPhc, parsePhc, type Argon2Params } from '../auth/phc.ts';
+import { lowerThreadPriority } from '../osThread.ts';
+
+// the KDF lane's threads yield the cores to the event loops, Redis and PostgreSQL (LANE_KDF_NICE):
+// a login storm must not delay a cheap request or a reservation (ARCHITECTURE.md "The opening")
+lowerThreadPriority(Number((workerData as { threadNice?: unknown } | null)?.threadNice ?? 0));
 
 export interface HashTask {
   readonly op: 'hash';

@@ -30,6 +30,8 @@ export interface LaneSettings {
   readonly deadlineMs: number;
   /** Tasks allowed to wait beyond the running ones. */
   readonly maxQueue: number;
+  /** The lane's threads' scheduling priority (nice, 0–19; 0 or absent: the process's). */
+  readonly nice?: number;
 }
 
 /** Each lane's defaults (config/defaults.ts): the KDF leaves a core to the event loops. */
@@ -46,8 +48,11 @@ export interface WorkerPoolOptions {
   /** Every lane's threads, unless `lanes` says otherwise (tools that run one kind of work). */
   readonly threads?: number;
   readonly lanes?: Partial<Record<WorkerKind, Partial<LaneSettings>>>;
-  /** Handed to every worker as `workerData` (e.g. the eligibility worker's `hmacKey`). */
-  readonly workerData?: unknown;
+  /**
+   * Handed to every worker as `workerData` (e.g. the eligibility worker's `hmacKey`), with the
+   * lane's `threadNice` (LaneSettings.nice) beside it.
+   */
+  readonly workerData?: Readonly<Record<string, unknown>>;
 }
 
 /** A lane refused a task: its queue is full or it would wait past its deadline (503 OVERLOADED). */
@@ -84,7 +89,7 @@ export class WorkerPool implements TaskRunner {
         // the lane keeps the queue (with its deadline); piscina only runs what the lane hands it
         maxQueue: settings.threads,
         execArgv: ['--import', 'tsx'],
-        ...(options.workerData === undefined ? {} : { workerData: options.workerData }),
+        workerData: { ...options.workerData, threadNice: settings.nice ?? 0 },
       });
       const lane = new Lane(
         {

@@ -3,11 +3,14 @@
   KEYS[1] registrations bucket  KEYS[2] calendar  KEYS[3] campuses  KEYS[4] capacity  KEYS[5] used
   KEYS[6] sequence  KEYS[7] due set  KEYS[8] due list of payBy  KEYS[9] stream  KEYS[10] seat channel
   KEYS[11] queue room  KEYS[12] queue tickets  KEYS[13] queue accounts  KEYS[14] queue slots
+  KEYS[15] the account's `reserve` counter of this window (any key of the province when unguarded)
   ARGV[1] candidateId  ARGV[2] accountId  ARGV[3] oral subject  ARGV[4] the written subject it needs
   ARGV[5] campusId  ARGV[6] fee  ARGV[7] now  ARGV[8] payBy  ARGV[9] due bucket member  ARGV[10] score
   ARGV[11] queue idle ms  ARGV[12] request tag (reserveWritten's ARGV[11]: REL4)
+  ARGV[13] the counter's window (ms)  ARGV[14] the attempts allowed in it ('' unguarded): checked
+           before anything else, past it RATE_LIMITED and nothing changes (includes/guard.lua)
   Returns ok {item = {...}, remaining, capacity, replayed?}
-       or NO_REGISTRATION | REGISTRATION_NOT_OPEN | REGISTRATION_CLOSED
+       or RATE_LIMITED | NO_REGISTRATION | REGISTRATION_NOT_OPEN | REGISTRATION_CLOSED
         | QUEUE_PASS_REQUIRED {ticketId?, ticket?, room} (the province's waiting room is active) | ALREADY_REGISTERED
         | WRITTEN_REQUIRED (R18; also when the written hold is past its pay-by) | CAMPUS_NOT_FOUND | EXTERNAL_ORAL_NOT_ALLOWED (R19)
         | CAMPUS_NOT_OPEN {opensAt} (R20) | SUBJECT_NOT_OFFERED | SOLD_OUT (R21)
@@ -22,6 +25,7 @@ local now, payBy, bucketMember, bucketScore = tonumber(nowText), tonumber(ARGV[8
 local roomKey, ticketsKey, queueAccountsKey, slotsKey = KEYS[11], KEYS[12], KEYS[13], KEYS[14]
 local idleMs = tonumber(ARGV[11])
 local requestTag = ARGV[12] or ''
+local guardKey, guardWindowMs, guardLimit = KEYS[15], ARGV[13], ARGV[14]
 
 --@include result
 --@include record
@@ -30,6 +34,9 @@ local requestTag = ARGV[12] or ''
 --@include seats
 --@include deadlines
 --@include queue
+--@include guard
+
+if guardRefuses(guardKey, guardWindowMs, guardLimit) then return refuse(CODE.RATE_LIMITED) end
 
 local rec = loadRecord(registrationsKey, candidateId)
 if rec == nil or rec.a ~= accountId then return refuse(CODE.NO_REGISTRATION) end
