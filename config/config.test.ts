@@ -71,9 +71,10 @@ describe('loadConfig', () => {
       POOL_THREADS: '3',
       ROSTER_THREADS: '2',
       LANE_ELIGIBILITY_DEADLINE_MS: '250',
+      LANE_KDF_NICE: '4',
     });
     expect(config.lanes).toEqual({
-      password: { threads: 3, deadlineMs: DEFAULTS.lanes.password.deadlineMs, maxQueue: 7 },
+      password: { threads: 3, deadlineMs: DEFAULTS.lanes.password.deadlineMs, maxQueue: 7, nice: 4 },
       eligibility: { threads: 1, deadlineMs: 250, maxQueue: 7 },
       roster: { threads: 2, deadlineMs: DEFAULTS.lanes.roster.deadlineMs, maxQueue: 7 },
     });
@@ -170,8 +171,19 @@ describe('ID keys', () => {
 
 describe("the tools' settings", () => {
   it('stores: a URL each, or empty for a private one', () => {
-    expect(storesFromEnv({})).toEqual({ redisUrl: '', databaseUrl: '' });
+    expect(storesFromEnv({})).toEqual({ redisUrl: '', redisClusterNodes: '', databaseUrl: '' });
     expect(storesFromEnv({ REDIS_URL: 'redis://r:1' }).redisUrl).toBe('redis://r:1');
+  });
+
+  it('REDIS_CLUSTER_NODES: host:port seed nodes, comma-separated; anything else stops the start (issue 14)', () => {
+    const nodes = 'redis-a:7000,10.0.0.2:7001';
+    expect(storesFromEnv({ REDIS_CLUSTER_NODES: nodes }).redisClusterNodes).toBe(nodes);
+    expect(loadConfig({ TEST_MODE: '1', REDIS_CLUSTER_NODES: nodes }).redisClusterNodes).toBe(nodes);
+    for (const bad of ['redis-a', 'redis-a:7000,', 'redis-a:7000;redis-b:7001', 'redis-a :7000']) {
+      expect(() => loadConfig({ TEST_MODE: '1', REDIS_CLUSTER_NODES: bad }), bad).toThrow(
+        /^REDIS_CLUSTER_NODES must match/,
+      );
+    }
   });
 
   it('the baseline: DATABASE_URL required, its own PORT and HOST defaults', () => {

@@ -33,18 +33,27 @@ export const DEFAULTS = {
     timeoutMs: 1_000,
   },
   // an admitted candidate's slot lasts 15 s after its last gated write (its pass stays valid longer)
-  queue: { idleMs: 15_000, tickMs: 250, initialActive: 100, drainGraceMs: 10_000 },
+  queue: { idleMs: 15_000, tickMs: 250, initialActive: 100, drainGraceMs: 10_000, paceSlackPct: 50 },
   /** The work lanes of the worker pool; the KDF lane's threads depend on the cores: `defaultLaneThreads`. */
   lanes: {
     // a candidate's task waits at most 50 ms for the KDF, 100 ms for eligibility: a served login
     // (its wait, then a hash of tens of ms on a busy box) must stay within P7's 200 ms, and an
     // answer shed at once (with Retry-After) beats one served late
-    password: { deadlineMs: 50, maxQueue: 512 },
+    // its threads may run at a lower priority (nice, LANE_KDF_NICE); 0 by default: nice 10 in the
+    // demo, 3 runs each alternating (2026-12-07), gave no steadier opening (worst second 498 / 210 /
+    // 215 ms against 242 / 231 / 189 ms, ETA error p90 118 / 150 / 75 % against 68 / 80 / 73 %)
+    password: { deadlineMs: 50, maxQueue: 512, nice: 0 },
     eligibility: { threads: 1, deadlineMs: 100, maxQueue: 512 },
     // a roster chunk may wait longer: an import is not an interactive request
     roster: { threads: 1, deadlineMs: 30_000, maxQueue: 512 },
   },
   sessionTtlMs: 2 * HOUR_MS,
+  /**
+   * How long a gateway thread answers a session it found live from memory (gateway/auth/
+   * sessionCache.ts; issue 13, P2), never past the session's expiry; 0: never. A logout reaches the
+   * other threads by pub/sub at once; this is the worst case when a message is lost.
+   */
+  sessionCacheMs: 10_000,
   /**
    * The login captcha's proof of work (gateway/auth/captcha.ts): the secret number is drawn from
    * 0…this, so a browser hashes half of it on average, about 0.05–0.5 s (ALTCHA's own range).
@@ -117,6 +126,13 @@ export const DEFAULTS = {
     claimIdleMs: 30_000,
     claimIntervalMs: 5_000,
     maxAttempts: 3,
+    /**
+     * On a Redis Cluster a writer cannot block on every stream in one read (XREADGROUP names the
+     * streams of one slot only, and each shard's stream has a slot of its own): it reads each
+     * stream without blocking and, when none had anything, waits this long before the next round
+     * (db/writer.ts; issue 14). At most this much more lag, about 20 reads a second per stream idle.
+     */
+    clusterPollMs: 50,
     /** Acknowledged entries younger than this stay in the stream (for reconcile and inspection). */
     retainMs: 10 * MINUTE_MS,
   },

@@ -64,7 +64,20 @@ function lane<Threads extends TSchema>(
   });
 }
 
+/** The KDF lane: a lane whose threads may run at a lower priority (gateway/osThread.ts). */
+function kdfLane<Threads extends TSchema>(threads: Threads) {
+  return Type.Composite([
+    lane('password', threads, 'LANE_KDF_DEADLINE_MS'),
+    Type.Object({ nice: int('LANE_KDF_NICE', 0, 19, DEFAULTS.lanes.password.nice) }),
+  ]);
+}
+
 const redisUrl = () => text('REDIS_URL', { fallback: '', shown: 'a private redis-server' });
+/** `host:port`, the host a name, an IPv4 address or an IPv6 one in brackets. */
+const CLUSTER_NODE = '(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9._-]+):[0-9]{1,5}';
+/** Seed nodes of a Redis Cluster (issue 14): every process then opens an ioredis Cluster (engine/redisClient.ts). */
+const redisClusterNodes = () =>
+  text('REDIS_CLUSTER_NODES', { fallback: '', pattern: `^(${CLUSTER_NODE}(,${CLUSTER_NODE})*)?$` });
 const databaseUrl = () => text('DATABASE_URL', { fallback: '', shown: 'a private PostgreSQL' });
 
 /** ID_HMAC_KEY / ID_ENCRYPTION_KEY as normalised hex; `development` when the fixed development keys stand in. */
@@ -88,6 +101,7 @@ export const SystemSchema = Type.Object(
     }),
     adminTokenGenerated: Type.Boolean(),
     redisUrl: redisUrl(),
+    redisClusterNodes: redisClusterNodes(),
     /** `strict`: a Redis without AOF or with an evicting policy stops the start (API.md "Running it"). */
     redisDurability: choice('REDIS_DURABILITY', ['strict', 'relaxed'], DEFAULTS.redisDurability),
     databaseUrl: databaseUrl(),
@@ -119,14 +133,12 @@ export const SystemSchema = Type.Object(
       tickMs: int('QUEUE_TICK_MS', 10, 60_000, DEFAULTS.queue.tickMs),
       initialActive: int('QUEUE_INITIAL_ACTIVE', 1, MAX, DEFAULTS.queue.initialActive),
       drainGraceMs: int('QUEUE_DRAIN_GRACE_MS', 0, MAX, DEFAULTS.queue.drainGraceMs),
+      /** Admissions may run this many % above the line's measured rate; -1: not paced (engine/queueControl.ts admissionPace). */
+      paceSlackPct: int('QUEUE_PACE_SLACK_PCT', -1, 1_000, DEFAULTS.queue.paceSlackPct),
     }),
     /** The work lanes of the worker pool (gateway/workers/pool.ts): threads, queue deadline, queue bound. */
     lanes: Type.Object({
-      password: lane(
-        'password',
-        int('POOL_THREADS', 1, 64, { shown: 'cores − 1 (at least 1)' }),
-        'LANE_KDF_DEADLINE_MS',
-      ),
+      password: kdfLane(int('POOL_THREADS', 1, 64, { shown: 'cores − 1 (at least 1)' })),
       eligibility: lane(
         'eligibility',
         int('ELIGIBILITY_THREADS', 1, 64, DEFAULTS.lanes.eligibility.threads),
@@ -139,6 +151,8 @@ export const SystemSchema = Type.Object(
       ),
     }),
     sessionTtlMs: int('SESSION_TTL_MS', 60_000, MAX, DEFAULTS.sessionTtlMs),
+    /** A gateway thread's memory of live sessions (gateway/auth/sessionCache.ts); 0 disables it. */
+    sessionCacheMs: int('SESSION_CACHE_MS', 0, 600_000, DEFAULTS.sessionCacheMs),
     /** The login captcha's proof of work: the secret number is drawn from 0…this (gateway/auth/captcha.ts). */
     captchaMaxNumber: int('CAPTCHA_MAX_NUMBER', 1_000, 10_000_000, DEFAULTS.captchaMaxNumber),
     holdMs: int('HOLD_MS', 1_000, MAX, DEFAULTS.holdMs),
@@ -232,7 +246,11 @@ export const SystemSchema = Type.Object(
 export type Config = Static<typeof SystemSchema>;
 
 /** The stores of a tool that starts a private one for what is not given (devstack, roster import, migrate). */
-export const StoresSchema = Type.Object({ redisUrl: redisUrl(), databaseUrl: databaseUrl() });
+export const StoresSchema = Type.Object({
+  redisUrl: redisUrl(),
+  redisClusterNodes: redisClusterNodes(),
+  databaseUrl: databaseUrl(),
+});
 
 /** `npm run baseline`. */
 export const BaselineSchema = Type.Object({

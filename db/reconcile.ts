@@ -17,7 +17,6 @@
  * Entries the writer simply has not reached yet also count as EVENT differences: run it on a
  * drained system (or with --repair).
  */
-import type { Redis } from 'ioredis';
 import type { Engine } from '../engine/engine.ts';
 import { entryField, eventIdOf } from '../engine/events.ts';
 import { allRegistrations } from '../engine/invariants.ts';
@@ -263,8 +262,8 @@ export async function reconcile(
   let redeliveredEvents = 0;
   let rebuiltRows = 0;
   if (options.repair) {
-    // the writer is single-node only (see db/writer.ts)
-    const writer = new StreamWriter(engine.redis as Redis, db, {
+    // writeRange reads nothing through the group: the same on a single node and a Cluster (issue 14)
+    const writer = new StreamWriter(engine.redis, db, {
       streams: options.streams,
       consumer: 'reconcile',
       maxAttempts: 2,

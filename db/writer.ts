@@ -31,17 +31,27 @@
  *    (the creating event was dead-lettered), it is dead-lettered. A dependency on another stream
  *    (a re-bind's BOUND behind its old binding's DELETED, issue 16 item 15b) is waited for the same
  *    way, for at most `maxDeliveries`; an entry of its stream that depends on a deferred one (that
- *    binding's own DELETED) waits with it.
+ *    binding's own DELETED) waits with it. With several writers on one stream (issue 14 item 2) an
+ *    update often arrives while its creating event is in another writer's transaction: the writer
+ *    that deferred it tries its deferred entries again itself, a stream at a time in one
+ *    transaction, 200 ms later and then less and less often, so that they land within a moment
+ *    instead of after `claimIdleMs`; what still fails waits for XAUTOCLAIM as before.
  *
- * Single-node Redis: one blocking XREADGROUP reads every stream. On Redis Cluster the streams of
- * different shards live on different nodes, and the read would have to be split per node.
+ * Reading (issue 14): on a single node one blocking XREADGROUP reads every stream of a lane. On a
+ * Redis Cluster each shard's stream has a slot of its own, and XREADGROUP may name the streams of
+ * one slot only; a blocking read would also hold its node's connection, delaying the reads of the
+ * other streams on that node. So on a Cluster a lane reads each of its streams without blocking,
+ * all at once (ioredis sends each read to its stream's master), and when none had anything waits
+ * `clusterPollMs` before the next round. Acknowledgements go out per stream (execKeyed), and XINFO
+ * is asked of the stream's master (xinfoGroups). Several writers, on one host or many, share the
+ * streams through the consumer group either way; one that dies is taken over with XAUTOCLAIM.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Redis } from 'ioredis';
 import { DEFAULTS } from '../config/defaults.ts';
 import { decodeEvent, type EngineEvent } from '../engine/events.ts';
 import { deadLetterStreamOf, KeySpace } from '../engine/keys.ts';
 import { WRITER_GROUP } from '../engine/outbox.ts';
+import { execKeyed, isCluster, xinfoGroups, type RedisClient } from '../engine/redisClient.ts';
 import { failureKind, outageOf } from './pgErrors.ts';
 import { pgErrorInfo, withTransaction, type Pool } from './pool.ts';
 import { insertEventsCopy, insertEventsReturning, type EventRow } from './sql/events.ts';
@@ -57,6 +67,8 @@ export interface WriterOptions {
   readonly batchSize?: number;
   /** How long one read blocks waiting for new entries (ms). */
   readonly idleMs?: number;
+  /** Redis Cluster: the pause after a round of reads that found nothing (ms). Default: config/defaults.ts. */
+  readonly clusterPollMs?: number;
   /** Entries of other consumers idle longer than this are claimed (XAUTOCLAIM). Default: config/defaults.ts. */
   readonly claimIdleMs?: number;
   readonly claimIntervalMs?: number;
@@ -148,6 +160,19 @@ class Stopped extends Error {}
 /** How long stop() waits for the batch in hand before abandoning it (it stays pending). */
 const STOP_GRACE_MS = 5_000;
 
+/** The first retry of a deferred entry by its own writer; each next one waits twice as long. */
+const DEFERRED_RETRY_MS = 200;
+/** Past this many tries (about a minute at the default claim idle time) XAUTOCLAIM alone retries it. */
+const DEFERRED_RETRIES = 8;
+
+interface DeferredRetry {
+  readonly entry: Entry;
+  /** Deferrals so far. */
+  readonly tries: number;
+  /** When to try it again (epoch ms). */
+  readonly at: number;
+}
+
 function compareIds(a: string, b: string): number {
   const [am, as] = a.split('-').map(BigInt) as [bigint, bigint];
   const [bm, bs] = b.split('-').map(BigInt) as [bigint, bigint];
@@ -188,8 +213,12 @@ export class StreamWriter {
   private readonly halt = new AbortController();
   /** Entries this writer left pending for a dependency (`stream|id`), until acknowledged. */
   private readonly deferredEntries = new Set<string>();
-  private readonly reader: Redis;
-  private readonly laneReaders: Redis[] = [];
+  /** The same entries, with when this writer tries them again itself (retryDeferred). */
+  private readonly deferredRetries = new Map<string, DeferredRetry>();
+  private readonly reader: RedisClient;
+  private readonly laneReaders: RedisClient[] = [];
+  /** Redis Cluster: per-stream reads instead of one blocking read (see the header). */
+  private readonly onCluster: boolean;
   private lastClaimAt = 0;
   private lastTrimAt = 0;
   private lastStatsAt = 0;
@@ -197,10 +226,11 @@ export class StreamWriter {
   private readonly statsKey: string;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly db: Pool,
     private readonly options: WriterOptions,
   ) {
+    this.onCluster = isCluster(redis);
     this.group = options.group ?? WRITER_GROUP;
     this.batchSize = options.batchSize ?? DEFAULTS.writer.batchSize;
     this.maxAttempts = options.maxAttempts ?? DEFAULTS.writer.maxAttempts;
@@ -242,9 +272,10 @@ export class StreamWriter {
   }
 
   /**
-   * Reads one batch across all streams in one XREADGROUP (blocking up to `blockMs` for new entries
-   * when there are none), writes it, then acknowledges it. `from` '0' re-reads this consumer's
-   * pending entries. The reader connection is dedicated (a blocking read stalls its connection).
+   * Reads one batch across all streams (one XREADGROUP on a single node, blocking up to `blockMs`
+   * for new entries when there are none; one read per stream on a Cluster), writes it, then
+   * acknowledges it. `from` '0' re-reads this consumer's pending entries. The reader connection is
+   * dedicated (a blocking read stalls its connection).
    */
   async drainOnce(from: '>' | '0' | Map<string, string> = '>', blockMs = 0): Promise<number> {
     return this.drainStreams(this.options.streams, this.reader, from, blockMs);
@@ -253,20 +284,15 @@ export class StreamWriter {
   /** drainOnce over some of the streams, on a reader connection of their own. */
   private async drainStreams(
     streams: readonly string[],
-    reader: Redis,
+    reader: RedisClient,
     from: '>' | '0' | Map<string, string>,
     blockMs = 0,
   ): Promise<number> {
     await this.ensureGroups();
-    const args: (string | number)[] = ['GROUP', this.group, this.options.consumer, 'COUNT', this.batchSize];
-    if (blockMs > 0 && from === '>') args.push('BLOCK', blockMs);
-    const cursorOf = (stream: string): string =>
-      typeof from === 'string' ? from : (from.get(stream) ?? '0');
-    args.push('STREAMS', ...streams, ...streams.map(cursorOf));
-    const reply = (await reader.call('XREADGROUP', ...args)) as StreamReply;
+    const reply = await this.readGroup(streams, reader, from, blockMs);
     const entries: Entry[] = [];
     const gone: Entry[] = [];
-    for (const [stream, list] of reply ?? []) {
+    for (const [stream, list] of reply) {
       if (typeof from !== 'string' && list.length > 0) from.set(stream, list[list.length - 1]![0]);
       for (const [id, fields] of list) {
         // a pending entry trimmed or deleted meanwhile comes back without fields: nothing to write
@@ -276,6 +302,34 @@ export class StreamWriter {
     }
     if (gone.length > 0) await this.ack(gone);
     return (await this.processEntries(entries)) + gone.length;
+  }
+
+  /** The group's next entries of `streams` for this consumer (see the header for a Cluster). */
+  private async readGroup(
+    streams: readonly string[],
+    reader: RedisClient,
+    from: '>' | '0' | Map<string, string>,
+    blockMs: number,
+  ): Promise<NonNullable<StreamReply>> {
+    const head: (string | number)[] = ['GROUP', this.group, this.options.consumer, 'COUNT', this.batchSize];
+    const cursorOf = (stream: string): string =>
+      typeof from === 'string' ? from : (from.get(stream) ?? '0');
+    if (!this.onCluster) {
+      const block = blockMs > 0 && from === '>' ? ['BLOCK', blockMs] : [];
+      const args = [...head, ...block, 'STREAMS', ...streams, ...streams.map(cursorOf)];
+      return ((await reader.call('XREADGROUP', ...args)) as StreamReply) ?? [];
+    }
+    const replies = await Promise.all(
+      streams.map(
+        (stream) =>
+          reader.call('XREADGROUP', ...head, 'STREAMS', stream, cursorOf(stream)) as Promise<StreamReply>,
+      ),
+    );
+    const reply = replies.flatMap((answer) => answer ?? []);
+    if (blockMs > 0 && from === '>' && reply.every(([, list]) => list.length === 0) && !this.stopped) {
+      await this.pause(Math.min(blockMs, this.options.clusterPollMs ?? DEFAULTS.writer.clusterPollMs));
+    }
+    return reply;
   }
 
   /** Claims entries idle for more than `claimIdleMs` from other consumers and writes them. */
@@ -420,7 +474,7 @@ export class StreamWriter {
           (await this.deliveries(entry)) < (this.options.maxDeliveries ?? 3)
         ) {
           this.bump({ deferred: 1 });
-          this.deferredEntries.add(`${entry.stream}|${entry.id}`);
+          this.defer(entry);
           return 'deferred';
         }
       } else if (!(error instanceof PoisonEventError) && failures < this.maxAttempts) {
@@ -610,12 +664,69 @@ export class StreamWriter {
       if (!ids) byStream.set(entry.stream, (ids = []));
       ids.push(entry.id);
     }
-    const pipeline = this.redis.pipeline();
-    for (const [stream, ids] of byStream) pipeline.xack(stream, this.group, ...ids);
-    const results = (await pipeline.exec()) ?? [];
+    const results = await execKeyed(
+      this.redis,
+      [...byStream].map(([stream, ids]) => ({
+        key: stream,
+        add: (pipeline) => pipeline.xack(stream, this.group, ...ids),
+      })),
+    );
     for (const [error] of results) if (error) throw error;
     // written or dead-lettered, however it got there: nothing waits behind it any more
-    for (const entry of entries) this.deferredEntries.delete(`${entry.stream}|${entry.id}`);
+    for (const entry of entries) {
+      this.deferredEntries.delete(`${entry.stream}|${entry.id}`);
+      this.deferredRetries.delete(`${entry.stream}|${entry.id}`);
+    }
+  }
+
+  /** Leaves an entry pending for a dependency, and plans this writer's own next try of it. */
+  private defer(entry: Entry): void {
+    const key = `${entry.stream}|${entry.id}`;
+    this.deferredEntries.add(key);
+    this.planRetry(key, entry, (this.deferredRetries.get(key)?.tries ?? 0) + 1);
+  }
+
+  private planRetry(key: string, entry: Entry, tries: number): void {
+    if (tries > DEFERRED_RETRIES) this.deferredRetries.delete(key);
+    else this.deferredRetries.set(key, { entry, tries, at: Date.now() + this.retryDelay(tries) });
+  }
+
+  private retryDelay(tries: number): number {
+    const cap = this.options.claimIdleMs ?? DEFAULTS.writer.claimIdleMs;
+    return Math.min(Math.max(cap, DEFERRED_RETRY_MS), DEFERRED_RETRY_MS * 2 ** Math.min(tries - 1, 16));
+  }
+
+  /**
+   * This writer's deferred entries of `streams` that are due, tried again: per stream, in id order,
+   * in one transaction; written, they are acknowledged; refused again (the dependency still
+   * missing, bad data, or an outage, which the main path reports and waits out), they wait for the
+   * next try or for XAUTOCLAIM, which alone dead-letters. Returns how many were written.
+   */
+  private async retryDeferred(streams: ReadonlySet<string>): Promise<number> {
+    const now = Date.now();
+    const byStream = new Map<string, DeferredRetry[]>();
+    for (const retry of this.deferredRetries.values()) {
+      if (retry.at > now || !streams.has(retry.entry.stream)) continue;
+      const list = byStream.get(retry.entry.stream);
+      if (list) list.push(retry);
+      else byStream.set(retry.entry.stream, [retry]);
+    }
+    let written = 0;
+    for (const [stream, retries] of byStream) {
+      if (this.stopped) break;
+      retries.sort((a, b) => compareIds(a.entry.id, b.entry.id));
+      const entries = retries.map((retry) => retry.entry);
+      try {
+        await this.commit(entries.map((entry) => decodeEvent(stream, entry.id, entry.fields)));
+      } catch {
+        for (const retry of retries)
+          this.planRetry(`${stream}|${retry.entry.id}`, retry.entry, retry.tries + 1);
+        continue;
+      }
+      await this.ack(entries);
+      written += entries.length;
+    }
+    return written;
   }
 
   /** XTRIM MINID below what every group still needs; returns how many entries went. */
@@ -626,7 +737,7 @@ export class StreamWriter {
     for (const stream of this.options.streams) {
       let groups: unknown[];
       try {
-        groups = (await this.redis.call('XINFO', 'GROUPS', stream)) as unknown[];
+        groups = await xinfoGroups(this.redis, stream);
       } catch {
         continue; // no stream yet
       }
@@ -685,17 +796,22 @@ export class StreamWriter {
     this.loop = Promise.all(loops).then(() => undefined);
   }
 
-  private laneReader(): Redis {
+  private laneReader(): RedisClient {
     const reader = this.redis.duplicate();
     reader.on('error', () => undefined);
     this.laneReaders.push(reader);
     return reader;
   }
 
-  private async runLane(streams: readonly string[], reader: Redis, housekeeping: boolean): Promise<void> {
+  private async runLane(
+    streams: readonly string[],
+    reader: RedisClient,
+    housekeeping: boolean,
+  ): Promise<void> {
     // first whatever this consumer had read but not acknowledged before a crash
     // (with a cursor per stream, so that entries it defers again are not re-read in a loop)
     const cursors = new Map<string, string>();
+    const own = new Set(streams);
     while (!this.stopped && (await this.safely(() => this.drainStreams(streams, reader, cursors))) !== 0);
     while (!this.stopped) {
       const now = Date.now();
@@ -714,6 +830,8 @@ export class StreamWriter {
         this.lastStatsAt = now;
         await this.safely(() => this.publishStats().then(() => 0));
       }
+      // in this lane's loop, so that its streams' entries stay in order
+      if (this.deferredRetries.size > 0) await this.safely(() => this.retryDeferred(own));
       const written = await this.safely(() =>
         this.drainStreams(streams, reader, '>', this.options.idleMs ?? 200),
       );

@@ -54,6 +54,9 @@ export const ENGINE_CODES = {
     message: 'The waiting room is open: take a ticket and wait for your turn before registering',
   },
   DRAW_NOT_DUE: { status: 409, message: 'The waiting room is not drawing places now' },
+  // a per-account limit a hold's script counts itself (issue 13, P2); the gateway's other rate
+  // limits answer the same code
+  RATE_LIMITED: { status: 429, message: 'Too many requests; retry later' },
   // administration
   CAPACITY_BELOW_TAKEN: { status: 409, message: 'Capacity cannot be lowered below the seats already taken' },
 } as const satisfies Record<string, { status: number; message: string }>;

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { DEFAULTS } from '../config/defaults.ts';
 import { EngineError, isEngineCode, type EngineCode, type Outcome, type Refusal } from './codes.ts';
-import { KeySpace, dueBucketOf } from './keys.ts';
+import { KeySpace, dueBucketOf, type ProvinceKeys } from './keys.ts';
 import { callScript, defineEngineCommands, type EngineRedis, type ScriptName } from './scripts.ts';
 import {
   oralInfo,
@@ -70,6 +70,19 @@ export interface CandidateRef {
   readonly candidateId: string;
 }
 
+/**
+ * A per-account rate limit counted by the hold's own script (issue 13, P2: a reservation costs one
+ * script call; the gateway's `reserve` rule). The script checks it before anything else: past
+ * `limit` attempts in the counter's window it answers RATE_LIMITED and changes nothing; otherwise
+ * it hits the counter (which expires `windowMs` after its first hit) and goes on. `key` is the
+ * window's counter under the hold's province (`ProvinceKeys.accountCounter`); '' counts nothing.
+ */
+export interface HoldGuard {
+  readonly key: string;
+  readonly windowMs: number;
+  readonly limit: number;
+}
+
 export type WrittenHoldInput = CandidateRef & {
   subject: WrittenSubject;
   eligible: boolean;
@@ -85,6 +98,19 @@ export type WrittenHoldInput = CandidateRef & {
    * NO_REGISTRATION when the record is another binding (deleted under R8 and bound anew).
    */
   boundAt?: number;
+  /** Counted first, in the same script call; absent: no limit. */
+  guard?: HoldGuard;
+};
+
+export type OralHoldInput = CandidateRef & {
+  subject: OralSubject;
+  campusId: string;
+  fee: number;
+  now: number;
+  /** As WrittenHoldInput's. */
+  requestTag?: string;
+  /** As WrittenHoldInput's. */
+  guard?: HoldGuard;
 };
 
 type Answer =
@@ -217,6 +243,7 @@ export class Engine {
     const keys = this.keys.province(input.provinceCode);
     const payBy = input.now + this.holdMs;
     const due = dueBucketOf(payBy);
+    const guard = this.guardOf(keys, input.candidateId, input.guard);
     return {
       keys: [
         keys.registrations(input.candidateId),
@@ -232,6 +259,7 @@ export class Engine {
         keys.queue.tickets,
         keys.queue.accounts,
         keys.queue.slots,
+        guard.key,
       ],
       args: [
         input.candidateId,
@@ -246,9 +274,33 @@ export class Engine {
         this.queueIdleMs,
         input.requestTag ?? '',
         input.boundAt ?? '',
+        guard.windowMs,
+        guard.limit,
         ...SAME_LEVEL[input.subject],
       ],
     };
+  }
+
+  /**
+   * A hold's guard as its script takes it: the counter, its window and its limit; unguarded, a key
+   * of the same province that the script leaves alone (a cluster needs every key in its slot) and
+   * an empty limit.
+   */
+  private guardOf(
+    keys: ProvinceKeys,
+    candidateId: string,
+    guard: HoldGuard | undefined,
+  ): { key: string; windowMs: number | ''; limit: number | '' } {
+    if (guard === undefined || guard.key === '') {
+      return { key: keys.registrations(candidateId), windowMs: '', limit: '' };
+    }
+    if (!guard.key.startsWith(`${this.keys.namespace}:${keys.tag}:`)) {
+      throw new EngineError(`a hold's guard must be a key of its province ${keys.tag}`);
+    }
+    if (!Number.isInteger(guard.windowMs) || guard.windowMs < 1 || !Number.isInteger(guard.limit)) {
+      throw new EngineError('a hold guard takes a whole window of at least 1 ms and a whole limit');
+    }
+    return { key: guard.key, windowMs: guard.windowMs, limit: guard.limit };
   }
 
   /** R15–R17, R22: hold a written seat at the candidate's own written campus. */
@@ -256,6 +308,7 @@ export class Engine {
     const call = this.writtenHoldCall(input);
     const answer = await this.run('reserveWritten', call.keys, call.args);
     return this.holdOutcome(answer, [
+      'RATE_LIMITED',
       'NO_REGISTRATION',
       'REGISTRATION_NOT_OPEN',
       'REGISTRATION_CLOSED',
@@ -269,19 +322,11 @@ export class Engine {
   }
 
   /** R18–R22: hold an oral seat at a campus of the candidate's province. */
-  async reserveOral(
-    input: CandidateRef & {
-      subject: OralSubject;
-      campusId: string;
-      fee: number;
-      now: number;
-      /** As WrittenHoldInput's. */
-      requestTag?: string;
-    },
-  ) {
+  async reserveOral(input: OralHoldInput) {
     const keys = this.keys.province(input.provinceCode);
     const payBy = input.now + this.holdMs;
     const due = dueBucketOf(payBy);
+    const guard = this.guardOf(keys, input.candidateId, input.guard);
     const answer = await this.run(
       'reserveOral',
       [
@@ -299,6 +344,7 @@ export class Engine {
         keys.queue.tickets,
         keys.queue.accounts,
         keys.queue.slots,
+        guard.key,
       ],
       [
         input.candidateId,
@@ -313,9 +359,12 @@ export class Engine {
         due.score,
         this.queueIdleMs,
         input.requestTag ?? '',
+        guard.windowMs,
+        guard.limit,
       ],
     );
     return this.holdOutcome(answer, [
+      'RATE_LIMITED',
       'NO_REGISTRATION',
       'REGISTRATION_NOT_OPEN',
       'REGISTRATION_CLOSED',

@@ -1,5 +1,12 @@
 /** The engine's public surface. */
-export { Engine, HOUR_MS, provinceOfOrder, type CandidateRef, type EngineOptions } from './engine.ts';
+export {
+  Engine,
+  HOUR_MS,
+  provinceOfOrder,
+  type CandidateRef,
+  type EngineOptions,
+  type HoldGuard,
+} from './engine.ts';
 export {
   bind,
   boundCandidate,

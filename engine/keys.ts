@@ -33,6 +33,7 @@ export function fnv1a32(text: string): number {
 
 const PROVINCE_CODE = /^[0-9]{2}$/;
 const NAMESPACE = /^[A-Za-z0-9_.:-]+$/;
+const RULE_NAME = /^[A-Za-z0-9]+$/;
 /** `<namespace>:{<shard tag>}:ev`; a namespace holds no brace, so the first `{` opens the tag. */
 const OUTBOX_STREAM = /^([^{}]+):\{([^{}]+)\}:ev$/;
 
@@ -79,6 +80,12 @@ export interface ProvinceKeys {
   /** The n-th orders bucket (0 ≤ n < ORDER_BUCKETS), for full scans. */
   orderBucket(index: number): string;
   dueList(bucketMember: string): string;
+  /**
+   * A per-account rate-limit counter that a hold's own script counts (the `reserve` rule, issue 13,
+   * P2: one script call per reservation), under the province's hash tag beside the seats it
+   * guards: `ruleName` (letters and digits) for `accountId` in fixed window number `window`.
+   */
+  accountCounter(ruleName: string, accountId: string, window: number): string;
   /** The province's waiting room (engine/queue.ts, engine/lua/includes/queue.lua). */
   readonly queue: QueueKeys;
 }
@@ -174,6 +181,10 @@ export class KeySpace {
       orders: (orderId) => `${base}:ord:${fnv1a32(orderId) % ORDER_BUCKETS}`,
       orderBucket: (index) => `${base}:ord:${index}`,
       dueList: (bucketMember) => `${base}:due:${bucketMember}`,
+      accountCounter: (ruleName, accountId, window) => {
+        if (!RULE_NAME.test(ruleName)) throw new Error(`invalid rate-limit rule name: ${ruleName}`);
+        return `${base}:rl:${ruleName}:${accountId}:${window}`;
+      },
       queue: {
         room: `${base}:q:room`,
         tickets: `${base}:q:tk`,
@@ -316,8 +327,16 @@ export function unknownLoginHashTag(loginDigest: string): string {
  * keyed by the SHA-256 of its token.
  */
 export class AuthKeys {
+  /**
+   * The pub/sub channel on which revoked sessions' cache entry names are published (one message
+   * may name several, a line each), so that every gateway thread's session cache forgets them
+   * (gateway/auth/sessionCache.ts). A channel, not a key: PUBLISH reaches every node of a cluster.
+   */
+  readonly sessionRevocations: string;
+
   constructor(readonly namespace = 'cet') {
     checkedNamespace(namespace);
+    this.sessionRevocations = `${namespace}:auth:session:revoked`;
   }
 
   captcha(captchaId: string): string {

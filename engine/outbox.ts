@@ -94,7 +94,7 @@ export const EVENT_PAYLOADS = {
     accountId: Text,
     reason: Type.Literal('EMPTY_PAST_DEADLINE'),
   }),
-  /** reserveWritten-9, reserveOral-10: a seat held until `payBy` (R22). */
+  /** reserveWritten-14, reserveOral-15: a seat held until `payBy` (R22). */
   HELD: Type.Object({
     candidateId: Text,
     subject: Text,

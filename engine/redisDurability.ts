@@ -3,9 +3,11 @@
  * items 2 and 8). The engine answers a hold once its script ran: a Redis without the append-only
  * file loses acknowledged holds on a restart, and one with an evicting `maxmemory-policy` may drop
  * a seat counter or a record under memory pressure (an oversell, I1). Read with INFO, which
- * managed Redis services allow where they rename or forbid CONFIG.
+ * managed Redis services allow where they rename or forbid CONFIG. On a Redis Cluster every master
+ * is read (issue 14): each holds its own shards.
  */
 import type { Redis } from 'ioredis';
+import { isCluster, masterNodes, type RedisClient } from './redisClient.ts';
 
 /** The fields of INFO this module reads (`INFO persistence` + `INFO memory`). */
 export interface RedisDurability {
@@ -61,4 +63,32 @@ export async function readMemoryUse(redis: Redis): Promise<number> {
     usedMemory: Number(fields.get('used_memory') ?? 0),
     maxmemory: Number(fields.get('maxmemory') ?? 0),
   });
+}
+
+/** Where a node is, for messages: `host:port`. */
+function nodeName(node: Redis): string {
+  return `${node.options.host ?? 'localhost'}:${node.options.port ?? 6379}`;
+}
+
+/**
+ * `durabilityProblems` of every master (one on a single node), each named after its node on a
+ * Redis Cluster. A Cluster that knows no master yet is a problem too (the check cannot be made).
+ */
+export async function durabilityProblemsOfMasters(redis: RedisClient): Promise<string[]> {
+  const nodes = masterNodes(redis);
+  if (nodes.length === 0) return ['no Redis Cluster master is known yet'];
+  const problems = await Promise.all(
+    nodes.map(async (node) => {
+      const found = durabilityProblems(await readDurability(node));
+      return isCluster(redis) ? found.map((problem) => `${nodeName(node)}: ${problem}`) : found;
+    }),
+  );
+  return problems.flat();
+}
+
+/** `readMemoryUse` of the fullest master: a full master refuses the writes of every shard it holds. */
+export async function readMemoryUseOfMasters(redis: RedisClient): Promise<number> {
+  const nodes = masterNodes(redis);
+  if (nodes.length === 0) throw new Error('no Redis Cluster master is known yet');
+  return Math.max(...(await Promise.all(nodes.map((node) => readMemoryUse(node)))));
 }

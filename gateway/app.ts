@@ -35,7 +35,8 @@ export function rateLimitRules(services: Services): Record<string, RateLimitRule
     login: { name: 'login', limit: limits.loginPerIpPerMinute, windowMs: minute, by: 'ip' },
     sms: { name: 'sms', limit: limits.smsPerIpPerMinute, windowMs: minute, by: 'ip' },
     register: { name: 'register', limit: limits.registerPerIpPerMinute, windowMs: minute, by: 'ip' },
-    // per account, all its sessions together: counted in the session check's Redis call
+    // per account, all its sessions together: counted by the hold's own script, under the
+    // province's hash tag (the routes' countedInScript; issue 13, P2)
     reserve: { name: 'reserve', limit: limits.reservePerAccountPerMinute, windowMs: minute, by: 'account' },
     // the eligibility query (API.md: per account and per client address; issue 16 item 4)
     lookup: { name: 'lookup', limit: limits.lookupPerAccountPerMinute, windowMs: minute, by: 'account' },
@@ -119,6 +120,8 @@ export function createGatewayApp(services: Services, options: RouteOptions = {})
     async listen(host, port) {
       await hub.start();
       await queueWatch.start();
+      // sessions are answered from this thread's memory only once it hears of revocations
+      await services.auth.sessions.ready();
       loadReporter.start();
       return new Promise((resolve, reject) => {
         app.listen(host, port, (socket) => {

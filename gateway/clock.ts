@@ -4,7 +4,7 @@
  * stored in Redis, shared by every gateway thread, the sweeper and the writer; each reading costs
  * one Redis GET, which only test mode pays.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../engine/redisClient.ts';
 
 export interface Clock {
   now(): Promise<number>;
@@ -14,7 +14,7 @@ export const systemClock: Clock = { now: async () => Date.now() };
 
 export class DrivenClock implements Clock {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly key: string,
   ) {}
 

@@ -65,8 +65,7 @@ export const GATEWAY_CODES = {
   NO_TICKET: { status: 404, message: 'This account holds no ticket in this province’s waiting room' },
   // payment provider notifications (R23)
   BAD_SIGNATURE: { status: 400, message: 'The notification signature is not valid' },
-  // admission control and failures
-  RATE_LIMITED: { status: 429, message: 'Too many requests; retry later' },
+  // admission control and failures (RATE_LIMITED is the engine's: a hold's script counts a limit too)
   OVERLOADED: { status: 503, message: 'The service is busy; retry later' },
   INTERNAL_ERROR: { status: 500, message: 'Internal error' },
 } as const satisfies Record<string, CodeInfo>;

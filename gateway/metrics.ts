@@ -6,6 +6,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { deadLetterStreamOf, type KeySpace } from '../engine/keys.ts';
 import { WRITER_GROUP } from '../engine/outbox.ts';
+import { execKeyed, type KeyedCommand, type RedisClient } from '../engine/redisClient.ts';
 
 export class GatewayMetrics {
   readonly registry = new Registry();
@@ -212,31 +213,39 @@ export interface PersistenceGauges {
   readonly sweeperLagSeconds: number;
 }
 
-type RedisLike = import('ioredis').Redis;
-
 const entryMs = (id: string): number => Number(id.slice(0, id.indexOf('-')));
 
 /**
  * Reads the persistence gauges: per stream XINFO GROUPS (lag, last-delivered-id), XPENDING (count,
- * oldest) and the dead-letter stream's XLEN; per province the oldest due deadline ≤ now.
+ * oldest) and the dead-letter stream's XLEN; per province the oldest due deadline ≤ now. One
+ * pipeline on a single node; on a Redis Cluster one per shard, each on the shard's master
+ * (engine/redisClient.ts execKeyed; issue 14: the gauges cover every node).
  */
 export async function readPersistenceGauges(
-  redis: RedisLike,
+  redis: RedisClient,
   streams: readonly string[],
   dueSets: readonly string[],
   now: number,
   group = WRITER_GROUP,
 ): Promise<PersistenceGauges> {
-  const pipeline = redis.pipeline();
+  const commands: KeyedCommand[] = [];
   for (const stream of streams) {
-    pipeline.call('XINFO', 'GROUPS', stream);
-    pipeline.xpending(stream, group);
-    pipeline.xlen(deadLetterStreamOf(stream));
-    pipeline.xlen(stream);
+    commands.push(
+      { key: stream, add: (p) => p.xinfo('GROUPS', stream) },
+      { key: stream, add: (p) => p.xpending(stream, group) },
+      { key: stream, add: (p) => p.xlen(deadLetterStreamOf(stream)) },
+      { key: stream, add: (p) => p.xlen(stream) },
+    );
   }
-  for (const dueSet of dueSets) pipeline.zrangebyscore(dueSet, '-inf', now, 'WITHSCORES', 'LIMIT', 0, 1);
-  pipeline.time();
-  const answers = ((await pipeline.exec()) ?? []) as [Error | null, unknown][];
+  for (const dueSet of dueSets) {
+    commands.push({
+      key: dueSet,
+      add: (p) => p.zrangebyscore(dueSet, '-inf', now, 'WITHSCORES', 'LIMIT', 0, 1),
+    });
+  }
+  // Redis's own clock (the one that stamped the entry ids), from any node
+  commands.push({ key: streams[0] ?? dueSets[0] ?? '', add: (p) => p.time() });
+  const answers = await execKeyed(redis, commands);
   const [, time] = answers[answers.length - 1]!;
   const [seconds, micros] = (time as [string, string] | undefined) ?? [String(Date.now() / 1000), '0'];
   const redisNow = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
@@ -270,12 +279,15 @@ export async function readPersistenceGauges(
     }
   });
   if (firstUndelivered.length > 0) {
-    const second = redis.pipeline();
-    for (const { stream, after } of firstUndelivered) {
-      second.xrange(stream, after ? `(${after}` : '-', '+', 'COUNT', 1);
-    }
-    for (const [error, entries] of ((await second.exec()) ?? []) as [Error | null, [string, string[]][]][]) {
-      const entry = error ? undefined : entries[0];
+    const second = await execKeyed(
+      redis,
+      firstUndelivered.map(({ stream, after }) => ({
+        key: stream,
+        add: (p) => p.xrange(stream, after ? `(${after}` : '-', '+', 'COUNT', 1),
+      })),
+    );
+    for (const [error, entries] of second) {
+      const entry = error ? undefined : (entries as [string, string[]][])[0];
       if (entry) oldest = Math.min(oldest, entryMs(entry[0]));
     }
   }
@@ -339,16 +351,22 @@ export interface RoomGauges {
  * Reads every room's counters (engine/lua/includes/queue.lua's hash): one SMEMBERS, then one
  * pipeline of HMGET + LLEN (the PREQUEUE list, which is the line before the draw) per room.
  */
-export async function readRoomGauges(redis: RedisLike, keys: KeySpace): Promise<RoomGauges[]> {
+export async function readRoomGauges(redis: RedisClient, keys: KeySpace): Promise<RoomGauges[]> {
   const provinces = (await redis.smembers(keys.queueRooms)).sort();
   if (provinces.length === 0) return [];
-  const pipeline = redis.pipeline();
-  for (const code of provinces) {
-    const q = keys.province(code).queue;
-    pipeline.hmget(q.room, 'phase', 'n', 'late', 'head', 'rate', 'lastActive', 'target');
-    pipeline.llen(q.prequeue);
-  }
-  const answers = ((await pipeline.exec()) ?? []) as [Error | null, unknown][];
+  const answers = await execKeyed(
+    redis,
+    provinces.flatMap((code): KeyedCommand[] => {
+      const q = keys.province(code).queue;
+      return [
+        {
+          key: q.room,
+          add: (p) => p.hmget(q.room, 'phase', 'n', 'late', 'head', 'rate', 'lastActive', 'target'),
+        },
+        { key: q.prequeue, add: (p) => p.llen(q.prequeue) },
+      ];
+    }),
+  );
   return provinces.map((provinceCode, i) => {
     const [phase, n, late, head, rate, active, target] = (answers[2 * i]?.[1] ?? []) as (string | null)[];
     const prequeued = Number(answers[2 * i + 1]?.[1] ?? 0);

@@ -2,11 +2,13 @@
  * The operators' processes beside the gateways: the stream writer and the sweeper on their own
  * (`npm run writer`, `npm run sweeper`; each on its own connections, named after its host and pid,
  * with the settings of config/index.ts, the same as `npm start`'s), and the comparison of Redis
- * with PostgreSQL (`npm run reconcile`). The entry points (scripts/) own arguments, environment
- * checks and signals; this module installs no handler.
+ * with PostgreSQL (`npm run reconcile`). Each opens Redis through engine/redisClient.ts: a single
+ * node (REDIS_URL) or a Redis Cluster (REDIS_CLUSTER_NODES; issue 14), where the writer reads each
+ * shard's stream on its master, the sweeper sweeps every province on whichever node holds it, and
+ * reconcile reads every shard. The entry points (scripts/) own arguments, environment checks and
+ * signals; this module installs no handler.
  */
 import { hostname } from 'node:os';
-import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.ts';
 import { createPool } from '../db/pool.ts';
@@ -15,6 +17,7 @@ import { StreamWriter, type WriterStats } from '../db/writer.ts';
 import { Engine } from '../engine/engine.ts';
 import { KeySpace } from '../engine/keys.ts';
 import { PROVINCE_CODES } from '../engine/provinces.ts';
+import { hasRedisTarget, openRedis } from '../engine/redisClient.ts';
 import { settlesWithin } from '../engine/settle.ts';
 import { Sweeper, type SweeperStats } from '../engine/sweeper.ts';
 import { DrivenClock, systemClock } from './clock.ts';
@@ -27,9 +30,12 @@ export interface StandaloneWriter {
   stop(): Promise<WriterStats>;
 }
 
-/** The writer on REDIS_URL / DATABASE_URL (single-node Redis: one blocking XREADGROUP over every stream). */
+/**
+ * The writer on REDIS_URL or REDIS_CLUSTER_NODES and DATABASE_URL (db/writer.ts: one blocking
+ * XREADGROUP over every stream on a single node, a read per stream on a Cluster).
+ */
 export function startStandaloneWriter(config: Config, log: Logger): StandaloneWriter {
-  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+  const redis = openRedis(config, { maxRetriesPerRequest: null });
   const db = createPool(config.databaseUrl, { max: config.writer.lanes + 1, applicationName: 'writer' });
   // an idle client whose server went away must not crash the process: the writer retries
   db.on('error', (error) => log.warn({ err: error }, 'idle PostgreSQL client failed'));
@@ -69,7 +75,7 @@ export interface StandaloneSweeper {
  * clock (DrivenClock) in TEST_MODE, the system clock otherwise.
  */
 export function startStandaloneSweeper(config: Config, log: Logger): StandaloneSweeper {
-  const redis = new Redis(config.redisUrl, { enableAutoPipelining: true, maxRetriesPerRequest: null });
+  const redis = openRedis(config, { enableAutoPipelining: true, maxRetriesPerRequest: null });
   const engine = new Engine(redis, {
     namespace: config.namespace,
     holdMs: config.holdMs,
@@ -105,8 +111,10 @@ export async function reconcileStores(
   config: Config,
   options: ReconcileOptions = {},
 ): Promise<ReconcileReport> {
-  if (!config.redisUrl || !config.databaseUrl) throw new Error('REDIS_URL and DATABASE_URL are required');
-  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+  if (!hasRedisTarget(config) || !config.databaseUrl) {
+    throw new Error('REDIS_URL (or REDIS_CLUSTER_NODES) and DATABASE_URL are required');
+  }
+  const redis = openRedis(config, { maxRetriesPerRequest: null });
   const db = createPool(config.databaseUrl, { max: 4, applicationName: 'reconcile' });
   try {
     const engine = new Engine(redis, { namespace: config.namespace });

@@ -15,9 +15,9 @@ import { osThreadId } from './osThread.ts';
 import { LANE_WAIT_BUCKETS_MS } from './admission/lane.ts';
 import { servePool } from './workers/remote.ts';
 import { freePort } from '../devstack/ports.ts';
-import { Redis } from 'ioredis';
 import { KeySpace } from '../engine/keys.ts';
 import { PROVINCE_CODES } from '../engine/provinces.ts';
+import { openRedis, type RedisClient } from '../engine/redisClient.ts';
 import { DrivenClock, systemClock } from './clock.ts';
 import {
   METRICS_THREAD_WAIT_MS,
@@ -103,13 +103,14 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
   const collector = new MetricsCollector<Worker>((worker, id) =>
     worker.postMessage({ type: 'collect-metrics', id } satisfies ToThread),
   );
-  // writer and sweeper gauges for /metrics, read from Redis (they may run in other processes)
-  let metricsRedis: Redis | undefined;
+  // writer and sweeper gauges for /metrics, read from Redis (they may run in other processes; on a
+  // Redis Cluster each shard's on its master: gateway/metrics.ts)
+  let metricsRedis: RedisClient | undefined;
   const keys = new KeySpace(config.namespace);
   const persistenceText = async (): Promise<string> => {
     try {
       if (!metricsRedis) {
-        metricsRedis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1 });
+        metricsRedis = openRedis(config, { maxRetriesPerRequest: 1 });
         metricsRedis.on('error', () => undefined);
       }
       const clock = config.testMode ? new DrivenClock(metricsRedis, clockKey(config.namespace)) : systemClock;

@@ -1,10 +1,10 @@
 /**
- * Everything a gateway thread's routes use, built once per thread: its own Redis connection and
+ * Everything a gateway thread's routes use, built once per thread: its own Redis connection (a
+ * single node, or a Redis Cluster with REDIS_CLUSTER_NODES: engine/redisClient.ts, issue 14) and
  * engine, a small PostgreSQL pool, the shared worker pool (directly in the main thread, through a
  * MessagePort in app threads), accounts and sessions, eligibility, the clock, metrics, fees and
  * the waiting rooms.
  */
-import { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import { idKeysOf, type Config } from '../config/index.ts';
@@ -14,6 +14,7 @@ import type { IdKeys } from '../engine/idCrypto.ts';
 import { GatewayKeys } from '../engine/keys.ts';
 import { WaitingRoom } from '../engine/queue.ts';
 import { sealKeyFrom } from '../engine/queueDraw.ts';
+import { openRedis, type RedisClient } from '../engine/redisClient.ts';
 import { createPool, type Pool } from '../db/pool.ts';
 import { createAuthServices, type AuthServices } from './auth/index.ts';
 import { DrivenClock, systemClock, type Clock } from './clock.ts';
@@ -25,7 +26,7 @@ import type { TaskRunner, WorkerPool } from './workers/pool.ts';
 export interface Services {
   readonly config: Config;
   readonly log: Logger;
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly db: Pool;
   readonly tasks: TaskRunner;
   readonly engine: Engine;
@@ -49,7 +50,8 @@ export function clockKey(namespace: string): string {
 }
 
 export function createServices(config: Config, tasks: TaskRunner, log: Logger): Services {
-  const redis = new Redis(config.redisUrl, {
+  // auto-pipelining on a single node only (engine/redisClient.ts: redis/ioredis#2109)
+  const redis = openRedis(config, {
     enableAutoPipelining: true,
     maxRetriesPerRequest: 2,
     enableOfflineQueue: true,
@@ -75,6 +77,7 @@ export function createServices(config: Config, tasks: TaskRunner, log: Logger): 
     captchaMaxNumber: config.captchaMaxNumber,
     namespace: config.namespace,
     sessionLifetimeMs: config.sessionTtlMs,
+    sessionCacheMs: config.sessionCacheMs,
     revealSmsCodes: config.testMode,
     logger: log.child({ component: 'auth' }),
   });
@@ -97,6 +100,8 @@ export function createServices(config: Config, tasks: TaskRunner, log: Logger): 
     queue: new WaitingRoom(engine, sealKeyFrom(idKeys.encryptionKey)),
     boundCache: new LRUCache<string, BoundRef>({ max: 200_000 }),
     async close() {
+      // the session cache's subscriber connection first: the thread keeps no handle open
+      await auth.sessions.close();
       await db.end();
       redis.disconnect();
     },

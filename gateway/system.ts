@@ -3,11 +3,15 @@
  * and, through `npm start` in a process of its own, by the load tester: migrations first, then the
  * gateway (N app threads on PORT), the stream writer and the sweeper, and in TEST_MODE the
  * payment-provider simulator. Without REDIS_URL / DATABASE_URL a private Redis / PostgreSQL
- * (devstack/) is started under `.data/` and stopped with the system. Ready when GET /readyz
- * answers 200. Signals are the entry point's (scripts/start.ts): this module installs no handler.
+ * (devstack/) is started under `.data/` and stopped with the system. REDIS_CLUSTER_NODES puts
+ * every part on a Redis Cluster instead (engine/redisClient.ts; issue 14). Several such processes
+ * may share one Redis (or cluster) and one PostgreSQL: sessions, Idempotency-Key answers, rate
+ * limits, captchas, SMS codes and the waiting rooms live in Redis; the writers share the streams
+ * through their consumer group; sweepers and queue keepers may run in several (START_WRITER /
+ * START_SWEEPER choose). Ready when GET /readyz answers 200. Signals are the entry point's
+ * (scripts/start.ts): this module installs no handler.
  */
 import { hostname } from 'node:os';
-import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import {
   ConfigError,
@@ -22,7 +26,8 @@ import { createPool } from '../db/pool.ts';
 import { StreamWriter } from '../db/writer.ts';
 import { startStack, type Stack } from '../devstack/stack.ts';
 import { Engine } from '../engine/engine.ts';
-import { durabilityProblems, readDurability } from '../engine/redisDurability.ts';
+import { durabilityProblemsOfMasters } from '../engine/redisDurability.ts';
+import { connectRedis, describeRedisTarget, hasRedisTarget, openRedis } from '../engine/redisClient.ts';
 import { PROVINCE_CODES } from '../engine/provinces.ts';
 import { Sweeper } from '../engine/sweeper.ts';
 import { QueueKeeper } from '../engine/queueKeeper.ts';
@@ -83,10 +88,10 @@ export async function startSystem(
     );
   }
   let stack: Stack | undefined;
-  if (!config.redisUrl || !config.databaseUrl) {
+  if (!hasRedisTarget(config) || !config.databaseUrl) {
     stack = await startStack({
       dataDir: options.dataDir ?? '.data',
-      redis: !config.redisUrl,
+      redis: !hasRedisTarget(config),
       postgres: !config.databaseUrl,
       quiet: true,
     });
@@ -126,7 +131,8 @@ export async function startSystem(
     process.stderr.write(`ADMIN_TOKEN was not set; this run's admin token: ${config.adminToken}\n`);
   }
 
-  const redis = new Redis(config.redisUrl, { enableAutoPipelining: true, maxRetriesPerRequest: null });
+  // the writer's, the sweeper's and the queue keeper's connection (auto-pipelined on a single node only)
+  const redis = openRedis(config, { enableAutoPipelining: true, maxRetriesPerRequest: null });
   const engine = new Engine(redis, {
     namespace: config.namespace,
     holdMs: config.holdMs,
@@ -146,6 +152,7 @@ export async function startSystem(
     initialActive: config.queue.initialActive,
     drainGraceMs: config.queue.drainGraceMs,
     control: { targetP99Ms: config.admission.targetP99Ms },
+    pace: { slack: config.queue.paceSlackPct / 100 },
     onError: (error) => log.error({ err: error }, 'queue tick failed'),
   });
   // expired session rows go a day after their expiry, where the sweeper runs (issue 16 item 17)
@@ -178,7 +185,10 @@ export async function startSystem(
     gatewayUrl: config.publicBaseUrl || localBaseUrl(config.host, gateway.port),
     now: () => clock.now(),
   });
-  log.info({ port: gateway.port, threads: gateway.threads }, 'system started');
+  log.info(
+    { port: gateway.port, threads: gateway.threads, redis: describeRedisTarget(config) },
+    'system started',
+  );
 
   let stopping: Promise<StopOutcome> | undefined;
   return {
@@ -232,13 +242,13 @@ async function stopParts(
  * API.md "Running it": a Redis that may lose (no AOF) or evict (an evicting policy) an
  * acknowledged hold stops the start, unless REDIS_DURABILITY=relaxed says so explicitly (logged as
  * an error at every start). In TEST_MODE it is a loud warning: tests and demos may point at a
- * scratch Redis.
+ * scratch Redis. On a Redis Cluster every master is checked.
  */
 async function checkRedisDurability(config: Config, log: Logger): Promise<void> {
-  const redis = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  const redis = openRedis(config, { lazyConnect: true, maxRetriesPerRequest: 1 });
   try {
-    await redis.connect();
-    const problems = durabilityProblems(await readDurability(redis));
+    await connectRedis(redis);
+    const problems = await durabilityProblemsOfMasters(redis);
     if (problems.length === 0) return;
     if (config.redisDurability === 'relaxed') {
       log.error({ problems }, 'REDIS_DURABILITY=relaxed: acknowledged holds may be lost or evicted');

@@ -153,3 +153,13 @@ export function threadsCpuSeconds(
   for (const tid of tids) ticks += Math.max(0, (after.get(tid) ?? 0) - (before.get(tid) ?? 0));
   return ticks / clockTicks();
 }
+
+/** One process's user and system CPU so far (seconds), from /proc/<pid>/stat; null without it. */
+export function processUserSystem(pid: number): { readonly user: number; readonly system: number } | null {
+  try {
+    const fields = statFields(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    return { user: Number(fields[11]) / clockTicks(), system: Number(fields[12]) / clockTicks() };
+  } catch {
+    return null;
+  }
+}

@@ -7,7 +7,6 @@
  */
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { idKeysFromEnv, storesFromEnv } from '../config/index.ts';
 import { migrate } from '../db/migrate.ts';
@@ -15,6 +14,7 @@ import { createPool, query, type Pool } from '../db/pool.ts';
 import { startStack, type Stack } from '../devstack/stack.ts';
 import { Engine } from '../engine/engine.ts';
 import type { IdKeys } from '../engine/idCrypto.ts';
+import { hasRedisTarget, openRedis, type RedisClient } from '../engine/redisClient.ts';
 import type { World } from '../engine/world.ts';
 import { WorkerPool } from '../gateway/workers/pool.ts';
 import { readCsvHeader } from './header.ts';
@@ -87,7 +87,7 @@ export async function runImportCommand(
   const given = storesFromEnv(env);
   const missing = [
     ...(given.databaseUrl ? [] : ['DATABASE_URL']),
-    ...(world !== undefined && !given.redisUrl ? ['REDIS_URL'] : []),
+    ...(world !== undefined && !hasRedisTarget(given) ? ['REDIS_URL'] : []),
   ];
   if (missing.length > 0 && !options.stack) {
     throw new ImportUsageError(
@@ -108,14 +108,21 @@ export async function runImportCommand(
   };
   let stack: Stack | undefined;
   let pool: Pool | undefined;
-  let redis: Redis | undefined;
+  let redis: RedisClient | undefined;
   let workers: WorkerPool | undefined;
   try {
     if (missing.length > 0) {
-      stack = await startStack({ dataDir: '.data', redis: world !== undefined, postgres: true });
+      stack = await startStack({
+        dataDir: '.data',
+        redis: world !== undefined && !hasRedisTarget(given),
+        postgres: true,
+      });
     }
     const databaseUrl = stack?.databaseUrl || given.databaseUrl;
-    const redisUrl = stack?.redisUrl || given.redisUrl;
+    // the given Redis (REDIS_URL, or a Redis Cluster: REDIS_CLUSTER_NODES), else the private stack's
+    const redisTarget = hasRedisTarget(given)
+      ? given
+      : { redisUrl: stack?.redisUrl ?? '', redisClusterNodes: '' };
     pool = createPool(databaseUrl, {
       max: 2,
       applicationName: 'cet-seat-engine:roster-import',
@@ -124,7 +131,7 @@ export async function runImportCommand(
     await ensureSchema(pool, options.migrate || (stack !== undefined && !given.databaseUrl));
     let engine: Engine | undefined;
     if (world !== undefined) {
-      redis = new Redis(redisUrl, { enableAutoPipelining: true, maxRetriesPerRequest: 3 });
+      redis = openRedis(redisTarget, { enableAutoPipelining: true, maxRetriesPerRequest: 3 });
       engine = new Engine(redis, { namespace: options.namespace });
     }
     workers = new WorkerPool(options.threads === undefined ? {} : { threads: options.threads });

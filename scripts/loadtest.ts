@@ -2,9 +2,10 @@
  * `npm run loadtest -- --profile opening --candidates 2000 --duration 30 --dashboards 50`
  *
  * The load-test harness's main entry (issue 6): starts private Redis (AOF always) and PostgreSQL
- * unless REDIS_URL / DATABASE_URL are given (then a fresh database is made on that server for the
- * run and dropped after), starts the system under test in its own process (scripts/start.ts in
- * TEST_MODE), runs a surge (loadtest/runner/run.ts) with a live progress line, checks I1–I5, and
+ * unless REDIS_URL (or REDIS_CLUSTER_NODES: a Redis Cluster, issue 14) / DATABASE_URL are given
+ * (then a fresh database is made on that server for the run and dropped after), starts the system
+ * under test in its own process (scripts/start.ts in TEST_MODE; --gateways N: N of them, the
+ * candidates' requests taking them in turn), runs a surge (loadtest/runner/run.ts) with a live progress line, checks I1–I5, and
  * writes <out>/report.json and a self-contained <out>/report.html (all of it
  * loadtest/runner/harness.ts). Exits 1 on any violation.
  *
@@ -12,7 +13,8 @@
  * --duration S (30), --dashboards N (20), --dashboard-scope province|campus (what each dashboard
  * watches; campus: one each, round robin), --connections N (256), --seed N (42),
  * --preseeded-sessions (candidates logged in before the opening: no KDF in the surge),
- * --oral-share F (0.4), --threads N (gateway app threads, default: cores), --pool-threads N (the
+ * --oral-share F (0.4), --threads N (gateway app threads, default: cores), --gateways N (`npm start`
+ * processes on the same stores, 1), --pool-threads N (the
  * KDF lane's threads, default: the gateway's own, cores − 1), --waiting-room off|opening|auto (the
  * province's waiting room, API.md; off), --out DIR (reports/loadtest), --straggle-timeout S (how
  * long candidates still walking after the profile may take; default max(120, duration); past it
@@ -35,6 +37,7 @@ const { values } = parseArgs({
     'preseeded-sessions': { type: 'boolean', default: false },
     'oral-share': { type: 'string', default: '0.4' },
     threads: { type: 'string' },
+    gateways: { type: 'string', default: '1' },
     'pool-threads': { type: 'string' },
     out: { type: 'string', default: 'reports/loadtest' },
     'plant-oversell': { type: 'boolean', default: false },
@@ -85,6 +88,7 @@ async function main(): Promise<number> {
         : Math.max(120, durationS),
     },
     threads,
+    gateways: numberArg('gateways', values.gateways, 1),
     out: values.out ?? 'reports/loadtest',
     say: (line) => void process.stderr.write(`${line}\n`),
   });

@@ -7,9 +7,9 @@
  * CSV) it first upserts the reference data into PostgreSQL and preloads what the engine needs into
  * Redis (REDIS_URL).
  *
- * Needs DATABASE_URL (and REDIS_URL with a world); --stack starts the private stack (devstack/,
- * data kept in .data/) for whichever is missing, and migrates it; --migrate migrates a given
- * DATABASE_URL first.
+ * Needs DATABASE_URL (and REDIS_URL, or a Redis Cluster's REDIS_CLUSTER_NODES, with a world);
+ * --stack starts the private stack (devstack/, data kept in .data/) for whichever is missing, and
+ * migrates it; --migrate migrates a given DATABASE_URL first.
  * ID keys come from ID_HMAC_KEY / ID_ENCRYPTION_KEY; the development keys are used only with
  * --dev-keys or --stack, with a warning.
  *

@@ -22,11 +22,14 @@
  *    who waits, the line's head, the measured admission rate and the keeper's target of candidates
  *    active at once.
  * Per-state counts over Redis itself (engine/invariants.ts reads every registration bucket) would
- * cost a full scan per call, so they are not here.
+ * cost a full scan per call, so they are not here. On a Redis Cluster each batch goes out as one
+ * pipeline per shard, on the shard's master (engine/redisClient.ts execKeyed; issue 14).
  */
+import type { ChainableCommander } from 'ioredis';
 import { GatewayKeys } from '../../engine/keys.ts';
 import { WRITER_GROUP } from '../../engine/outbox.ts';
 import { PROVINCE_CODES } from '../../engine/provinces.ts';
+import { execKeyed, type KeyedCommand } from '../../engine/redisClient.ts';
 import { DEFAULT_CONTROL, gatewayView, type ThreadLoad } from '../../engine/queueControl.ts';
 import { readThreadLoads } from '../../engine/queueKeeper.ts';
 import { isSubject, type Subject } from '../../engine/subjects.ts';
@@ -36,8 +39,6 @@ import type { Services } from '../services.ts';
 
 const PERSISTED_MAX_AGE_MS = 5_000;
 const PERSISTED_LOCK_MS = 30_000;
-
-type PipelineResult = [Error | null, unknown][];
 
 interface SeatTotals {
   capacity: number;
@@ -61,12 +62,16 @@ function addSeat(totals: SeatTotals, capacity: number, used: number): void {
 }
 
 async function seats(services: Services) {
-  const pipeline = services.redis.pipeline();
-  for (const code of PROVINCE_CODES) {
-    const keys = services.engine.keys.province(code);
-    pipeline.hgetall(keys.capacity).hgetall(keys.used);
-  }
-  const results = ((await pipeline.exec()) ?? []) as PipelineResult;
+  const results = await execKeyed(
+    services.redis,
+    PROVINCE_CODES.flatMap((code): KeyedCommand[] => {
+      const keys = services.engine.keys.province(code);
+      return [
+        { key: keys.capacity, add: (p) => p.hgetall(keys.capacity) },
+        { key: keys.used, add: (p) => p.hgetall(keys.used) },
+      ];
+    }),
+  );
   const total = emptyTotals();
   const bySubject: Partial<Record<Subject, SeatTotals>> = {};
   const byProvince: Record<string, SeatTotals> = {};
@@ -114,12 +119,15 @@ export interface StreamLag {
 async function streams(services: Services) {
   const redis = services.redis;
   const names = services.engine.keys.allStreams(PROVINCE_CODES);
-  const first = redis.pipeline();
-  for (const stream of names) {
-    first.xlen(stream).xinfo('GROUPS', stream).xpending(stream, WRITER_GROUP);
-  }
-  first.time();
-  const answers = ((await first.exec()) ?? []) as PipelineResult;
+  const answers = await execKeyed(redis, [
+    ...names.flatMap((stream): KeyedCommand[] => [
+      { key: stream, add: (p) => p.xlen(stream) },
+      { key: stream, add: (p) => p.xinfo('GROUPS', stream) },
+      { key: stream, add: (p) => p.xpending(stream, WRITER_GROUP) },
+    ]),
+    // Redis's own clock (the one that stamped the entry ids), from any node
+    { key: names[0]!, add: (p) => p.time() },
+  ]);
   const [timeError, time] = answers[answers.length - 1]!;
   if (timeError) throw timeError;
   const [seconds, micros] = time as [string, string];
@@ -158,12 +166,20 @@ async function streams(services: Services) {
 
   // the first undelivered entry of each stream that has any (a second, smaller round trip)
   const behind = partials.filter((p) => p.length > 0 && p.undelivered !== 0);
-  const second = redis.pipeline();
-  for (const p of behind) {
-    if (p.lastDeliveredId === null) second.xrange(p.stream, '-', '+', 'COUNT', 1);
-    else second.xrange(p.stream, `(${p.lastDeliveredId}`, '+', 'COUNT', 1);
-  }
-  const undeliveredAnswers = behind.length > 0 ? (((await second.exec()) ?? []) as PipelineResult) : [];
+  const undeliveredAnswers = await execKeyed(
+    redis,
+    behind.map((probe) => ({
+      key: probe.stream,
+      add: (p) =>
+        p.xrange(
+          probe.stream,
+          probe.lastDeliveredId === null ? '-' : `(${probe.lastDeliveredId}`,
+          '+',
+          'COUNT',
+          1,
+        ),
+    })),
+  );
   const firstUndelivered = new Map<string, string>();
   behind.forEach((p, i) => {
     const [error, entries] = undeliveredAnswers[i]!;
@@ -203,19 +219,13 @@ async function streams(services: Services) {
 }
 
 async function sweeper(services: Services, now: number) {
-  const pipeline = services.redis.pipeline();
-  for (const code of PROVINCE_CODES) {
-    pipeline.zrangebyscore(
-      services.engine.keys.province(code).dueSet,
-      '-inf',
-      now,
-      'WITHSCORES',
-      'LIMIT',
-      0,
-      1,
-    );
-  }
-  const results = ((await pipeline.exec()) ?? []) as PipelineResult;
+  const results = await execKeyed(
+    services.redis,
+    PROVINCE_CODES.map((code) => {
+      const dueSet = services.engine.keys.province(code).dueSet;
+      return { key: dueSet, add: (p) => p.zrangebyscore(dueSet, '-inf', now, 'WITHSCORES', 'LIMIT', 0, 1) };
+    }),
+  );
   const byProvince: Record<string, { oldestDueAt: string; lagMs: number }> = {};
   let oldest: number | null = null;
   PROVINCE_CODES.forEach((code, i) => {
@@ -322,10 +332,11 @@ async function rooms(services: Services, now: number) {
 async function persistence(services: Services) {
   const keys = services.engine.keys;
   const dead = keys.allStreams(PROVINCE_CODES).map((stream) => keys.deadLetters(stream));
-  const pipeline = services.redis.pipeline();
-  for (const stream of dead) pipeline.xlen(stream);
-  pipeline.hgetall(keys.writerStats).hgetall(keys.sweeperStats);
-  const results = ((await pipeline.exec()) ?? []) as PipelineResult;
+  const results = await execKeyed(services.redis, [
+    ...dead.map((stream) => ({ key: stream, add: (p: ChainableCommander) => p.xlen(stream) })),
+    { key: keys.writerStats, add: (p) => p.hgetall(keys.writerStats) },
+    { key: keys.sweeperStats, add: (p) => p.hgetall(keys.sweeperStats) },
+  ]);
   const byStream: Record<string, number> = {};
   let total = 0;
   dead.forEach((stream, i) => {

@@ -47,6 +47,8 @@ export interface AuthServicesOptions {
   /** Redis key namespace (default 'cet'). */
   readonly namespace?: string;
   readonly sessionLifetimeMs?: number;
+  /** SESSION_CACHE_MS: how long a live session is answered from memory (default 0: never). */
+  readonly sessionCacheMs?: number;
   /** Defaults to LogSmsSender (no real SMS gateway yet). */
   readonly smsSender?: SmsSender;
   /** TEST_MODE only: LogSmsSender logs the codes it "sends". */
@@ -94,6 +96,8 @@ export function createAuthServices(options: AuthServicesOptions): AuthServices {
     redis,
     keys,
     ...(options.sessionLifetimeMs === undefined ? {} : { lifetimeMs: options.sessionLifetimeMs }),
+    ...(options.sessionCacheMs === undefined ? {} : { cacheMs: options.sessionCacheMs }),
+    onCacheError: (error) => logger.warn({ err: error }, 'session cache: subscriber connection error'),
     ...(options.now === undefined ? {} : { now: options.now }),
   });
   const kdf = options.kdf ?? poolKdf(options.workers);

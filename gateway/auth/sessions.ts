@@ -21,14 +21,28 @@
  * so is revoked in PostgreSQL first, then its cache entry becomes a revocation marker for a minute
  * only, long enough to outlast a racing refill: then PostgreSQL answers for it (revoked, not cached),
  * so the quota bounds what an account keeps in Redis, not only what it may use.
+ *
+ * A gateway thread also remembers the sessions it found live for a few seconds (`cacheMs`,
+ * SESSION_CACHE_MS; gateway/auth/sessionCache.ts; issue 13, P2): then a check that counts nothing
+ * (a reservation's: its limit is counted by the engine's script) costs no Redis call. Never past
+ * the session's own expiry. Logout and the quota revocation publish the revoked entries' names,
+ * after their Redis markers are set, on one channel (AuthKeys.sessionRevocations) that every
+ * thread's cache listens to. So a revocation is effective at once on the thread that made it (it
+ * forgets its own entry before anything else), on the other threads and gateways within pub/sub
+ * delivery (milliseconds), and at worst after SESSION_CACHE_MS when a message was lost: a cache
+ * forgets everything when its subscriber connection drops, and answers nothing from memory until
+ * it is subscribed again; only a subscription that ioredis moves between cluster nodes by itself
+ * goes unnoticed. A check that counts counters (the `authorize` script) always asks Redis.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { DEFAULTS } from '../../config/defaults.ts';
 import { execute, query, type Pool } from '../../db/pool.ts';
 import { accountHashTag } from '../../engine/keys.ts';
+import { execKeyed, type KeyedCommand } from '../../engine/redisClient.ts';
 import { AuthKeys } from './keys.ts';
 import { AUTH_SCRIPTS } from './scripts.ts';
+import { revocationMessage, SessionCache, type LiveSession } from './sessionCache.ts';
 
 export const TOKEN_BYTES = 32;
 /** `<accountId>.<secret>`. */
@@ -57,6 +71,14 @@ export interface SessionsOptions {
   readonly lifetimeMs?: number;
   /** Live sessions an account may hold; a new one revokes the oldest beyond (default DEFAULTS.maxLiveSessionsPerAccount). */
   readonly maxLivePerAccount?: number;
+  /**
+   * How long this instance may answer a live session from memory (SESSION_CACHE_MS); 0 or absent:
+   * never. A cache listens for revocations on a connection of its own (`redis.duplicate()`):
+   * `close()` ends it. Revocations are published either way, for the other instances' caches.
+   */
+  readonly cacheMs?: number;
+  /** Where the cache's subscriber connection reports its errors (it reconnects by itself). */
+  readonly onCacheError?: (error: Error) => void;
   readonly now?: () => number;
 }
 
@@ -91,6 +113,8 @@ export class Sessions {
   private readonly now: () => number;
   readonly lifetimeMs: number;
   readonly maxLivePerAccount: number;
+  /** This instance's memory of live sessions; null when SESSION_CACHE_MS is 0. */
+  readonly cache: SessionCache | null;
 
   constructor(options: SessionsOptions) {
     this.db = options.db;
@@ -106,6 +130,40 @@ export class Sessions {
     if (!Number.isInteger(this.maxLivePerAccount) || this.maxLivePerAccount < 1) {
       throw new Error('the live sessions per account must be a whole number, at least 1');
     }
+    const cacheMs = options.cacheMs ?? 0;
+    if (!Number.isInteger(cacheMs) || cacheMs < 0) {
+      throw new Error('the session cache time must be a whole number of milliseconds, 0 to disable it');
+    }
+    this.cache =
+      cacheMs === 0
+        ? null
+        : new SessionCache({
+            subscriber: this.redis.duplicate(),
+            channel: this.keys.sessionRevocations,
+            ttlMs: cacheMs,
+            now: this.now,
+            ...(options.onCacheError === undefined ? {} : { onError: options.onCacheError }),
+          });
+  }
+
+  /** Resolves once the cache receives revocations (at once without a cache). */
+  async ready(): Promise<void> {
+    await this.cache?.ready();
+  }
+
+  /** Closes the cache's subscriber connection (the Redis client itself is the caller's). */
+  async close(): Promise<void> {
+    await this.cache?.close();
+  }
+
+  /**
+   * Tells every thread's cache (this one's own included, again) that these entries are revoked.
+   * Called after their Redis markers are set, so that a cache that then misses them asks Redis and
+   * finds the marker; the revoking thread has already forgotten its own (`SessionCache.revoke`).
+   */
+  private async publishRevoked(names: readonly string[]): Promise<void> {
+    if (names.length === 0) return;
+    await this.redis.publish(this.keys.sessionRevocations, revocationMessage(names));
   }
 
   async create(accountId: string): Promise<Session> {
@@ -137,9 +195,14 @@ export class Sessions {
     if (refs.length === 1) {
       await this.redis.set(refs[0]!.key, `${accountIds[0]}:${expiresAt}`, 'PX', this.lifetimeMs);
     } else {
-      const pipeline = this.redis.pipeline();
-      refs.forEach((ref, i) => pipeline.set(ref.key, `${accountIds[i]}:${expiresAt}`, 'PX', this.lifetimeMs));
-      await pipeline.exec();
+      // many accounts' keys (one hash tag each): one pipeline per shard on a Redis Cluster (issue 14)
+      await execKeyed(
+        this.redis,
+        refs.map((ref, i) => ({
+          key: ref.key,
+          add: (p) => p.set(ref.key, `${accountIds[i]}:${expiresAt}`, 'PX', this.lifetimeMs),
+        })),
+      );
     }
     await this.keepQuota(accountIds, refs, createdAt);
     const expires = new Date(expiresAt).toISOString();
@@ -162,15 +225,18 @@ export class Sessions {
       own.add(ref.hash.toString('hex'));
       created.set(accountIds[i]!, own);
     });
-    const pipeline = this.redis.pipeline();
-    for (const [accountId, own] of created) {
-      const key = this.liveKey(accountId);
-      pipeline.zadd(key, ...[...own].flatMap((hex) => [createdAt, hex]));
-      pipeline.zremrangebyscore(key, '-inf', createdAt - this.lifetimeMs);
-      pipeline.pexpire(key, this.lifetimeMs);
-      pipeline.zrange(key, 0, -1, 'WITHSCORES');
-    }
-    const answers = (await pipeline.exec()) ?? [];
+    const answers = await execKeyed(
+      this.redis,
+      [...created].flatMap(([accountId, own]): KeyedCommand[] => {
+        const key = this.liveKey(accountId);
+        return [
+          { key, add: (p) => p.zadd(key, ...[...own].flatMap((hex) => [createdAt, hex])) },
+          { key, add: (p) => p.zremrangebyscore(key, '-inf', createdAt - this.lifetimeMs) },
+          { key, add: (p) => p.pexpire(key, this.lifetimeMs) },
+          { key, add: (p) => p.zrange(key, 0, -1, 'WITHSCORES') },
+        ];
+      }),
+    );
     const revoked: { accountId: string; hex: string }[] = [];
     [...created].forEach(([accountId, own], i) => {
       const [error, listed] = answers[4 * i + 3] ?? [null, []];
@@ -190,17 +256,26 @@ export class Sessions {
 
   /** PostgreSQL first, then a short-lived marker: a refill racing this cannot revive the session. */
   private async revokeForQuota(sessions: readonly { accountId: string; hex: string }[]): Promise<void> {
+    const names = sessions.map(({ accountId, hex }) => this.keys.session(accountId, hex));
+    // this thread stops answering them from memory before anything else
+    this.cache?.revoke(names);
     await execute(
       this.db,
       `UPDATE sessions SET revoked_at = coalesce(revoked_at, $2) WHERE token_hash = ANY($1::bytea[])`,
       [sessions.map((session) => Buffer.from(session.hex, 'hex')), new Date(this.now())],
     );
-    const pipeline = this.redis.pipeline();
-    for (const { accountId, hex } of sessions) {
-      pipeline.set(this.keys.session(accountId, hex), REVOKED, 'PX', QUOTA_REVOKED_MARKER_MS);
-      pipeline.zrem(this.liveKey(accountId), hex);
-    }
-    await pipeline.exec();
+    await execKeyed(
+      this.redis,
+      sessions.flatMap(({ accountId, hex }, i): KeyedCommand[] => {
+        const live = this.liveKey(accountId);
+        return [
+          { key: names[i]!, add: (p) => p.set(names[i]!, REVOKED, 'PX', QUOTA_REVOKED_MARKER_MS) },
+          { key: live, add: (p) => p.zrem(live, hex) },
+        ];
+      }),
+    );
+    // the markers are set: a cache that misses the message finds them when it asks Redis
+    await this.publishRevoked(names);
   }
 
   /** The Redis cache entry of a token's session (tests, tools); null for a malformed token. */
@@ -228,21 +303,30 @@ export class Sessions {
     if (ref === null) return NO_SESSION;
     const database = options.database ?? true;
     const wanted = ref.accountId === null ? [] : counters(accountHashTag(ref.accountId));
+    const cache = this.cache;
     if (wanted.length === 0) {
-      return {
-        accountId: await this.accountOf(ref, await this.redis.get(ref.key), database),
-        counts: [],
-      };
+      // nothing to count: this thread's memory answers for a session found live moments ago
+      const remembered = cache?.get(ref.key) ?? null;
+      if (remembered !== null) return { accountId: remembered, counts: [] };
+      const startedAt = cache?.begin() ?? 0;
+      const live = await this.liveSessionOf(ref, await this.redis.get(ref.key), database);
+      if (live === null) return NO_SESSION;
+      cache?.remember(ref.key, live, startedAt);
+      return { accountId: live.accountId, counts: [] };
     }
+    const startedAt = cache?.begin() ?? 0;
     const first = await this.checkAndCount(ref, wanted);
     if (first.entry !== null) {
-      const accountId = await this.accountOf(ref, first.entry, database);
-      return accountId === null ? NO_SESSION : { accountId, counts: first.counts };
+      const live = await this.liveSessionOf(ref, first.entry, database);
+      if (live === null) return NO_SESSION;
+      cache?.remember(ref.key, live, startedAt);
+      return { accountId: live.accountId, counts: first.counts };
     }
     // the cache missed: PostgreSQL decides (and caches the session again), then the count
-    const accountId = await this.accountOf(ref, null, database);
-    if (accountId === null) return NO_SESSION;
-    return { accountId, counts: (await this.checkAndCount(ref, wanted)).counts };
+    const live = await this.liveSessionOf(ref, null, database);
+    if (live === null) return NO_SESSION;
+    cache?.remember(ref.key, live, startedAt);
+    return { accountId: live.accountId, counts: (await this.checkAndCount(ref, wanted)).counts };
   }
 
   /** The session check and the counters in one script call: counts only for a live session. */
@@ -274,18 +358,22 @@ export class Sessions {
   }
 
   /**
-   * The account of a session from its cache entry, or from PostgreSQL when the entry is missing;
-   * null when it is not a live session of the account the token names.
+   * The account and expiry of a session from its cache entry, or from PostgreSQL when the entry is
+   * missing; null when it is not a live session of the account the token names.
    */
-  private async accountOf(ref: TokenRef, cached: string | null, database = true): Promise<string | null> {
+  private async liveSessionOf(
+    ref: TokenRef,
+    cached: string | null,
+    database = true,
+  ): Promise<LiveSession | null> {
     const now = this.now();
     if (cached === REVOKED) return null;
-    const named = (accountId: string): string | null =>
-      ref.accountId === null || ref.accountId === accountId ? accountId : null;
+    const named = (accountId: string): boolean => ref.accountId === null || ref.accountId === accountId;
     if (cached !== null) {
       const separator = cached.lastIndexOf(':');
+      const accountId = cached.slice(0, separator);
       const expiresAt = Number(cached.slice(separator + 1));
-      return expiresAt > now ? named(cached.slice(0, separator)) : null;
+      return expiresAt > now && named(accountId) ? { accountId, expiresAt } : null;
     }
     // an address that keeps sending unknown tokens is not given PostgreSQL queries (issue 16 item 11)
     if (!database) return null;
@@ -301,18 +389,23 @@ export class Sessions {
       await this.redis.set(ref.key, REVOKED, 'PX', UNKNOWN_TOKEN_MS, 'NX');
       return null;
     }
-    if (named(row.account_id) === null) return null;
+    if (!named(row.account_id)) return null;
     const expiresAt = Number(row.expires_ms);
     const remainingMs = expiresAt - now;
     if (remainingMs <= 0) return null;
     await this.redis.set(ref.key, `${row.account_id}:${expiresAt}`, 'PX', remainingMs, 'NX');
-    return row.account_id;
+    return { accountId: row.account_id, expiresAt };
   }
 
-  /** Revokes the session (idempotent; unknown tokens are ignored). */
+  /**
+   * Revokes the session (idempotent; unknown tokens are ignored): in PostgreSQL, then its Redis
+   * entry becomes a marker, then every thread's session cache is told (this one's at once).
+   */
   async logout(token: unknown): Promise<void> {
     const ref = this.refOf(token);
     if (ref === null) return;
+    // this thread stops answering it from memory before anything else
+    this.cache?.revoke([ref.key]);
     const rows = await query<{ expires_ms: string }>(
       this.db,
       `UPDATE sessions SET revoked_at = coalesce(revoked_at, $2)
@@ -327,6 +420,8 @@ export class Sessions {
     } else {
       await this.redis.del(ref.key);
     }
+    // the marker is set: a cache that misses the message finds it when it asks Redis
+    if (row !== undefined) await this.publishRevoked([ref.key]);
     // its place under the account's quota is free
     if (ref.accountId !== null) await this.redis.zrem(this.liveKey(ref.accountId), ref.hash.toString('hex'));
   }

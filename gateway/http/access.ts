@@ -2,7 +2,10 @@
  * The access step of the pipeline (gateway/http/mount.ts): who is asking (a session's account, or
  * the admin token), whether a rate limit refuses them, and the request's clock reading, in as few
  * Redis round trips as possible. A route's rule names are resolved when it is mounted: a name the
- * rule table lacks is a start-up error, never a limit that silently does not apply.
+ * rule table lacks is a start-up error, never a limit that silently does not apply. An account rule
+ * the route's handler counts in its own engine script (RouteDef.countedInScript: `reserve`, issue
+ * 13, P2) is left to the handler (`ScriptLimit`): with the session in this thread's session cache,
+ * a reservation's access step then costs no Redis call, and the reservation one script call.
  */
 import { timingSafeEqual } from 'node:crypto';
 import { accountHashTag } from '../../engine/keys.ts';
@@ -38,17 +41,23 @@ export interface AccessDeps {
   readonly unknownTokens?: FailureWindow;
 }
 
-/** A route's rate-limit rules by what they count. */
+/** A route's rate-limit rules by what they count and who counts them. */
 export interface RouteRules {
   /** Per client address. */
   readonly address: readonly RateLimitRule[];
   /** Per account (with a session, in the session check's own script call); per address without one. */
   readonly account: readonly RateLimitRule[];
+  /** Per account, counted by the handler's engine script (RouteDef.countedInScript), not here. */
+  readonly inScript: readonly RateLimitRule[];
 }
 
-/** The route's rules from the table; throws on a name the table lacks (a misspelt rule). */
+/**
+ * The route's rules from the table; throws on a name the table lacks (a misspelt rule), and on a
+ * rule counted in script that the route does not list, that is not per account, or on a route
+ * without a session (the script counts the session's account).
+ */
 export function rulesOf(def: RouteDef, table: Readonly<Record<string, RateLimitRule>>): RouteRules {
-  const rules = (def.rateLimits ?? []).map((name) => {
+  const lookup = (name: string): RateLimitRule => {
     const rule = Object.hasOwn(table, name) ? table[name] : undefined;
     if (rule === undefined) {
       throw new Error(
@@ -56,11 +65,83 @@ export function rulesOf(def: RouteDef, table: Readonly<Record<string, RateLimitR
       );
     }
     return rule;
+  };
+  const names = def.rateLimits ?? [];
+  const rules = names.map(lookup);
+  const inScript = (def.countedInScript ?? []).map((name) => {
+    const rule = lookup(name);
+    const problem = !names.includes(name)
+      ? 'is not among its rateLimits'
+      : rule.by !== 'account'
+        ? 'is not counted per account'
+        : def.auth !== 'session'
+          ? 'needs a session route'
+          : null;
+    if (problem !== null) {
+      throw new Error(`${def.method} ${def.path}: rule "${name}" counted in script ${problem}`);
+    }
+    return rule;
   });
   return {
     address: rules.filter((rule) => rule.by === 'ip'),
-    account: rules.filter((rule) => rule.by === 'account'),
+    account: rules.filter((rule) => rule.by === 'account' && !inScript.includes(rule)),
+    inScript,
   };
+}
+
+/**
+ * An account rule that a route's handler counts in its own engine script (RouteDef.countedInScript;
+ * issue 13, P2): the handler hands `guard` to the engine (the script checks it first and answers
+ * RATE_LIMITED changing nothing) and turns that answer into `refusal`, the same 429 the access step
+ * gives for any other rule.
+ */
+export interface ScriptLimit {
+  readonly rule: RateLimitRule;
+  /**
+   * The engine's guard for `nowMs`'s window: `counterKey` names the counter under the script's own
+   * hash tag (engine/keys.ts `ProvinceKeys.accountCounter`).
+   */
+  guard(
+    counterKey: (ruleName: string, window: number) => string,
+    nowMs: number,
+  ): { readonly key: string; readonly windowMs: number; readonly limit: number };
+  /** 429 RATE_LIMITED naming the rule, Retry-After the end of `nowMs`'s window; counted as shed. */
+  refusal(nowMs: number): ApiError;
+  /**
+   * Counts the rule where no script can (the account has no binding, so no province to count
+   * under), in the account's own counter; throws `refusal` past the limit.
+   */
+  hitApart(accountId: string, nowMs: number): Promise<void>;
+}
+
+/** The ScriptLimit of each rule counted in script, by name. */
+export function scriptLimitsOf(
+  rules: readonly RateLimitRule[],
+  limiter: RateLimiter,
+  rateLimited: { inc(): void },
+): Readonly<Record<string, ScriptLimit>> {
+  const limits: Record<string, ScriptLimit> = {};
+  for (const rule of rules) {
+    const refusal = (nowMs: number): ApiError => {
+      rateLimited.inc();
+      // the count of a refused attempt: one past the limit
+      const { retryAfterSeconds } = limiter.verdict(rule, rule.limit + 1, nowMs);
+      return new ApiError('RATE_LIMITED', { details: { retryAfterSeconds, rule: rule.name } });
+    };
+    limits[rule.name] = {
+      rule,
+      guard: (counterKey, nowMs) => ({
+        key: counterKey(rule.name, limiter.windowOf(rule, nowMs)),
+        windowMs: rule.windowMs,
+        limit: rule.limit,
+      }),
+      refusal,
+      async hitApart(accountId, nowMs) {
+        if (!(await limiter.hit(rule, accountHashTag(accountId), nowMs)).allowed) throw refusal(nowMs);
+      },
+    };
+  }
+  return limits;
 }
 
 export function bearer(authorization: string): string | null {

@@ -1,7 +1,8 @@
 /**
  * Mounting checks a route's rate-limit rule names against the rule table: a misspelt name stops
- * the start instead of leaving the route without its limit. (No request is served here: the
- * gateway tests under tests/gateway drive the pipeline over HTTP.)
+ * the start instead of leaving the route without its limit, and so does a rule a route says its
+ * engine script counts (countedInScript) that it may not count there. (No request is served here:
+ * the gateway tests under tests/gateway drive the pipeline over HTTP.)
  */
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
@@ -9,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Admission } from '../admission/admission.ts';
 import { systemClock } from '../clock.ts';
 import { GatewayMetrics } from '../metrics.ts';
+import { rulesOf, scriptLimitsOf } from './access.ts';
 import { IdempotencyStore } from './idempotency.ts';
 import { mountRoutes, type MountDeps } from './mount.ts';
 import { RateLimiter, type RateLimitRule } from './rateLimit.ts';
@@ -38,13 +40,18 @@ const deps: MountDeps = {
   admission: new Admission({ adaptive: false, max: 16 }),
 };
 
-function limitedRoute(path: string, rateLimits: readonly string[]): RouteDef {
+function limitedRoute(
+  path: string,
+  rateLimits: readonly string[],
+  more: { countedInScript?: readonly string[]; auth?: 'session' | 'none' } = {},
+): RouteDef {
   return route({
     method: 'POST',
     path,
     summary: 'a limited route',
-    auth: 'session',
+    auth: more.auth ?? 'session',
     rateLimits,
+    ...(more.countedInScript === undefined ? {} : { countedInScript: more.countedInScript }),
     responses: { 200: 'done' },
     handler: () => Promise.resolve(ok({})),
   });
@@ -65,5 +72,46 @@ describe('mountRoutes: rate-limit rule names', () => {
     );
     // a name that only an object's prototype knows is no rule either
     expect(() => mountRoutes(app, [limitedRoute('/y', ['constructor'])], deps)).toThrow(/"constructor"/);
+  });
+});
+
+describe('mountRoutes: rules counted in the engine script (issue 13, P2)', () => {
+  it('leaves such a rule to the handler: the access step does not count it, the handler finds it', () => {
+    const def = limitedRoute('/hold', ['reserve', 'login'], { countedInScript: ['reserve'] });
+    expect(rulesOf(def, RULES)).toEqual({
+      address: [RULES.login],
+      account: [],
+      inScript: [RULES.reserve],
+    });
+    expect(rulesOf(limitedRoute('/plain', ['reserve']), RULES).account).toEqual([RULES.reserve]);
+    const limits = scriptLimitsOf([RULES.reserve!], deps.rateLimiter, { inc() {} });
+    const nowMs = 90_000;
+    expect(limits.reserve!.guard((rule, window) => `k:${rule}:${window}`, nowMs)).toEqual({
+      key: 'k:reserve:1',
+      windowMs: 60_000,
+      limit: 5,
+    });
+    // the access step's answer: 429 naming the rule, Retry-After to the window's end
+    expect(limits.reserve!.refusal(nowMs).toBody()).toMatchObject({
+      error: { code: 'RATE_LIMITED', details: { retryAfterSeconds: 30, rule: 'reserve' } },
+    });
+    expect(() => mountRoutes(loadNativeUws().App(), [def], deps)).not.toThrow();
+  });
+
+  it('refuses an unknown name, a name the route does not limit by, an address rule, and a route without a session', () => {
+    const app = loadNativeUws().App();
+    const mount = (def: RouteDef) => () => mountRoutes(app, [def], deps);
+    expect(mount(limitedRoute('/a', ['reserve'], { countedInScript: ['reserv'] }))).toThrow(
+      'POST /a: unknown rate-limit rule "reserv" (the rules are: reserve, login)',
+    );
+    expect(mount(limitedRoute('/b', ['login'], { countedInScript: ['reserve'] }))).toThrow(
+      'POST /b: rule "reserve" counted in script is not among its rateLimits',
+    );
+    expect(mount(limitedRoute('/c', ['login'], { countedInScript: ['login'] }))).toThrow(
+      'POST /c: rule "login" counted in script is not counted per account',
+    );
+    expect(mount(limitedRoute('/d', ['reserve'], { countedInScript: ['reserve'], auth: 'none' }))).toThrow(
+      'POST /d: rule "reserve" counted in script needs a session route',
+    );
   });
 });

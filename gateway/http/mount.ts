@@ -14,7 +14,8 @@
  *   idempotency  the Idempotency-Key's first answer, or a claim on it (gateway/http/idempotency.ts);
  *   handler      the route's own work, its refusals answered from the error table;
  *   answer       written corked, counted in the metrics; the latency feeds the adaptive limit.
- * A route naming a rate-limit rule the table lacks stops the mounting (access.ts `rulesOf`).
+ * A route naming a rate-limit rule the table lacks stops the mounting (access.ts `rulesOf`), and so
+ * does a rule counted in its engine script (RouteDef.countedInScript) that it may not count there.
  */
 import type { Logger } from 'pino';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
@@ -26,9 +27,11 @@ import {
   checkAccess,
   isAdminToken,
   rulesOf,
+  scriptLimitsOf,
   type Access,
   type AccessDeps,
   type AccessRoute,
+  type ScriptLimit,
 } from './access.ts';
 import { parseRequest, readBody, type RequestShape } from './body.ts';
 import { requestSubject } from './clientAddress.ts';
@@ -85,6 +88,8 @@ interface MountedRoute extends AccessRoute, RequestShape {
   readonly priority: PriorityClass;
   readonly paramNames: readonly string[];
   readonly bodyLimit: number;
+  /** The rules its handler counts in its engine script (RouteDef.countedInScript). */
+  readonly scriptLimits: Readonly<Record<string, ScriptLimit>>;
   /** This route's requests shed by admission control. */
   readonly shed: { inc(): void };
   readonly latency: { observe(seconds: number): void };
@@ -113,10 +118,14 @@ function paramNames(pattern: string): string[] {
 function prepareRoute(def: RouteDef, deps: MountDeps): MountedRoute {
   const priority = def.priority ?? 'standard';
   const requestsByStatus = new Map<number, { inc(): void }>();
+  const rules = rulesOf(def, deps.rateLimitRules);
+  // bound once: prom-client hashes the labels on every unbound call
+  const rateLimited = deps.metrics.shed.labels('RATE_LIMITED', priority);
   return {
     def,
     auth: def.auth,
-    rules: rulesOf(def, deps.rateLimitRules),
+    rules,
+    scriptLimits: scriptLimitsOf(rules.inScript, deps.rateLimiter, rateLimited),
     priority,
     paramNames: paramNames(def.path),
     expectsBody: def.method === 'POST' || def.method === 'PUT',
@@ -124,9 +133,8 @@ function prepareRoute(def: RouteDef, deps: MountDeps): MountedRoute {
     body: def.body ? validatorFor(def.body) : undefined,
     query: def.query ? validatorFor(def.query) : undefined,
     bodyLimit: def.maxBodyBytes ?? deps.maxBodyBytes,
-    // bound once: prom-client hashes the labels on every unbound call
     shed: deps.metrics.shed.labels('OVERLOADED', priority),
-    rateLimited: deps.metrics.shed.labels('RATE_LIMITED', priority),
+    rateLimited,
     latency: deps.metrics.latency.labels(def.path, def.method),
     requestsOf(status) {
       let series = requestsByStatus.get(status);
@@ -275,6 +283,7 @@ async function serve(
       accountId: access.accountId,
       now: access.now,
       ...(claim.kind === 'claimed' ? { requestTag: claim.hash.slice(0, 16) } : {}),
+      scriptLimits: route.scriptLimits,
       log: deps.log,
     });
     if (claim.kind === 'claimed') {

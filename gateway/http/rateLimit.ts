@@ -4,7 +4,9 @@
  * by; a hit is one script call (INCR, and the expiry set by the hit that created the counter).
  * An account's counters carry the account's hash tag (engine/keys.ts `accountHashTag`), which its
  * sessions' cache entries share, so they are counted by the same script call that checks the
- * session (gateway/auth/sessions.ts `authorize`): on Redis Cluster too.
+ * session (gateway/auth/sessions.ts `authorize`): on Redis Cluster too. A rule a route counts in
+ * its engine script (`reserve`, gateway/http/access.ts `ScriptLimit`) has its counter under the
+ * province's hash tag instead, in the same fixed windows (`windowOf`) and with the same verdict.
  */
 import type { ClientContext, Cluster, Redis, Result } from 'ioredis';
 import { GatewayKeys } from '../../engine/keys.ts';
@@ -62,13 +64,20 @@ export class RateLimiter {
    * hash tag) is a hash tag: the counter lives in the same cluster slot as that account's sessions.
    */
   counter(rule: RateLimitRule, subject: string, nowMs = Date.now()): RateCounter {
-    const window = Math.floor(nowMs / rule.windowMs);
-    return { key: this.keys.rateCounter(rule.name, subject, window), windowMs: rule.windowMs };
+    return {
+      key: this.keys.rateCounter(rule.name, subject, this.windowOf(rule, nowMs)),
+      windowMs: rule.windowMs,
+    };
+  }
+
+  /** The number of `rule`'s fixed window that `nowMs` falls in (what a counter's name carries). */
+  windowOf(rule: RateLimitRule, nowMs = Date.now()): number {
+    return Math.floor(nowMs / rule.windowMs);
   }
 
   /** The verdict on a counter that has reached `count` in the window of `nowMs`. */
   verdict(rule: RateLimitRule, count: number, nowMs = Date.now()): RateLimitVerdict {
-    const window = Math.floor(nowMs / rule.windowMs);
+    const window = this.windowOf(rule, nowMs);
     const retryAfterSeconds = Math.max(1, Math.ceil(((window + 1) * rule.windowMs - nowMs) / 1000));
     return { allowed: count <= rule.limit, retryAfterSeconds };
   }

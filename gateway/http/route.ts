@@ -6,6 +6,7 @@
 import type { Static, TSchema } from './schemas.ts';
 import type { Logger } from 'pino';
 import type { PriorityClass } from '../admission/admission.ts';
+import type { ScriptLimit } from './access.ts';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 export type AuthKind = 'none' | 'session' | 'admin';
@@ -31,6 +32,8 @@ export interface RequestContext<Body = unknown, Query = Record<string, string>> 
    * a retry whose stored answer was lost finds what its first attempt did. Absent otherwise.
    */
   readonly requestTag?: string;
+  /** The route's rules counted in its engine script (RouteDef.countedInScript), by name. */
+  readonly scriptLimits: Readonly<Record<string, ScriptLimit>>;
   readonly log: Logger;
 }
 
@@ -70,6 +73,13 @@ export interface RouteDef<
    * the table lacks stops mountRoutes (gateway/http/access.ts `rulesOf`).
    */
   readonly rateLimits?: readonly string[];
+  /**
+   * Account rules of `rateLimits` that the handler counts itself, in its engine script, instead of
+   * the access step (issue 13, P2: a reservation is one script call): the handler takes them from
+   * `ctx.scriptLimits`. A name that is not a per-account rule of `rateLimits` on a session route
+   * stops mountRoutes (gateway/http/access.ts `rulesOf`).
+   */
+  readonly countedInScript?: readonly string[];
   /** Documented answers for /openapi.json: status → description (and error codes). */
   readonly responses: Readonly<Record<number, string>>;
   readonly handler: (

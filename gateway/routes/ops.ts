@@ -6,13 +6,16 @@
  * Redis runs with `noeviction` (engine/redisDurability.ts): full, it refuses every write. So
  * readiness fails from DEFAULTS.redisMemoryAlarmRatio of its maxmemory (issue 16 item 2), while
  * writes still work, and /metrics shows the ratio (`redis_memory_used_ratio`) for an alert.
+ * On a Redis Cluster (issue 14) every master is asked: each answers PING, has the scripts loaded
+ * (SCRIPT is per node) and is below the alarm; the gauge shows the fullest master.
  */
 import { DEFAULTS } from '../../config/defaults.ts';
 import { route, ok, type RouteDef } from '../http/route.ts';
 import { openApiDocument } from '../http/openapi.ts';
 import type { Services } from '../services.ts';
 import { loadScripts } from '../../engine/scripts.ts';
-import { readMemoryUse } from '../../engine/redisDurability.ts';
+import { readMemoryUseOfMasters } from '../../engine/redisDurability.ts';
+import { masterNodes } from '../../engine/redisClient.ts';
 
 /** A metrics collection does not wait longer than this for Redis's memory reading (the last value stays). */
 const MEMORY_READ_WAIT_MS = 1_000;
@@ -31,7 +34,7 @@ async function gaugeRedisMemory(services: Services): Promise<void> {
     timer = setTimeout(() => resolve(null), MEMORY_READ_WAIT_MS);
   });
   try {
-    const ratio = await Promise.race([readMemoryUse(services.redis), late]);
+    const ratio = await Promise.race([readMemoryUseOfMasters(services.redis), late]);
     if (ratio !== null) services.metrics.redisMemoryUsedRatio.set(ratio);
   } catch {
     // Redis unreachable: /readyz says so; the gauge keeps its last reading
@@ -51,28 +54,30 @@ export async function readiness(
   services: Services,
 ): Promise<{ ready: boolean; checks: Record<string, string> }> {
   const checks: Record<string, string> = {};
+  // one node, or every master of a Redis Cluster (none known yet: not ready)
+  const masters = masterNodes(services.redis);
+  const everyMaster = async <T>(ask: (node: (typeof masters)[number]) => Promise<T>): Promise<T[]> => {
+    if (masters.length === 0) throw new Error('no Redis Cluster master is known yet');
+    return Promise.all(masters.map(ask));
+  };
   await Promise.all([
-    services.redis
-      .ping()
+    everyMaster((node) => node.ping())
       .then(() => (checks.redis = 'ok'))
       .catch((error: Error) => (checks.redis = error.message)),
     services.db
       .query('select 1')
       .then(() => (checks.postgres = 'ok'))
       .catch((error: Error) => (checks.postgres = error.message)),
-    (async () => {
+    everyMaster(async (node) => {
       const shas = [...loadScripts().values()].map((script) => script.sha1);
-      const loaded = (await services.redis.script('EXISTS', ...shas)) as number[];
-      if (loaded.every((flag) => flag === 1)) checks.scripts = 'ok';
-      else {
-        // first start: load them now, so that the first surge does not pay EVAL + compile
-        await Promise.all(
-          [...loadScripts().values()].map((script) => services.redis.script('LOAD', script.lua)),
-        );
-        checks.scripts = 'ok';
-      }
-    })().catch((error: Error) => (checks.scripts = error.message)),
-    readMemoryUse(services.redis)
+      const loaded = (await node.script('EXISTS', ...shas)) as number[];
+      if (loaded.every((flag) => flag === 1)) return;
+      // first start: load them now, so that the first surge does not pay EVAL + compile
+      await Promise.all([...loadScripts().values()].map((script) => node.script('LOAD', script.lua)));
+    })
+      .then(() => (checks.scripts = 'ok'))
+      .catch((error: Error) => (checks.scripts = error.message)),
+    readMemoryUseOfMasters(services.redis)
       .then((ratio) => {
         services.metrics.redisMemoryUsedRatio.set(ratio);
         checks.redisMemory = memoryCheck(ratio);

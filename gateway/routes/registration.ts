@@ -10,8 +10,9 @@
  * Eligibility for a subject is decided here from the saved snapshot (R7) and the account's CET6
  * review (R10); seats, levels, windows and campuses are decided atomically by the engine.
  */
-import { bind } from '../../engine/binding.ts';
+import { bind, type BoundRef } from '../../engine/binding.ts';
 import type { EngineCode, Refusal } from '../../engine/codes.ts';
+import type { HoldGuard } from '../../engine/engine.ts';
 import { ID_TYPES } from '../../engine/eligibility.ts';
 import {
   isOralSubject,
@@ -29,6 +30,7 @@ import {
 } from '../eligibility.ts';
 import type { Evaluation, IdentityInput } from '../../engine/eligibility.ts';
 import { ApiError } from '../errors.ts';
+import type { ScriptLimit } from '../http/access.ts';
 import { created, ok, route, type RouteDef } from '../http/route.ts';
 import { strictObject, Type } from '../http/schemas.ts';
 import type { Services } from '../services.ts';
@@ -139,6 +141,43 @@ function holdError(refusal: Refusal<EngineCode>, now: number): ApiError {
   const opensAt = refusal.details?.opensAt;
   if (typeof opensAt !== 'number') return refusalError(refusal);
   return new ApiError(refusal.code, { details: { ...refusal.details, opensAt: isoChina(opensAt) } });
+}
+
+/** The per-account limit of holds, counted by the hold's own script (gateway/app.ts `rateLimitRules`). */
+const RESERVE_RULE = 'reserve';
+
+/**
+ * A hold on the account's bound candidate whose `reserve` limit is counted by the hold's own script
+ * (issue 13, P2: a reservation is one script call, the session being in this thread's cache): the
+ * script's RATE_LIMITED answers the access step's 429 naming the rule, with nothing changed. An
+ * account with no binding has no province to count under: it is counted in its own counter, so
+ * that past the limit it is told 429 as before, not 404.
+ */
+async function guardedHold<T extends { ok: boolean; code?: string }>(
+  services: Services,
+  accountId: string,
+  scriptLimits: Readonly<Record<string, ScriptLimit>>,
+  hold: (bound: BoundRef, guard: HoldGuard) => Promise<T>,
+): Promise<T> {
+  const limit = scriptLimits[RESERVE_RULE];
+  if (limit === undefined) throw new Error(`the ${RESERVE_RULE} rule is not counted in this route's script`);
+  // the rate windows run on the system clock, as the access step's (the admin clock is the rules')
+  const nowMs = Date.now();
+  let outcome: T;
+  try {
+    outcome = await onBound(services, accountId, (bound) => {
+      const keys = services.engine.keys.province(bound.provinceCode);
+      return hold(
+        bound,
+        limit.guard((rule, window) => keys.accountCounter(rule, accountId, window), nowMs),
+      );
+    });
+  } catch (error) {
+    if (error instanceof ApiError && error.code === 'NO_REGISTRATION') await limit.hitApart(accountId, nowMs);
+    throw error;
+  }
+  if (!outcome.ok && outcome.code === 'RATE_LIMITED') throw limit.refusal(nowMs);
+  return outcome;
 }
 
 function subjectParam(value: string | undefined, accept: (value: unknown) => value is Subject): Subject {
@@ -283,7 +322,8 @@ export function registrationRoutes(services: Services): RouteDef[] {
       priority: 'critical',
       body: WrittenBody,
       idempotent: true,
-      rateLimits: ['reserve'],
+      rateLimits: [RESERVE_RULE],
+      countedInScript: [RESERVE_RULE],
       responses: {
         201: '{item}',
         400: 'VALIDATION_FAILED',
@@ -295,7 +335,7 @@ export function registrationRoutes(services: Services): RouteDef[] {
       handler: async (ctx) => {
         const accountId = ctx.accountId!;
         const { subject } = ctx.body;
-        const outcome = await onBound(services, accountId, async (bound) => {
+        const outcome = await guardedHold(services, accountId, ctx.scriptLimits, async (bound, guard) => {
           let eligible = bound.eligibleSubjects.includes(subject);
           if (!eligible && subject === 'CET6') {
             // R10: an approved review opens CET6, for the candidate it was made for only
@@ -311,6 +351,7 @@ export function registrationRoutes(services: Services): RouteDef[] {
             fee: await services.fees.of(subject),
             now: ctx.now,
             boundAt: bound.savedAt,
+            guard,
             ...(ctx.requestTag === undefined ? {} : { requestTag: ctx.requestTag }),
           });
         });
@@ -377,7 +418,8 @@ export function registrationRoutes(services: Services): RouteDef[] {
       priority: 'critical',
       body: OralBody,
       idempotent: true,
-      rateLimits: ['reserve'],
+      rateLimits: [RESERVE_RULE],
+      countedInScript: [RESERVE_RULE],
       responses: {
         201: '{item}',
         400: 'VALIDATION_FAILED',
@@ -389,7 +431,7 @@ export function registrationRoutes(services: Services): RouteDef[] {
       handler: async (ctx) => {
         const accountId = ctx.accountId!;
         const { subject, campusId } = ctx.body;
-        const outcome = await onBound(services, accountId, async (bound) =>
+        const outcome = await guardedHold(services, accountId, ctx.scriptLimits, async (bound, guard) =>
           engine.reserveOral({
             accountId,
             provinceCode: bound.provinceCode,
@@ -398,6 +440,7 @@ export function registrationRoutes(services: Services): RouteDef[] {
             campusId,
             fee: await services.fees.of(subject),
             now: ctx.now,
+            guard,
             ...(ctx.requestTag === undefined ? {} : { requestTag: ctx.requestTag }),
           }),
         );

@@ -14,6 +14,17 @@
  * It also keeps campusId → provinceCode (for `campus:<id>` subscriptions) and shares concurrent
  * snapshot reads of a province. It must never throw out of a Redis or timer callback, and never
  * write to Redis.
+ *
+ * Redis Cluster (issue 14): the scripts' plain PUBLISH is broadcast over the cluster bus to every
+ * node, and ioredis's Cluster keeps this PSUBSCRIBE on one node of its choosing, so the hub works
+ * unchanged. Sharded pub/sub (SPUBLISH / SSUBSCRIBE, a province's channel served by its shard's
+ * master alone) is not used yet, deliberately: it has no pattern form, so every app thread would
+ * SSUBSCRIBE each province's channel through ioredis's opt-in `shardedSubscribers` group (one more
+ * connection per master per thread), whose dropped subscriber is restarted only at its next slot
+ * map refresh, without the 'ready' this hub resyncs on; and the waiting room's channel
+ * (gateway/ws/queueWatch.ts), published by the queue scripts, would have to move with it. What it
+ * costs: each seat change crosses the cluster bus to every node. Worth revisiting when the bus is
+ * measured to be the limit (many masters).
  */
 import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';

@@ -13,8 +13,14 @@
 import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
 import { startStack } from '../../devstack/stack.ts';
-import { cpuPerUnit, sampleProcesses, sampleThreads, threadsCpuSeconds } from '../cpu.ts';
+import { cpuPerUnit, processUserSystem, sampleProcesses, sampleThreads, threadsCpuSeconds } from '../cpu.ts';
 import { startEngineTarget } from '../runner/targets.ts';
+import { pacedRun } from './paced.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DEFAULTS } from '../../config/defaults.ts';
+import { KeySpace } from '../../engine/keys.ts';
+import { PROVINCE_CODES } from '../../engine/provinces.ts';
+import { writerBacklog } from '../runner/verdict.ts';
 
 export interface GatewayBenchOptions {
   readonly candidates: number;
@@ -77,6 +83,7 @@ export async function runGatewayBench(options: GatewayBenchOptions): Promise<Gat
     // autocannon 85 µs per request, as much CPU as a third of the gateway's (README, P2).
     const redis = new Redis(stack.redisUrl, { maxRetriesPerRequest: null });
     const commandsBefore = await commandCalls(redis);
+    const redisTimesBefore = stack.redis ? processUserSystem(stack.redis.pid) : null;
     const threadsBefore = sampleThreads(target.pid);
     const cpuBefore = sampleProcesses();
     const perConnection = Math.max(1, Math.floor(tokens.length / CONNECTIONS));
@@ -101,9 +108,21 @@ export async function runGatewayBench(options: GatewayBenchOptions): Promise<Gat
       CONNECTIONS,
       DURATION,
     );
+    // The CPU is read once the writer has drained what the run wrote (up to 60 s): a reservation is
+    // charged its event's way into PostgreSQL even when the writer was behind at the end of the
+    // run, and the half-rate run below starts from a quiet system
+    const streams = new KeySpace(DEFAULTS.namespace).allStreams(PROVINCE_CODES);
+    const backlogAtEnd = await writerBacklog(redis, streams);
+    const drainStarted = performance.now();
+    for (let backlog = backlogAtEnd; backlog > 0 && performance.now() - drainStarted < 60_000;) {
+      await sleep(100);
+      backlog = await writerBacklog(redis, streams);
+    }
+    const writerDrain = { backlogAtEnd, drainMs: Math.round(performance.now() - drainStarted) };
     const cpuAfter = sampleProcesses();
     const threadsAfter = sampleThreads(target.pid);
     const commandsAfter = await commandCalls(redis);
+    const redisTimesAfter = stack.redis ? processUserSystem(stack.redis.pid) : null;
     redis.disconnect();
     const statuses = Object.fromEntries(
       Object.entries(reserve.statusCodeStats ?? {}).map(([code, stats]) => [code, stats.count]),
@@ -111,9 +130,24 @@ export async function runGatewayBench(options: GatewayBenchOptions): Promise<Gat
     process.stderr.write(`answers by status: ${JSON.stringify(statuses)}\n`);
     // the unit of the per-reservation figures: the durable reservations (201) of the measured run
     const units = Math.max(1, statuses['201'] ?? 0);
+    // Where Redis's CPU goes: inside script calls (INFO commandstats' usec, with what they call),
+    // and the process's user and system time (the rest of user: the other commands, reading,
+    // parsing and replying; system: the sockets' syscalls and appendfsync always's fsync per turn)
+    const perReservation = (seconds: number): number => Math.round((seconds * 1e6) / units);
+    const redisSplitUs =
+      redisTimesBefore && redisTimesAfter
+        ? {
+            insideScripts: perReservation(
+              ((commandsAfter.get('usec:scripts') ?? 0) - (commandsBefore.get('usec:scripts') ?? 0)) / 1e6,
+            ),
+            user: perReservation(redisTimesAfter.user - redisTimesBefore.user),
+            system: perReservation(redisTimesAfter.system - redisTimesBefore.system),
+          }
+        : null;
     // Redis calls per reservation, by command (the writer's reads and acks included)
     const redisCalls = Object.fromEntries(
       [...commandsAfter]
+        .filter(([name]) => name !== 'usec:scripts')
         .map(([name, calls]) => [name, (calls - (commandsBefore.get(name) ?? 0)) / units] as const)
         .filter(([, per]) => per >= 0.01)
         .sort((a, b) => b[1] - a[1])
@@ -159,7 +193,7 @@ export async function runGatewayBench(options: GatewayBenchOptions): Promise<Gat
       : null;
     const scriptCallsPerReservation = Number(
       (
-        ['evalsha', 'eval', 'evalsha_ro', 'eval_ro', 'fcall', 'fcall_ro'].reduce(
+        SCRIPT_COMMANDS.reduce(
           (sum, name) => sum + (commandsAfter.get(name) ?? 0) - (commandsBefore.get(name) ?? 0),
           0,
         ) / units
@@ -191,17 +225,26 @@ export async function runGatewayBench(options: GatewayBenchOptions): Promise<Gat
         result: null,
         summary:
           `reserve only: ${Math.round(reserve.requests.average)} req/s, p50 ${reserve.latency.p50} ms, p99 ${reserve.latency.p99} ms\n` +
-          `CPU per reservation: ${cpuLine}\nthe system's threads: ${busiest}\nRedis calls per reservation: ${JSON.stringify(redisCalls)}`,
+          `CPU per reservation: ${cpuLine}\nthe system's threads: ${busiest}\nRedis calls per reservation: ${JSON.stringify(redisCalls)}\n` +
+          `Redis's CPU per reservation (µs): ${JSON.stringify(redisSplitUs)}\nwriter at the end: ${JSON.stringify(writerDrain)}`,
       };
     }
-    // latency at half the saturation rate (P2's latency row): the same requests, paced
+    // latency at half the saturation rate (P2's latency row): the same requests (the sessions
+    // from the first again), evenly paced (paced.ts: autocannon's overallRate sends in bursts)
     const halfRate = Math.max(1, Math.round(reserve.requests.average / 2));
-    const half = await run(
-      `${base}/api/v1/registration/written`,
-      { overallRate: halfRate, setupClient: sessionSlices() },
-      CONNECTIONS,
-      DURATION,
-    );
+    const half = await pacedRun({
+      base,
+      path: '/api/v1/registration/written',
+      method: 'POST',
+      body,
+      headers: (i) => ({
+        'content-type': 'application/json',
+        authorization: `Bearer ${tokens[i % tokens.length]!}`,
+      }),
+      ratePerSec: halfRate,
+      durationS: DURATION,
+      connections: CONNECTIONS,
+    });
     const trivial = await run(`${base}/healthz`, {}, CONNECTIONS, DURATION);
     const metrics = await (await fetch(`${base}/metrics`)).text();
     const outcomes = Object.fromEntries(
@@ -223,11 +266,17 @@ export async function runGatewayBench(options: GatewayBenchOptions): Promise<Gat
       reservationOutcomes: outcomes,
       cpuPerReservationUs,
       scriptCallsPerReservation,
+      redisSplitUs,
+      /** Events behind when the saturation run ended, and how long the writer took to catch up (inside the CPU figures). */
+      writerDrain,
       halfSaturation: {
         offeredRps: halfRate,
-        answeredRps: Math.round(half.requests.average),
-        p50Ms: half.latency.p50,
-        p99Ms: half.latency.p99,
+        answeredRps: half.answeredRps,
+        p50Ms: half.p50Ms,
+        p99Ms: half.p99Ms,
+        maxMs: half.maxMs,
+        statuses: half.statuses,
+        pacing: 'even, open loop, latency from each request’s due time (loadtest/bench/paced.ts)',
       },
       cpuMicrosPerReservation: cpuMicros,
       redisCallsPerReservation: redisCalls,
@@ -247,6 +296,7 @@ gateway benchmark (${threads || 'default'} app threads, ${CONNECTIONS} connectio
   CPU per reservation                 ${cpuLine}   (P2: server ≤ 120 µs, gateway threads ≤ 40 µs)
   script calls per reservation        ${scriptCallsPerReservation}   (P2: ≤ 1)
   Redis calls per reservation         ${JSON.stringify(redisCalls)}
+  Redis's CPU per reservation         ${redisSplitUs ? `inside script calls ${redisSplitUs.insideScripts} µs; process user ${redisSplitUs.user} µs, system ${redisSplitUs.system} µs` : 'not available'}
   → reports/bench/gateway.json`;
     await target.stop();
     return { result, summary };
@@ -255,10 +305,21 @@ gateway benchmark (${threads || 'default'} app threads, ${CONNECTIONS} connectio
   }
 }
 
-/** Calls so far per Redis command (INFO commandstats). */
+const SCRIPT_COMMANDS = ['evalsha', 'eval', 'evalsha_ro', 'eval_ro', 'fcall', 'fcall_ro'];
+
+/**
+ * Calls so far per Redis command (INFO commandstats), and `usec:scripts` the time spent inside
+ * script calls (the commands a script calls included: they are also counted under their own names,
+ * so the usec of all commands together would count them twice).
+ */
 async function commandCalls(redis: Redis): Promise<Map<string, number>> {
   const text = await redis.info('commandstats');
-  return new Map(
-    [...text.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)].map((m) => [m[1]!, Number(m[2])] as const),
-  );
+  const stats = [...text.matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)];
+  return new Map([
+    ...stats.map((m) => [m[1]!, Number(m[2])] as const),
+    [
+      'usec:scripts',
+      stats.filter((m) => SCRIPT_COMMANDS.includes(m[1]!)).reduce((sum, m) => sum + Number(m[3]), 0),
+    ] as const,
+  ]);
 }

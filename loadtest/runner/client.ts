@@ -1,5 +1,7 @@
 /**
- * The runner's HTTP client: one undici Pool of keep-alive connections to the system under test,
+ * The runner's HTTP client: one undici Pool of keep-alive connections to the system under test
+ * (one per gateway when it is given several: the requests take them in turn, so that every
+ * candidate is served by each of them, as behind a round-robin load balancer; issue 14 item 2),
  * every call timed and classified into the recorder. A call shed by admission control (503 / 429)
  * is retried after its Retry-After (spread ±50 %, with the same Idempotency-Key), as a person at an
  * opening keeps trying: until `retryBudgetMs` has passed since the first attempt (default 3
@@ -43,25 +45,35 @@ export interface ClientOptions {
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class SurgeClient {
-  private readonly pool: Pool;
+  /** The first gateway's base URL. */
+  readonly base: string;
+  private readonly pools: Pool[];
+  private nextPool = 0;
   private readonly retryBudgetMs: number;
   private readonly maxRetryWaitMs: number;
   private closed = false;
   private stopped = false;
 
+  /** `bases`: one gateway's base URL, or several gateways of one system (the connections split over them). */
   constructor(
-    readonly base: string,
+    bases: string | readonly string[],
     private readonly recorder: RunRecorder,
     options: ClientOptions,
   ) {
+    const list = typeof bases === 'string' ? [bases] : [...bases];
+    if (list.length === 0) throw new RangeError('SurgeClient needs a base URL');
+    this.base = list[0]!;
     const timeout = options.timeoutMs ?? 30_000;
-    this.pool = new Pool(base, {
-      connections: options.connections,
-      pipelining: 1,
-      headersTimeout: timeout,
-      bodyTimeout: timeout,
-      keepAliveTimeout: 60_000,
-    });
+    this.pools = list.map(
+      (base) =>
+        new Pool(base, {
+          connections: Math.max(1, Math.ceil(options.connections / list.length)),
+          pipelining: 1,
+          headersTimeout: timeout,
+          bodyTimeout: timeout,
+          keepAliveTimeout: 60_000,
+        }),
+    );
     this.retryBudgetMs = options.retryBudgetMs ?? 180_000;
     this.maxRetryWaitMs = options.maxRetryWaitMs ?? 60_000;
   }
@@ -143,7 +155,8 @@ export class SurgeClient {
     const started = performance.now();
     this.recorder.requestStarted();
     try {
-      const response = await this.pool.request({ method, path, headers, body: payload });
+      const pool = this.pools[this.nextPool++ % this.pools.length]!;
+      const response = await pool.request({ method, path, headers, body: payload });
       const text = await response.body.text();
       const status = response.statusCode;
       const parsed = parseJson(text);
@@ -177,7 +190,7 @@ export class SurgeClient {
 
   async close(): Promise<void> {
     this.closed = true;
-    await this.pool.close();
+    await Promise.all(this.pools.map((pool) => pool.close()));
   }
 }
 

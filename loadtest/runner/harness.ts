@@ -1,7 +1,7 @@
 /**
  * `npm run loadtest`'s work (issue 6), around one surge (run.ts): private Redis (AOF always) and
- * PostgreSQL unless REDIS_URL / DATABASE_URL are given (then a fresh database is made on that
- * server for the run and dropped after), the system under test in its own process (system.ts:
+ * PostgreSQL unless REDIS_URL (or a Redis Cluster's REDIS_CLUSTER_NODES, issue 14) / DATABASE_URL
+ * are given (then a fresh database is made on that server for the run and dropped after), the system under test in its own process (system.ts:
  * `npm start` in TEST_MODE, in a key namespace of its own), the surge, and the report written as
  * <out>/report.json and a self-contained <out>/report.html. Everything started is stopped.
  */
@@ -14,18 +14,31 @@ import { startStack, type Stack } from '../../devstack/stack.ts';
 import { renderReportHtml } from '../report/html.ts';
 import type { RunReport } from '../report/types.ts';
 import { runSurge, type SurgeOptions } from './run.ts';
-import { ONE_ADDRESS_LIMITS, spawnSystem } from './system.ts';
+import { ONE_ADDRESS_LIMITS, spawnSystem, type SpawnedSystem } from './system.ts';
 
 /** The surge's settings that do not depend on the system under test. */
 export type HarnessSurgeOptions = Omit<
   SurgeOptions,
-  'base' | 'redisUrl' | 'databaseUrl' | 'namespace' | 'adminToken' | 'gatewayThreads' | 'progress'
+  | 'base'
+  | 'redisUrl'
+  | 'redisClusterNodes'
+  | 'databaseUrl'
+  | 'namespace'
+  | 'adminToken'
+  | 'gatewayThreads'
+  | 'progress'
 >;
 
 export interface LoadtestOptions {
   readonly surge: HarnessSurgeOptions;
   /** Gateway app threads asked for (the system reports how many it runs). */
   readonly threads: number;
+  /**
+   * `npm start` processes serving the surge (default 1), each with its gateway, writer, sweeper
+   * and queue keeper on the same stores: the candidates' requests take them in turn (issue 14
+   * item 2; run.ts `otherBases`). Each gets `threads` app threads.
+   */
+  readonly gateways?: number;
   /** Where report.json and report.html go. */
   readonly out: string;
   readonly env?: NodeJS.ProcessEnv;
@@ -40,19 +53,23 @@ export interface LoadtestRun {
 
 interface Stores {
   readonly redisUrl: string;
+  readonly redisClusterNodes: string;
   readonly databaseUrl: string;
   release(): Promise<void>;
 }
 
 /** The private stack for what is not given, or a database of its own on the given server. */
 async function openStores(env: NodeJS.ProcessEnv | undefined, say: (line: string) => void): Promise<Stores> {
-  let { redisUrl, databaseUrl } = storesFromEnv(env);
-  if (!redisUrl || !databaseUrl) {
-    say('starting private Redis (AOF always) and PostgreSQL…');
-    const stack: Stack = await startStack({ redis: !redisUrl, postgres: !databaseUrl, quiet: true });
+  const given = storesFromEnv(env);
+  const { redisClusterNodes } = given;
+  let { redisUrl, databaseUrl } = given;
+  const needRedis = !redisUrl && !redisClusterNodes;
+  if (needRedis || !databaseUrl) {
+    say(`starting private ${needRedis ? 'Redis (AOF always) and ' : ''}PostgreSQL…`);
+    const stack: Stack = await startStack({ redis: needRedis, postgres: !databaseUrl, quiet: true });
     redisUrl ||= stack.redisUrl;
     databaseUrl ||= stack.databaseUrl;
-    return { redisUrl, databaseUrl, release: () => stack.stop() };
+    return { redisUrl, redisClusterNodes, databaseUrl, release: () => stack.stop() };
   }
   // a database of its own on the given server, dropped after the run
   const name = `loadtest_${randomBytes(4).toString('hex')}`;
@@ -64,6 +81,7 @@ async function openStores(env: NodeJS.ProcessEnv | undefined, say: (line: string
   url.pathname = `/${name}`;
   return {
     redisUrl,
+    redisClusterNodes,
     databaseUrl: url.toString(),
     async release() {
       const again = createPool(serverUrl, { max: 1 });
@@ -78,33 +96,44 @@ export async function runLoadtest(options: LoadtestOptions): Promise<LoadtestRun
   const stores = await openStores(options.env, say);
   const namespace = `lt${randomBytes(3).toString('hex')}`;
   const adminToken = randomBytes(18).toString('base64url');
+  const systemEnv: NodeJS.ProcessEnv = {
+    TEST_MODE: '1',
+    REDIS_URL: stores.redisUrl,
+    REDIS_CLUSTER_NODES: stores.redisClusterNodes,
+    DATABASE_URL: stores.databaseUrl,
+    KEY_NAMESPACE: namespace,
+    ADMIN_TOKEN: adminToken,
+    THREADS: String(options.threads),
+    POOL_THREADS: String(options.surge.poolThreads),
+    PAYMENT_SIMULATOR_PORT: '0',
+    ...ONE_ADDRESS_LIMITS,
+  };
   try {
-    const system = await spawnSystem({
-      TEST_MODE: '1',
-      REDIS_URL: stores.redisUrl,
-      DATABASE_URL: stores.databaseUrl,
-      KEY_NAMESPACE: namespace,
-      ADMIN_TOKEN: adminToken,
-      THREADS: String(options.threads),
-      POOL_THREADS: String(options.surge.poolThreads),
-      PAYMENT_SIMULATOR_PORT: '0',
-      ...ONE_ADDRESS_LIMITS,
-    });
-    say(`system under test ready at ${system.base} (${system.threads} app threads)`);
+    const systems: SpawnedSystem[] = [];
     let report: RunReport;
     try {
+      // one after the other: the first applies the migrations, the others find them done
+      for (let i = 0; i < Math.max(1, options.gateways ?? 1); i++) {
+        const running = await spawnSystem(systemEnv);
+        systems.push(running);
+        say(`system under test ready at ${running.base} (${running.threads} app threads)`);
+      }
+      const system = systems[0]!;
       report = await runSurge({
         ...options.surge,
         base: system.base,
+        otherBases: systems.slice(1).map((other) => other.base),
         redisUrl: stores.redisUrl,
+        redisClusterNodes: stores.redisClusterNodes,
         databaseUrl: stores.databaseUrl,
         namespace,
         adminToken,
-        gatewayThreads: system.threads || options.threads,
+        // every gateway's threads: the report's per-thread figures are the whole system's
+        gatewayThreads: systems.reduce((sum, running) => sum + (running.threads || options.threads), 0),
         progress: say,
       });
     } finally {
-      await system.stop();
+      await Promise.all(systems.map((running) => running.stop()));
     }
     mkdirSync(options.out, { recursive: true });
     const jsonPath = path.join(options.out, 'report.json');

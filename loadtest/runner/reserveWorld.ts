@@ -7,7 +7,7 @@
  * i mod campuses; the reference data and the roster go to PostgreSQL as well, because the writer
  * projects registrations and items onto them (foreign keys), as in a real deployment.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../engine/redisClient.ts';
 import { bind } from '../../engine/binding.ts';
 import { HOUR_MS, type Engine } from '../../engine/engine.ts';
 import type { Campus } from '../../engine/world.ts';
@@ -18,7 +18,7 @@ import { Sessions } from '../../gateway/auth/sessions.ts';
 import { FeeTable } from '../../gateway/fees.ts';
 
 export interface ReserveWorldOptions {
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly engine: Engine;
   readonly db: Pool;
   readonly namespace: string;

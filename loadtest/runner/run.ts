@@ -6,11 +6,14 @@
  * the flow (flow.ts), prints a progress line, waits for the stragglers, judges the run (verdict.ts)
  * and returns the report (surgeReport.ts). With a waiting room (`waitingRoom`), the province's room
  * is set up through the admin API before the first arrival, candidates wait for their turn in it
- * (queue.ts), and the report gains its section and the opening's figures (P7, P8).
+ * (queue.ts), and the report gains its section and the opening's figures (P7, P8). Its own
+ * connection to Redis is a single node or a Redis Cluster (`redisClusterNodes`, issue 14), the same
+ * as the system's.
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { Engine } from '../../engine/engine.ts';
 import { PROVINCE_CODES } from '../../engine/provinces.ts';
+import { masterNodes, openRedis, type RedisClient } from '../../engine/redisClient.ts';
 import { createPool, type Pool } from '../../db/pool.ts';
 import { DrivenClock } from '../../gateway/clock.ts';
 import { clockKey } from '../../gateway/services.ts';
@@ -54,7 +57,16 @@ export const SURGE_OPENS_AT = Date.UTC(2026, 8, 1, 1, 0, 0);
 
 export interface SurgeOptions {
   readonly base: string;
+  /**
+   * More gateways of the same system (other `npm start` processes on the same stores; issue 14
+   * item 2): the candidates' requests take `base` and these in turn. The dashboards, the waiting
+   * room's WebSockets and the operators' calls stay on `base`, so a dashboard there sees the seats
+   * taken through the others.
+   */
+  readonly otherBases?: readonly string[];
   readonly redisUrl: string;
+  /** The system's Redis Cluster (REDIS_CLUSTER_NODES), when it runs on one; `redisUrl` is then ignored. */
+  readonly redisClusterNodes?: string;
   readonly databaseUrl: string;
   readonly namespace: string;
   readonly adminToken: string;
@@ -100,7 +112,7 @@ type Say = (line: string) => void;
 
 /** The run's own connections to the system's stores. */
 interface Stores {
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly engine: Engine;
   readonly db: Pool;
 }
@@ -156,11 +168,14 @@ async function prepare(options: SurgeOptions, stores: Stores, say: Say): Promise
 /**
  * Step 1b: a warm-up before the clock starts, as a real system is warm at its opening: a few
  * captchas, logins (the KDF lane's first hashes), eligibility queries (the pool's first lookups)
- * and room reads, through every app thread; nothing of it is recorded. The candidates used log in
- * again in the surge (a second session of theirs changes nothing).
+ * and room reads, through every app thread of every gateway; nothing of it is recorded. The
+ * candidates used log in again in the surge (a second session of theirs changes nothing).
  */
 async function warmUp(options: SurgeOptions, world: SurgeWorld): Promise<void> {
-  const base = options.base;
+  for (const base of [options.base, ...(options.otherBases ?? [])]) await warmUpGateway(base, world);
+}
+
+async function warmUpGateway(base: string, world: SurgeWorld): Promise<void> {
   const json = async (path: string, init?: RequestInit): Promise<Record<string, unknown> | null> => {
     const answer = await fetch(`${base}${path}`, init);
     return answer.ok ? ((await answer.json()) as Record<string, unknown>) : null;
@@ -242,7 +257,9 @@ async function start(
   const startedAt = new Date().toISOString();
   const recorder = new RunRecorder(startedPerf);
   recorderRef.recorder = recorder;
-  const client = new SurgeClient(options.base, recorder, { connections: options.connections });
+  const client = new SurgeClient([options.base, ...(options.otherBases ?? [])], recorder, {
+    connections: options.connections,
+  });
   const flowViolations: string[] = [];
   let seed = options.seed >>> 0 || 1;
   const random = (): number => {
@@ -447,9 +464,22 @@ async function judge(
   });
 }
 
+/**
+ * A probes.ts counter summed over every master (the client itself on a single node): on a Redis
+ * Cluster each node counts its own commands and holds its own shards' streams; a node asked about
+ * a stream it does not hold answers MOVED, which streamLengths counts as no stream.
+ */
+async function overMasters(redis: RedisClient, read: (node: Redis) => Promise<number>): Promise<number> {
+  const counts = await Promise.all(masterNodes(redis).map(read));
+  return counts.reduce((sum, count) => sum + count, 0);
+}
+
 export async function runSurge(options: SurgeOptions): Promise<RunReport> {
   const say = options.progress ?? (() => undefined);
-  const redis = new Redis(options.redisUrl, { enableAutoPipelining: true, maxRetriesPerRequest: null });
+  const redis = openRedis(
+    { redisUrl: options.redisUrl, redisClusterNodes: options.redisClusterNodes ?? '' },
+    { enableAutoPipelining: true, maxRetriesPerRequest: null },
+  );
   const stores: Stores = {
     redis,
     engine: new Engine(redis, { namespace: options.namespace }),
@@ -466,15 +496,15 @@ export async function runSurge(options: SurgeOptions): Promise<RunReport> {
     await configureWaitingRoom(options, prepared);
     const samplers = startSamplers(options, stores.engine, prepared.world, run);
     const streams = stores.engine.keys.allStreams(PROVINCE_CODES);
-    const commandsBefore = await commandsProcessed(redis);
-    const eventsBefore = await streamLengths(redis, streams);
+    const commandsBefore = await overMasters(redis, commandsProcessed);
+    const eventsBefore = await overMasters(redis, (node) => streamLengths(node, streams));
 
     const tick = progressTicker(run.recorder, samplers, say);
     const { offered, walkers } = await runArrivals(options, prepared, run, tick, say);
     const stragglers = await waitForStragglers(options, run, walkers, tick);
     const durationS = (performance.now() - run.startedPerf) / 1000;
-    const commands = (await commandsProcessed(redis)) - commandsBefore;
-    const events = (await streamLengths(redis, streams)) - eventsBefore;
+    const commands = (await overMasters(redis, commandsProcessed)) - commandsBefore;
+    const events = (await overMasters(redis, (node) => streamLengths(node, streams))) - eventsBefore;
 
     const verdict = await judge(
       options,

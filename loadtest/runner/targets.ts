@@ -7,10 +7,10 @@
 import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { availableParallelism } from 'node:os';
-import { Redis } from 'ioredis';
 import { environmentWith } from '../../config/index.ts';
 import { Engine } from '../../engine/engine.ts';
 import { checkInvariants } from '../../engine/invariants.ts';
+import { openRedis } from '../../engine/redisClient.ts';
 import { createPool } from '../../db/pool.ts';
 import { freePort } from '../../devstack/ports.ts';
 import { checkBaselineInvariants, migrateBaseline, seedBaseline } from '../baseline/index.ts';
@@ -39,6 +39,8 @@ export interface RaceTarget {
 
 export interface TargetOptions {
   readonly redisUrl: string;
+  /** A Redis Cluster's seed nodes (REDIS_CLUSTER_NODES) for the engine; the baseline needs no Redis. */
+  readonly redisClusterNodes?: string;
   readonly databaseUrl: string;
   readonly candidates: number;
   readonly campuses: number;
@@ -58,6 +60,7 @@ const NAMESPACE = 'race';
 export async function startEngineTarget(options: TargetOptions): Promise<RaceTarget> {
   const env: NodeJS.ProcessEnv = {
     REDIS_URL: options.redisUrl,
+    REDIS_CLUSTER_NODES: options.redisClusterNodes ?? '',
     DATABASE_URL: options.databaseUrl,
     KEY_NAMESPACE: NAMESPACE,
     TEST_MODE: '0',
@@ -78,7 +81,10 @@ export async function startEngineTarget(options: TargetOptions): Promise<RaceTar
     await system.stop();
     await Promise.all(helpers.map((helper) => helper.stop()));
   };
-  const redis = new Redis(options.redisUrl, { enableAutoPipelining: true, maxRetriesPerRequest: null });
+  const redis = openRedis(
+    { redisUrl: options.redisUrl, redisClusterNodes: options.redisClusterNodes ?? '' },
+    { enableAutoPipelining: true, maxRetriesPerRequest: null },
+  );
   const engine = new Engine(redis, { namespace: NAMESPACE });
   const db = createPool(options.databaseUrl, { max: 8, applicationName: 'loadtest:engine-target' });
   try {

@@ -5,25 +5,25 @@
  * (an Idempotency-Key replay that did not return the first answer) and whether every dashboard
  * converged to Redis's final seat counts (API.md: "the last state always arrives").
  */
-import type { Redis } from 'ioredis';
 import type { Engine } from '../../engine/engine.ts';
 import { checkInvariants } from '../../engine/invariants.ts';
 import { PROVINCE_CODES } from '../../engine/provinces.ts';
 import type { Pool } from '../../db/pool.ts';
 import { reconcile } from '../../db/reconcile.ts';
 import { WRITER_GROUP } from '../../engine/outbox.ts';
+import { xinfoGroups, type RedisClient } from '../../engine/redisClient.ts';
 import type { InvariantVerdict } from '../report/types.ts';
 import type { Dashboards } from './dashboards.ts';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Entries of `streams` the writer group has not acknowledged yet (undelivered + pending). */
-export async function writerBacklog(redis: Redis, streams: readonly string[]): Promise<number> {
+export async function writerBacklog(redis: RedisClient, streams: readonly string[]): Promise<number> {
   let backlog = 0;
   for (const stream of streams) {
     const length = await redis.xlen(stream);
     if (length === 0) continue;
-    const groups = (await redis.xinfo('GROUPS', stream).catch(() => [])) as unknown[][];
+    const groups = (await xinfoGroups(redis, stream).catch(() => [])) as unknown[][];
     const group = groups
       .map((fields) => Object.fromEntries(chunkPairs(fields)))
       .find((g) => g.name === WRITER_GROUP);
@@ -56,7 +56,7 @@ export interface JudgeOptions {
 export async function judgeRun(options: JudgeOptions): Promise<InvariantVerdict & { drainMs: number }> {
   const { engine, db, provinceCode } = options;
   const log = options.log ?? (() => undefined);
-  const redis = engine.redis as Redis;
+  const redis = engine.redis;
   const streams = engine.keys.allStreams(PROVINCE_CODES);
   const drainStarted = performance.now();
   const deadline = drainStarted + (options.drainTimeoutMs ?? 60_000);

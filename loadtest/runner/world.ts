@@ -12,7 +12,7 @@
  * everything at once. Capacities are the generator's (written seats for everyone, oral seats for
  * 8–18 % of a campus's candidates), so the oral seats are what sells out.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../engine/redisClient.ts';
 import type { Engine } from '../../engine/engine.ts';
 import { idKeysFromEnv } from '../../config/index.ts';
 import { loadWorld } from '../../engine/loader.ts';
@@ -31,7 +31,7 @@ export const SURGE_PASSWORD = 'opening-day-2026';
 const REGISTRATION_WINDOW_MS = 7 * 24 * 3_600_000;
 
 export interface SurgeWorldOptions {
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly engine: Engine;
   readonly db: Pool;
   readonly namespace: string;

@@ -26,6 +26,24 @@ export interface TestGateway {
 }
 
 /**
+ * What every test system runs with, beside its stores and namespace: TEST_MODE on a free port of
+ * 127.0.0.1, two app threads and one KDF thread, the test admin token, quiet logs.
+ */
+export const TEST_SYSTEM_ENV: Readonly<NodeJS.ProcessEnv> = {
+  TEST_MODE: '1',
+  PORT: '0',
+  HOST: '127.0.0.1',
+  THREADS: '2',
+  POOL_THREADS: '1',
+  ADMIN_TOKEN,
+  LOG_LEVEL: 'warn',
+  PAYMENT_SIMULATOR_PORT: '0',
+  // every test signs up from 127.0.0.1: the captcha-free allowance is a test of its own
+  CAPTCHA_FREE_PER_IP_PER_HOUR: '1000000',
+  ...UNHURRIED_LANE_ENV,
+};
+
+/**
  * `redisUrl` gives the gateway (and the test's client) a Redis of its own instead of the run's
  * shared one: for a test that pauses Redis, which would stall every other test file's writes.
  */
@@ -37,20 +55,10 @@ export async function startTestGateway(
   const database = await freshDatabase();
   const namespace = `g${randomBytes(4).toString('hex')}`;
   const system = await startSystem({
-    TEST_MODE: '1',
-    PORT: '0',
-    HOST: '127.0.0.1',
-    THREADS: '2',
-    POOL_THREADS: '1',
+    ...TEST_SYSTEM_ENV,
     REDIS_URL: redisAt,
     DATABASE_URL: database.url,
     KEY_NAMESPACE: namespace,
-    ADMIN_TOKEN,
-    LOG_LEVEL: 'warn',
-    PAYMENT_SIMULATOR_PORT: '0',
-    // every test signs up from 127.0.0.1: the captcha-free allowance is a test of its own
-    CAPTCHA_FREE_PER_IP_PER_HOUR: '1000000',
-    ...UNHURRIED_LANE_ENV,
     ...env,
   });
   const base = `http://127.0.0.1:${system.port}`;
