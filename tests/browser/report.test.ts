@@ -141,6 +141,15 @@ function openingRun(target: 'engine' | 'baseline', speed: number): RunReport {
         const waiting = t < 120 ? t * 900 : Math.max(0, 108_000 - (t - 120) * 260 * speed);
         return [t, Math.round(waiting), t < 120 ? 0 : Math.round(15_600 * speed)] as const;
       }),
+      // the keeper's loop: its target grows after the opening, the slots follow
+      keeper: Array.from({ length: 600 }, (_, t) => ({
+        t,
+        targetActive: t < 120 ? 100 : Math.min(2_000, 100 + (t - 120) * 20),
+        activeCandidates: t < 120 ? 0 : Math.min(1_950, 90 + (t - 120) * 19),
+        health: 'up',
+        limit: 256,
+        inFlight: t < 120 ? 5 : 120,
+      })),
       tickets: {
         total: 158_000,
         prequeued: 108_000,
