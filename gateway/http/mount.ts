@@ -31,7 +31,6 @@ import {
   type Access,
   type AccessDeps,
   type AccessRoute,
-  type ScriptLimit,
 } from './access.ts';
 import { parseRequest, readBody, type RequestShape } from './body.ts';
 import { requestSubject } from './clientAddress.ts';
@@ -39,7 +38,7 @@ import { FailureWindow } from './failureWindow.ts';
 import { IdempotencyStore, MAX_IDEMPOTENCY_KEY_LENGTH } from './idempotency.ts';
 import type { RateLimitRule } from './rateLimit.ts';
 import { errorReply, watchResponse, writeReply, type ResponseState } from './reply.ts';
-import type { Method, Reply, RequestContext, RouteDef } from './route.ts';
+import type { Method, Reply, RequestContext, RouteDef, ScriptLimit } from './route.ts';
 import { validatorFor } from './schemas.ts';
 
 export type { SessionAuthenticator } from './access.ts';

@@ -6,10 +6,36 @@
 import type { Static, TSchema } from './schemas.ts';
 import type { Logger } from 'pino';
 import type { PriorityClass } from '../admission/admission.ts';
-import type { ScriptLimit } from './access.ts';
+import type { ApiError } from '../errors.ts';
+import type { RateLimitRule } from './rateLimit.ts';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 export type AuthKind = 'none' | 'session' | 'admin';
+
+/**
+ * An account rule that a route's handler counts in its own engine script (RouteDef.countedInScript;
+ * issue 13, P2): the handler hands `guard` to the engine (the script checks it first and answers
+ * RATE_LIMITED changing nothing) and turns that answer into `refusal`, the same 429 the access step
+ * gives for any other rule.
+ */
+export interface ScriptLimit {
+  readonly rule: RateLimitRule;
+  /**
+   * The engine's guard for `nowMs`'s window: `counterKey` names the counter under the script's own
+   * hash tag (engine/keys.ts `ProvinceKeys.accountCounter`).
+   */
+  guard(
+    counterKey: (ruleName: string, window: number) => string,
+    nowMs: number,
+  ): { readonly key: string; readonly windowMs: number; readonly limit: number };
+  /** 429 RATE_LIMITED naming the rule, Retry-After the end of `nowMs`'s window; counted as shed. */
+  refusal(nowMs: number): ApiError;
+  /**
+   * Counts the rule where no script can (the account has no binding, so no province to count
+   * under), in the account's own counter; throws `refusal` past the limit.
+   */
+  hitApart(accountId: string, nowMs: number): Promise<void>;
+}
 
 export interface RequestContext<Body = unknown, Query = Record<string, string>> {
   readonly method: Method;

@@ -30,8 +30,7 @@ import {
 } from '../eligibility.ts';
 import type { Evaluation, IdentityInput } from '../../engine/eligibility.ts';
 import { ApiError } from '../errors.ts';
-import type { ScriptLimit } from '../http/access.ts';
-import { created, ok, route, type RouteDef } from '../http/route.ts';
+import { created, ok, route, type RouteDef, type ScriptLimit } from '../http/route.ts';
 import { strictObject, Type } from '../http/schemas.ts';
 import type { Services } from '../services.ts';
 import {
