@@ -29,7 +29,7 @@
  * after their Redis markers are set, on one channel (AuthKeys.sessionRevocations) that every
  * thread's cache listens to. So a revocation is effective at once on the thread that made it (it
  * forgets its own entry before anything else), on the other threads and gateways within pub/sub
- * delivery (milliseconds), and at worst after SESSION_CACHE_MS when a message was lost: a cache
+ * delivery (tests/gateway/session-cache.test.ts allows 3 s; not timed closer), and at worst after SESSION_CACHE_MS when a message was lost: a cache
  * forgets everything when its subscriber connection drops, and answers nothing from memory until
  * it is subscribed again; only a subscription that ioredis moves between cluster nodes by itself
  * goes unnoticed. A check that counts counters (the `authorize` script) always asks Redis.

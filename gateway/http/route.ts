@@ -6,6 +6,7 @@
 import type { Static, TSchema } from './schemas.ts';
 import type { Logger } from 'pino';
 import type { PriorityClass } from '../admission/admission.ts';
+import type { HoldGuard } from '../../engine/engine.ts';
 import type { ApiError } from '../errors.ts';
 import type { RateLimitRule } from './rateLimit.ts';
 
@@ -24,10 +25,7 @@ export interface ScriptLimit {
    * The engine's guard for `nowMs`'s window: `counterKey` names the counter under the script's own
    * hash tag (engine/keys.ts `ProvinceKeys.accountCounter`).
    */
-  guard(
-    counterKey: (ruleName: string, window: number) => string,
-    nowMs: number,
-  ): { readonly key: string; readonly windowMs: number; readonly limit: number };
+  guard(counterKey: (ruleName: string, window: number) => string, nowMs: number): HoldGuard;
   /** 429 RATE_LIMITED naming the rule, Retry-After the end of `nowMs`'s window; counted as shed. */
   refusal(nowMs: number): ApiError;
   /**

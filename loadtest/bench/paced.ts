@@ -8,9 +8,9 @@
  * keep-alive connections (undici's Pool queues it while all are busy); its latency is counted from
  * when it was due, so a late send counts against the server, never for it (no coordinated omission).
  */
-import { build as buildHistogram } from 'hdr-histogram-js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool } from 'undici';
+import { newHistogram, summarise } from '../runner/recorder.ts';
 
 export interface PacedOptions {
   readonly base: string;
@@ -37,11 +37,7 @@ export interface PacedResult {
 
 export async function pacedRun(options: PacedOptions): Promise<PacedResult> {
   const pool = new Pool(options.base, { connections: options.connections, pipelining: 1 });
-  const latencyUs = buildHistogram({
-    lowestDiscernibleValue: 1,
-    highestTrackableValue: 600_000_000,
-    numberOfSignificantValueDigits: 2,
-  });
+  const latencyUs = newHistogram();
   const statuses: Record<string, number> = {};
   let errors = 0;
   const total = Math.max(1, Math.round(options.ratePerSec * options.durationS));
@@ -80,13 +76,13 @@ export async function pacedRun(options: PacedOptions): Promise<PacedResult> {
   }
   const elapsedS = (performance.now() - startedAt) / 1000;
   const answered = latencyUs.totalCount;
-  const ms = (us: number): number => (answered === 0 ? 0 : Math.round(us / 100) / 10);
+  const latency = summarise(latencyUs);
   const result: PacedResult = {
     offeredRps: options.ratePerSec,
     answeredRps: Math.round(answered / elapsedS),
-    p50Ms: ms(latencyUs.getValueAtPercentile(50)),
-    p99Ms: ms(latencyUs.getValueAtPercentile(99)),
-    maxMs: ms(latencyUs.maxValue),
+    p50Ms: latency.p50Ms,
+    p99Ms: latency.p99Ms,
+    maxMs: latency.maxMs,
     statuses,
     errors,
   };

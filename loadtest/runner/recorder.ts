@@ -8,7 +8,8 @@ import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { build as buildHistogram, type Histogram } from 'hdr-histogram-js';
 import type { LatencySummary, TimelinePoint } from '../report/types.ts';
 
-const newHistogram = (): Histogram =>
+/** A latency histogram in microseconds, as every runner figure keeps one. */
+export const newHistogram = (): Histogram =>
   buildHistogram({
     lowestDiscernibleValue: 1,
     highestTrackableValue: 600_000_000,

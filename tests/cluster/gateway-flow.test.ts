@@ -10,21 +10,18 @@
  * PostgreSQL equal to Redis (I5).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPool, query, type Pool } from '../../db/pool.ts';
-import { reconcile } from '../../db/reconcile.ts';
+import { createPool, type Pool } from '../../db/pool.ts';
 import { makeResidentId } from '../../engine/idNumber.ts';
 import { checkInvariants } from '../../engine/invariants.ts';
-import { PROVINCE_CODES } from '../../engine/provinces.ts';
 import { masterNodes, scanKeys } from '../../engine/redisClient.ts';
-import { writerBacklog } from '../../loadtest/runner/verdict.ts';
 import {
+  expectFlowPersisted,
   startClusterGateway,
   startPrivateCluster,
   type ClusterGateway,
   type PrivateCluster,
 } from '../support/cluster.ts';
 import { signUp, type HttpAnswer, type HttpClient } from '../support/gateway.ts';
-import { waitFor } from '../support/wait.ts';
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
@@ -154,24 +151,7 @@ describe('the whole system on a Redis Cluster (issue 14)', () => {
     const report = await checkInvariants(gw.engine, ['11']);
     expect(report.violations).toEqual([]);
     expect([report.registrations, report.liveItems]).toEqual([1, 2]);
-
-    const streams = gw.engine.keys.allStreams(PROVINCE_CODES);
-    await waitFor(async () => (await writerBacklog(stores.client, streams)) === 0, {
-      timeoutMs: 20_000,
-      intervalMs: 100,
-      message: 'the writer to drain every stream of the cluster',
-    });
-    const rows = await query<{ type: string }>(
-      db,
-      `SELECT type FROM events WHERE data->>'candidateId' = $1`,
-      [candidateId],
-    );
-    expect(rows.map((row) => row.type).sort()).toEqual(
-      ['BOUND', 'HELD', 'HELD', 'ORDER_CREATED', 'PAYMENT_CONFIRMED'].sort(),
-    );
-    const drift = await reconcile(gw.engine, db, { provinces: ['11'], streams });
-    expect(drift.differences).toEqual([]);
-    expect(drift.alerts).toEqual([]);
+    await expectFlowPersisted(gw.engine, stores.client, db, candidateId, ['11']);
   });
 
   it('/metrics and /api/v1/admin/stats read every shard: no lag, no dead letter, the seats taken', async () => {

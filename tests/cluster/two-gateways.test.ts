@@ -13,15 +13,12 @@
  *    PostgreSQL ends equal to Redis (reconcile, I5) with I1–I4 intact.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPool, query, type Pool } from '../../db/pool.ts';
-import { reconcile } from '../../db/reconcile.ts';
+import { createPool, type Pool } from '../../db/pool.ts';
 import { makeResidentId } from '../../engine/idNumber.ts';
 import { checkInvariants } from '../../engine/invariants.ts';
-import { PROVINCE_CODES } from '../../engine/provinces.ts';
 import { Engine } from '../../engine/engine.ts';
 import { spawnSystem, type SpawnedSystem } from '../../loadtest/runner/system.ts';
-import { writerBacklog } from '../../loadtest/runner/verdict.ts';
-import { startPrivateCluster, type PrivateCluster } from '../support/cluster.ts';
+import { expectFlowPersisted, startPrivateCluster, type PrivateCluster } from '../support/cluster.ts';
 import { HttpClient, TEST_SYSTEM_ENV, newPhone, type HttpAnswer } from '../support/gateway.ts';
 import { freshDatabase, type FreshDatabase } from '../support/pg.ts';
 import { sleep, waitFor } from '../support/wait.ts';
@@ -275,23 +272,7 @@ describe('two npm start processes on one Redis Cluster and one PostgreSQL (issue
   });
 
   it('the writers drained every shard between them: PostgreSQL equals Redis (I5), I1–I4 hold', async () => {
-    const streams = engine.keys.allStreams(PROVINCE_CODES);
-    await waitFor(async () => (await writerBacklog(stores.client, streams)) === 0, {
-      timeoutMs: 20_000,
-      intervalMs: 100,
-      message: 'the writer left to drain every stream',
-    });
-    const rows = await query<{ type: string }>(
-      db,
-      `SELECT type FROM events WHERE data->>'candidateId' = $1`,
-      [candidateId],
-    );
-    expect(rows.map((row) => row.type).sort()).toEqual(
-      ['BOUND', 'HELD', 'HELD', 'ORDER_CREATED', 'PAYMENT_CONFIRMED'].sort(),
-    );
-    const drift = await reconcile(engine, db, { provinces: ['11', '12'], streams });
-    expect(drift.differences).toEqual([]);
-    expect(drift.alerts).toEqual([]);
+    await expectFlowPersisted(engine, stores.client, db, candidateId, ['11', '12']);
     const report = await checkInvariants(engine, ['11', '12']);
     expect(report.violations).toEqual([]);
     expect([report.registrations, report.liveItems, report.tickets]).toEqual([1, 2, 1]);

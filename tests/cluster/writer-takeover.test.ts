@@ -11,8 +11,7 @@
  * other writer's hands is deferred, then written by its own writer within a moment of the other's
  * commit (db/writer.ts retryDeferred), not after WRITER_CLAIM_IDLE_MS (30 s by default).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { reconcile } from '../../db/reconcile.ts';
 import { Engine } from '../../engine/engine.ts';
@@ -29,6 +28,7 @@ import {
   persistenceDb,
   runPool,
   seedWorld,
+  spawnWriter,
   streamTotal,
   type PersistenceDb,
 } from '../persistence/support.ts';
@@ -52,7 +52,6 @@ const PROVINCES = [
     campus: campus({ campusId: 'WT44', provinceCode: '44', capacity: { CET4: 2_000 } }),
   },
 ];
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const NAMESPACE = 'wt';
 
 let stores: PrivateCluster;
@@ -83,27 +82,14 @@ afterAll(async () => {
   await stores?.stop();
 });
 
-function startWriter(consumer: string): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/writer.ts'], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      REDIS_URL: '',
-      REDIS_CLUSTER_NODES: stores.nodes,
-      DATABASE_URL: pg.url,
-      KEY_NAMESPACE: NAMESPACE,
-      WRITER_CONSUMER: consumer,
-      WRITER_BATCH_SIZE: '50',
-      WRITER_CLAIM_IDLE_MS: '1000',
-      WRITER_CLAIM_INTERVAL_MS: '500',
-      LOG_LEVEL: 'error',
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
+const startWriter = (consumer: string): ChildProcess =>
+  spawnWriter(children, consumer, {
+    REDIS_URL: '',
+    REDIS_CLUSTER_NODES: stores.nodes,
+    DATABASE_URL: pg.url,
+    KEY_NAMESPACE: NAMESPACE,
+    WRITER_BATCH_SIZE: '50',
   });
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  return child;
-}
 
 /** Entries the group delivered to `consumer` and that are not acknowledged, over `streams`. */
 async function pendingWith(streams: readonly string[], consumer: string): Promise<number> {

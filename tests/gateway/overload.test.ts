@@ -13,7 +13,6 @@ import path from 'node:path';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPool, query, type Pool } from '../../db/pool.ts';
-import { bind } from '../../engine/binding.ts';
 import { checkInvariants } from '../../engine/invariants.ts';
 import { CLASS_SHARE } from '../../gateway/admission/admission.ts';
 import { AuthKeys } from '../../gateway/auth/keys.ts';
@@ -22,7 +21,12 @@ import { startRedisServer, type RedisServerHandle } from '../../devstack/index.t
 import { outcome } from '../support/answers.ts';
 import { newPhone, startTestGateway, type HttpAnswer, type TestGateway } from '../support/gateway.ts';
 import { sleep } from '../support/wait.ts';
-import { HOUR_MS, insertReadyAccounts, seedTestWorld, type TestWorld } from '../support/world.ts';
+import {
+  boundAccounts as boundWorldAccounts,
+  HOUR_MS,
+  seedTestWorld,
+  type TestWorld,
+} from '../support/world.ts';
 import { writerCaughtUp } from '../support/writer.ts';
 
 const MAX_IN_FLIGHT = 5;
@@ -216,31 +220,7 @@ function stillServes(socket: Socket, host: string): Promise<boolean> {
   });
 }
 
-/** Candidates of the world bound to fresh ready accounts (direct), each with a session. */
-async function boundAccounts(count: number) {
-  const accountIds = await insertReadyAccounts(db, count, '198');
-  return Promise.all(
-    accountIds.map(async (accountId) => {
-      const candidate = await world.candidate({ campus: 'main', eligibleSubjects: ['CET4'] });
-      const ref = { accountId, provinceCode: '11', candidateId: candidate.candidateId };
-      const bound = await bind(gw.engine, {
-        ...ref,
-        campusId: candidate.campusId,
-        snapshot: {
-          name: candidate.name,
-          idType: candidate.idType,
-          idMasked: '110105********0000',
-          schoolId: candidate.schoolId,
-          grade: candidate.grade,
-          eligibleSubjects: ['CET4'],
-        },
-        now: world.now,
-      });
-      if (!bound.ok) throw new Error(`bind: ${bound.code}`);
-      return { ...ref, token: (await sessions.create(accountId)).token };
-    }),
-  );
-}
+const boundAccounts = (count: number) => boundWorldAccounts(db, world, gw.engine, sessions, count, '198');
 
 const writtenCet4 = (token: string) => gw.http.post(WRITTEN, { subject: 'CET4' }, { token });
 

@@ -16,7 +16,6 @@ import path from 'node:path';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPool, type Pool } from '../../db/pool.ts';
-import { bind } from '../../engine/binding.ts';
 import { loadScripts } from '../../engine/scripts.ts';
 import { AuthKeys } from '../../gateway/auth/keys.ts';
 import { Sessions } from '../../gateway/auth/sessions.ts';
@@ -25,7 +24,13 @@ import { outcome } from '../support/answers.ts';
 import { startTestGateway, type HttpAnswer, type TestGateway } from '../support/gateway.ts';
 import { streamEvents } from '../support/engine.ts';
 import { sleep, waitFor } from '../support/wait.ts';
-import { HOUR_MS, insertReadyAccounts, seedTestWorld, type TestWorld } from '../support/world.ts';
+import {
+  boundAccounts as boundWorldAccounts,
+  HOUR_MS,
+  insertReadyAccounts,
+  seedTestWorld,
+  type TestWorld,
+} from '../support/world.ts';
 
 const LIMIT = 3;
 const SCRIPT_COMMANDS = new Set(['eval', 'evalsha', 'eval_ro', 'evalsha_ro', 'fcall', 'fcall_ro']);
@@ -65,31 +70,7 @@ afterAll(async () => {
   if (redisDir) await rm(redisDir, { recursive: true, force: true });
 });
 
-/** Ready accounts bound to fresh candidates at the main campus, each with a session. */
-async function boundAccounts(count: number) {
-  const accountIds = await insertReadyAccounts(db, count, '196');
-  return Promise.all(
-    accountIds.map(async (accountId) => {
-      const candidate = await world.candidate({ campus: 'main', eligibleSubjects: ['CET4'] });
-      const ref = { accountId, provinceCode: '11', candidateId: candidate.candidateId };
-      const bound = await bind(gw.engine, {
-        ...ref,
-        campusId: candidate.campusId,
-        snapshot: {
-          name: candidate.name,
-          idType: candidate.idType,
-          idMasked: '110105********0000',
-          schoolId: candidate.schoolId,
-          grade: candidate.grade,
-          eligibleSubjects: ['CET4'],
-        },
-        now: world.now,
-      });
-      if (!bound.ok) throw new Error(`bind: ${bound.code}`);
-      return { ...ref, token: (await sessions.create(accountId)).token };
-    }),
-  );
-}
+const boundAccounts = (count: number) => boundWorldAccounts(db, world, gw.engine, sessions, count, '196');
 
 const written = (token: string, subject = 'CET4') =>
   gw.http.post('/api/v1/registration/written', { subject }, { token });

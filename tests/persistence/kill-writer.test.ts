@@ -5,8 +5,7 @@
  * PostgreSQL ends with exactly the events Redis produced (0 missing, 0 duplicates), and reconcile
  * reports no drift.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { reconcile } from '../../db/reconcile.ts';
 import { eventIdOf } from '../../engine/events.ts';
@@ -20,13 +19,13 @@ import {
   persistenceDb,
   runPool,
   seedWorld,
+  spawnWriter,
   streamTotal,
   type PersistenceDb,
 } from './support.ts';
 import { waitFor } from '../support/wait.ts';
 
 const CANDIDATES = 25_000;
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const C1 = campus({ campusId: 'PK1', schoolId: 'SPK1', capacity: { CET4: CANDIDATES } });
 
 let te: TestEngine;
@@ -46,26 +45,13 @@ afterAll(async () => {
   await pg?.close();
 });
 
-function startWriter(consumer: string): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/writer.ts'], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      REDIS_URL: redisUrl(),
-      DATABASE_URL: pg.url,
-      KEY_NAMESPACE: te.namespace,
-      WRITER_CONSUMER: consumer,
-      WRITER_BATCH_SIZE: '500',
-      WRITER_CLAIM_IDLE_MS: '1000',
-      WRITER_CLAIM_INTERVAL_MS: '500',
-      LOG_LEVEL: 'error',
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
+const startWriter = (consumer: string): ChildProcess =>
+  spawnWriter(children, consumer, {
+    REDIS_URL: redisUrl(),
+    DATABASE_URL: pg.url,
+    KEY_NAMESPACE: te.namespace,
+    WRITER_BATCH_SIZE: '500',
   });
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  return child;
-}
 
 async function kill9(child: ChildProcess): Promise<void> {
   const exited = new Promise((resolve) => child.once('exit', resolve));

@@ -3,7 +3,9 @@
  * and accounts the projections' foreign keys need (candidate `<prefix><n>` ↔ account 1000000 + n),
  * and small helpers to drive the engine and drain a writer.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import { migrate } from '../../db/migrate.ts';
 import { createPool, type Pool } from '../../db/pool.ts';
 import type { StreamWriter } from '../../db/writer.ts';
@@ -185,4 +187,34 @@ export async function runPool<T>(
     }),
   );
   return results;
+}
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/**
+ * A writer in a process of its own (`npm run writer`: scripts/writer.ts) under `consumer`, on the
+ * stores `env` names (its Redis variables, DATABASE_URL, KEY_NAMESPACE, batch size), claiming a
+ * dead consumer's entries after a second; added to `children` until it exits, so that the test file
+ * can kill what is left.
+ */
+export function spawnWriter(
+  children: Set<ChildProcess>,
+  consumer: string,
+  env: NodeJS.ProcessEnv,
+): ChildProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/writer.ts'], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      WRITER_CONSUMER: consumer,
+      WRITER_CLAIM_IDLE_MS: '1000',
+      WRITER_CLAIM_INTERVAL_MS: '500',
+      LOG_LEVEL: 'error',
+      ...env,
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
 }

@@ -4,14 +4,17 @@
  * way the product opens one (engine/redisClient.ts), the whole system on it in this process, and
  * where a key lives.
  */
-import { randomBytes } from 'node:crypto';
 import type { Cluster } from 'ioredis';
+import { expect } from 'vitest';
+import { query, type Pool } from '../../db/pool.ts';
+import { reconcile } from '../../db/reconcile.ts';
+import type { Engine } from '../../engine/engine.ts';
+import { PROVINCE_CODES } from '../../engine/provinces.ts';
+import { writerBacklog } from '../../loadtest/runner/verdict.ts';
 import { startRedisCluster, type RedisCluster } from '../../devstack/index.ts';
-import { Engine } from '../../engine/engine.ts';
 import { isCluster, openRedis } from '../../engine/redisClient.ts';
-import { startSystem, type RunningSystem } from '../../gateway/system.ts';
-import { HttpClient, TEST_SYSTEM_ENV } from './gateway.ts';
-import { freshDatabase } from './pg.ts';
+import { startSystemOn, type StartedSystem } from './gateway.ts';
+import { waitFor } from './wait.ts';
 
 export interface PrivateCluster {
   readonly cluster: RedisCluster;
@@ -46,14 +49,7 @@ export async function masterOf(client: Cluster, key: string): Promise<string> {
   return `${owner[0]}:${owner[1]}`;
 }
 
-export interface ClusterGateway {
-  readonly system: RunningSystem;
-  readonly base: string;
-  readonly namespace: string;
-  readonly databaseUrl: string;
-  /** An engine on the gateway's namespace over the cluster (setup and assertions). */
-  readonly engine: Engine;
-  readonly http: HttpClient;
+export interface ClusterGateway extends Omit<StartedSystem, 'stop'> {
   close(): Promise<void>;
 }
 
@@ -66,35 +62,39 @@ export async function startClusterGateway(
   stores: PrivateCluster,
   env: NodeJS.ProcessEnv = {},
 ): Promise<ClusterGateway> {
-  const database = await freshDatabase();
-  const namespace = `c${randomBytes(4).toString('hex')}`;
-  const system = await startSystem({
-    ...TEST_SYSTEM_ENV,
-    REDIS_URL: '',
-    REDIS_CLUSTER_NODES: stores.nodes,
-    DATABASE_URL: database.url,
-    KEY_NAMESPACE: namespace,
-    ...env,
-  }).catch(async (error: unknown) => {
-    await database.drop();
-    throw error;
+  const started = await startSystemOn(
+    { REDIS_URL: '', REDIS_CLUSTER_NODES: stores.nodes },
+    stores.client,
+    'c',
+    env,
+  );
+  return { ...started, close: () => started.stop() };
+}
+
+/**
+ * The writers drain every stream of the cluster; then PostgreSQL holds the whole flow of
+ * `candidateId` (bound, two holds, ordered, paid) and reconcile finds it equal to Redis (I5).
+ */
+export async function expectFlowPersisted(
+  engine: Engine,
+  client: Cluster,
+  db: Pool,
+  candidateId: string,
+  provinces: readonly string[],
+): Promise<void> {
+  const streams = engine.keys.allStreams(PROVINCE_CODES);
+  await waitFor(async () => (await writerBacklog(client, streams)) === 0, {
+    timeoutMs: 20_000,
+    intervalMs: 100,
+    message: 'the writers to drain every stream of the cluster',
   });
-  const base = `http://127.0.0.1:${system.port}`;
-  const engine = new Engine(stores.client, {
-    namespace,
-    holdMs: system.config.holdMs,
-    emptyMs: system.config.emptyMs,
-  });
-  return {
-    system,
-    base,
-    namespace,
-    databaseUrl: database.url,
-    engine,
-    http: new HttpClient(base),
-    async close() {
-      await system.stop();
-      await database.drop();
-    },
-  };
+  const rows = await query<{ type: string }>(db, `SELECT type FROM events WHERE data->>'candidateId' = $1`, [
+    candidateId,
+  ]);
+  expect(rows.map((row) => row.type).sort()).toEqual(
+    ['BOUND', 'HELD', 'HELD', 'ORDER_CREATED', 'PAYMENT_CONFIRMED'].sort(),
+  );
+  const drift = await reconcile(engine, db, { provinces, streams });
+  expect(drift.differences).toEqual([]);
+  expect(drift.alerts).toEqual([]);
 }

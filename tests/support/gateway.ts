@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { Engine } from '../../engine/engine.ts';
+import type { RedisClient } from '../../engine/redisClient.ts';
 import { startSystem, type RunningSystem } from '../../gateway/system.ts';
 import { redisUrl } from './env.ts';
 import { freshDatabase } from './pg.ts';
@@ -43,27 +44,43 @@ export const TEST_SYSTEM_ENV: Readonly<NodeJS.ProcessEnv> = {
   ...UNHURRIED_LANE_ENV,
 };
 
+/** A test system's parts, whatever its Redis: tests/support/cluster.ts starts one on a cluster. */
+export interface StartedSystem {
+  readonly system: RunningSystem;
+  readonly base: string;
+  readonly namespace: string;
+  readonly databaseUrl: string;
+  readonly engine: Engine;
+  readonly http: HttpClient;
+  /** Stops the system and drops its database. */
+  stop(): Promise<void>;
+}
+
 /**
- * `redisUrl` gives the gateway (and the test's client) a Redis of its own instead of the run's
- * shared one: for a test that pauses Redis, which would stall every other test file's writes.
+ * The system in TEST_MODE on `stores` (its Redis variables), in a key namespace of its own
+ * (`prefix` + random hex) and a fresh PostgreSQL database, with an engine on `client` for setup and
+ * assertions. The database is dropped again when the system fails to start.
  */
-export async function startTestGateway(
-  env: NodeJS.ProcessEnv = {},
-  opts: { redisUrl?: string } = {},
-): Promise<TestGateway> {
-  const redisAt = opts.redisUrl ?? redisUrl();
+export async function startSystemOn(
+  stores: NodeJS.ProcessEnv,
+  client: RedisClient,
+  prefix: string,
+  env: NodeJS.ProcessEnv,
+): Promise<StartedSystem> {
   const database = await freshDatabase();
-  const namespace = `g${randomBytes(4).toString('hex')}`;
+  const namespace = `${prefix}${randomBytes(4).toString('hex')}`;
   const system = await startSystem({
     ...TEST_SYSTEM_ENV,
-    REDIS_URL: redisAt,
+    ...stores,
     DATABASE_URL: database.url,
     KEY_NAMESPACE: namespace,
     ...env,
+  }).catch(async (error: unknown) => {
+    await database.drop();
+    throw error;
   });
   const base = `http://127.0.0.1:${system.port}`;
-  const redis = new Redis(redisAt, { maxRetriesPerRequest: null });
-  const engine = new Engine(redis, {
+  const engine = new Engine(client, {
     namespace,
     holdMs: system.config.holdMs,
     emptyMs: system.config.emptyMs,
@@ -73,11 +90,40 @@ export async function startTestGateway(
     base,
     namespace,
     databaseUrl: database.url,
-    redis,
     engine,
     http: new HttpClient(base),
-    async close() {
+    async stop() {
       await system.stop();
+      await database.drop();
+    },
+  };
+}
+
+/**
+ * `redisUrl` gives the gateway (and the test's client) a Redis of its own instead of the run's
+ * shared one: for a test that pauses Redis, which would stall every other test file's writes.
+ */
+export async function startTestGateway(
+  env: NodeJS.ProcessEnv = {},
+  opts: { redisUrl?: string } = {},
+): Promise<TestGateway> {
+  const redisAt = opts.redisUrl ?? redisUrl();
+  const redis = new Redis(redisAt, { maxRetriesPerRequest: null });
+  const started = await startSystemOn({ REDIS_URL: redisAt }, redis, 'g', env).catch((error: unknown) => {
+    redis.disconnect();
+    throw error;
+  });
+  const { system, namespace } = started;
+  return {
+    system,
+    base: started.base,
+    namespace,
+    databaseUrl: started.databaseUrl,
+    redis,
+    engine: started.engine,
+    http: started.http,
+    async close() {
+      await started.stop();
       let cursor = '0';
       do {
         const [next, keys] = await redis.scan(cursor, 'MATCH', `${namespace}:*`, 'COUNT', 1000);
@@ -85,7 +131,6 @@ export async function startTestGateway(
         cursor = next;
       } while (cursor !== '0');
       redis.disconnect();
-      await database.drop();
     },
   };
 }

@@ -18,7 +18,10 @@
  * Candidates are made on demand (`world.candidate(...)`), each with a fresh identity, because a
  * binding is for good (R6) and tests must not share one.
  */
+import { bind } from '../../engine/binding.ts';
+import type { Engine } from '../../engine/engine.ts';
 import { makeResidentId } from '../../engine/idNumber.ts';
+import type { Sessions } from '../../gateway/auth/sessions.ts';
 import { normaliseName } from '../../engine/eligibility.ts';
 import { idKeysFromEnv } from '../../config/index.ts';
 import { makeTicket } from '../../engine/ticket.ts';
@@ -306,6 +309,43 @@ export async function insertReadyAccounts(db: Pool, count: number, phonePrefix: 
     [phonePrefix, first, first + count - 1, UNUSED_PASSWORD_HASH],
   );
   return rows.map((row) => row.account_id);
+}
+
+/**
+ * `count` ready accounts (insertReadyAccounts) bound directly to fresh CET4 candidates of the
+ * world's `main` campus in province 11, each with a session: for tests of what a bound candidate's
+ * requests cost, without the KDF or the binding's HTTP steps.
+ */
+export async function boundAccounts(
+  db: Pool,
+  world: TestWorld,
+  engine: Engine,
+  sessions: Sessions,
+  count: number,
+  phonePrefix: string,
+): Promise<{ accountId: string; provinceCode: string; candidateId: string; token: string }[]> {
+  const accountIds = await insertReadyAccounts(db, count, phonePrefix);
+  return Promise.all(
+    accountIds.map(async (accountId) => {
+      const candidate = await world.candidate({ campus: 'main', eligibleSubjects: ['CET4'] });
+      const ref = { accountId, provinceCode: '11', candidateId: candidate.candidateId };
+      const bound = await bind(engine, {
+        ...ref,
+        campusId: candidate.campusId,
+        snapshot: {
+          name: candidate.name,
+          idType: candidate.idType,
+          idMasked: '110105********0000',
+          schoolId: candidate.schoolId,
+          grade: candidate.grade,
+          eligibleSubjects: ['CET4'],
+        },
+        now: world.now,
+      });
+      if (!bound.ok) throw new Error(`bind: ${bound.code}`);
+      return { ...ref, token: (await sessions.create(accountId)).token };
+    }),
+  );
 }
 
 /**
