@@ -5,7 +5,13 @@
  * or PostgreSQL (5432).
  */
 export { findBinary, REDIS_INSTALL_HINT } from './binaries.ts';
-export { startRedisCluster, type RedisCluster, type RedisClusterOptions } from './cluster.ts';
+export {
+  startRedisCluster,
+  type RedisCluster,
+  type RedisClusterNode,
+  type RedisClusterOptions,
+  type RedisClusterShard,
+} from './cluster.ts';
 export { freePort } from './ports.ts';
 export type { PostgresServerHandle } from './postgres.ts';
 export { cleanUpOnExit, isAlive, waitGone, type ExitCleanup } from './processes.ts';

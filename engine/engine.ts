@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { DEFAULTS } from '../config/defaults.ts';
 import { EngineError, isEngineCode, type EngineCode, type Outcome, type Refusal } from './codes.ts';
 import { KeySpace, dueBucketOf, type ProvinceKeys } from './keys.ts';
+import type { ReplicaWait } from './luaScripts.ts';
 import { callScript, defineEngineCommands, type EngineRedis, type ScriptName } from './scripts.ts';
 import {
   oralInfo,
@@ -62,6 +63,11 @@ export interface EngineOptions {
    * its admission) before the slot goes to the next in line (the pass itself stays valid).
    */
   readonly queueIdleMs?: number;
+  /**
+   * Issue 14 item 3 (REDIS_WAIT_REPLICAS): every script waits for this many replicas, or throws
+   * ReplicationTimeoutError; absent or 0 replicas: no WAIT.
+   */
+  readonly replicaWait?: ReplicaWait;
 }
 
 export interface CandidateRef {
@@ -128,6 +134,7 @@ export class Engine {
   readonly emptyMs: number;
   readonly claimStaleMs: number;
   readonly queueIdleMs: number;
+  readonly replicaWait: ReplicaWait | undefined;
 
   constructor(
     readonly redis: EngineRedis,
@@ -138,12 +145,13 @@ export class Engine {
     this.emptyMs = options.emptyMs ?? DEFAULTS.emptyMs;
     this.claimStaleMs = options.claimStaleMs ?? 30_000;
     this.queueIdleMs = options.queueIdleMs ?? DEFAULTS.queue.idleMs;
+    this.replicaWait = options.replicaWait;
     defineEngineCommands(redis);
   }
 
   /** Runs a script and reads its JSON answer; refusals must be among `allowed`. */
   async run(name: ScriptName, keys: readonly string[], args: readonly (string | number)[]): Promise<Answer> {
-    const raw = await callScript(this.redis, name, keys, args);
+    const raw = await callScript(this.redis, name, keys, args, this.replicaWait);
     let answer: Answer;
     try {
       answer = JSON.parse(raw) as Answer;

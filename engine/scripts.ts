@@ -7,7 +7,12 @@
  */
 import type { ClientContext, Cluster, Redis, Result } from 'ioredis';
 import { ENGINE_CODES } from './codes.ts';
-import { ScriptSet, type LoadedScript as AnyLoadedScript, type ScriptArg } from './luaScripts.ts';
+import {
+  ScriptSet,
+  type LoadedScript as AnyLoadedScript,
+  type ReplicaWait,
+  type ScriptArg,
+} from './luaScripts.ts';
 
 export const SCRIPT_VERSION = 1;
 
@@ -100,12 +105,17 @@ export function defineEngineCommands(redis: EngineRedis): void {
   ENGINE_SCRIPTS.define(redis);
 }
 
-/** Calls a script by name with KEYS and ARGV; the key count is checked against the file name. */
+/**
+ * Calls a script by name with KEYS and ARGV; the key count is checked against the file name. Every
+ * engine script may change state (after a refusal, which changes nothing, WAIT waits only for what
+ * the connection wrote before), so `wait` applies to all of them (issue 14 item 3).
+ */
 export function callScript(
   redis: EngineRedis,
   name: ScriptName,
   keys: readonly string[],
   args: readonly Arg[],
+  wait?: ReplicaWait,
 ): Promise<string> {
-  return ENGINE_SCRIPTS.call(redis, name, keys, args) as Promise<string>;
+  return ENGINE_SCRIPTS.call(redis, name, keys, args, wait) as Promise<string>;
 }

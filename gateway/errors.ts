@@ -7,6 +7,7 @@
  * This module must never put personal data (phones, emails, ID numbers, codes) in a message.
  */
 import { ENGINE_CODES, type EngineCode } from '../engine/codes.ts';
+import { ReplicationTimeoutError } from '../engine/luaScripts.ts';
 import { LaneOverloaded } from './admission/lane.ts';
 
 export interface CodeInfo {
@@ -67,6 +68,12 @@ export const GATEWAY_CODES = {
   BAD_SIGNATURE: { status: 400, message: 'The notification signature is not valid' },
   // admission control and failures (RATE_LIMITED is the engine's: a hold's script counts a limit too)
   OVERLOADED: { status: 503, message: 'The service is busy; retry later' },
+  // issue 14 item 3 (REDIS_WAIT_REPLICAS): the change may have been made; a retry with the same
+  // Idempotency-Key answers it
+  REPLICATION_TIMEOUT: {
+    status: 503,
+    message: 'The change was not confirmed by enough replicas in time; retry with the same Idempotency-Key',
+  },
   INTERNAL_ERROR: { status: 500, message: 'Internal error' },
 } as const satisfies Record<string, CodeInfo>;
 
@@ -122,7 +129,7 @@ export class ApiError extends Error {
     this.details = options.details;
   }
 
-  /** Seconds for a `Retry-After` header (RATE_LIMITED, OVERLOADED), when the thrower knew them. */
+  /** Seconds for a `Retry-After` header (RATE_LIMITED, OVERLOADED, REPLICATION_TIMEOUT), when the thrower knew them. */
   get retryAfterSeconds(): number | undefined {
     const value = this.details?.retryAfterSeconds;
     return typeof value === 'number' ? value : undefined;
@@ -139,6 +146,9 @@ export class ApiError extends Error {
   }
 }
 
+/** REPLICATION_TIMEOUT's Retry-After: Retry-After counts whole seconds, and a lagging replica catches up in less. */
+const REPLICATION_RETRY_AFTER_SECONDS = 1;
+
 /** What the gateway's catch-all answers for anything thrown: refusals keep their code. */
 export function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
@@ -146,6 +156,14 @@ export function toApiError(err: unknown): ApiError {
     // a work lane refused it (gateway/workers/pool.ts): which lane, and when to come back
     return new ApiError('OVERLOADED', {
       details: { retryAfterSeconds: err.retryAfterSeconds, lane: err.lane },
+      cause: err,
+    });
+  }
+  if (err instanceof ReplicationTimeoutError) {
+    // a replica lagging past REDIS_WAIT_TIMEOUT_MS, or a shard whose master has no replica left
+    // after a failover: a second later is the earliest a retry can find it caught up
+    return new ApiError('REPLICATION_TIMEOUT', {
+      details: { retryAfterSeconds: REPLICATION_RETRY_AFTER_SECONDS },
       cause: err,
     });
   }

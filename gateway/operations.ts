@@ -80,6 +80,7 @@ export function startStandaloneSweeper(config: Config, log: Logger): StandaloneS
     namespace: config.namespace,
     holdMs: config.holdMs,
     emptyMs: config.emptyMs,
+    replicaWait: config.redisWait,
   });
   const clock = config.testMode ? new DrivenClock(redis, clockKey(config.namespace)) : systemClock;
   const sweeper = new Sweeper(engine, {

@@ -62,6 +62,7 @@ export function createServices(config: Config, tasks: TaskRunner, log: Logger): 
     holdMs: config.holdMs,
     emptyMs: config.emptyMs,
     queueIdleMs: config.queue.idleMs,
+    replicaWait: config.redisWait,
   });
   const drivenClock = config.testMode ? new DrivenClock(redis, clockKey(config.namespace)) : null;
   const clock = drivenClock ?? systemClock;

@@ -138,6 +138,8 @@ export async function startSystem(
     holdMs: config.holdMs,
     emptyMs: config.emptyMs,
     queueIdleMs: config.queue.idleMs,
+    // the sweeper's releases and the keeper's admissions wait like the gateway's writes
+    replicaWait: config.redisWait,
   });
   const clock = config.testMode ? new DrivenClock(redis, clockKey(config.namespace)) : systemClock;
   const sweeper = new Sweeper(engine, {

@@ -16,7 +16,7 @@ import {
   type KeyedCommand,
   type RedisClient,
 } from '../../engine/redisClient.ts';
-import { startPrivateCluster, masterOf, type PrivateCluster } from '../support/cluster.ts';
+import { startPrivateCluster, type PrivateCluster } from '../support/cluster.ts';
 import { redisUrl } from '../support/env.ts';
 
 let stores: PrivateCluster;
@@ -65,7 +65,9 @@ function batch(): KeyedCommand[] {
 
 describe('engine/redisClient.ts on a single node and on a 3-master cluster', () => {
   it('the shards of the batch live on every master of the cluster', async () => {
-    const masters = new Set(await Promise.all(TAGS.map((tag) => masterOf(stores.client, streamOf(tag)))));
+    const masters = new Set(
+      await Promise.all(TAGS.map(async (tag) => (await stores.cluster.shardOf(streamOf(tag))).master.port)),
+    );
     expect(masters.size).toBe(3);
     expect(masterNodes(stores.client)).toHaveLength(3);
     expect(masterNodes(single)).toEqual([single]);

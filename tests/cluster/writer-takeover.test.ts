@@ -19,7 +19,7 @@ import { StreamWriter } from '../../db/writer.ts';
 import { eventIdOf } from '../../engine/events.ts';
 import { WRITER_GROUP } from '../../engine/outbox.ts';
 import { campus, loadFixture, openWindow, T0 } from '../support/engine.ts';
-import { startPrivateCluster, masterOf, type PrivateCluster } from '../support/cluster.ts';
+import { startPrivateCluster, type PrivateCluster } from '../support/cluster.ts';
 import { waitFor } from '../support/wait.ts';
 import {
   bindAndHold,
@@ -115,7 +115,11 @@ async function writerStats(): Promise<Record<string, { written: number; claimed:
 it('two writers share the streams of three masters; kill -9 of one mid-drain loses and doubles nothing', async () => {
   const streams = engine.keys.allStreams(PROVINCES.map((p) => p.code));
   const masters = new Set(
-    await Promise.all(PROVINCES.map((p) => masterOf(stores.client, engine.keys.province(p.code).stream))),
+    await Promise.all(
+      PROVINCES.map(
+        async (p) => (await stores.cluster.shardOf(engine.keys.province(p.code).stream)).master.port,
+      ),
+    ),
   );
   expect(masters.size).toBe(3);
   const total = await streamTotal(engine, streams);

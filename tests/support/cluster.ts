@@ -1,8 +1,8 @@
 /**
  * Redis Cluster test support (issue 14): a private 3-master cluster per test file
- * (devstack/cluster.ts, killed with the file: no key cleanup needed), a client on it opened the
- * way the product opens one (engine/redisClient.ts), the whole system on it in this process, and
- * where a key lives.
+ * (devstack/cluster.ts, killed with the file: no key cleanup needed; with replicas for a failover
+ * test), a client on it opened the way the product opens one (engine/redisClient.ts), and the
+ * whole system on it in this process. Where a key lives: the cluster's `shardOf`.
  */
 import type { Cluster } from 'ioredis';
 import { expect } from 'vitest';
@@ -11,7 +11,7 @@ import { reconcile } from '../../db/reconcile.ts';
 import type { Engine } from '../../engine/engine.ts';
 import { PROVINCE_CODES } from '../../engine/provinces.ts';
 import { writerBacklog } from '../../loadtest/runner/verdict.ts';
-import { startRedisCluster, type RedisCluster } from '../../devstack/index.ts';
+import { startRedisCluster, type RedisCluster, type RedisClusterOptions } from '../../devstack/index.ts';
 import { isCluster, openRedis } from '../../engine/redisClient.ts';
 import { startSystemOn, type StartedSystem } from './gateway.ts';
 import { waitFor } from './wait.ts';
@@ -22,31 +22,31 @@ export interface PrivateCluster {
   readonly nodes: string;
   /** A client on it, as `openRedis` opens one for REDIS_CLUSTER_NODES. */
   readonly client: Cluster;
+  /** Another client opened the same way (connections of its own); the caller disconnects it. */
+  openClient(): Cluster;
   stop(): Promise<void>;
 }
 
-export async function startPrivateCluster(): Promise<PrivateCluster> {
-  const cluster = await startRedisCluster({ masters: 3 });
+/** 3 masters, unless `options` say otherwise (replicas, persistence, node timeout). */
+export async function startPrivateCluster(options: RedisClusterOptions = {}): Promise<PrivateCluster> {
+  const cluster = await startRedisCluster({ masters: 3, ...options });
   const nodes = cluster.nodes.map((node) => `${node.host}:${node.port}`).join(',');
-  const client = openRedis({ redisUrl: '', redisClusterNodes: nodes }, { maxRetriesPerRequest: null });
-  if (!isCluster(client)) throw new Error('REDIS_CLUSTER_NODES did not open a Cluster');
+  const openClient = (): Cluster => {
+    const client = openRedis({ redisUrl: '', redisClusterNodes: nodes }, { maxRetriesPerRequest: null });
+    if (!isCluster(client)) throw new Error('REDIS_CLUSTER_NODES did not open a Cluster');
+    return client;
+  };
+  const client = openClient();
   return {
     cluster,
     nodes,
     client,
+    openClient,
     async stop() {
       client.disconnect();
       await cluster.stop();
     },
   };
-}
-
-/** The `host:port` of the master that holds `key`'s slot. */
-export async function masterOf(client: Cluster, key: string): Promise<string> {
-  const slot = Number(await client.cluster('KEYSLOT', key));
-  const owner = (await client.cluster('SLOTS')).find(([from, to]) => slot >= from && slot <= to)?.[2];
-  if (!owner) throw new Error(`no master holds slot ${slot}`);
-  return `${owner[0]}:${owner[1]}`;
 }
 
 export interface ClusterGateway extends Omit<StartedSystem, 'stop'> {
