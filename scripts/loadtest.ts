@@ -18,7 +18,12 @@
  * KDF lane's threads, default: the gateway's own, cores − 1), --waiting-room off|opening|auto (the
  * province's waiting room, API.md; off), --out DIR (reports/loadtest), --straggle-timeout S (how
  * long candidates still walking after the profile may take; default max(120, duration); past it
- * the run fails), --plant-oversell (test-only fault: the checker must then fail).
+ * the run fails), --plant-oversell (test-only fault: the checker must then fail),
+ * --check-acknowledged (every write acknowledged to a candidate is read back after the run),
+ * --cluster (a private Redis Cluster of 3 durable masters + 3 replicas when REDIS_CLUSTER_NODES is
+ * not given), --kill-master-at S (with it: kill -9 of the province's master S seconds into the run,
+ * the promotion timed and the acknowledged writes read back: the report's "failover" block; this is
+ * `npm run demo:cluster`). With --gateways N the first process sweeps, all of them drain.
  */
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -43,6 +48,9 @@ const { values } = parseArgs({
     'plant-oversell': { type: 'boolean', default: false },
     'straggle-timeout': { type: 'string' },
     'waiting-room': { type: 'string', default: 'off' },
+    cluster: { type: 'boolean', default: false },
+    'kill-master-at': { type: 'string' },
+    'check-acknowledged': { type: 'boolean', default: false },
   },
   strict: true,
 });
@@ -82,6 +90,7 @@ async function main(): Promise<number> {
       poolThreads,
       plantOversell: values['plant-oversell'] ?? false,
       waitingRoom,
+      checkAcknowledged: values['check-acknowledged'] ?? false,
       // candidates still walking after the profile: by default as long again as the profile
       straggleTimeoutS: values['straggle-timeout']
         ? numberArg('straggle-timeout', values['straggle-timeout'], 0)
@@ -89,6 +98,16 @@ async function main(): Promise<number> {
     },
     threads,
     gateways: numberArg('gateways', values.gateways, 1),
+    // every process drains the streams (two writers share the consumer group); one sweeps
+    systemEnv: (index) => (index > 0 ? { START_SWEEPER: '0' } : {}),
+    ...(values.cluster || values['kill-master-at'] !== undefined
+      ? {
+          cluster:
+            values['kill-master-at'] === undefined
+              ? {}
+              : { killMasterAtS: numberArg('kill-master-at', values['kill-master-at'], 0) },
+        }
+      : {}),
     out: values.out ?? 'reports/loadtest',
     say: (line) => void process.stderr.write(`${line}\n`),
   });

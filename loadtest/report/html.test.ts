@@ -185,6 +185,39 @@ describe('renderReportHtml', () => {
     }
   });
 
+  it('shows the failover, the acknowledged writes read back and each Redis node (demo:cluster), and nothing of them otherwise', () => {
+    expect(html).not.toContain('<h2>Durability');
+    const page = renderReportHtml(
+      syntheticReport({
+        failover: {
+          killedAtMs: 60_125,
+          promotedAfterMs: 3_210,
+          recoveredAfterMs: 5_400,
+          acknowledgedLost: 0,
+          waitReplicas: 1,
+          killedNode: '127.0.0.1:7001',
+          promotedNode: '127.0.0.1:7004',
+        },
+        acknowledged: {
+          checked: 9_000,
+          lost: 0,
+          lostByKind: { registration: 0, written: 0, oral: 0, payment: 0 },
+          examples: [],
+        },
+        redisNodes: [
+          { node: '127.0.0.1:7001', role: 'gone', commandsPerSec: 0 },
+          { node: '127.0.0.1:7004', role: 'master', commandsPerSec: 4_100 },
+        ],
+      }),
+    );
+    expect(page).toContain('<h2>Durability and failover</h2>');
+    expect(page).toContain('127.0.0.1:7001 at 60.13 s into the run');
+    expect(page).toContain('127.0.0.1:7004 after 3,210 ms');
+    expect(page).toMatch(/acknowledged operations lost<\/th><td>0</);
+    expect(page).toMatch(/read back<\/th><td>9,000</);
+    expect(page).toMatch(/127.0.0.1:7001<\/th><td>gone/);
+  });
+
   it('loads nothing from outside: no URL, no external script or stylesheet, no script at all', () => {
     expect(html).not.toMatch(/https?:\/\//i);
     expect(html).not.toMatch(/\b(src|href)\s*=/i);

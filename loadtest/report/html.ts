@@ -546,6 +546,54 @@ ${table(['', ''], facts)}
 </section>`;
 }
 
+/** The acknowledged writes read back, the failover (demo:cluster) and each Redis node's commands/s. */
+function durabilitySection(report: RunReport): string {
+  const { acknowledged: ack, failover, redisNodes } = report;
+  if (!ack && !failover && !redisNodes) return '';
+  const parts: string[] = [];
+  if (failover) {
+    parts.push(
+      table(
+        ['failover', ''],
+        [
+          ['master killed (kill -9)', `${failover.killedNode} at ${fmt(failover.killedAtMs / 1000, ' s')} into the run`],
+          [
+            'replica promoted',
+            failover.promotedNode === null
+              ? 'not within 60 s'
+              : `${failover.promotedNode} after ${fmt(failover.promotedAfterMs, ' ms')}`,
+          ],
+          ['killed node back as a replica, linked', fmt(failover.recoveredAfterMs, ' ms after the kill')],
+          ['REDIS_WAIT_REPLICAS', fmt(failover.waitReplicas)],
+          ['acknowledged operations lost', fmt(failover.acknowledgedLost)],
+        ],
+      ),
+    );
+  }
+  if (ack) {
+    const byKind = Object.entries(ack.lostByKind).map(([kind, n]) => `${kind} ${fmt(n)}`).join(', ');
+    parts.push(
+      table(
+        ['acknowledged writes read back', ''],
+        [
+          ['read back', fmt(ack.checked)],
+          ['lost', `${fmt(ack.lost)} (${byKind})`],
+          ...ack.examples.map((example) => ['example', example]),
+        ],
+      ),
+    );
+  }
+  if (redisNodes) {
+    parts.push(
+      table(
+        ['Redis node', 'role at the end', 'commands/s'],
+        redisNodes.map((node) => [node.node, node.role, fmt(node.commandsPerSec)]),
+      ),
+    );
+  }
+  return `<section><h2>Durability${failover ? ' and failover' : ''}</h2>${parts.join('\n')}</section>`;
+}
+
 /** The whole page for one run (and an optional baseline to compare with). */
 export function renderReportHtml(report: RunReport, options: RenderOptions = {}): string {
   const title = `Load test ${report.profile} (${report.target}), ${report.startedAt}`;
@@ -579,6 +627,7 @@ ${options.compare ? compareTable(report, options.compare) : ''}
 ${charts(report)}
 </section>
 ${waitingRoomSection(report)}
+${durabilitySection(report)}
 <section><h2>Latency by step</h2>${table(['step', 'count', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms'], latencyRows)}</section>
 <section><h2>Outcomes</h2>${table(
     ['outcome', 'candidates', 'share'],

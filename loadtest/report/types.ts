@@ -210,4 +210,45 @@ export interface RunReport {
   /** Runs with a waiting room (--waiting-room opening|auto). */
   readonly waitingRoom?: WaitingRoomReport;
   readonly opening?: OpeningFigures;
+  /** Every write acknowledged to a candidate, read back after the run (runs that ask for it). */
+  readonly acknowledged?: AcknowledgedCheck;
+  /** A master killed mid-surge (`npm run demo:cluster`; issue 14 item 4, P9). */
+  readonly failover?: FailoverFigures;
+  /** Commands each Redis node processed during the run, per second (runs on a Redis Cluster). */
+  readonly redisNodes?: readonly RedisNodeThroughput[];
+}
+
+/** What `AcknowledgedLedger.check` (loadtest/runner/acknowledged.ts) found. */
+export interface AcknowledgedCheck {
+  /** Acknowledged operations read back. */
+  readonly checked: number;
+  readonly lost: number;
+  readonly lostByKind: Readonly<Record<'registration' | 'written' | 'oral' | 'payment', number>>;
+  /** A few of the lost ones (subjects and ids only, no personal data). */
+  readonly examples: readonly string[];
+}
+
+/** The failover block of `npm run demo:cluster` (issue 14 item 4: exactly these names, then ours). */
+export interface FailoverFigures {
+  /** When the master was killed (kill -9), ms after the surge started. */
+  readonly killedAtMs: number;
+  /** From the kill until the cluster answered with the replica promoted (every slot served), ms. */
+  readonly promotedAfterMs: number | null;
+  /** Acknowledged operations no longer there after the run (acknowledged.ts). */
+  readonly acknowledgedLost: number;
+  /** REDIS_WAIT_REPLICAS of the system under test. */
+  readonly waitReplicas: number;
+  /** From the kill until the killed node was back as the new master's replica, linked (ms). */
+  readonly recoveredAfterMs: number | null;
+  /** The node killed (host:port) and the replica that took its place. */
+  readonly killedNode: string;
+  readonly promotedNode: string | null;
+}
+
+export interface RedisNodeThroughput {
+  /** host:port */
+  readonly node: string;
+  /** Its role at the end of the run ('gone' once killed). */
+  readonly role: 'master' | 'replica' | 'gone';
+  readonly commandsPerSec: number;
 }

@@ -13,6 +13,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Behaviour } from '../profiles.ts';
+import type { AcknowledgedLedger } from './acknowledged.ts';
 import type { Answer, SurgeClient } from './client.ts';
 import { waitForPass, type QueueContext } from './queue.ts';
 import type { SurgeCandidate } from './world.ts';
@@ -29,6 +30,8 @@ export interface FlowContext {
   readonly random: () => number;
   /** The province's waiting room, when the run has one: candidates take a ticket and wait. */
   readonly queue?: QueueContext;
+  /** Notes every write acknowledged to the candidate, to be read back after the run (acknowledged.ts). */
+  readonly acknowledged?: AcknowledgedLedger;
   onViolation(message: string): void;
 }
 
@@ -128,6 +131,7 @@ export async function walkCandidate(
   );
   if (typeof saved === 'string') return saved;
   if (saved.status !== 201) return `failed:bind`;
+  ctx.acknowledged?.registration(token);
   const subject = writtenSubjectOf(eligibility.body.eligibleSubjects ?? []);
   if (subject === null) return 'nothingEligible';
 
@@ -165,6 +169,7 @@ export async function walkCandidate(
     }
   }
   if (written.status !== 201) return written.code === 'SOLD_OUT' ? 'writtenSoldOut' : `failed:written`;
+  ctx.acknowledged?.written(token, subject);
 
   let oralHeld = false;
   const oralSubject = ORAL_OF[subject];
@@ -193,6 +198,7 @@ export async function walkCandidate(
     },
   );
   if (status.body?.status !== 'PAID') return `failed:paymentStatus`;
+  ctx.acknowledged?.paid(token, String(order.body.orderId));
   return oralHeld ? 'paidWithOral' : 'paid';
 }
 
@@ -218,7 +224,9 @@ async function raceForOral(
         }),
       ),
     );
-    return shots.some((s) => s.status === 201);
+    const held = shots.some((s) => s.status === 201);
+    if (held) ctx.acknowledged?.oral(token, subject, ctx.botCampusId);
+    return held;
   }
   const listed = await client.call('oralCampuses', 'GET', `/api/v1/oral/campuses?subject=${subject}`, {
     token,
@@ -235,7 +243,10 @@ async function raceForOral(
       idempotencyKey: randomUUID(),
       refusals,
     });
-    if (taken.status === 201) return true;
+    if (taken.status === 201) {
+      ctx.acknowledged?.oral(token, subject, choice.campusId);
+      return true;
+    }
     if (taken.code === 'EXTERNAL_ORAL_NOT_ALLOWED' || taken.code === 'WRITTEN_REQUIRED') return false;
   }
   return false;

@@ -8,8 +8,10 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { storesFromEnv } from '../../config/index.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { environmentWith, loadConfig, storesFromEnv } from '../../config/index.ts';
 import { createPool, quoteIdent } from '../../db/pool.ts';
+import { startRedisCluster, type RedisCluster } from '../../devstack/cluster.ts';
 import { startStack, type Stack } from '../../devstack/stack.ts';
 import { renderReportHtml } from '../report/html.ts';
 import type { RunReport } from '../report/types.ts';
@@ -39,6 +41,14 @@ export interface LoadtestOptions {
    * item 2; run.ts `otherBases`). Each gets `threads` app threads.
    */
   readonly gateways?: number;
+  /**
+   * A private Redis Cluster of 3 durable masters, each with a replica (P9), when no
+   * REDIS_CLUSTER_NODES is given; `killMasterAtS` then kills (-9) the master of the surge's
+   * province that many seconds into the run and times the replica's promotion (issue 14 item 4).
+   */
+  readonly cluster?: { readonly killMasterAtS?: number };
+  /** Extra environment of the i-th `npm start` process (0-based), e.g. START_SWEEPER=0. */
+  readonly systemEnv?: (index: number) => NodeJS.ProcessEnv;
   /** Where report.json and report.html go. */
   readonly out: string;
   readonly env?: NodeJS.ProcessEnv;
@@ -55,12 +65,41 @@ interface Stores {
   readonly redisUrl: string;
   readonly redisClusterNodes: string;
   readonly databaseUrl: string;
+  /** The private cluster this run started (`cluster` asked for, no REDIS_CLUSTER_NODES given). */
+  readonly cluster?: RedisCluster;
   release(): Promise<void>;
 }
 
-/** The private stack for what is not given, or a database of its own on the given server. */
-async function openStores(env: NodeJS.ProcessEnv | undefined, say: (line: string) => void): Promise<Stores> {
+/** The given stores, with a private Redis Cluster (3 masters + 3 replicas) when one is asked for and none is given. */
+async function openStores(
+  env: NodeJS.ProcessEnv | undefined,
+  wantCluster: boolean,
+  say: (line: string) => void,
+): Promise<Stores> {
   const given = storesFromEnv(env);
+  if (!wantCluster || given.redisClusterNodes) return openOtherStores(given, say);
+  say('starting a private Redis Cluster (3 masters + 3 replicas, AOF always)…');
+  // a node silent for 2 s is failed over: the demo measures the promotion, not the timeout
+  const cluster = await startRedisCluster({ masters: 3, replicasPerMaster: 1, persistent: true, nodeTimeoutMs: 2_000 });
+  try {
+    const redisClusterNodes = cluster.nodes.map((node) => `${node.host}:${node.port}`).join(',');
+    const stores = await openOtherStores({ ...given, redisClusterNodes }, say);
+    return {
+      ...stores,
+      cluster,
+      async release() {
+        await stores.release();
+        await cluster.stop();
+      },
+    };
+  } catch (error) {
+    await cluster.stop();
+    throw error;
+  }
+}
+
+/** The private stack for what is not given, or a database of its own on the given server. */
+async function openOtherStores(given: ReturnType<typeof storesFromEnv>, say: (line: string) => void): Promise<Stores> {
   const { redisClusterNodes } = given;
   let { redisUrl, databaseUrl } = given;
   const needRedis = !redisUrl && !redisClusterNodes;
@@ -93,7 +132,7 @@ async function openStores(env: NodeJS.ProcessEnv | undefined, say: (line: string
 
 export async function runLoadtest(options: LoadtestOptions): Promise<LoadtestRun> {
   const { say } = options;
-  const stores = await openStores(options.env, say);
+  const stores = await openStores(options.env, options.cluster !== undefined, say);
   const namespace = `lt${randomBytes(3).toString('hex')}`;
   const adminToken = randomBytes(18).toString('base64url');
   const systemEnv: NodeJS.ProcessEnv = {
@@ -114,13 +153,17 @@ export async function runLoadtest(options: LoadtestOptions): Promise<LoadtestRun
     try {
       // one after the other: the first applies the migrations, the others find them done
       for (let i = 0; i < Math.max(1, options.gateways ?? 1); i++) {
-        const running = await spawnSystem(systemEnv);
+        const running = await spawnSystem({ ...systemEnv, ...options.systemEnv?.(i) });
         systems.push(running);
         say(`system under test ready at ${running.base} (${running.threads} app threads)`);
       }
       const system = systems[0]!;
+      const killAtS = options.cluster?.killMasterAtS;
       report = await runSurge({
         ...options.surge,
+        ...(stores.cluster && killAtS !== undefined
+          ? { fault: { atS: killAtS, inject: killProvinceMaster(stores.cluster, waitReplicas(systemEnv)) } }
+          : {}),
         base: system.base,
         otherBases: systems.slice(1).map((other) => other.base),
         redisUrl: stores.redisUrl,
@@ -146,6 +189,59 @@ export async function runLoadtest(options: LoadtestOptions): Promise<LoadtestRun
   }
 }
 
+/** REDIS_WAIT_REPLICAS as the system under test reads it (its environment over this process's). */
+function waitReplicas(systemEnv: NodeJS.ProcessEnv): number {
+  return loadConfig(environmentWith(systemEnv)).redisWait.replicas;
+}
+
+/** How often the promotion is looked for after the kill. */
+const PROMOTION_POLL_MS = 50;
+const PROMOTION_TIMEOUT_MS = 60_000;
+
+/**
+ * The demo's fault (issue 14 item 4): kill -9 of the master serving the surge's province, then the
+ * time until the cluster names another node master of that slot (its replica, promoted). The killed
+ * node is then started again, as an operator's automation would: it rejoins as the new master's
+ * replica. Until it has, a system with REDIS_WAIT_REPLICAS ≥ 1 answers that shard's writes with
+ * 503 REPLICATION_TIMEOUT (a promoted master has no replica to wait for): recovery is the time from
+ * the kill until every replica is linked again.
+ */
+function killProvinceMaster(cluster: RedisCluster, replicasWaited: number) {
+  return async (run: { startedPerf: number; provinceCode: string }) => {
+    const tag = `{p${run.provinceCode}}`;
+    const shard = await cluster.shardOf(tag);
+    const killedNode = `${shard.master.host}:${shard.master.port}`;
+    const killedPerf = performance.now();
+    await cluster.kill(shard.master);
+    let promotedNode: string | null = null;
+    let promotedAfterMs: number | null = null;
+    while (performance.now() - killedPerf < PROMOTION_TIMEOUT_MS) {
+      const now = await cluster.shardOf(tag).catch(() => null);
+      const master = now ? `${now.master.host}:${now.master.port}` : killedNode;
+      if (master !== killedNode) {
+        promotedNode = master;
+        promotedAfterMs = Math.round(performance.now() - killedPerf);
+        break;
+      }
+      await sleep(PROMOTION_POLL_MS);
+    }
+    let recoveredAfterMs: number | null = null;
+    if (promotedNode !== null) {
+      await cluster.restart(shard.master);
+      await cluster.waitReady();
+      recoveredAfterMs = Math.round(performance.now() - killedPerf);
+    }
+    return {
+      killedAtMs: Math.round(killedPerf - run.startedPerf),
+      promotedAfterMs,
+      recoveredAfterMs,
+      waitReplicas: replicasWaited,
+      killedNode,
+      promotedNode,
+    };
+  };
+}
+
 /** The run in a few lines for the terminal. */
 export function headline(run: LoadtestRun): string {
   const { report, jsonPath, htmlPath } = run;
@@ -160,12 +256,29 @@ export function headline(run: LoadtestRun): string {
     `  dashboards ${report.dashboards.subscribers}: ${report.dashboards.messages} updates, staleness p99 ${report.dashboards.staleness.p99Ms} ms`,
     `  writer lag p99 ${report.writer.lagP99Ms ?? '-'} ms, at most ${report.writer.lagMaxEvents ?? '-'} events behind`,
     ...openingLines(report),
+    ...durabilityLines(report),
     `  invariants I1–I5: ${report.invariants.ok ? 'PASS' : 'FAIL'} ${JSON.stringify(report.invariants.checked)}`,
     ...report.invariants.violations.slice(0, 20).map((v) => `    ✗ ${v}`),
     `  → ${jsonPath}`,
     `  → ${htmlPath}`,
   ];
   return lines.join('\n');
+}
+
+/** The acknowledged writes read back and the failover, when the run has them. */
+function durabilityLines(report: RunReport): string[] {
+  const lines: string[] = [];
+  const { acknowledged: ack, failover } = report;
+  if (failover) {
+    lines.push(
+      `  failover (P9): ${failover.killedNode} killed at ${(failover.killedAtMs / 1000).toFixed(1)} s, ${failover.promotedNode ?? 'no replica'} promoted after ${failover.promotedAfterMs ?? '-'} ms, replica back after ${failover.recoveredAfterMs ?? '-'} ms; REDIS_WAIT_REPLICAS=${failover.waitReplicas}: ${failover.acknowledgedLost} acknowledged operations lost`,
+    );
+  }
+  if (ack) lines.push(`  acknowledged writes read back: ${ack.checked}, lost ${ack.lost} ${JSON.stringify(ack.lostByKind)}`);
+  if (report.redisNodes) {
+    lines.push(`  Redis nodes (commands/s): ${report.redisNodes.map((n) => `${n.node} ${n.role} ${n.commandsPerSec}`).join(', ')}`);
+  }
+  return lines;
 }
 
 /** The opening's figures against P7 and P8, one ✓ or ✗ each (runs with a waiting room). */

@@ -13,7 +13,7 @@
 import type { Redis } from 'ioredis';
 import { Engine } from '../../engine/engine.ts';
 import { PROVINCE_CODES } from '../../engine/provinces.ts';
-import { masterNodes, openRedis, type RedisClient } from '../../engine/redisClient.ts';
+import { isCluster, masterNodes, openRedis, type RedisClient } from '../../engine/redisClient.ts';
 import { createPool, type Pool } from '../../db/pool.ts';
 import { DrivenClock } from '../../gateway/clock.ts';
 import { clockKey } from '../../gateway/services.ts';
@@ -31,7 +31,8 @@ import {
   type ProfileName,
   type SurgeProfile,
 } from '../profiles.ts';
-import type { RunReport } from '../report/types.ts';
+import type { FailoverFigures, RedisNodeThroughput, RunReport } from '../report/types.ts';
+import { AcknowledgedLedger } from './acknowledged.ts';
 import { SurgeClient } from './client.ts';
 import { connectDashboards, type Dashboards } from './dashboards.ts';
 import { walkCandidate, type FlowContext } from './flow.ts';
@@ -91,6 +92,24 @@ export interface SurgeOptions {
   readonly straggleTimeoutS?: number;
   /** The province's waiting room for the run (API.md "Waiting room"); default off. */
   readonly waitingRoom?: 'off' | 'opening' | 'auto';
+  /**
+   * Read every write acknowledged to a candidate back after the run (acknowledged.ts): the
+   * report's `acknowledged` section. Implied by `fault`.
+   */
+  readonly checkAcknowledged?: boolean;
+  /**
+   * A fault injected mid-surge (`npm run demo:cluster` kills a Redis master): `inject` starts
+   * `atS` seconds into the run, beside the arrivals, and resolves to the failover's figures; the
+   * report's `failover` block is those plus the acknowledged operations lost.
+   */
+  readonly fault?: {
+    readonly atS: number;
+    /** `startedPerf`: performance.now() at the run's start; `provinceCode`: the surge's province. */
+    inject(run: {
+      readonly startedPerf: number;
+      readonly provinceCode: string;
+    }): Promise<Omit<FailoverFigures, 'acknowledgedLost'>>;
+  };
   readonly progress?: (line: string) => void;
 }
 
@@ -145,6 +164,7 @@ interface Started {
   readonly flowViolations: string[];
   /** What the candidates saw of the waiting room (when the run has one). */
   readonly queueLog: QueueLog | null;
+  readonly acknowledged: AcknowledgedLedger | null;
 }
 
 /** Step 1: the profile scaled to the run, and the province's world in PostgreSQL and Redis. */
@@ -282,8 +302,10 @@ async function start(
         maxWaitMs: (options.durationS + (options.straggleTimeoutS ?? 120)) * 1000,
       }
     : undefined;
+  const acknowledged = options.checkAcknowledged || options.fault ? new AcknowledgedLedger() : null;
   const ctx: FlowContext = {
     client,
+    ...(acknowledged ? { acknowledged } : {}),
     opensAtPerfMs: startedPerf + prepared.openingS * 1000,
     oralShare: options.oralShare,
     botCampusId,
@@ -293,7 +315,7 @@ async function start(
       if (!client.halted) flowViolations.push(message);
     },
   };
-  return { startedPerf, startedAt, recorder, client, ctx, random, flowViolations, queueLog };
+  return { startedPerf, startedAt, recorder, client, ctx, random, flowViolations, queueLog, acknowledged };
 }
 
 /**
@@ -474,6 +496,65 @@ async function overMasters(redis: RedisClient, read: (node: Redis) => Promise<nu
   return counts.reduce((sum, count) => sum + count, 0);
 }
 
+/** Starts the run's fault, if any, `atS` seconds in; never rejects (a failed injection is said and reported as none). */
+function injectFault(
+  options: SurgeOptions,
+  run: Started,
+  provinceCode: string,
+  say: Say,
+): Promise<Omit<FailoverFigures, 'acknowledgedLost'> | null> {
+  const fault = options.fault;
+  if (!fault) return Promise.resolve(null);
+  const dueIn = run.startedPerf + fault.atS * 1000 - performance.now();
+  return sleep(Math.max(0, dueIn))
+    .then(() => fault.inject({ startedPerf: run.startedPerf, provinceCode }))
+    .then((figures) => {
+      say(
+        `fault: ${figures.killedNode} killed at ${(figures.killedAtMs / 1000).toFixed(1)} s; ${figures.promotedNode ?? 'no replica'} promoted after ${figures.promotedAfterMs ?? '-'} ms`,
+      );
+      return figures;
+    })
+    .catch((error: unknown) => {
+      say(`fault injection failed: ${error instanceof Error ? error.message : String(error)}`);
+      return null;
+    });
+}
+
+/** total_commands_processed of every node, master or replica (a Cluster only; null on one Redis). */
+async function perNodeCommands(redis: RedisClient): Promise<Map<string, { role: 'master' | 'replica'; commands: number }> | null> {
+  if (!isCluster(redis)) return null;
+  const counts = new Map<string, { role: 'master' | 'replica'; commands: number }>();
+  await Promise.all(
+    redis.nodes('all').map(async (node) => {
+      const name = `${node.options.host}:${node.options.port}`;
+      try {
+        const role = /role:(\w+)/.exec(await node.info('replication'))?.[1] === 'master' ? 'master' : 'replica';
+        counts.set(name, { role, commands: await commandsProcessed(node) });
+      } catch {
+        // a node that is down has no count: it shows as 'gone'
+      }
+    }),
+  );
+  return counts;
+}
+
+/** Commands per second per node over the run; a node counted before and not after is 'gone'. */
+function nodeThroughput(
+  before: Awaited<ReturnType<typeof perNodeCommands>>,
+  after: Awaited<ReturnType<typeof perNodeCommands>>,
+  durationS: number,
+): RedisNodeThroughput[] | null {
+  if (!before || !after) return null;
+  const nodes = [...new Set([...before.keys(), ...after.keys()])].sort();
+  return nodes.map((node) => {
+    const end = after.get(node);
+    const start = before.get(node)?.commands ?? 0;
+    return end
+      ? { node, role: end.role, commandsPerSec: Math.round((end.commands - start) / durationS) }
+      : { node, role: 'gone' as const, commandsPerSec: 0 };
+  });
+}
+
 export async function runSurge(options: SurgeOptions): Promise<RunReport> {
   const say = options.progress ?? (() => undefined);
   const redis = openRedis(
@@ -498,13 +579,23 @@ export async function runSurge(options: SurgeOptions): Promise<RunReport> {
     const streams = stores.engine.keys.allStreams(PROVINCE_CODES);
     const commandsBefore = await overMasters(redis, commandsProcessed);
     const eventsBefore = await overMasters(redis, (node) => streamLengths(node, streams));
+    const nodesBefore = await perNodeCommands(redis);
 
     const tick = progressTicker(run.recorder, samplers, say);
+    const fault = injectFault(options, run, prepared.world.provinceCode, say);
     const { offered, walkers } = await runArrivals(options, prepared, run, tick, say);
     const stragglers = await waitForStragglers(options, run, walkers, tick);
     const durationS = (performance.now() - run.startedPerf) / 1000;
+    const injected = await fault;
     const commands = (await overMasters(redis, commandsProcessed)) - commandsBefore;
     const events = (await overMasters(redis, (node) => streamLengths(node, streams))) - eventsBefore;
+    const redisNodes = nodeThroughput(nodesBefore, await perNodeCommands(redis), durationS);
+    const acknowledged = run.acknowledged ? await run.acknowledged.check(options.base) : null;
+    if (acknowledged) {
+      say(
+        `acknowledged operations read back: ${acknowledged.checked}, lost ${acknowledged.lost} ${JSON.stringify(acknowledged.lostByKind)}`,
+      );
+    }
 
     const verdict = await judge(
       options,
@@ -526,7 +617,7 @@ export async function runSurge(options: SurgeOptions): Promise<RunReport> {
           samplers.keeper,
         )
       : null;
-    return surgeReport({
+    const report = surgeReport({
       waitingRoom,
       options,
       profile: prepared.profile,
@@ -544,6 +635,12 @@ export async function runSurge(options: SurgeOptions): Promise<RunReport> {
       writerEventsPerSec: Math.round(events / (durationS + verdict.drainMs / 1000)),
       verdict,
     });
+    return {
+      ...report,
+      ...(acknowledged ? { acknowledged } : {}),
+      ...(injected ? { failover: { ...injected, acknowledgedLost: acknowledged?.lost ?? 0 } } : {}),
+      ...(redisNodes ? { redisNodes } : {}),
+    };
   } finally {
     await dashboards?.close();
     redis.disconnect();

@@ -77,6 +77,7 @@ it(`a ${CANDIDATES}-candidate opening through two gateways on the cluster passes
     poolThreads: 1,
     // the surge and its verdict take ≈ 12 s alone; shed answers are waited out (Retry-After)
     straggleTimeoutS: 60,
+    checkAcknowledged: true,
   });
   expect(report.invariants.violations).toEqual([]);
   expect(report.invariants.ok).toBe(true);
@@ -92,4 +93,10 @@ it(`a ${CANDIDATES}-candidate opening through two gateways on the cluster passes
   expect(report.measured.eventsPerCandidate).toBeGreaterThanOrEqual(1);
   expect(report.measured.redisOpsPerCandidate).toBeGreaterThan(report.measured.eventsPerCandidate);
   expect(report.measured.requestsPerCandidate).toBeGreaterThan(4);
+  // every write acknowledged to a candidate is still there: at least each one's registration
+  expect(report.acknowledged?.checked).toBeGreaterThanOrEqual(CANDIDATES);
+  expect(report.acknowledged?.lost).toBe(0);
+  // each of the three masters served part of the run (the province's shard and the sessions' spread)
+  expect(report.redisNodes?.map((node) => node.role)).toEqual(['master', 'master', 'master']);
+  expect(report.redisNodes?.every((node) => node.commandsPerSec > 0)).toBe(true);
 }, 120_000);
