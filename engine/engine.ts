@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { DEFAULTS } from '../config/defaults.ts';
 import { EngineError, isEngineCode, type EngineCode, type Outcome, type Refusal } from './codes.ts';
 import { KeySpace, dueBucketOf, type ProvinceKeys } from './keys.ts';
-import type { ReplicaWait } from './luaScripts.ts';
+import type { ReplicaWait } from './replicaWait.ts';
 import { callScript, defineEngineCommands, type EngineRedis, type ScriptName } from './scripts.ts';
 import {
   oralInfo,

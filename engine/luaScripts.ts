@@ -6,14 +6,13 @@
  * previous version's SHA; the key count comes from the file name, so nobody counts keys by hand,
  * and `call` checks every call against it. `--@include name` lines pull in `<folder>/includes/name.lua`.
  * A folder holds exactly the scripts its set names: a stray file or a missing one fails at load.
- * `call` with a `ReplicaWait` follows the script with `WAIT` on the same connection (issue 14 item 3)
- * and never answers a script fewer replicas acknowledged than asked: ReplicationTimeoutError.
+ * `call` with a `ReplicaWait` answers a script only once that many replicas have its effect
+ * (engine/replicaWait.ts, issue 14 item 3), else ReplicationTimeoutError.
  */
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Cluster, Redis } from 'ioredis';
-import { isCluster } from './redisClient.ts';
+import { callReplicated, type ReplicaWait } from './replicaWait.ts';
 
 export interface ScriptSetOptions<Name extends string> {
   /** The folder of scripts (a URL ending in `/`). */
@@ -38,98 +37,6 @@ export interface LoadedScript<Name extends string = string> {
 
 export type ScriptArg = string | number;
 type ScriptCommand = (...args: ScriptArg[]) => Promise<unknown>;
-
-/** Issue 14 item 3 (REDIS_WAIT_REPLICAS, REDIS_WAIT_TIMEOUT_MS): the replicas a script's effect must reach. */
-export interface ReplicaWait {
-  /** 0: no WAIT is sent (the call is exactly as without a ReplicaWait). */
-  readonly replicas: number;
-  /** WAIT's bound; never 0, which is WAIT's "for ever". */
-  readonly timeoutMs: number;
-}
-
-/**
- * A script ran on its master, but fewer replicas than asked acknowledged it within the timeout: a
- * failover now could lose it, so it is no answer (the gateway: 503 REPLICATION_TIMEOUT with
- * Retry-After). Its effect may stand: a retry must be one the script answers safely again (a hold's
- * request tag, REL4; a confirmation's `duplicate`).
- */
-export class ReplicationTimeoutError extends Error {
-  readonly code = 'REPLICATION_TIMEOUT';
-  constructor(
-    readonly script: string,
-    readonly wanted: number,
-    /** What WAIT answered; null when WAIT itself failed (say the connection closed after the script). */
-    readonly acknowledged: number | null,
-    options?: ErrorOptions,
-  ) {
-    super(
-      acknowledged === null
-        ? `script ${script}: WAIT for ${wanted} replica(s) failed`
-        : `script ${script}: ${acknowledged} of ${wanted} replica(s) acknowledged in time`,
-      options,
-    );
-    this.name = 'ReplicationTimeoutError';
-  }
-}
-
-/**
- * A Cluster's refusals before a script runs. ioredis retries a pipeline only when all its commands
- * failed alike or the others are read-only; WAIT is neither, so these come back to us, and we
- * retry as ioredis retries a lone command: the slot map refreshed, 100 ms apart (its
- * retryDelayOnClusterDown / OnTryAgain defaults), at most its maxRedirections (16) times.
- */
-const CLUSTER_REDIRECTION = /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN) /;
-const REDIRECTION_DELAY_MS = 100;
-const MAX_REDIRECTIONS = 16;
-
-type PipelineAnswer = [error: Error | null, result: unknown];
-
-/**
- * The script and `WAIT` in one pipeline: ioredis writes a pipeline to one connection (on a Cluster,
- * the node of its keyed commands; WAIT has no key), so WAIT counts the replicas that have this
- * connection's writes up to the script's. EVALSHA, not the defined command: the command's own
- * NOSCRIPT fallback resends the script alone, after the WAIT has answered for the earlier offset.
- */
-async function callAndWait(
-  redis: Redis | Cluster,
-  script: LoadedScript,
-  keys: readonly string[],
-  args: readonly ScriptArg[],
-  wait: ReplicaWait,
-): Promise<unknown> {
-  let sendSource = false;
-  let redirections = 0;
-  for (;;) {
-    const pipeline = redis.pipeline();
-    if (sendSource) pipeline.eval(script.lua, keys.length, ...keys, ...args);
-    else pipeline.evalsha(script.sha1, keys.length, ...keys, ...args);
-    pipeline.wait(wait.replicas, wait.timeoutMs);
-    const answers = ((await pipeline.exec()) ?? []) as PipelineAnswer[];
-    const [scriptError, answer] = answers[0] ?? [new Error(`script ${script.name}: no answer`), null];
-    if (scriptError) {
-      if (!sendSource && scriptError.message.startsWith('NOSCRIPT')) {
-        sendSource = true; // EVAL also caches it on that node: the next call's EVALSHA finds it
-        continue;
-      }
-      if (
-        isCluster(redis) &&
-        CLUSTER_REDIRECTION.test(scriptError.message) &&
-        redirections++ < MAX_REDIRECTIONS
-      ) {
-        await new Promise<void>((resolve) => redis.refreshSlotsCache(() => resolve()));
-        await sleep(REDIRECTION_DELAY_MS);
-        continue;
-      }
-      throw scriptError;
-    }
-    const [waitError, acknowledged] = answers[1] ?? [new Error('no answer from WAIT'), null];
-    if (waitError) throw new ReplicationTimeoutError(script.name, wait.replicas, null, { cause: waitError });
-    if (Number(acknowledged) < wait.replicas) {
-      throw new ReplicationTimeoutError(script.name, wait.replicas, Number(acknowledged));
-    }
-    return answer;
-  }
-}
 
 const SCRIPT_FILE = /^([A-Za-z]+)-(\d+|N)\.lua$/;
 const INCLUDE = /^--@include\s+([A-Za-z0-9_]+)\s*$/gm;
@@ -209,7 +116,7 @@ export class ScriptSet<Name extends string> {
     if (script.numberOfKeys !== undefined && keys.length !== script.numberOfKeys) {
       throw new Error(`script ${name} takes ${script.numberOfKeys} keys, got ${keys.length}`);
     }
-    if (wait !== undefined && wait.replicas > 0) return callAndWait(redis, script, keys, args, wait);
+    if (wait !== undefined && wait.replicas > 0) return callReplicated(redis, script, keys, args, wait);
     const command = (redis as unknown as Record<string, ScriptCommand>)[script.command];
     if (typeof command !== 'function') throw new Error(`script ${name} is not defined on this client`);
     if (script.numberOfKeys === undefined) return command.call(redis, keys.length, ...keys, ...args);

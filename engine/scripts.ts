@@ -7,12 +7,8 @@
  */
 import type { ClientContext, Cluster, Redis, Result } from 'ioredis';
 import { ENGINE_CODES } from './codes.ts';
-import {
-  ScriptSet,
-  type LoadedScript as AnyLoadedScript,
-  type ReplicaWait,
-  type ScriptArg,
-} from './luaScripts.ts';
+import { ScriptSet, type LoadedScript as AnyLoadedScript, type ScriptArg } from './luaScripts.ts';
+import type { ReplicaWait } from './replicaWait.ts';
 
 export const SCRIPT_VERSION = 1;
 

@@ -7,7 +7,7 @@
  * This module must never put personal data (phones, emails, ID numbers, codes) in a message.
  */
 import { ENGINE_CODES, type EngineCode } from '../engine/codes.ts';
-import { ReplicationTimeoutError } from '../engine/luaScripts.ts';
+import { ReplicationTimeoutError } from '../engine/replicaWait.ts';
 import { LaneOverloaded } from './admission/lane.ts';
 
 export interface CodeInfo {

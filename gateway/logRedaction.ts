@@ -8,6 +8,9 @@
  * arguments, `detail`, `where`, parameters, queries or an ApiError's details; and the message and
  * stack scrubbed of values that look like personal data. This module must stay free of I/O.
  */
+import type { Logger } from 'pino';
+import type { WriterOptions } from '../db/writer.ts';
+import { MissingDependencyError } from '../db/sql/projections.ts';
 
 const REDACTED = '[redacted]';
 
@@ -142,3 +145,24 @@ export function serializeError(value: unknown): SafeError {
 
 /** The serializers every logger of the product uses (gateway/log.ts, gateway/auth/log.ts). */
 export const LOG_SERIALIZERS = { err: serializeError, error: serializeError } as const;
+
+/**
+ * The writer's log hooks, for every process that runs a writer. `err` goes through this file's
+ * serializer (never pg's detail, where or parameters); a dead letter's reason is an error's
+ * message, scrubbed the same way. A batch refused for a missing dependency is expected with two
+ * writers on one stream (the creating event is with the other writer, or pending after a
+ * failover): the writer retries it event by event and defers what still waits, so it is a warning.
+ */
+export function writerLogHooks(
+  log: Logger,
+): Required<Pick<WriterOptions, 'onError' | 'onRecovered' | 'onDeadLetter'>> {
+  return {
+    onError: (error) =>
+      error instanceof MissingDependencyError
+        ? log.warn({ err: error }, 'writer batch waits for a dependency: written event by event')
+        : log.error({ err: error }, 'writer batch failed'),
+    onRecovered: (outage) => log.info(outage, 'PostgreSQL outage over: the writer resumed'),
+    onDeadLetter: (letter) =>
+      log.error({ ...letter, reason: scrubPersonalData(letter.reason) }, 'event dead-lettered'),
+  };
+}

@@ -21,7 +21,7 @@ import { hasRedisTarget, openRedis } from '../engine/redisClient.ts';
 import { settlesWithin } from '../engine/settle.ts';
 import { Sweeper, type SweeperStats } from '../engine/sweeper.ts';
 import { DrivenClock, systemClock } from './clock.ts';
-import { scrubPersonalData } from './logRedaction.ts';
+import { writerLogHooks } from './logRedaction.ts';
 import { clockKey } from './services.ts';
 
 export interface StandaloneWriter {
@@ -44,12 +44,7 @@ export function startStandaloneWriter(config: Config, log: Logger): StandaloneWr
     ...config.writer,
     streams: new KeySpace(config.namespace).allStreams(PROVINCE_CODES),
     consumer,
-    // `err` goes through gateway/logRedaction.ts (never pg's detail, where or parameters); a dead
-    // letter's reason is an error's message, scrubbed the same way
-    onError: (error) => log.error({ err: error }, 'writer batch failed'),
-    onRecovered: (outage) => log.info(outage, 'PostgreSQL outage over: the writer resumed'),
-    onDeadLetter: (letter) =>
-      log.error({ ...letter, reason: scrubPersonalData(letter.reason) }, 'event dead-lettered'),
+    ...writerLogHooks(log),
   });
   writer.start();
   return {

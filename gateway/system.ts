@@ -34,7 +34,7 @@ import { QueueKeeper } from '../engine/queueKeeper.ts';
 import { sealKeyFrom } from '../engine/queueDraw.ts';
 import { DrivenClock, systemClock } from './clock.ts';
 import { createLogger } from './log.ts';
-import { scrubPersonalData } from './logRedaction.ts';
+import { writerLogHooks } from './logRedaction.ts';
 import { localBaseUrl } from './payments/payLink.ts';
 import { startPaymentSimulator, type PaymentSimulator } from './payments/simulator.ts';
 import { TrustedProxies } from './http/clientAddress.ts';
@@ -175,12 +175,7 @@ export async function startSystem(
     ...config.writer,
     streams: engine.keys.allStreams(PROVINCE_CODES),
     consumer: config.writer.consumer || `${hostname()}-${process.pid}`,
-    // `err` goes through gateway/logRedaction.ts (never pg's detail, where or parameters); a dead
-    // letter's reason is an error's message, scrubbed the same way
-    onError: (error) => log.error({ err: error }, 'writer batch failed'),
-    onRecovered: (outage) => log.info(outage, 'PostgreSQL outage over: the writer resumed'),
-    onDeadLetter: (letter) =>
-      log.error({ ...letter, reason: scrubPersonalData(letter.reason) }, 'event dead-lettered'),
+    ...writerLogHooks(log),
   });
   if (config.startWriter) writer.start();
   paymentSimulator?.connect({

@@ -556,7 +556,10 @@ function durabilitySection(report: RunReport): string {
       table(
         ['failover', ''],
         [
-          ['master killed (kill -9)', `${failover.killedNode} at ${fmt(failover.killedAtMs / 1000, ' s')} into the run`],
+          [
+            'master killed (kill -9)',
+            `${failover.killedNode} at ${fmt(failover.killedAtMs / 1000, ' s')} into the run`,
+          ],
           [
             'replica promoted',
             failover.promotedNode === null
@@ -571,7 +574,9 @@ function durabilitySection(report: RunReport): string {
     );
   }
   if (ack) {
-    const byKind = Object.entries(ack.lostByKind).map(([kind, n]) => `${kind} ${fmt(n)}`).join(', ');
+    const byKind = Object.entries(ack.lostByKind)
+      .map(([kind, n]) => `${kind} ${fmt(n)}`)
+      .join(', ');
     parts.push(
       table(
         ['acknowledged writes read back', ''],

@@ -48,7 +48,10 @@ it('counts what is still there as kept and every missing, expired or refused wri
   });
   orders.set('o-kept', 'PAID');
   registrations.set('expired', { written: [{ subject: 'CET6', status: 'EXPIRED' }], oral: [] });
-  registrations.set('moved', { written: [{ subject: 'CET4', status: 'HELD' }], oral: [{ subject: 'CET-SET4', campusId: 'c2', status: 'HELD' }] });
+  registrations.set('moved', {
+    written: [{ subject: 'CET4', status: 'HELD' }],
+    oral: [{ subject: 'CET-SET4', campusId: 'c2', status: 'HELD' }],
+  });
   registrations.set('gone', null);
   orders.set('o-pending', 'PENDING');
   const ledger = new AcknowledgedLedger();
@@ -70,7 +73,9 @@ it('counts what is still there as kept and every missing, expired or refused wri
   expect(check.lostByKind).toEqual({ registration: 2, written: 2, oral: 1, payment: 1 });
   expect(check.lost).toBe(6);
   expect(check.examples).toContain('oral CET-SET4 at c1: HELD at c2');
-  expect(check.examples.some((e) => e.startsWith('registration gone (GET /registration answered 401)'))).toBe(true);
+  expect(check.examples.some((e) => e.startsWith('registration gone (GET /registration answered 401)'))).toBe(
+    true,
+  );
 });
 
 it('asks again a read answered 503 (shed, or a store failing over) before it counts anything', async () => {

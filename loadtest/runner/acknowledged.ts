@@ -41,7 +41,8 @@ async function read(base: string, path: string, token: string): Promise<Read> {
     try {
       const answer = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${token}` } });
       status = answer.status;
-      if (status !== 503 || attempt >= READ_TRIES) return { status, body: await answer.json().catch(() => null) };
+      if (status !== 503 || attempt >= READ_TRIES)
+        return { status, body: await answer.json().catch(() => null) };
       await answer.body?.cancel();
     } catch (error) {
       if (attempt >= READ_TRIES) throw error;
@@ -115,18 +116,23 @@ export class AcknowledgedLedger {
         const written = items(registration?.written);
         for (const subject of noted.written) {
           const item = written.find((w) => w.subject === subject);
-          if (!item || !LIVE.has(item.status)) lose('written', `${subject} ${item?.status ?? 'missing'}${why}`);
+          if (!item || !LIVE.has(item.status))
+            lose('written', `${subject} ${item?.status ?? 'missing'}${why}`);
         }
         const oral = items(registration?.oral);
         for (const [subject, campusId] of noted.oral) {
           const item = oral.find((o) => o.subject === subject);
           if (!item || item.campusId !== campusId || !LIVE.has(item.status)) {
-            lose('oral', `${subject} at ${campusId}: ${item ? `${item.status} at ${item.campusId}` : 'missing'}${why}`);
+            lose(
+              'oral',
+              `${subject} at ${campusId}: ${item ? `${item.status} at ${item.campusId}` : 'missing'}${why}`,
+            );
           }
         }
         for (const orderId of noted.paidOrders) {
           const status = await read(base, `/api/v1/payments/${encodeURIComponent(orderId)}`, token);
-          if (status.body?.status !== 'PAID') lose('payment', `${orderId} ${status.body?.status ?? status.status}`);
+          if (status.body?.status !== 'PAID')
+            lose('payment', `${orderId} ${status.body?.status ?? status.status}`);
         }
       }
     };

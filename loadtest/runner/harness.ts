@@ -80,7 +80,12 @@ async function openStores(
   if (!wantCluster || given.redisClusterNodes) return openOtherStores(given, say);
   say('starting a private Redis Cluster (3 masters + 3 replicas, AOF always)…');
   // a node silent for 2 s is failed over: the demo measures the promotion, not the timeout
-  const cluster = await startRedisCluster({ masters: 3, replicasPerMaster: 1, persistent: true, nodeTimeoutMs: 2_000 });
+  const cluster = await startRedisCluster({
+    masters: 3,
+    replicasPerMaster: 1,
+    persistent: true,
+    nodeTimeoutMs: 2_000,
+  });
   try {
     const redisClusterNodes = cluster.nodes.map((node) => `${node.host}:${node.port}`).join(',');
     const stores = await openOtherStores({ ...given, redisClusterNodes }, say);
@@ -99,7 +104,10 @@ async function openStores(
 }
 
 /** The private stack for what is not given, or a database of its own on the given server. */
-async function openOtherStores(given: ReturnType<typeof storesFromEnv>, say: (line: string) => void): Promise<Stores> {
+async function openOtherStores(
+  given: ReturnType<typeof storesFromEnv>,
+  say: (line: string) => void,
+): Promise<Stores> {
   const { redisClusterNodes } = given;
   let { redisUrl, databaseUrl } = given;
   const needRedis = !redisUrl && !redisClusterNodes;
@@ -274,9 +282,14 @@ function durabilityLines(report: RunReport): string[] {
       `  failover (P9): ${failover.killedNode} killed at ${(failover.killedAtMs / 1000).toFixed(1)} s, ${failover.promotedNode ?? 'no replica'} promoted after ${failover.promotedAfterMs ?? '-'} ms, replica back after ${failover.recoveredAfterMs ?? '-'} ms; REDIS_WAIT_REPLICAS=${failover.waitReplicas}: ${failover.acknowledgedLost} acknowledged operations lost`,
     );
   }
-  if (ack) lines.push(`  acknowledged writes read back: ${ack.checked}, lost ${ack.lost} ${JSON.stringify(ack.lostByKind)}`);
+  if (ack)
+    lines.push(
+      `  acknowledged writes read back: ${ack.checked}, lost ${ack.lost} ${JSON.stringify(ack.lostByKind)}`,
+    );
   if (report.redisNodes) {
-    lines.push(`  Redis nodes (commands/s): ${report.redisNodes.map((n) => `${n.node} ${n.role} ${n.commandsPerSec}`).join(', ')}`);
+    lines.push(
+      `  Redis nodes (commands/s): ${report.redisNodes.map((n) => `${n.node} ${n.role} ${n.commandsPerSec}`).join(', ')}`,
+    );
   }
   return lines;
 }

@@ -521,14 +521,17 @@ function injectFault(
 }
 
 /** total_commands_processed of every node, master or replica (a Cluster only; null on one Redis). */
-async function perNodeCommands(redis: RedisClient): Promise<Map<string, { role: 'master' | 'replica'; commands: number }> | null> {
+async function perNodeCommands(
+  redis: RedisClient,
+): Promise<Map<string, { role: 'master' | 'replica'; commands: number }> | null> {
   if (!isCluster(redis)) return null;
   const counts = new Map<string, { role: 'master' | 'replica'; commands: number }>();
   await Promise.all(
     redis.nodes('all').map(async (node) => {
       const name = `${node.options.host}:${node.options.port}`;
       try {
-        const role = /role:(\w+)/.exec(await node.info('replication'))?.[1] === 'master' ? 'master' : 'replica';
+        const role =
+          /role:(\w+)/.exec(await node.info('replication'))?.[1] === 'master' ? 'master' : 'replica';
         counts.set(name, { role, commands: await commandsProcessed(node) });
       } catch {
         // a node that is down has no count: it shows as 'gone'

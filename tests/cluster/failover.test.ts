@@ -13,7 +13,7 @@ import type { Cluster } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Engine } from '../../engine/engine.ts';
 import { checkInvariants } from '../../engine/invariants.ts';
-import { ReplicationTimeoutError } from '../../engine/luaScripts.ts';
+import { ReplicationTimeoutError } from '../../engine/replicaWait.ts';
 import { campus, loadFixture, T0 } from '../support/engine.ts';
 import { startPrivateCluster, type PrivateCluster } from '../support/cluster.ts';
 import { sleep, waitFor } from '../support/wait.ts';

@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisCommand, startRedisServer, type RedisServerHandle } from '../../devstack/index.ts';
 import { Engine } from '../../engine/index.ts';
 import { checkInvariants } from '../../engine/invariants.ts';
-import { ReplicationTimeoutError, type ReplicaWait } from '../../engine/luaScripts.ts';
+import { ReplicationTimeoutError, type ReplicaWait } from '../../engine/replicaWait.ts';
 import { statusAndCode } from '../support/answers.ts';
 import { campus, loadFixture, T0 } from '../support/engine.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
@@ -131,6 +131,33 @@ describe('engine scripts with REDIS_WAIT_REPLICAS', () => {
     expect(await waitsRun()).toBe(before);
     // the script itself (EVAL the first time on a connection, EVALSHA after: ioredis's way)
     expect(await lastCommandOf('wait-none')).toMatch(/^eval(sha)?$/);
+  });
+
+  it('scripts in flight together share one WAIT (group commit); a flushed script cache is survived', async () => {
+    const engine = new Engine(client('wait-group'), { namespace: 'rwg', replicaWait: WAIT });
+    await loadFixture(engine, { campuses: [C1] });
+    const refs: Awaited<ReturnType<typeof bindN>>[] = [];
+    for (let n = 0; n < 40; n++) refs.push(await bindN(engine, 'rg', n, C1.campusId, T0));
+    // the first batch meets NOSCRIPT on every script: each is run again alone (EVAL, then WAIT)
+    await redisCommand(master.port, ['SCRIPT', 'FLUSH']);
+    const before = await waitsRun();
+    const holdAll = (some: typeof refs) =>
+      Promise.all(
+        some.map((ref) =>
+          engine.reserveWritten({ ...ref, subject: 'CET4', eligible: true, fee: 30, now: T0 + 1 }),
+        ),
+      );
+    const cold = await holdAll(refs.slice(0, 20));
+    expect(cold.filter((outcome) => outcome.ok)).toHaveLength(20);
+    // one per batch, plus one per script run again alone after NOSCRIPT
+    expect((await waitsRun()) - before).toBeLessThanOrEqual(2 * 20);
+    // the script cached again: 20 holds at once are a lone first one and one batch (+ slack)
+    const warmBefore = await waitsRun();
+    const warm = await holdAll(refs.slice(20));
+    expect(warm.filter((outcome) => outcome.ok)).toHaveLength(20);
+    expect((await waitsRun()) - warmBefore).toBeLessThanOrEqual(4);
+    const invariants = await checkInvariants(engine, ['11']);
+    expect(invariants.violations).toEqual([]);
   });
 
   it('replica stopped: the hold fails within about the timeout, stands, and its retry answers it', async () => {
