@@ -808,11 +808,15 @@ export class StreamWriter {
     reader: RedisClient,
     housekeeping: boolean,
   ): Promise<void> {
-    // first whatever this consumer had read but not acknowledged before a crash
-    // (with a cursor per stream, so that entries it defers again are not re-read in a loop)
-    const cursors = new Map<string, string>();
+    // whatever this consumer had read but not acknowledged: before a crash, or before a read or an
+    // acknowledgement failed (a master failing over: the entries are pending on the promoted one);
+    // with a cursor per stream, so that entries it defers again are not re-read in a loop
+    const drainOwnPending = async (): Promise<void> => {
+      const cursors = new Map<string, string>();
+      while (!this.stopped && (await this.safely(() => this.drainStreams(streams, reader, cursors))) !== 0);
+    };
     const own = new Set(streams);
-    while (!this.stopped && (await this.safely(() => this.drainStreams(streams, reader, cursors))) !== 0);
+    await drainOwnPending();
     while (!this.stopped) {
       const now = Date.now();
       if (
@@ -835,6 +839,11 @@ export class StreamWriter {
       const written = await this.safely(() =>
         this.drainStreams(streams, reader, '>', this.options.idleMs ?? 200),
       );
+      // what it wrote may be unacknowledged: again now, not after XAUTOCLAIM's `claimIdleMs`
+      if (written === undefined && !this.stopped) {
+        await drainOwnPending();
+        continue;
+      }
       // a partial batch means the writer is keeping up: let the next one fill for a moment, so
       // that under a steady trickle it writes a few big batches instead of many tiny ones (each
       // batch costs a transaction and its statements whatever its size)
