@@ -239,3 +239,20 @@ export async function xinfoGroups(redis: RedisClient, stream: string): Promise<u
   if (error) throw error;
   return groups as unknown[];
 }
+
+/**
+ * Redis could not take the command at all, for now: a node gone or failing over (ioredis's
+ * "Connection is closed.", its ClusterAllFailedError after its redirections, a MaxRetriesPerRequest
+ * error), or a node refusing while the cluster heals (CLUSTERDOWN, TRYAGAIN, LOADING, MASTERDOWN,
+ * READONLY). Whether a script sent before the failure ran is unknown: a retry must be safe (REL4).
+ */
+const UNAVAILABLE_REPLY = /^(CLUSTERDOWN|TRYAGAIN|LOADING|MASTERDOWN|READONLY) /;
+const UNAVAILABLE_ERRORS = new Set(['ClusterAllFailedError', 'MaxRetriesPerRequestError']);
+const UNAVAILABLE_SOCKET = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT']);
+
+export function isRedisUnavailable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  if (UNAVAILABLE_ERRORS.has(error.name) || error.message === 'Connection is closed.') return true;
+  if (UNAVAILABLE_REPLY.test(error.message)) return true;
+  return UNAVAILABLE_SOCKET.has((error as NodeJS.ErrnoException).code ?? '');
+}

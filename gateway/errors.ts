@@ -7,6 +7,7 @@
  * This module must never put personal data (phones, emails, ID numbers, codes) in a message.
  */
 import { ENGINE_CODES, type EngineCode } from '../engine/codes.ts';
+import { isRedisUnavailable } from '../engine/redisClient.ts';
 import { ReplicationTimeoutError } from '../engine/replicaWait.ts';
 import { LaneOverloaded } from './admission/lane.ts';
 
@@ -74,6 +75,12 @@ export const GATEWAY_CODES = {
     status: 503,
     message: 'The change was not confirmed by enough replicas in time; retry with the same Idempotency-Key',
   },
+  // a Redis node gone or failing over (issue 14 item 3): nothing is known of the change; a retry
+  // with the same Idempotency-Key is safe
+  STORE_UNAVAILABLE: {
+    status: 503,
+    message: 'A data store is failing over; retry with the same Idempotency-Key',
+  },
   INTERNAL_ERROR: { status: 500, message: 'Internal error' },
 } as const satisfies Record<string, CodeInfo>;
 
@@ -129,7 +136,7 @@ export class ApiError extends Error {
     this.details = options.details;
   }
 
-  /** Seconds for a `Retry-After` header (RATE_LIMITED, OVERLOADED, REPLICATION_TIMEOUT), when the thrower knew them. */
+  /** Seconds for a `Retry-After` header (RATE_LIMITED, OVERLOADED, REPLICATION_TIMEOUT, STORE_UNAVAILABLE), when the thrower knew them. */
   get retryAfterSeconds(): number | undefined {
     const value = this.details?.retryAfterSeconds;
     return typeof value === 'number' ? value : undefined;
@@ -148,6 +155,8 @@ export class ApiError extends Error {
 
 /** REPLICATION_TIMEOUT's Retry-After: Retry-After counts whole seconds, and a lagging replica catches up in less. */
 const REPLICATION_RETRY_AFTER_SECONDS = 1;
+/** STORE_UNAVAILABLE's: a failover takes a few seconds (the demo's promotion: 3-4 s after a kill -9). */
+const STORE_RETRY_AFTER_SECONDS = 2;
 
 /** What the gateway's catch-all answers for anything thrown: refusals keep their code. */
 export function toApiError(err: unknown): ApiError {
@@ -164,6 +173,13 @@ export function toApiError(err: unknown): ApiError {
     // after a failover: a second later is the earliest a retry can find it caught up
     return new ApiError('REPLICATION_TIMEOUT', {
       details: { retryAfterSeconds: REPLICATION_RETRY_AFTER_SECONDS },
+      cause: err,
+    });
+  }
+  if (isRedisUnavailable(err)) {
+    // a master killed or failing over: its replica is promoted within the cluster's node timeout
+    return new ApiError('STORE_UNAVAILABLE', {
+      details: { retryAfterSeconds: STORE_RETRY_AFTER_SECONDS },
       cause: err,
     });
   }

@@ -69,11 +69,25 @@ describe('gateway error codes (R1, R2 and API.md)', () => {
     });
   });
 
-  it('maps anything thrown: refusals keep their code, a full worker queue is OVERLOADED, the rest 500', () => {
+  it('maps anything thrown: refusals keep their code, a full worker queue is OVERLOADED, Redis failing over STORE_UNAVAILABLE, the rest 500', () => {
     const refusal = new ApiError('PHONE_IN_USE');
     expect(toApiError(refusal)).toBe(refusal);
     const shed = toApiError(new LaneOverloaded('password', 'deadline', 2));
     expect(shed).toMatchObject({ code: 'OVERLOADED', status: 503, retryAfterSeconds: 2 });
+    // a Redis node gone or failing over: 503 with Retry-After, not 500
+    const gone = Object.assign(new Error('Too many Cluster redirections'), { name: 'ClusterAllFailedError' });
+    for (const failure of [
+      gone,
+      new Error('Connection is closed.'),
+      new Error('CLUSTERDOWN The cluster is down'),
+    ]) {
+      expect(toApiError(failure)).toMatchObject({
+        code: 'STORE_UNAVAILABLE',
+        status: 503,
+        retryAfterSeconds: 2,
+      });
+    }
+    expect(toApiError(new Error('ERR unknown command'))).toMatchObject({ code: 'INTERNAL_ERROR' });
     const internal = toApiError(new Error('connection string postgres://secret'));
     expect(internal).toMatchObject({ code: 'INTERNAL_ERROR', status: 500 });
     expect(JSON.stringify(internal.toBody())).not.toContain('secret');
