@@ -16,8 +16,16 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import calculateSlot from 'cluster-key-slot';
 import type { Cluster, Redis } from 'ioredis';
-import type { LoadedScript, ScriptArg } from './luaScripts.ts';
 import { isCluster } from './redisClient.ts';
+
+/** What a script call needs of its script (engine/luaScripts.ts's LoadedScript is one). */
+export interface ReplicatedScript {
+  readonly name: string;
+  readonly lua: string;
+  readonly sha1: string;
+}
+
+type ScriptArg = string | number;
 
 /** The replicas a script's effect must reach (REDIS_WAIT_REPLICAS, REDIS_WAIT_TIMEOUT_MS). */
 export interface ReplicaWait {
@@ -72,7 +80,7 @@ const retriable = (error: Error): boolean =>
 
 /** What one WAIT answered, as the answer of a script it covered. */
 function waited(
-  script: LoadedScript,
+  script: ReplicatedScript,
   wait: ReplicaWait,
   [waitError, acknowledged]: PipelineAnswer,
   answer: unknown,
@@ -87,7 +95,7 @@ function waited(
 /** One script and its own WAIT, retried through NOSCRIPT and a Cluster's redirections. */
 export async function callAndWait(
   redis: Redis | Cluster,
-  script: LoadedScript,
+  script: ReplicatedScript,
   keys: readonly string[],
   args: readonly ScriptArg[],
   wait: ReplicaWait,
@@ -122,7 +130,7 @@ export async function callAndWait(
 }
 
 interface Pending {
-  readonly script: LoadedScript;
+  readonly script: ReplicatedScript;
   readonly keys: readonly string[];
   readonly args: readonly ScriptArg[];
   readonly resolve: (answer: unknown) => void;
@@ -194,7 +202,7 @@ async function drain(redis: Redis | Cluster, group: Group, wait: ReplicaWait): P
 /** A script answered once `wait.replicas` replicas have its effect: through its node's group commit. */
 export function callReplicated(
   redis: Redis | Cluster,
-  script: LoadedScript,
+  script: ReplicatedScript,
   keys: readonly string[],
   args: readonly ScriptArg[],
   wait: ReplicaWait,
