@@ -92,3 +92,45 @@ export async function readMemoryUseOfMasters(redis: RedisClient): Promise<number
   if (nodes.length === 0) throw new Error('no Redis Cluster master is known yet');
   return Math.max(...(await Promise.all(nodes.map((node) => readMemoryUse(node)))));
 }
+
+/** One node as `/metrics` shows it (issue 14 item 1: per node). */
+export interface RedisNodeStats {
+  /** `host:port`, as the client reaches it. */
+  readonly node: string;
+  readonly role: 'master' | 'replica';
+  /** used_memory / maxmemory (0: no maxmemory). */
+  readonly memoryUsedRatio: number;
+  /** total_commands_processed since the node started. */
+  readonly commandsProcessed: number;
+  /** A master's connected replicas (0 for a replica). */
+  readonly connectedReplicas: number;
+  /** A replica's link to its master (null for a master). */
+  readonly linkUp: boolean | null;
+}
+
+/**
+ * INFO of every node the client knows: the one Redis, or each master and replica of a Cluster.
+ * A node that does not answer is left out (it is gone, or failing over: /readyz says which).
+ */
+export async function readNodeStats(redis: RedisClient): Promise<RedisNodeStats[]> {
+  const nodes = isCluster(redis) ? redis.nodes('all') : [redis];
+  const read = await Promise.all(
+    nodes.map(async (node): Promise<RedisNodeStats | null> => {
+      const fields = infoFields(await node.info().catch(() => ''));
+      const role = fields.get('role');
+      if (role === undefined) return null;
+      return {
+        node: nodeName(node),
+        role: role === 'master' ? 'master' : 'replica',
+        memoryUsedRatio: memoryUse({
+          usedMemory: Number(fields.get('used_memory') ?? 0),
+          maxmemory: Number(fields.get('maxmemory') ?? 0),
+        }),
+        commandsProcessed: Number(fields.get('total_commands_processed') ?? 0),
+        connectedReplicas: role === 'master' ? Number(fields.get('connected_slaves') ?? 0) : 0,
+        linkUp: role === 'master' ? null : fields.get('master_link_status') === 'up',
+      };
+    }),
+  );
+  return read.filter((stats): stats is RedisNodeStats => stats !== null);
+}

@@ -6,6 +6,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { deadLetterStreamOf, type KeySpace } from '../engine/keys.ts';
 import { WRITER_GROUP } from '../engine/outbox.ts';
+import type { RedisNodeStats } from '../engine/redisDurability.ts';
 import { execKeyed, type KeyedCommand, type RedisClient } from '../engine/redisClient.ts';
 
 export class GatewayMetrics {
@@ -50,7 +51,10 @@ export class GatewayMetrics {
     help: 'Connected dashboard WebSockets (this thread)',
     registers: [this.registry],
   });
-  /** Sets `redisMemoryUsedRatio` from Redis at each collection (gateway/routes/ops.ts); never rejects. */
+  /**
+   * Sets `redisMemoryUsedRatio` and the `redis_node_*` gauges from Redis at each collection
+   * (gateway/routes/ops.ts: one reading for all of them); never rejects.
+   */
   readRedisMemory: (() => Promise<void>) | undefined;
   /** The one Redis's fill: every thread reads it, the merge keeps the highest (issue 16 item 2). */
   readonly redisMemoryUsedRatio: Gauge = new Gauge({
@@ -60,6 +64,60 @@ export class GatewayMetrics {
     registers: [this.registry],
     collect: () => this.readRedisMemory?.(),
   });
+
+  /** Per Redis node (issue 14 item 1), read with the memory gauge; a node gone drops out. */
+  readonly redisNodeMemoryUsedRatio = new Gauge({
+    name: 'redis_node_memory_used_ratio',
+    help: 'used_memory / maxmemory of each Redis node (0: no maxmemory)',
+    labelNames: ['node', 'role'] as const,
+    aggregator: 'max',
+    registers: [this.registry],
+    collect: () => this.readRedisMemory?.(),
+  });
+  readonly redisNodeCommandsProcessed = new Gauge({
+    name: 'redis_node_commands_processed',
+    help: "Each Redis node's total_commands_processed since it started (rate() it for commands/s)",
+    labelNames: ['node', 'role'] as const,
+    aggregator: 'max',
+    registers: [this.registry],
+    collect: () => this.readRedisMemory?.(),
+  });
+  readonly redisNodeConnectedReplicas = new Gauge({
+    name: 'redis_node_connected_replicas',
+    help: "Each Redis master's connected replicas (REDIS_WAIT_REPLICAS needs that many)",
+    labelNames: ['node'] as const,
+    aggregator: 'max',
+    registers: [this.registry],
+    collect: () => this.readRedisMemory?.(),
+  });
+  readonly redisNodeReplicaLinkUp = new Gauge({
+    name: 'redis_node_replica_link_up',
+    help: "Each Redis replica's link to its master (1 up, 0 down)",
+    labelNames: ['node'] as const,
+    aggregator: 'min',
+    registers: [this.registry],
+    collect: () => this.readRedisMemory?.(),
+  });
+
+  /** The per-node gauges from one reading: nodes no longer seen are dropped. */
+  setRedisNodes(nodes: readonly RedisNodeStats[]): void {
+    for (const gauge of [
+      this.redisNodeMemoryUsedRatio,
+      this.redisNodeCommandsProcessed,
+      this.redisNodeConnectedReplicas,
+      this.redisNodeReplicaLinkUp,
+    ]) {
+      gauge.reset();
+    }
+    for (const node of nodes) {
+      const labels = { node: node.node, role: node.role };
+      this.redisNodeMemoryUsedRatio.set(labels, node.memoryUsedRatio);
+      this.redisNodeCommandsProcessed.set(labels, node.commandsProcessed);
+      if (node.role === 'master')
+        this.redisNodeConnectedReplicas.set({ node: node.node }, node.connectedReplicas);
+      else this.redisNodeReplicaLinkUp.set({ node: node.node }, node.linkUp ? 1 : 0);
+    }
+  }
 
   constructor(options: { defaultMetrics?: boolean; labels?: Record<string, string> } = {}) {
     if (options.labels) this.registry.setDefaultLabels(options.labels);

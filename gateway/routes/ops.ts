@@ -7,14 +7,15 @@
  * readiness fails from DEFAULTS.redisMemoryAlarmRatio of its maxmemory (issue 16 item 2), while
  * writes still work, and /metrics shows the ratio (`redis_memory_used_ratio`) for an alert.
  * On a Redis Cluster (issue 14) every master is asked: each answers PING, has the scripts loaded
- * (SCRIPT is per node) and is below the alarm; the gauge shows the fullest master.
+ * (SCRIPT is per node) and is below the alarm; the gauge shows the fullest master, and the
+ * `redis_node_*` gauges show every node, replicas included (memory, commands, replication links).
  */
 import { DEFAULTS } from '../../config/defaults.ts';
 import { route, ok, type RouteDef } from '../http/route.ts';
 import { openApiDocument } from '../http/openapi.ts';
 import type { Services } from '../services.ts';
 import { loadScripts } from '../../engine/scripts.ts';
-import { readMemoryUseOfMasters } from '../../engine/redisDurability.ts';
+import { readMemoryUseOfMasters, readNodeStats } from '../../engine/redisDurability.ts';
 import { masterNodes } from '../../engine/redisClient.ts';
 
 /** A metrics collection does not wait longer than this for Redis's memory reading (the last value stays). */
@@ -27,17 +28,23 @@ function memoryCheck(ratio: number): string {
   return `used ${Math.floor(ratio * 100)} % of maxmemory (alarm at ${Math.round(alarm * 100)} %)`;
 }
 
-/** Redis's memory use into the gauge, within MEMORY_READ_WAIT_MS; never rejects. */
+/**
+ * Redis's memory use into the gauge, and each node's INFO into the per-node gauges, within
+ * MEMORY_READ_WAIT_MS; never rejects.
+ */
 async function gaugeRedisMemory(services: Services): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<null>((resolve) => {
     timer = setTimeout(() => resolve(null), MEMORY_READ_WAIT_MS);
   });
+  const reading = Promise.all([readMemoryUseOfMasters(services.redis), readNodeStats(services.redis)]);
   try {
-    const ratio = await Promise.race([readMemoryUseOfMasters(services.redis), late]);
-    if (ratio !== null) services.metrics.redisMemoryUsedRatio.set(ratio);
+    const read = await Promise.race([reading, late]);
+    if (read === null) return;
+    services.metrics.redisMemoryUsedRatio.set(read[0]);
+    services.metrics.setRedisNodes(read[1]);
   } catch {
-    // Redis unreachable: /readyz says so; the gauge keeps its last reading
+    // Redis unreachable: /readyz says so; the gauges keep their last reading
   } finally {
     clearTimeout(timer);
   }
@@ -88,8 +95,10 @@ export async function readiness(
 }
 
 export function opsRoutes(services: Services, options: OpsOptions): RouteDef[] {
-  // every collection of this thread's registry (each /metrics) reads the gauge afresh
-  services.metrics.readRedisMemory = () => gaugeRedisMemory(services);
+  // every collection of this thread's registry (each /metrics) reads the gauges afresh, once for all
+  let reading: Promise<void> | undefined;
+  services.metrics.readRedisMemory = () =>
+    (reading ??= gaugeRedisMemory(services).finally(() => (reading = undefined)));
   return [
     route({
       method: 'GET',

@@ -159,6 +159,15 @@ describe('the whole system on a Redis Cluster (issue 14)', () => {
     expect(metrics.status).toBe(200);
     expect(metrics.text).toMatch(/^writer_lag_events 0$/m);
     expect(metrics.text).toMatch(/^writer_dead_letters 0$/m);
+    // every node, by its address: the three masters' commands and memory (issue 14 item 1)
+    const perNode = (name: string) =>
+      [...metrics.text.matchAll(new RegExp(`^${name}\\{node="([^"]+)",role="master"\\} (\\S+)$`, 'gm'))]
+        .map((match) => [match[1], Number(match[2])] as const)
+        .sort();
+    const nodes = stores.nodes.split(',').sort();
+    expect(perNode('redis_node_commands_processed').map(([node]) => node)).toEqual(nodes);
+    expect(perNode('redis_node_commands_processed').every(([, count]) => count > 0)).toBe(true);
+    expect(perNode('redis_node_memory_used_ratio').map(([node]) => node)).toEqual(nodes);
     const stats = await gw.http.admin('GET', '/api/v1/admin/stats');
     expect(stats.status).toBe(200);
     expect(stats.body.seats.byProvince['11']).toMatchObject({ capacity: 110, taken: 2 });

@@ -225,6 +225,19 @@ describe('the gateway with REDIS_WAIT_REPLICAS=1', () => {
     await gw?.close();
   });
 
+  it('/metrics shows the master with its replica linked (issue 14 item 1: per node)', async () => {
+    const metrics = (await gw.http.get('/metrics')).text;
+    expect(metrics).toMatch(
+      new RegExp(`^redis_node_connected_replicas\\{node="127\\.0\\.0\\.1:${master.port}"\\} 1$`, 'm'),
+    );
+    expect(metrics).toMatch(
+      new RegExp(
+        `^redis_node_commands_processed\\{node="127\\.0\\.0\\.1:${master.port}",role="master"\\} \\d+$`,
+        'm',
+      ),
+    );
+  });
+
   it('answers 503 REPLICATION_TIMEOUT with Retry-After; the retry with the same key gets the hold', async () => {
     const world = await seedTestWorld(gw);
     const me = await registeredCandidate(gw, world);
