@@ -20,6 +20,8 @@ import { startRedisServer, type RedisServerHandle } from './redisServer.ts';
 import { redisCommand } from './resp.ts';
 
 const CLUSTER_BUS_OFFSET = 10_000;
+/** Hash slots of a Redis Cluster. */
+const SLOTS = 16_384;
 // replicas sync after the slots are assigned: on a busy 2-core box that can take a while
 const READY_TIMEOUT_MS = 30_000;
 const REDIS_CLI_INSTALL_HINT =
@@ -59,6 +61,14 @@ export interface RedisClusterShard {
   readonly replicas: RedisClusterNode[];
 }
 
+/** A master of the cluster as `masters()` lists it. */
+export interface RedisClusterMaster {
+  readonly node: RedisClusterNode;
+  readonly pid: number;
+  /** Its slot ranges, `from-to[,from-to…]`. */
+  readonly slots: string;
+}
+
 export interface RedisCluster {
   /** Every node, masters and replicas (all of them serve as seed nodes). */
   readonly nodes: RedisClusterNode[];
@@ -68,6 +78,8 @@ export interface RedisCluster {
   readonly dir: string;
   /** The master of `key`'s slot and its replicas, from CLUSTER NODES of a node that answers. */
   shardOf(key: string): Promise<RedisClusterShard>;
+  /** The masters, in the order of their first slot (so "master i" holds the same slots in any run). */
+  masters(): Promise<RedisClusterMaster[]>;
   /** Signals one node (default SIGKILL: kill -9) and resolves once it has exited. */
   kill(node: RedisClusterNode, signal?: NodeJS.Signals): Promise<void>;
   /**
@@ -97,6 +109,8 @@ async function startNode(
           '--cluster-enabled', 'yes',
           '--cluster-config-file', `nodes-${port}.conf`,
           '--cluster-node-timeout', String(options.nodeTimeoutMs),
+          // a lone master never learns its address from a peer: CLUSTER SLOTS would name host ''
+          '--cluster-announce-ip', '127.0.0.1',
           // durable: startRedisServer's own flags (AOF, appendfsync always, noeviction) stand
           ...(options.persistent ? [] : ['--appendonly', 'no', '--save', '']),
         ],
@@ -177,14 +191,38 @@ function parseClusterNodes(text: string): NodeLine[] {
     });
 }
 
+/**
+ * `redis-cli --cluster create` wants 3 masters at least: 1 or 2 (a benchmark's smaller clusters,
+ * `npm run bench:shards`) get equal slot ranges with CLUSTER ADDSLOTSRANGE and meet each other.
+ */
+async function assignSlotsByHand(ports: readonly number[]): Promise<void> {
+  const perNode = Math.ceil(SLOTS / ports.length);
+  await Promise.all(
+    ports.map((port, i) =>
+      redisCommand(port, [
+        'CLUSTER',
+        'ADDSLOTSRANGE',
+        String(i * perNode),
+        String(Math.min(SLOTS, (i + 1) * perNode) - 1),
+      ]),
+    ),
+  );
+  for (const port of ports.slice(1)) {
+    await redisCommand(ports[0]!, ['CLUSTER', 'MEET', '127.0.0.1', String(port)]);
+  }
+}
+
 export async function startRedisCluster(opts: RedisClusterOptions = {}): Promise<RedisCluster> {
   const masters = opts.masters ?? 3;
-  if (!Number.isInteger(masters) || masters < 3) {
-    throw new Error(`a Redis Cluster needs at least 3 masters (got ${masters})`);
+  if (!Number.isInteger(masters) || masters < 1) {
+    throw new Error(`a Redis Cluster needs at least 1 master (got ${masters})`);
   }
   const replicasPerMaster = opts.replicasPerMaster ?? 0;
   if (!Number.isInteger(replicasPerMaster) || replicasPerMaster < 0) {
     throw new Error(`replicasPerMaster must be a whole number ≥ 0 (got ${replicasPerMaster})`);
+  }
+  if (masters < 3 && replicasPerMaster > 0) {
+    throw new Error(`replicas need a cluster of at least 3 masters (got ${masters})`);
   }
   const nodeOptions = { persistent: opts.persistent ?? false, nodeTimeoutMs: opts.nodeTimeoutMs ?? 5_000 };
   const redisCli = findBinary('redis-cli', REDIS_CLI_INSTALL_HINT);
@@ -220,15 +258,24 @@ export async function startRedisCluster(opts: RedisClusterOptions = {}): Promise
     if (failed) throw failed.reason;
 
     const addresses = started.map((node) => `127.0.0.1:${node.port}`);
-    await promisify(execFile)(
-      redisCli,
-      ['--cluster', 'create', ...addresses, '--cluster-replicas', String(replicasPerMaster), '--cluster-yes'],
-      { timeout: 30_000 },
-    ).catch((err: Error & { stdout?: string; stderr?: string }) => {
-      throw new Error(
-        `redis-cli --cluster create failed: ${err.message}\n${err.stdout ?? ''}${err.stderr ?? ''}`,
-      );
-    });
+    if (masters < 3) await assignSlotsByHand(started.map((node) => node.port));
+    else
+      await promisify(execFile)(
+        redisCli,
+        [
+          '--cluster',
+          'create',
+          ...addresses,
+          '--cluster-replicas',
+          String(replicasPerMaster),
+          '--cluster-yes',
+        ],
+        { timeout: 30_000 },
+      ).catch((err: Error & { stdout?: string; stderr?: string }) => {
+        throw new Error(
+          `redis-cli --cluster create failed: ${err.message}\n${err.stdout ?? ''}${err.stderr ?? ''}`,
+        );
+      });
     await ready();
   } catch (err) {
     await stop();
@@ -267,6 +314,17 @@ export async function startRedisCluster(opts: RedisClusterOptions = {}): Promise
         }
       }
       throw lastError instanceof Error ? lastError : new Error('no node of the cluster answered');
+    },
+    async masters() {
+      const lines = parseClusterNodes(await redisCommand(started[0]!.port, ['CLUSTER', 'NODES'], 2_000));
+      return lines
+        .filter((line) => line.flags.includes('master') && line.slots.length > 0)
+        .sort((a, b) => a.slots[0]![0] - b.slots[0]![0])
+        .map((line) => ({
+          node: line.node,
+          pid: serverOf(line.node).pid,
+          slots: line.slots.map(([from, to]) => `${from}-${to}`).join(','),
+        }));
     },
     kill: (node, signal = 'SIGKILL') => serverOf(node).kill(signal),
     restart: (node) => serverOf(node).restart(),

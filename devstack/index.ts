@@ -8,6 +8,7 @@ export { findBinary, REDIS_INSTALL_HINT } from './binaries.ts';
 export {
   startRedisCluster,
   type RedisCluster,
+  type RedisClusterMaster,
   type RedisClusterNode,
   type RedisClusterOptions,
   type RedisClusterShard,

@@ -1,6 +1,11 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { openingShareIn, planCapacity, type PlanScenario } from './plan.ts';
+import { openingShareIn, planCapacity, type CapacityPlan, type PlanScenario } from './plan.ts';
 import { formatPlan } from './planFormat.ts';
+import { readShards, shardsBasisOf, ShardsInputError } from './planShards.ts';
 import { opening, peakRate, profileTotal } from './profiles.ts';
 import type { MeasuredCapacity } from './report/types.ts';
 
@@ -271,4 +276,98 @@ describe('planCapacity: warnings and checks', () => {
     expect(plan.redis).toMatchObject({ byThroughput: 1, byMemory: 3, needed: 3 });
     expect(plan.redis.arithmetic.join('\n')).toContain('memory: 9,000,000 candidates × 305 B');
   });
+});
+
+describe('the shards input (npm run bench:shards → plan --shards)', () => {
+  const shardsFile = {
+    masters: [
+      { masters: 2, opsPerSec: 120_000, opsPerSecPerShard: 60_000, scaling: 0.6, redisCpuUsPerOp: [5, 5] },
+      { masters: 1, opsPerSec: 100_000, opsPerSecPerShard: 100_000, scaling: 1, redisCpuUsPerOp: [4] },
+      { masters: 3, opsPerSec: 150_000, opsPerSecPerShard: 50_000, scaling: 0.5, redisCpuUsPerOp: [6, 6, 6] },
+    ],
+    method: 'test',
+    rounds: 3,
+    machine: { cores: 2 },
+  };
+
+  it('uses the 1-master per-shard figure, says why, and prints the measured scaling beside it', () => {
+    const basis = shardsBasisOf(shardsFile, 'shards.json');
+    expect(basis).toMatchObject({ perShardOpsPerSec: 100_000, fromMasters: 1, machineCores: 2, rounds: 3 });
+    expect(basis.scaling.map((p) => p.masters)).toEqual([1, 2, 3]);
+    expect(basis.lines[0]).toContain('the 1-master figure, 100,000 ops/s per shard');
+    expect(basis.lines[0]).toContain('dedicated host');
+    expect(basis.lines[1]).toContain('2 → 120,000 ops/s (60,000/shard, ×0.60)');
+    expect(basis.lines[1]).toContain('the 2 cores (generator and all nodes share them) cap it');
+    // the plan divides by that rate and shows the lines in the Redis tier's arithmetic
+    const plan = planCapacity(
+      { ...measured, redisOpsPerSec: basis.perShardOpsPerSec },
+      { ...worked, redisRateNotes: basis.lines },
+    );
+    expect(plan.redis.perShardOpsPerSec).toBe(50_000); // 100,000 × 0.5 headroom
+    expect(plan.redis.byThroughput).toBe(1);
+    expect(plan.redis.arithmetic).toEqual(expect.arrayContaining([...basis.lines]));
+    expect(formatPlan(plan)).toContain("one shard's rate from shards.json");
+  });
+
+  it('without a 1-master figure, uses the smallest master count and says so', () => {
+    const basis = shardsBasisOf({ masters: shardsFile.masters.filter((m) => m.masters !== 1) }, 'f.json');
+    expect(basis).toMatchObject({ perShardOpsPerSec: 60_000, fromMasters: 2, machineCores: null });
+    expect(basis.lines[0]).toContain('no 1-master figure');
+  });
+
+  it('refuses a file it cannot use with one clear message', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'plan-shards-'));
+    try {
+      const write = (name: string, text: string): string => {
+        writeFileSync(path.join(dir, name), text);
+        return path.join(dir, name);
+      };
+      expect(() => readShards(path.join(dir, 'missing.json'))).toThrow(/npm run bench:shards/);
+      expect(() => readShards(write('bad.json', '{"masters": ['))).toThrow(/is not JSON/);
+      expect(() => readShards(write('report.json', '{"measured": {}}'))).toThrow(/no "masters" list/);
+      const zero = { masters: [{ masters: 1, opsPerSec: 0, opsPerSecPerShard: 0, scaling: 1 }] };
+      expect(() => readShards(write('zero.json', JSON.stringify(zero)))).toThrow(
+        /masters\[0\]\.opsPerSec must be a number > 0/,
+      );
+      expect(() => readShards(write('frac.json', '{"masters": [{"masters": 1.5}]}'))).toThrow(
+        ShardsInputError,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('npm run plan --shards: a bad file is one clear error and exit 1; a good one sets the Redis rate', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'plan-cli-'));
+    const run = (...args: string[]) =>
+      spawnSync(process.execPath, ['--import', 'tsx', 'scripts/plan.ts', ...args], { encoding: 'utf8' });
+    try {
+      const report = path.join(dir, 'report.json');
+      writeFileSync(report, JSON.stringify({ measured }));
+      const bad = path.join(dir, 'bad.json');
+      writeFileSync(bad, JSON.stringify({ masters: [{ masters: 1, opsPerSec: -1 }] }));
+      const refused = run('--report', report, '--shards', bad);
+      expect(refused.status).toBe(1);
+      expect(refused.stdout).toBe('');
+      expect(refused.stderr.trim().split('\n')[0]).toBe(
+        `plan: ${bad}: masters[0].opsPerSec must be a number > 0 (got -1)`,
+      );
+      const good = path.join(dir, 'shards.json');
+      writeFileSync(good, JSON.stringify(shardsFile));
+      const both = run('--report', report, '--shards', good, '--redis-ops', '5000');
+      expect(both.status).toBe(1);
+      expect(both.stderr).toContain('--shards and --redis-ops');
+      const planned = run('--report', report, '--shards', good, '--json');
+      expect(planned.status).toBe(0);
+      const plan = JSON.parse(planned.stdout) as CapacityPlan;
+      expect(plan.measured.redisOpsPerSec).toBe(100_000);
+      expect(plan.redis.arithmetic.join('\n')).toContain(
+        `one shard's rate from ${good}: the 1-master figure`,
+      );
+      const without = run('--report', report, '--shards', 'none', '--json');
+      expect((JSON.parse(without.stdout) as CapacityPlan).measured.redisOpsPerSec).toBe(50_000);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
 });

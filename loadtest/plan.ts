@@ -71,6 +71,11 @@ export interface PlanScenario {
   readonly bytesPerCandidate?: number;
   /** Usable memory per shard (maxmemory), used with bytesPerCandidate. */
   readonly maxMemoryPerShardBytes?: number;
+  /**
+   * Where the measured per-shard rate (`redisOpsPerSec`) comes from, when not from the report
+   * (e.g. `npm run bench:shards`, loadtest/planShards.ts): shown in the Redis tier's arithmetic.
+   */
+  readonly redisRateNotes?: readonly string[];
 }
 
 /** The writer queue is simulated second by second: a longer window is not a peak anyway. */
@@ -100,6 +105,7 @@ export interface ResolvedScenario {
   readonly provinces: readonly ProvinceShare[];
   readonly bytesPerCandidate: number | null;
   readonly maxMemoryPerShardBytes: number | null;
+  readonly redisRateNotes: readonly string[];
 }
 
 export interface ArrivalModel {
@@ -268,6 +274,7 @@ function resolveScenario(scenario: PlanScenario): ResolvedScenario {
     targetLagS: positive('targetLagS', scenario.targetLagS ?? PLAN_DEFAULTS.targetLagS),
     provinces,
     bytesPerCandidate,
+    redisRateNotes: scenario.redisRateNotes ?? [],
     maxMemoryPerShardBytes:
       bytesPerCandidate === null
         ? null
@@ -478,6 +485,7 @@ function redisTier(
   const byThroughput = ceilUnits(exact);
   const arithmetic = [
     `peak ${num(peak)} candidates/s × ${num(m.redisOpsPerCandidate)} engine ops/candidate = ${num(required)} ops/s`,
+    ...s.redisRateNotes,
     `one shard: ${num(m.redisOpsPerSec)} ops/s × ${num(s.headroom)} headroom = ${num(perShard)} ops/s`,
     `throughput: ${num(required)} ÷ ${num(perShard)} = ${num(exact)} → ${byThroughput}`,
   ];

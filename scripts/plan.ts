@@ -1,9 +1,12 @@
 /**
  * `npm run plan -- [--candidates 9000000] [--provinces all|41,37|top5] [--report path] [--json] …`:
  * the capacity plan (loadtest/plan.ts) for an opening, from the `measured` block of a load-test
- * report.json. Prints the plan as a table with its arithmetic (or JSON) and exits 0; on bad input
- * it prints one clear message and exits 1. Reads one file, writes nothing.
+ * report.json, with one Redis shard's rate from `npm run bench:shards` (reports/bench/shards.json,
+ * read when present or named by --shards; loadtest/planShards.ts). Prints the plan as a table with
+ * its arithmetic (or JSON) and exits 0; on bad input it prints one clear message and exits 1.
+ * Reads those files, writes nothing.
  */
+import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import {
   PLAN_DEFAULTS,
@@ -13,6 +16,12 @@ import {
   type ProvinceShare,
 } from '../loadtest/plan.ts';
 import { formatPlan } from '../loadtest/planFormat.ts';
+import {
+  DEFAULT_SHARDS_FILE,
+  readShards,
+  ShardsInputError,
+  type ShardsBasis,
+} from '../loadtest/planShards.ts';
 import { readMeasured, ReportInputError } from '../loadtest/report/file.ts';
 import type { MeasuredCapacity } from '../loadtest/report/types.ts';
 import { PROVINCES } from '../engine/provinces.ts';
@@ -22,6 +31,8 @@ const NATIONAL_CANDIDATES = 9_000_000;
 
 const USAGE = `usage: tsx scripts/plan.ts [options]
   --report <path>               report.json whose "measured" block is multiplied (default ${DEFAULT_REPORT})
+  --shards <path|none>          one Redis shard's rate: the 1-master per-shard figure of \`npm run bench:shards\`
+                                (default ${DEFAULT_SHARDS_FILE} when present; none: the report's rate)
   --candidates <n>              candidates of the opening (default ${NATIONAL_CANDIDATES}, a national sitting)
   --provinces <list>            all (default) | codes, e.g. 41 or 41,37 | topN (the N largest)
   --peak-window-s <s>           flat peak window instead of the opening surge profile
@@ -89,6 +100,31 @@ function parseProvinces(text: string | undefined): ProvinceShare[] {
   });
 }
 
+/**
+ * The bench:shards figures to use: the named file, or the default one when it exists and no
+ * --redis-ops overrides the rate; none with `--shards none`.
+ */
+function shardsFromArgs(option: string | undefined, redisOpsGiven: boolean): ShardsBasis | undefined {
+  if (option === 'none') return undefined;
+  if (option !== undefined && redisOpsGiven) {
+    throw new UsageError("--shards and --redis-ops both set one shard's rate: pass one of them");
+  }
+  if (option === undefined && (redisOpsGiven || !existsSync(DEFAULT_SHARDS_FILE))) return undefined;
+  const file = option ?? DEFAULT_SHARDS_FILE;
+  try {
+    return readShards(file);
+  } catch (error) {
+    if (error instanceof ShardsInputError) {
+      throw new UsageError(
+        option === undefined
+          ? `${error.message} (or pass --shards none to use the report's rate)`
+          : error.message,
+      );
+    }
+    throw error;
+  }
+}
+
 function planFromArgs(argv: readonly string[]): { plan: CapacityPlan; json: boolean } {
   let values;
   try {
@@ -98,6 +134,7 @@ function planFromArgs(argv: readonly string[]): { plan: CapacityPlan; json: bool
       allowPositionals: false,
       options: {
         report: { type: 'string' },
+        shards: { type: 'string' },
         candidates: { type: 'string' },
         provinces: { type: 'string' },
         'peak-window-s': { type: 'string' },
@@ -121,6 +158,7 @@ function planFromArgs(argv: readonly string[]): { plan: CapacityPlan; json: bool
     throw new UsageError(error instanceof Error ? error.message : String(error));
   }
   if (values.help) throw new UsageError(''); // empty message: print the usage, exit 0
+  const shards = shardsFromArgs(values.shards, values['redis-ops'] !== undefined);
   let reported: MeasuredCapacity;
   try {
     reported = readMeasured(values.report ?? DEFAULT_REPORT);
@@ -133,7 +171,7 @@ function planFromArgs(argv: readonly string[]): { plan: CapacityPlan; json: bool
   const measured: MeasuredCapacity = {
     ...reported,
     gatewayRequestsPerSec: override('gateway-rps', reported.gatewayRequestsPerSec),
-    redisOpsPerSec: override('redis-ops', reported.redisOpsPerSec),
+    redisOpsPerSec: shards?.perShardOpsPerSec ?? override('redis-ops', reported.redisOpsPerSec),
     writerEventsPerSec: override('writer-eps', reported.writerEventsPerSec),
     loginsPerSecPerCore: override('logins-per-core', reported.loginsPerSecPerCore),
   };
@@ -149,6 +187,7 @@ function planFromArgs(argv: readonly string[]): { plan: CapacityPlan; json: bool
     targetLagS: parseNumber('target-lag-s', values['target-lag-s']),
     bytesPerCandidate: parseNumber('bytes-per-candidate', values['bytes-per-candidate']),
     maxMemoryPerShardBytes: parseNumber('max-memory-per-shard', values['max-memory-per-shard'], true),
+    ...(shards ? { redisRateNotes: shards.lines } : {}),
   };
   try {
     return { plan: planCapacity(measured, scenario), json: values.json };

@@ -17,12 +17,11 @@ import { Redis } from 'ioredis';
 import { migrate } from '../../db/migrate.ts';
 import { createPool } from '../../db/pool.ts';
 import { startStack } from '../../devstack/stack.ts';
-import { Engine, HOUR_MS, bind, expireDue, type Subject } from '../../engine/index.ts';
-import { maskIdNumber } from '../../engine/idNumber.ts';
+import { Engine, HOUR_MS, expireDue, type Subject } from '../../engine/index.ts';
 import { checkInvariants } from '../../engine/invariants.ts';
 import { loadWorld } from '../../engine/loader.ts';
-import { isWrittenSubject, type WrittenSubject } from '../../engine/subjects.ts';
 import { generateWorld } from '../seed/generate.ts';
+import { openingNowOf, walkCandidate, type WalkOp } from './engineWalk.ts';
 
 export interface EngineSurgeOptions {
   readonly candidates: number;
@@ -32,14 +31,12 @@ export interface EngineSurgeOptions {
   readonly seed: number;
 }
 
-type Op = 'bind' | 'written' | 'oral' | 'order' | 'pay';
-
 /** Returns the exit code: 0 when the invariants hold, 1 on any violation. */
 export async function runEngineSurge(options: EngineSurgeOptions): Promise<number> {
   const { candidates: CANDIDATES, concurrency: CONCURRENCY } = options;
-  const histograms = new Map<Op, Histogram>();
+  const histograms = new Map<WalkOp, Histogram>();
   const outcomes = new Map<string, number>();
-  const timed = async <T>(op: Op, work: () => Promise<T>): Promise<T> => {
+  const timed = async <T>(op: WalkOp, work: () => Promise<T>): Promise<T> => {
     const started = performance.now();
     const result = await work();
     let histogram = histograms.get(op);
@@ -70,9 +67,7 @@ export async function runEngineSurge(options: EngineSurgeOptions): Promise<numbe
     const { world } = generated;
     const redis = new Redis(stack.redisUrl, { enableAutoPipelining: true, maxRetriesPerRequest: null });
     const engine = new Engine(redis, { namespace: 'demo' });
-    // the opening minute of the last province to open, after every campus's own-school oral opening
-    const lastOpening = Math.max(...world.calendar.map((c) => c.registrationOpensAt));
-    const openingNow = Math.max(lastOpening, ...world.campuses.map((c) => c.oralOpens.ownSchoolAt)) + 60_000;
+    const openingNow = openingNowOf(world);
     const loaded = await loadWorld(engine, world, openingNow);
     const provinces = world.calendar.map((c) => c.provinceCode);
     console.log(
@@ -100,68 +95,8 @@ export async function runEngineSurge(options: EngineSurgeOptions): Promise<numbe
       Array.from({ length: CONCURRENCY }, async () => {
         while (next < roster.length) {
           const entry = roster[next++]!;
-          const ref = {
-            accountId: `acc${entry.candidateId}`,
-            provinceCode: entry.provinceCode,
-            candidateId: entry.candidateId,
-          };
           const now = openingNow + Math.floor(Math.random() * 60_000);
-          const bound = await timed('bind', () =>
-            bind(engine, {
-              ...ref,
-              campusId: entry.campusId,
-              now,
-              snapshot: {
-                name: entry.name,
-                idType: entry.idType,
-                idMasked: maskIdNumber(entry.idNumber),
-                schoolId: entry.schoolId,
-                grade: entry.grade,
-                eligibleSubjects: entry.eligibleSubjects,
-              },
-            }),
-          );
-          count(`bind:${bound.ok ? 'OK' : bound.code}`);
-          if (!bound.ok) continue;
-          const subject: WrittenSubject = entry.eligibleSubjects.includes('CET4')
-            ? 'CET4'
-            : entry.eligibleSubjects[0]!;
-          const written = await timed('written', () =>
-            engine.reserveWritten({
-              ...ref,
-              subject,
-              eligible: isWrittenSubject(subject),
-              fee: fees[subject] ?? 30,
-              now,
-            }),
-          );
-          count(`written:${written.ok ? 'OK' : written.code}`);
-          if (written.ok && subject === 'CET4' && Math.random() < 0.4) {
-            const oral = await timed('oral', () =>
-              engine.reserveOral({
-                ...ref,
-                subject: 'CET-SET4',
-                campusId: entry.campusId,
-                fee: fees['CET-SET4'] ?? 50,
-                now,
-              }),
-            );
-            count(`oral:${oral.ok ? 'OK' : oral.code}`);
-          }
-          if (written.ok && Math.random() < 0.7) {
-            const order = await timed('order', () => engine.createOrder({ ...ref, method: 'ALIPAY', now }));
-            if (order.ok) {
-              const paid = await timed('pay', () =>
-                engine.confirmPayment({
-                  orderId: order.order.orderId,
-                  now: now + 5_000,
-                  providerTx: `tx-${order.order.orderId}`,
-                }),
-              );
-              count(`pay:${paid.ok ? paid.order.status : paid.code}`);
-            }
-          }
-          done++;
+          if (await walkCandidate(engine, entry, fees, now, { timed, count })) done++;
         }
       }),
     );

@@ -16,18 +16,26 @@ export class ReportInputError extends Error {
   override readonly name = 'ReportInputError';
 }
 
+/**
+ * A JSON input file's content; a missing file or one that is not JSON is one `fail` error with a
+ * clear message (`missing` says what the file is and how to produce it).
+ */
+export function readJsonInput(file: string, missing: string, fail: new (message: string) => Error): unknown {
+  if (!existsSync(file)) throw new fail(`no ${missing}`);
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as unknown;
+  } catch (error) {
+    throw new fail(`${file} is not JSON: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
 /** Reads a report.json, checking the fields the page cannot do without. */
 export function readReport(file: string): RunReport {
-  if (!existsSync(file))
-    throw new ReportInputError(`no report at ${file}: produce one with \`npm run loadtest\``);
-  let data: unknown;
-  try {
-    data = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (error) {
-    throw new ReportInputError(
-      `${file} is not JSON: ${error instanceof Error ? error.message : String(error)}`,
-    );
-  }
+  const data = readJsonInput(
+    file,
+    `report at ${file}: produce one with \`npm run loadtest\``,
+    ReportInputError,
+  );
   const report = data as Partial<RunReport> | null;
   if (report?.version !== 1) throw new ReportInputError(`${file} is not a version 1 load-test report`);
   const missing = (
