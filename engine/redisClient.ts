@@ -242,8 +242,8 @@ export async function xinfoGroups(redis: RedisClient, stream: string): Promise<u
 
 /**
  * Redis could not take the command at all, for now: a node gone or failing over (ioredis's
- * "Connection is closed.", its ClusterAllFailedError after its redirections, a MaxRetriesPerRequest
- * error), or a node refusing while the cluster heals (CLUSTERDOWN, TRYAGAIN, LOADING, MASTERDOWN,
+ * "Connection is closed.", its "Too many Cluster redirections." or ClusterAllFailedError, a
+ * MaxRetriesPerRequest error), or a node refusing while the cluster heals (CLUSTERDOWN, TRYAGAIN, LOADING, MASTERDOWN,
  * READONLY). Whether a script sent before the failure ran is unknown: a retry must be safe (REL4).
  */
 const UNAVAILABLE_REPLY = /^(CLUSTERDOWN|TRYAGAIN|LOADING|MASTERDOWN|READONLY) /;
@@ -253,6 +253,8 @@ const UNAVAILABLE_SOCKET = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIM
 export function isRedisUnavailable(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   if (UNAVAILABLE_ERRORS.has(error.name) || error.message === 'Connection is closed.') return true;
+  // a command's redirections exhausted (a plain Error in ioredis's Cluster)
+  if (error.message.startsWith('Too many Cluster redirections.')) return true;
   if (UNAVAILABLE_REPLY.test(error.message)) return true;
   return UNAVAILABLE_SOCKET.has((error as NodeJS.ErrnoException).code ?? '');
 }

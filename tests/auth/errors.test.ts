@@ -80,6 +80,7 @@ describe('gateway error codes (R1, R2 and API.md)', () => {
       gone,
       new Error('Connection is closed.'),
       new Error('CLUSTERDOWN The cluster is down'),
+      new Error('Too many Cluster redirections. Last error: ReplyError: MOVED 3420 127.0.0.1:32883'),
     ]) {
       expect(toApiError(failure)).toMatchObject({
         code: 'STORE_UNAVAILABLE',
