@@ -81,6 +81,9 @@ export function describeRedisTarget(target: RedisTarget): string {
 }
 
 /** A client for `target`: ioredis `Cluster` when it names cluster nodes, else `Redis` on its URL. */
+/** How often a Cluster client reads the slot map by itself (ms). */
+const CLUSTER_SLOTS_REFRESH_MS = 2_000;
+
 export function openRedis(target: RedisTarget, options: OpenRedisOptions = {}): RedisClient {
   const nodes = clusterNodesOf(target.redisClusterNodes);
   const perNode = {
@@ -106,6 +109,10 @@ export function openRedis(target: RedisTarget, options: OpenRedisOptions = {}): 
     ...common,
     // redis/ioredis#2109: a variable-key script (expireDue) would be sent to its key count's slot
     enableAutoPipelining: false,
+    // the slot map read again every few seconds, not only when a command is redirected: a client
+    // that only subscribes (session caches, the seat hub) learns of a failover too, and its `-node`
+    // event tells them that their subscription may have moved (a CLUSTER SLOTS per client per period)
+    slotsRefreshInterval: CLUSTER_SLOTS_REFRESH_MS,
     redisOptions: perNode,
   });
 }

@@ -164,6 +164,19 @@ describe('SessionCache', () => {
     expect(cache.get('a')).toBe('42');
   });
 
+  it('forgets everything when a Cluster drops a node (its subscription may have moved), until subscribed again', async () => {
+    const { cache, subscriber, clock } = await cacheWith();
+    cache.remember('a', live(clock), cache.begin());
+    subscriber.emit('-node');
+    expect(cache.get('a')).toBeNull();
+    expect(subscriber.subscriptions).toEqual([CHANNEL, CHANNEL]);
+    cache.remember('a', live(clock), cache.begin());
+    expect(cache.get('a')).toBeNull();
+    await subscriber.confirm();
+    cache.remember('a', live(clock), cache.begin());
+    expect(cache.get('a')).toBe('42');
+  });
+
   it('closes its subscriber and answers nothing after', async () => {
     const { cache, subscriber, clock } = await cacheWith();
     cache.remember('a', live(clock), cache.begin());

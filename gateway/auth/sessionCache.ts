@@ -32,7 +32,8 @@ export interface LiveSession {
 export interface RevocationSubscriber {
   subscribe(channel: string): Promise<unknown>;
   on(event: 'message', listener: (channel: string, message: string) => void): unknown;
-  on(event: 'ready' | 'close', listener: () => void): unknown;
+  /** `-node`: a Redis Cluster dropped a node from its pool (an ioredis `Cluster` only). */
+  on(event: 'ready' | 'close' | '-node', listener: () => void): unknown;
   on(event: 'error', listener: (error: Error) => void): unknown;
   quit(): Promise<unknown>;
   disconnect(): void;
@@ -118,6 +119,15 @@ export class SessionCache {
     this.subscriber.on('ready', () => {
       if (this.closed || !this.dropped) return;
       this.dropped = false;
+      this.subscribe().catch(onError);
+    });
+    // on a Cluster the subscription lives on one node, which ioredis replaces by itself when that
+    // node goes (no 'close' here): a revocation published meanwhile is lost. A node leaving the
+    // pool (a master killed, a failover) may have been it: forget, and answer nothing until the
+    // subscription is confirmed again, as after a drop
+    this.subscriber.on('-node', () => {
+      if (this.closed || this.dropped) return;
+      this.forgetAll();
       this.subscribe().catch(onError);
     });
     this.firstSubscription = this.subscribe();

@@ -17,7 +17,8 @@
  *
  * Redis Cluster (issue 14): the scripts' plain PUBLISH is broadcast over the cluster bus to every
  * node, and ioredis's Cluster keeps this PSUBSCRIBE on one node of its choosing, so the hub works
- * unchanged. Sharded pub/sub (SPUBLISH / SSUBSCRIBE, a province's channel served by its shard's
+ * unchanged (a node leaving the pool, which may have held that subscription, triggers a resync).
+ * Sharded pub/sub (SPUBLISH / SSUBSCRIBE, a province's channel served by its shard's
  * master alone) is not used yet, deliberately: it has no pattern form, so every app thread would
  * SSUBSCRIBE each province's channel through ioredis's opt-in `shardedSubscribers` group (one more
  * connection per master per thread), whose dropped subscriber is restarted only at its next slot
@@ -164,6 +165,14 @@ export class SeatHub {
       if (this.readyCount++ === 0 || this.closed) return;
       this.resync().catch((error: unknown) => {
         this.log.warn({ err: error }, 'seat hub: resync after reconnect failed');
+      });
+    });
+    // on a Cluster the PSUBSCRIBE lives on one node, which ioredis replaces by itself when that
+    // node goes (no 'ready' here): after any node leaves the pool, push the current state too
+    this.subscriber.on('-node', () => {
+      if (this.closed) return;
+      this.resync().catch((error: unknown) => {
+        this.log.warn({ err: error }, 'seat hub: resync after a Redis node left failed');
       });
     });
   }

@@ -68,6 +68,16 @@ it('kill -9 of a master mid-stream with REDIS_WAIT_REPLICAS=1 loses 0 acknowledg
   expect(before.replicas).toHaveLength(1);
   const [replica] = before.replicas;
 
+  // a subscriber connection, as the session caches and the seat hub hold one: it must be told when
+  // a node leaves the pool (its subscription may have been there; they forget or resync on it)
+  const subscriber = stores.client.duplicate();
+  await subscriber.subscribe('fo:probe');
+  const nodeLeft = new Promise<string>((resolve) =>
+    subscriber.once('-node', (node: { options: { host?: string; port?: number } }) =>
+      resolve(`${node.options.host}:${node.options.port}`),
+    ),
+  );
+
   const acknowledged = new Map<string, number>();
   const failures = new Map<string, number>();
   let killing: Promise<void> | undefined;
@@ -116,6 +126,9 @@ it('kill -9 of a master mid-stream with REDIS_WAIT_REPLICAS=1 loses 0 acknowledg
     { timeoutMs: 20_000, intervalMs: 100, message: "the replica's promotion" },
   );
   const promotedAfterMs = performance.now() - killedAt;
+  const left = await Promise.race([nodeLeft, sleep(20_000).then(() => 'no -node event in 20 s')]);
+  expect(left).toBe(`${before.master.host}:${before.master.port}`);
+  subscriber.disconnect();
   expect(promotedAfterMs).toBeLessThan(20_000);
   // what was acknowledged until now is on the promoted master
   const acknowledgedAtPromotion = new Map(acknowledged);
