@@ -328,12 +328,17 @@ async function paymentConfirmed(
     [orderIds, statuses, txs, ats],
   );
   if (updated.rows.length < orderIds.length) {
+    // not updated: confirmed already (a redelivery), or not written when the UPDATE looked. Another
+    // writer's ORDER_CREATED may commit between that UPDATE and this SELECT (each statement sees
+    // what was committed when it began): an order found still PENDING is one the UPDATE did not
+    // see, so it waits like an absent one (else its items would turn PAID without a paid_at)
+    const done = new Set(updated.rows.map((r) => r.order_id));
     const found = await db.query<{ order_id: string }>(
-      `SELECT order_id FROM payment_orders WHERE order_id = ANY($1::text[])`,
-      [orderIds],
+      `SELECT order_id FROM payment_orders WHERE order_id = ANY($1::text[]) AND status <> 'PENDING'`,
+      [orderIds.filter((id) => !done.has(id))],
     );
-    const present = new Set(found.rows.map((r) => r.order_id));
-    const absent = orderIds.filter((id) => !present.has(id));
+    const confirmed = new Set([...done, ...found.rows.map((r) => r.order_id)]);
+    const absent = orderIds.filter((id) => !confirmed.has(id));
     if (absent.length > 0) {
       throw new MissingDependencyError(
         `PAYMENT_CONFIRMED: orders not written yet: ${absent.join(', ')}`,
@@ -365,16 +370,22 @@ async function ended(db: Queryable, events: readonly EngineEvent<'CANCELLED' | '
   const ids = events.map((event) => itemIdOf(event.stream, event.data.holdId));
   const statuses = events.map((event) => event.type);
   const ats = events.map((event) => iso(event.at));
-  await db.query(
+  const updated = await db.query<{ item_id: string }>(
     `UPDATE registration_items ri SET status = u.status, ended_at = u.at
        FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS u(item_id, status, at)
-      WHERE ri.item_id = u.item_id AND ri.status = 'HELD'`,
+      WHERE ri.item_id = u.item_id AND ri.status = 'HELD'
+     RETURNING ri.item_id`,
     [ids, statuses, ats],
   );
+  if (updated.rows.length === ids.length) return;
+  // not updated: ended already (a redelivery), or not written when the UPDATE looked; one found
+  // still HELD was committed by another writer after the UPDATE began (each statement sees what
+  // was committed when it began), so it waits like an absent one instead of staying HELD
+  const done = new Set(updated.rows.map((r) => r.item_id));
   const missing = await db.query<{ item_id: string }>(
     `SELECT u.item_id FROM unnest($1::text[]) AS u(item_id)
-      WHERE NOT EXISTS (SELECT 1 FROM registration_items r WHERE r.item_id = u.item_id)`,
-    [ids],
+      WHERE NOT EXISTS (SELECT 1 FROM registration_items r WHERE r.item_id = u.item_id AND r.status <> 'HELD')`,
+    [ids.filter((id) => !done.has(id))],
   );
   if (missing.rows.length > 0) {
     const absent = new Set(missing.rows.map((r) => r.item_id));
