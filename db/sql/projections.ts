@@ -472,11 +472,17 @@ async function reviewUpdate(
 ): Promise<void> {
   const result = await db.query(text, params);
   if ((result.rowCount ?? 0) > 0) return;
-  const exists = await db.query(`SELECT 1 FROM cet6_reviews WHERE review_id = $1`, [params[0]]);
-  if (exists.rows.length === 0) {
-    throw new MissingDependencyError(`${event.type}: review ${String(params[0])} not written yet`, [
-      event.eventId,
-    ]);
+  // nothing updated: a deletion already applied (a redelivery) is done; anything else is a review
+  // the UPDATE did not see — absent, or committed by another writer after the UPDATE began (each
+  // statement sees what was committed when it began), so checking mere existence would skip it
+  if (mayBeNoop) {
+    const deleted = await db.query(
+      `SELECT 1 FROM cet6_reviews WHERE review_id = $1 AND deleted_at IS NOT NULL`,
+      [params[0]],
+    );
+    if (deleted.rows.length > 0) return;
   }
-  if (!mayBeNoop) return;
+  throw new MissingDependencyError(`${event.type}: review ${String(params[0])} not written yet`, [
+    event.eventId,
+  ]);
 }

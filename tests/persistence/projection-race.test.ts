@@ -6,6 +6,8 @@
  * to mark its items PAID without a paid_at (refused by registration_items_state_check, so retried);
  * the same race let an EXPIRED or CANCELLED leave its item HELD for good, silently.
  *
+ * A staff decision on a CET6 review had the same race (its existence check skipped it).
+ *
  * Planted here deterministically: a connection wrapper commits the other writer's event on a
  * second connection right after the projection's first UPDATE. Either way the projection must
  * answer MissingDependencyError (the writer retries it) and change nothing; its retry applies it.
@@ -14,6 +16,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { withTransaction, type Pool, type PoolClient, type Queryable } from '../../db/pool.ts';
 import { MissingDependencyError, projectEvents } from '../../db/sql/projections.ts';
 import { decodeEvent, type EngineEvent } from '../../engine/events.ts';
+import { decideReview, submitReview } from '../../engine/reviews.ts';
 import { campus, loadFixture, newTestEngine, T0, type TestEngine } from '../support/engine.ts';
 import { bindAndHold, persistenceDb, seedWorld, type PersistenceDb } from './support.ts';
 
@@ -131,4 +134,34 @@ it('CANCELLED whose item is committed by the other writer between its statements
     [ref.candidateId],
   );
   expect(items.rows).toEqual([{ status: 'CANCELLED' }]);
+});
+
+it('REVIEW_DECIDED whose review is committed by the other writer between its statements waits for it', async () => {
+  const submitted = await submitReview(te.engine, {
+    accountId: '1000002',
+    status: 'PENDING',
+    ticketNumber: '110001052100001',
+    candidateId: 'pr2',
+    provinceCode: '11',
+    now: T0,
+  });
+  if (!submitted.ok) throw new Error(submitted.code);
+  const { reviewId } = submitted.review;
+  const decided = await decideReview(te.engine, { reviewId, approve: true, now: T0 + 1 });
+  expect(decided.ok).toBe(true);
+  const stream = te.engine.keys.account('1000002').stream;
+  const events = (await te.redis.xrange(stream, '-', '+'))
+    .map(([id, fields]) => decodeEvent(stream, id, fields))
+    .filter((event) => (event.data as { reviewId?: string }).reviewId === reviewId);
+
+  const thrown = await projectRacing(pg.db, only(events, 'REVIEW_DECIDED'), /UPDATE cet6_reviews/, () =>
+    withTransaction(pg.db, (client) => projectEvents(client, only(events, 'REVIEW_SUBMITTED'))),
+  );
+  expect(thrown).toBeInstanceOf(MissingDependencyError);
+  await withTransaction(pg.db, (client) => projectEvents(client, only(events, 'REVIEW_DECIDED')));
+  const review = await pg.db.query<{ status: string }>(
+    `SELECT status FROM cet6_reviews WHERE review_id = $1`,
+    [reviewId],
+  );
+  expect(review.rows).toEqual([{ status: 'APPROVED' }]);
 });
