@@ -55,7 +55,8 @@ import { execKeyed, isCluster, xinfoGroups, type RedisClient } from '../engine/r
 import { failureKind, outageOf } from './pgErrors.ts';
 import { pgErrorInfo, withTransaction, type Pool } from './pool.ts';
 import { insertEventsCopy, insertEventsReturning, type EventRow } from './sql/events.ts';
-import { MissingDependencyError, PoisonEventError, projectEvents } from './sql/projections.ts';
+import { MissingDependencyError, PoisonEventError } from './sql/projectionErrors.ts';
+import { projectEvents } from './sql/projections.ts';
 import { settlesWithin } from '../engine/settle.ts';
 
 export interface WriterOptions {

@@ -10,7 +10,7 @@
  */
 import type { Logger } from 'pino';
 import type { WriterOptions } from '../db/writer.ts';
-import { MissingDependencyError } from '../db/sql/projections.ts';
+import { MissingDependencyError } from '../db/sql/projectionErrors.ts';
 
 const REDACTED = '[redacted]';
 

@@ -29,31 +29,8 @@
 import type { EngineEvent, EventType } from '../../engine/events.ts';
 import { isEventType, luaList, payloadError } from '../../engine/outbox.ts';
 import type { Queryable } from '../pool.ts';
+import { MissingDependencyError, PoisonEventError } from './projectionErrors.ts';
 import { isQueueEvent, projectQueueEvents } from './queueProjections.ts';
-
-export class MissingDependencyError extends Error {
-  constructor(
-    message: string,
-    readonly eventIds: readonly string[],
-    /**
-     * What it waits for is on another stream (e.g. a re-bind's old binding, whose DELETED is in
-     * another province's stream and may be in another writer lane): nothing pending on its own
-     * stream tells whether it will come, so the writer waits a bounded number of deliveries.
-     */
-    readonly crossStream = false,
-  ) {
-    super(message);
-    this.name = 'MissingDependencyError';
-  }
-}
-
-/** A malformed event: never retried (it cannot get better). */
-export class PoisonEventError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'PoisonEventError';
-  }
-}
 
 export function tagOf(stream: string): string {
   const tag = /\{([^}]+)\}/.exec(stream)?.[1];

@@ -4,12 +4,16 @@
  * when, the drawn places and the revealed seed, who was admitted when. They touch no other table,
  * so the writer applies them after the batch's other projections, in stream order, one statement
  * per run of events of one type. Every statement is idempotent (a redelivered event changes
- * nothing); an update whose ticket row is missing (its QUEUE_JOINED was dead-lettered) updates
- * nothing and is not retried: Redis stays the source of truth for the line.
+ * nothing). A ticket that an update left alone must be past it already (a redelivery); one that is
+ * absent or still before it waits for its earlier event (MissingDependencyError, retried like any
+ * projection's): with two writers on a stream, the QUEUE_JOINED or QUEUE_DRAWN may be with the
+ * other writer, or committed by it after this UPDATE began. One whose QUEUE_JOINED was
+ * dead-lettered is dead-lettered in turn after its deliveries.
  */
 import type { EngineEvent } from '../../engine/events.ts';
 import { luaList } from '../../engine/outbox.ts';
 import type { Queryable } from '../pool.ts';
+import { MissingDependencyError } from './projectionErrors.ts';
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 const provinceOf = (stream: string): string => /\{p([0-9]{2})\}/.exec(stream)?.[1] ?? '';
@@ -57,40 +61,52 @@ async function applyRun(db: Queryable, events: readonly QueueEvent[]): Promise<v
     }
     case 'QUEUE_DRAWN':
       for (const event of events as Extract<QueueEvent, { type: 'QUEUE_DRAWN' }>[]) {
-        await db.query(
+        const tickets = luaList(event.data.tickets);
+        const updated = await db.query<{ ticket_id: string }>(
           `UPDATE queue_tickets t SET state = 'WAITING', seq = $2::int + d.place
              FROM unnest($1::text[]) WITH ORDINALITY AS d(ticket_id, place)
-            WHERE t.ticket_id = d.ticket_id AND t.state = 'PREQUEUE'`,
-          [luaList(event.data.tickets), event.data.offset],
+            WHERE t.ticket_id = d.ticket_id AND t.state = 'PREQUEUE'
+           RETURNING t.ticket_id`,
+          [tickets, event.data.offset],
         );
+        await expectPast(db, event, tickets, updated.rows, `state <> 'PREQUEUE'`);
       }
       return;
     case 'QUEUE_ADMITTED':
       for (const event of events as Extract<QueueEvent, { type: 'QUEUE_ADMITTED' }>[]) {
-        await db.query(
+        const tickets = luaList(event.data.tickets);
+        const updated = await db.query<{ ticket_id: string }>(
           `UPDATE queue_tickets SET state = 'ADMITTED', admitted_at = $2, pass_expires_at = $3
-            WHERE ticket_id = ANY($1::text[]) AND state = 'WAITING'`,
-          [luaList(event.data.tickets), iso(event.data.admittedAt), iso(event.data.passExpiresAt)],
+            WHERE ticket_id = ANY($1::text[]) AND state = 'WAITING'
+           RETURNING ticket_id`,
+          [tickets, iso(event.data.admittedAt), iso(event.data.passExpiresAt)],
         );
+        await expectPast(db, event, tickets, updated.rows, `state IN ('ADMITTED', 'LAPSED')`);
       }
       return;
     case 'QUEUE_LAPSED':
       for (const event of events as Extract<QueueEvent, { type: 'QUEUE_LAPSED' }>[]) {
-        await db.query(
+        const tickets = luaList(event.data.tickets);
+        const updated = await db.query<{ ticket_id: string }>(
           `UPDATE queue_tickets SET state = 'LAPSED', lapsed_at = $2
-            WHERE ticket_id = ANY($1::text[]) AND state = 'ADMITTED'`,
-          [luaList(event.data.tickets), iso(event.data.at)],
+            WHERE ticket_id = ANY($1::text[]) AND state = 'ADMITTED'
+           RETURNING ticket_id`,
+          [tickets, iso(event.data.at)],
         );
+        await expectPast(db, event, tickets, updated.rows, `state = 'LAPSED'`);
       }
       return;
     case 'QUEUE_RELEASED': {
       const released = events as Extract<QueueEvent, { type: 'QUEUE_RELEASED' }>[];
-      await db.query(
+      const tickets = released.map((e) => e.data.ticketId);
+      const updated = await db.query<{ ticket_id: string }>(
         `UPDATE queue_tickets t SET released_at = u.at
            FROM unnest($1::text[], $2::timestamptz[]) AS u(ticket_id, at)
-          WHERE t.ticket_id = u.ticket_id AND t.released_at IS NULL`,
-        [released.map((e) => e.data.ticketId), released.map((e) => iso(e.at))],
+          WHERE t.ticket_id = u.ticket_id AND t.released_at IS NULL
+         RETURNING t.ticket_id`,
+        [tickets, released.map((e) => iso(e.at))],
       );
+      await expectPast(db, released, tickets, updated.rows, `released_at IS NOT NULL`);
       return;
     }
     default:
@@ -139,4 +155,33 @@ async function applyRoomEvent(db: Queryable, event: QueueEvent): Promise<void> {
       // QUEUE_ACTIVATED: kept in `events` only (an auto room's on/off history)
       return;
   }
+}
+
+/**
+ * The tickets of `event(s)` that the UPDATE left alone must match `past` (the update was applied
+ * before: a redelivery). Any other was absent or not yet at the state the update starts from when
+ * the UPDATE began: it waits for the event before it.
+ */
+async function expectPast(
+  db: Queryable,
+  events: QueueEvent | readonly QueueEvent[],
+  tickets: readonly string[],
+  updated: readonly { ticket_id: string }[],
+  past: string,
+): Promise<void> {
+  const done = new Set(updated.map((row) => row.ticket_id));
+  const rest = tickets.filter((ticket) => !done.has(ticket));
+  if (rest.length === 0) return;
+  const found = await db.query<{ ticket_id: string }>(
+    `SELECT ticket_id FROM queue_tickets WHERE ticket_id = ANY($1::text[]) AND ${past}`,
+    [rest],
+  );
+  const applied = new Set(found.rows.map((row) => row.ticket_id));
+  const waiting = rest.filter((ticket) => !applied.has(ticket));
+  if (waiting.length === 0) return;
+  const list: readonly QueueEvent[] = Array.isArray(events) ? events : [events as QueueEvent];
+  throw new MissingDependencyError(
+    `${list[0]!.type}: ${waiting.length} ticket(s) not written yet or not at their earlier state (${waiting.slice(0, 3).join(', ')})`,
+    list.map((event) => event.eventId),
+  );
 }

@@ -6,7 +6,8 @@
  * to mark its items PAID without a paid_at (refused by registration_items_state_check, so retried);
  * the same race let an EXPIRED or CANCELLED leave its item HELD for good, silently.
  *
- * A staff decision on a CET6 review had the same race (its existence check skipped it).
+ * A staff decision on a CET6 review had the same race (its existence check skipped it), and the
+ * waiting room's record skipped an admission whose ticket it did not see.
  *
  * Planted here deterministically: a connection wrapper commits the other writer's event on a
  * second connection right after the projection's first UPDATE. Either way the projection must
@@ -14,10 +15,21 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { withTransaction, type Pool, type PoolClient, type Queryable } from '../../db/pool.ts';
-import { MissingDependencyError, projectEvents } from '../../db/sql/projections.ts';
+import { MissingDependencyError } from '../../db/sql/projectionErrors.ts';
+import { projectEvents } from '../../db/sql/projections.ts';
 import { decodeEvent, type EngineEvent } from '../../engine/events.ts';
 import { decideReview, submitReview } from '../../engine/reviews.ts';
-import { campus, loadFixture, newTestEngine, T0, type TestEngine } from '../support/engine.ts';
+import { WaitingRoom } from '../../engine/queue.ts';
+import { sealKeyFrom } from '../../engine/queueDraw.ts';
+import {
+  campus,
+  HOUR_MS,
+  loadFixture,
+  newTestEngine,
+  openWindow,
+  T0,
+  type TestEngine,
+} from '../support/engine.ts';
 import { bindAndHold, persistenceDb, seedWorld, type PersistenceDb } from './support.ts';
 
 const C1 = campus({ campusId: 'PR1', schoolId: 'SPR1', capacity: { CET4: 10 } });
@@ -164,4 +176,57 @@ it('REVIEW_DECIDED whose review is committed by the other writer between its sta
     [reviewId],
   );
   expect(review.rows).toEqual([{ status: 'APPROVED' }]);
+});
+
+it('QUEUE_ADMITTED whose ticket is committed by the other writer between its statements waits for it', async () => {
+  const opens = T0 + HOUR_MS;
+  const queueCampus = campus({ campusId: 'PRQ1', schoolId: 'SPRQ1', provinceCode: '21' });
+  await loadFixture(te.engine, { calendar: [openWindow('21', opens)], campuses: [queueCampus] });
+  await seedWorld(pg.db, [queueCampus], 'prq', 1);
+  const room = new WaitingRoom(te.engine, sealKeyFrom(Buffer.alloc(32, 7)));
+  await room.setup(
+    { provinceCode: '21', mode: 'opening', preQueueMinutes: 60, passMinutes: 1, maxAdmitPerMinute: null },
+    T0,
+  );
+  await room.join('3000', '21', opens + 1); // after the opening: WAITING at once
+  await room.tick(
+    '21',
+    {
+      targetActive: 3,
+      ratePerSec: 0,
+      burst: 100,
+      maxBatch: 100,
+      drainGraceMs: 60_000,
+      saturated: null,
+      rateTauMs: 10_000,
+      plan: 1,
+    },
+    opens + 20,
+  );
+  const stream = te.engine.keys.province('21').stream;
+  const events = (await te.redis.xrange(stream, '-', '+')).map(([id, fields]) =>
+    decodeEvent(stream, id, fields),
+  );
+  const queueEvents = events.filter((event) => event.type.startsWith('QUEUE_'));
+  const joined = only(queueEvents, 'QUEUE_JOINED');
+  const admitted = only(queueEvents, 'QUEUE_ADMITTED');
+  expect([joined.length, admitted.length]).toEqual([1, 1]);
+  await withTransaction(pg.db, (client) =>
+    projectEvents(
+      client,
+      queueEvents.filter((event) => event.type !== 'QUEUE_JOINED' && event.type !== 'QUEUE_ADMITTED'),
+    ),
+  );
+
+  const thrown = await projectRacing(pg.db, admitted, /UPDATE queue_tickets/, () =>
+    withTransaction(pg.db, (client) => projectEvents(client, joined)),
+  );
+  expect(thrown).toBeInstanceOf(MissingDependencyError);
+  await withTransaction(pg.db, (client) => projectEvents(client, admitted));
+  // a redelivery changes nothing and is no error
+  await withTransaction(pg.db, (client) => projectEvents(client, admitted));
+  const ticket = await pg.db.query<{ state: string }>(
+    `SELECT state FROM queue_tickets WHERE account_id = '3000'`,
+  );
+  expect(ticket.rows).toEqual([{ state: 'ADMITTED' }]);
 });
