@@ -36,6 +36,9 @@ import { MAINLAND_PROVINCE_CODES } from '../../engine/idNumber.ts';
 import { isSubject, seatColor, type SeatColor, type Subject } from '../../engine/subjects.ts';
 import type { SeatCount } from '../../engine/views.ts';
 
+/** Resyncs tried after a Redis node left the pool, a second apart. */
+const NODE_LEFT_RESYNC_ATTEMPTS = 5;
+
 /** What a dashboard receives (API.md), before JSON. */
 export interface SeatMessage {
   readonly type: 'seats';
@@ -169,12 +172,26 @@ export class SeatHub {
     });
     // on a Cluster the PSUBSCRIBE lives on one node, which ioredis replaces by itself when that
     // node goes (no 'ready' here): after any node leaves the pool, push the current state too
-    this.subscriber.on('-node', () => {
-      if (this.closed) return;
-      this.resync().catch((error: unknown) => {
-        this.log.warn({ err: error }, 'seat hub: resync after a Redis node left failed');
-      });
-    });
+    this.subscriber.on('-node', () => void this.resyncAfterNodeLeft());
+  }
+
+  /**
+   * The resync after a node left, tried again a few times a second apart: the cluster may still be
+   * failing over (CLUSTERDOWN) when its slot map first drops the node.
+   */
+  private async resyncAfterNodeLeft(): Promise<void> {
+    for (let attempt = 1; !this.closed; attempt++) {
+      try {
+        await this.resync();
+        return;
+      } catch (error) {
+        if (attempt >= NODE_LEFT_RESYNC_ATTEMPTS) {
+          this.log.warn({ err: error }, 'seat hub: resync after a Redis node left failed');
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 1_000).unref());
+      }
+    }
   }
 
   /** Subscribes and loads the campus map; resolves once changes are being received. */
