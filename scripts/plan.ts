@@ -26,11 +26,13 @@ import { readMeasured, ReportInputError } from '../loadtest/report/file.ts';
 import type { MeasuredCapacity } from '../loadtest/report/types.ts';
 import { PROVINCES } from '../engine/provinces.ts';
 
-const DEFAULT_REPORT = 'reports/loadtest/report.json';
+/** The report read without --report: the first that exists (`npm run loadtest`'s, then `npm run demo`'s). */
+const DEFAULT_REPORTS = ['reports/loadtest/report.json', 'reports/demo/report.json'];
+const DEFAULT_REPORT = DEFAULT_REPORTS.find((file) => existsSync(file)) ?? DEFAULT_REPORTS[0]!;
 const NATIONAL_CANDIDATES = 9_000_000;
 
 const USAGE = `usage: tsx scripts/plan.ts [options]
-  --report <path>               report.json whose "measured" block is multiplied (default ${DEFAULT_REPORT})
+  --report <path>               report.json whose "measured" block is multiplied (default: ${DEFAULT_REPORTS.join(', else ')})
   --shards <path|none>          one Redis shard's rate: the 1-master per-shard figure of \`npm run bench:shards\`
                                 (default ${DEFAULT_SHARDS_FILE} when present; none: the report's rate)
   --candidates <n>              candidates of the opening (default ${NATIONAL_CANDIDATES}, a national sitting)
