@@ -17,10 +17,11 @@ export const DEFAULTS = {
   /** API.md "Running it": refuse a Redis that could lose or evict an acknowledged write. */
   redisDurability: 'strict' as 'strict' | 'relaxed',
   /**
-   * Issue 14 item 3: every state-changing engine script is followed by `WAIT replicas timeoutMs` on
-   * its own connection, and fewer acknowledgements fail the call (503 REPLICATION_TIMEOUT) instead
-   * of answering it. 0 replicas: no WAIT is sent, the hot path pays nothing. The timeout bounds
-   * what a candidate waits while a replica lags; the answer is retryable with its Idempotency-Key.
+   * Issue 14 item 3: every state-changing engine script is answered only after a `WAIT replicas
+   * timeoutMs` on its connection (one WAIT per group of scripts: engine/replicaWait.ts), and fewer
+   * acknowledgements fail the call (503 REPLICATION_TIMEOUT) instead of answering it. 0 replicas: no
+   * WAIT is sent, the hot path pays nothing. The timeout bounds what a candidate waits while a
+   * replica lags; the answer is retryable with its Idempotency-Key.
    */
   redisWait: { replicas: 0, timeoutMs: 500 },
   maxBodyBytes: 16 * 1024,

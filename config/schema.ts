@@ -104,7 +104,7 @@ export const SystemSchema = Type.Object(
     redisClusterNodes: redisClusterNodes(),
     /** `strict`: a Redis without AOF or with an evicting policy stops the start (API.md "Running it"). */
     redisDurability: choice('REDIS_DURABILITY', ['strict', 'relaxed'], DEFAULTS.redisDurability),
-    /** `WAIT` after every state-changing engine script (issue 14 item 3; engine/luaScripts.ts): 0 sends none. */
+    /** `WAIT` for every state-changing engine script (issue 14 item 3; engine/replicaWait.ts): 0 sends none. */
     redisWait: Type.Object({
       replicas: int('REDIS_WAIT_REPLICAS', 0, 16, DEFAULTS.redisWait.replicas),
       // 0 would be WAIT's "for ever": a lagging replica must bound a candidate's wait

@@ -80,10 +80,10 @@ export function describeRedisTarget(target: RedisTarget): string {
   }
 }
 
-/** A client for `target`: ioredis `Cluster` when it names cluster nodes, else `Redis` on its URL. */
 /** How often a Cluster client reads the slot map by itself (ms). */
 const CLUSTER_SLOTS_REFRESH_MS = 2_000;
 
+/** A client for `target`: ioredis `Cluster` when it names cluster nodes, else `Redis` on its URL. */
 export function openRedis(target: RedisTarget, options: OpenRedisOptions = {}): RedisClient {
   const nodes = clusterNodesOf(target.redisClusterNodes);
   const perNode = {
@@ -250,8 +250,9 @@ export async function xinfoGroups(redis: RedisClient, stream: string): Promise<u
 /**
  * Redis could not take the command at all, for now: a node gone or failing over (ioredis's
  * "Connection is closed.", its "Too many Cluster redirections." or ClusterAllFailedError, a
- * MaxRetriesPerRequest error), or a node refusing while the cluster heals (CLUSTERDOWN, TRYAGAIN, LOADING, MASTERDOWN,
- * READONLY). Whether a script sent before the failure ran is unknown: a retry must be safe (REL4).
+ * MaxRetriesPerRequest error), or a node refusing while the cluster heals (CLUSTERDOWN, TRYAGAIN,
+ * LOADING, MASTERDOWN, READONLY). Whether a script sent before the failure ran is unknown: a retry
+ * must be safe (REL4).
  */
 const UNAVAILABLE_REPLY = /^(CLUSTERDOWN|TRYAGAIN|LOADING|MASTERDOWN|READONLY) /;
 const UNAVAILABLE_ERRORS = new Set(['ClusterAllFailedError', 'MaxRetriesPerRequestError']);

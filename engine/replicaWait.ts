@@ -93,7 +93,7 @@ function waited(
 }
 
 /** One script and its own WAIT, retried through NOSCRIPT and a Cluster's redirections. */
-export async function callAndWait(
+async function callAndWait(
   redis: Redis | Cluster,
   script: ReplicatedScript,
   keys: readonly string[],

@@ -33,14 +33,28 @@ export interface EngineBenchOptions {
   readonly connections: number;
 }
 
-const NOW = Date.UTC(2026, 2, 1, 9);
-const PROVINCE = '11';
+/** The benchmarks' clock and province: registration open, oral holds open everywhere. */
+export const BENCH_NOW = Date.UTC(2026, 2, 1, 9);
+export const BENCH_PROVINCE = '11';
+const NOW = BENCH_NOW;
+const PROVINCE = BENCH_PROVINCE;
+
+/** The roster snapshot every benchmark candidate is bound with. */
+export const BENCH_SNAPSHOT = {
+  name: '王小明',
+  idType: 'RESIDENT_ID' as const,
+  idMasked: '110105********002X',
+  schoolId: '110001',
+  grade: '2024',
+  eligibleSubjects: ['CET4'],
+};
 
 function usedMemory(info: string): number {
   return Number(/used_memory:(\d+)/.exec(info)?.[1]);
 }
 
-function campusFor(index: number, capacity: Campus['capacity']): Campus {
+/** Campus `index` of the benchmark province, with `capacity`. */
+export function campusFor(index: number, capacity: Campus['capacity']): Campus {
   return {
     campusId: `11${String(index).padStart(4, '0')}1`,
     name: `Bench campus ${index}`,
@@ -110,14 +124,7 @@ export async function runEngineBench(options: EngineBenchOptions) {
 
     // ---- binds and written holds for N candidates (also the P4 population)
     const refs: CandidateRef[] = [];
-    const snapshot = {
-      name: '王小明',
-      idType: 'RESIDENT_ID' as const,
-      idMasked: '110105********002X',
-      schoolId: '110001',
-      grade: '2024',
-      eligibleSubjects: ['CET4'],
-    };
+    const snapshot = BENCH_SNAPSHOT;
     const bindRate = await drive(CANDIDATES, INFLIGHT, async (i) => {
       const ref = { accountId: String(1_000_000 + i), provinceCode: PROVINCE, candidateId: String(i + 1) };
       const outcome = await bind(pick(i), {

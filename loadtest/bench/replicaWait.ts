@@ -8,12 +8,12 @@
  * The setup (calendar, campuses, bindings) runs without WAIT: only the holds are measured.
  */
 import { Engine, HOUR_MS, bind, type CandidateRef } from '../../engine/index.ts';
-import type { Campus } from '../../engine/world.ts';
 import { openRedis } from '../../engine/redisClient.ts';
 import { startRedisCluster } from '../../devstack/index.ts';
 import { newHistogram, summarise } from '../runner/recorder.ts';
 import type { LatencySummary } from '../report/types.ts';
 import { drive, median } from './drive.ts';
+import { BENCH_NOW, BENCH_PROVINCE, BENCH_SNAPSHOT, campusFor } from './engine.ts';
 
 export interface ReplicaWaitBenchOptions {
   /** Alternating rounds of (WAIT 0, WAIT 1); default 3. */
@@ -38,29 +38,8 @@ export interface WaitModeFigures {
   readonly replicationTimeouts: number;
 }
 
-const NOW = Date.UTC(2026, 2, 1, 9);
-const PROVINCE = '11';
-const SNAPSHOT = {
-  name: '王小明',
-  idType: 'RESIDENT_ID' as const,
-  idMasked: '110105********002X',
-  schoolId: '110001',
-  grade: '2024',
-  eligibleSubjects: ['CET4'],
-};
-
-function campus(index: number, seats: number): Campus {
-  const id = `11${String(index).padStart(4, '0')}`;
-  return {
-    campusId: `${id}1`,
-    name: `Bench campus ${index}`,
-    provinceCode: PROVINCE,
-    schoolId: id,
-    studentsMayTakeOralElsewhere: true,
-    capacity: { CET4: seats },
-    oralOpens: { ownSchoolAt: NOW - HOUR_MS, provinceWideAt: NOW - HOUR_MS },
-  };
-}
+const NOW = BENCH_NOW;
+const PROVINCE = BENCH_PROVINCE;
 
 /** The median of each percentile over the rounds. */
 function medianSummary(rounds: readonly LatencySummary[]): LatencySummary {
@@ -96,7 +75,9 @@ export async function runReplicaWaitBench(options: ReplicaWaitBenchOptions) {
       },
       NOW,
     );
-    const campuses = Array.from({ length: 20 }, (_, i) => campus(i + 1, Math.ceil(candidates / 20)));
+    const campuses = Array.from({ length: 20 }, (_, i) =>
+      campusFor(i + 1, { CET4: Math.ceil(candidates / 20) }),
+    );
     for (const c of campuses) await setup.upsertCampus(c, NOW);
     const refs: CandidateRef[] = [];
     await drive(candidates, 64, async (i) => {
@@ -104,7 +85,7 @@ export async function runReplicaWaitBench(options: ReplicaWaitBenchOptions) {
       const bound = await bind(setup, {
         ...ref,
         campusId: campuses[i % 20]!.campusId,
-        snapshot: SNAPSHOT,
+        snapshot: BENCH_SNAPSHOT,
         now: NOW,
       });
       if (!bound.ok) throw new Error(`bind ${i}: ${bound.code}`);

@@ -14,6 +14,7 @@ import type { Redis } from 'ioredis';
 import { Engine } from '../../engine/engine.ts';
 import { PROVINCE_CODES } from '../../engine/provinces.ts';
 import { isCluster, masterNodes, openRedis, type RedisClient } from '../../engine/redisClient.ts';
+import { readNodeStats, type RedisNodeStats } from '../../engine/redisDurability.ts';
 import { createPool, type Pool } from '../../db/pool.ts';
 import { DrivenClock } from '../../gateway/clock.ts';
 import { clockKey } from '../../gateway/services.ts';
@@ -520,40 +521,19 @@ function injectFault(
     });
 }
 
-/** total_commands_processed of every node, master or replica (a Cluster only; null on one Redis). */
-async function perNodeCommands(
-  redis: RedisClient,
-): Promise<Map<string, { role: 'master' | 'replica'; commands: number }> | null> {
-  if (!isCluster(redis)) return null;
-  const counts = new Map<string, { role: 'master' | 'replica'; commands: number }>();
-  await Promise.all(
-    redis.nodes('all').map(async (node) => {
-      const name = `${node.options.host}:${node.options.port}`;
-      try {
-        const role =
-          /role:(\w+)/.exec(await node.info('replication'))?.[1] === 'master' ? 'master' : 'replica';
-        counts.set(name, { role, commands: await commandsProcessed(node) });
-      } catch {
-        // a node that is down has no count: it shows as 'gone'
-      }
-    }),
-  );
-  return counts;
-}
-
 /** Commands per second per node over the run; a node counted before and not after is 'gone'. */
 function nodeThroughput(
-  before: Awaited<ReturnType<typeof perNodeCommands>>,
-  after: Awaited<ReturnType<typeof perNodeCommands>>,
+  before: readonly RedisNodeStats[] | null,
+  after: readonly RedisNodeStats[] | null,
   durationS: number,
 ): RedisNodeThroughput[] | null {
   if (!before || !after) return null;
-  const nodes = [...new Set([...before.keys(), ...after.keys()])].sort();
+  const nodes = [...new Set([...before, ...after].map((stats) => stats.node))].sort();
   return nodes.map((node) => {
-    const end = after.get(node);
-    const start = before.get(node)?.commands ?? 0;
+    const end = after.find((stats) => stats.node === node);
+    const start = before.find((stats) => stats.node === node)?.commandsProcessed ?? 0;
     return end
-      ? { node, role: end.role, commandsPerSec: Math.round((end.commands - start) / durationS) }
+      ? { node, role: end.role, commandsPerSec: Math.round((end.commandsProcessed - start) / durationS) }
       : { node, role: 'gone' as const, commandsPerSec: 0 };
   });
 }
@@ -582,7 +562,8 @@ export async function runSurge(options: SurgeOptions): Promise<RunReport> {
     const streams = stores.engine.keys.allStreams(PROVINCE_CODES);
     const commandsBefore = await overMasters(redis, commandsProcessed);
     const eventsBefore = await overMasters(redis, (node) => streamLengths(node, streams));
-    const nodesBefore = await perNodeCommands(redis);
+    // every node's commands, master or replica (a Cluster only)
+    const nodesBefore = isCluster(redis) ? await readNodeStats(redis) : null;
 
     const tick = progressTicker(run.recorder, samplers, say);
     const fault = injectFault(options, run, prepared.world.provinceCode, say);
@@ -592,7 +573,11 @@ export async function runSurge(options: SurgeOptions): Promise<RunReport> {
     const injected = await fault;
     const commands = (await overMasters(redis, commandsProcessed)) - commandsBefore;
     const events = (await overMasters(redis, (node) => streamLengths(node, streams))) - eventsBefore;
-    const redisNodes = nodeThroughput(nodesBefore, await perNodeCommands(redis), durationS);
+    const redisNodes = nodeThroughput(
+      nodesBefore,
+      isCluster(redis) ? await readNodeStats(redis) : null,
+      durationS,
+    );
     const acknowledged = run.acknowledged ? await run.acknowledged.check(options.base) : null;
     if (acknowledged) {
       say(

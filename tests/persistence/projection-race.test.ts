@@ -30,7 +30,7 @@ import {
   T0,
   type TestEngine,
 } from '../support/engine.ts';
-import { bindAndHold, persistenceDb, seedWorld, type PersistenceDb } from './support.ts';
+import { bindAndHold, persistenceDb, seedWorld, TEST_TICK, type PersistenceDb } from './support.ts';
 
 const C1 = campus({ campusId: 'PR1', schoolId: 'SPR1', capacity: { CET4: 10 } });
 
@@ -189,20 +189,7 @@ it('QUEUE_ADMITTED whose ticket is committed by the other writer between its sta
     T0,
   );
   await room.join('3000', '21', opens + 1); // after the opening: WAITING at once
-  await room.tick(
-    '21',
-    {
-      targetActive: 3,
-      ratePerSec: 0,
-      burst: 100,
-      maxBatch: 100,
-      drainGraceMs: 60_000,
-      saturated: null,
-      rateTauMs: 10_000,
-      plan: 1,
-    },
-    opens + 20,
-  );
+  await room.tick('21', TEST_TICK, opens + 20);
   const stream = te.engine.keys.province('21').stream;
   const events = (await te.redis.xrange(stream, '-', '+')).map(([id, fields]) =>
     decodeEvent(stream, id, fields),

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StreamWriter } from '../../db/writer.ts';
-import { WaitingRoom, type TickParams } from '../../engine/queue.ts';
+import { WaitingRoom } from '../../engine/queue.ts';
 import { sealKeyFrom } from '../../engine/queueDraw.ts';
 import {
   HOUR_MS,
@@ -17,21 +17,12 @@ import {
   openWindow,
   type TestEngine,
 } from '../support/engine.ts';
-import { drain, persistenceDb, type PersistenceDb } from './support.ts';
+import { drain, persistenceDb, TEST_TICK, type PersistenceDb } from './support.ts';
 
 let te: TestEngine;
 let pg: PersistenceDb;
 const OPENS = T0 + HOUR_MS;
-const tick: TickParams = {
-  targetActive: 3,
-  ratePerSec: 0,
-  burst: 100,
-  maxBatch: 100,
-  drainGraceMs: 60_000,
-  saturated: null,
-  rateTauMs: 10_000,
-  plan: 1,
-};
+const tick = TEST_TICK;
 
 beforeAll(async () => {
   te = await newTestEngine({ queueIdleMs: 10_000 });

@@ -88,20 +88,20 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
+/** The fixture, one bound candidate `<prefix>1` and its written hold; the bound reference. */
+async function fixtureAndHold(engine: Engine, prefix: string) {
+  await loadFixture(engine, { campuses: [C1] });
+  const ref = await bindN(engine, prefix, 1, C1.campusId, T0);
+  const held = await engine.reserveWritten({ ...ref, subject: 'CET4', eligible: true, fee: 30, now: T0 + 1 });
+  expect(held.ok).toBe(true);
+  return ref;
+}
+
 describe('engine scripts with REDIS_WAIT_REPLICAS', () => {
   it('1 replica asked and linked: every script is answered, WAIT last on its own connection', async () => {
     const engine = new Engine(client('wait-linked'), { namespace: 'rw1', replicaWait: WAIT });
     const before = await waitsRun();
-    await loadFixture(engine, { campuses: [C1] });
-    const ref = await bindN(engine, 'rw', 1, C1.campusId, T0);
-    const held = await engine.reserveWritten({
-      ...ref,
-      subject: 'CET4',
-      eligible: true,
-      fee: 30,
-      now: T0 + 1,
-    });
-    expect(held.ok).toBe(true);
+    const ref = await fixtureAndHold(engine, 'rw');
     const order = await engine.createOrder({ ...ref, method: 'ALIPAY', now: T0 + 2 });
     if (!order.ok) throw new Error(order.code);
     const paid = await engine.confirmPayment({ orderId: order.order.orderId, now: T0 + 3, providerTx: 't1' });
@@ -118,16 +118,7 @@ describe('engine scripts with REDIS_WAIT_REPLICAS', () => {
       replicaWait: { replicas: 0, timeoutMs: WAIT.timeoutMs },
     });
     const before = await waitsRun();
-    await loadFixture(engine, { campuses: [C1] });
-    const ref = await bindN(engine, 'rz', 1, C1.campusId, T0);
-    const held = await engine.reserveWritten({
-      ...ref,
-      subject: 'CET4',
-      eligible: true,
-      fee: 30,
-      now: T0 + 1,
-    });
-    expect(held.ok).toBe(true);
+    await fixtureAndHold(engine, 'rz');
     expect(await waitsRun()).toBe(before);
     // the script itself (EVAL the first time on a connection, EVALSHA after: ioredis's way)
     expect(await lastCommandOf('wait-none')).toMatch(/^eval(sha)?$/);

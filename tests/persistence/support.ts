@@ -12,6 +12,7 @@ import type { StreamWriter } from '../../db/writer.ts';
 import { bind, type Engine } from '../../engine/index.ts';
 import { WRITER_GROUP } from '../../engine/outbox.ts';
 import type { EngineRedis } from '../../engine/scripts.ts';
+import type { TickParams } from '../../engine/queue.ts';
 import type { Campus } from '../../engine/world.ts';
 import { freshDatabase } from '../support/pg.ts';
 import { snapshot } from '../support/engine.ts';
@@ -218,3 +219,15 @@ export function spawnWriter(
   child.once('exit', () => children.delete(child));
   return child;
 }
+
+/** A waiting room's tick for the tests: up to 3 active, admissions not paced, a 10 s rate average. */
+export const TEST_TICK: TickParams = {
+  targetActive: 3,
+  ratePerSec: 0,
+  burst: 100,
+  maxBatch: 100,
+  drainGraceMs: 60_000,
+  saturated: null,
+  rateTauMs: 10_000,
+  plan: 1,
+};
