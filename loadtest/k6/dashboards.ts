@@ -22,7 +22,8 @@
  * Environment: BASE_URL, PROVINCE (11), SUBSCRIBERS (default 1000), DURATION_S (default 300),
  * PAGE_LOAD_PEAK (page loads/s at the peak, default 50; 0: none), STEP_S, STALENESS_P99_MS (500),
  * FIRST_STATE_P99_MS (1000), P99_MS (HTTP, default 500), FAILED_MAX (0.01), ADMIN_TOKEN (optional),
- * PRE_VUS / MAX_VUS (page loads, default 1000), SUMMARY_DIR. Note that k6 needs one file
+ * PRE_VUS / MAX_VUS (page loads, default 1000), SUMMARY_DIR, SHARD (i/n: this instance's slice of
+ * the subscribers and page loads, README.md "Sharding"). Note that k6 needs one file
  * descriptor per socket: raise `ulimit -n` above SUBSCRIBERS.
  */
 import http from 'k6/http';
@@ -30,7 +31,7 @@ import { check } from 'k6';
 import type { Options } from 'k6/options';
 import { profiles, scaleProfile } from '../profiles.ts';
 import { subscribe } from './lib/dashboard.ts';
-import { arrivalScenario, baseThresholds, envNum, envStr } from './lib/env.ts';
+import { arrivalScenario, baseThresholds, envNum, envStr, SHARD_OPTIONS } from './lib/env.ts';
 import { clockOffsetMs, EXPECTED_STATUSES, get } from './lib/http.ts';
 import { summaryHandler } from './lib/summary.ts';
 
@@ -47,6 +48,7 @@ const pageLoadProfile =
 http.setResponseCallback(http.expectedStatuses(...EXPECTED_STATUSES));
 
 export const options: Options = {
+  ...SHARD_OPTIONS,
   scenarios: {
     ...(SUBSCRIBERS > 0
       ? {

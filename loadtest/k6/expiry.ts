@@ -25,7 +25,8 @@
  * Environment: BASE_URL, ADMIN_TOKEN (required), TOKENS (./tokens.json), COMPRESSION (default
  * EXPIRY_COMPRESSION = 60), PEAK_RATE (rescales the rates only: time is COMPRESSION's), STEP_S,
  * TICK_S (clock step period, default 1), LATE_PAYERS (default 50), POLL_S (late payers' reads,
- * default 2), PAY_URL_BASE, P99_MS (500), FAILED_MAX (0.01), PRE_VUS / MAX_VUS, SUMMARY_DIR.
+ * default 2), PAY_URL_BASE, P99_MS (500), FAILED_MAX (0.01), PRE_VUS / MAX_VUS, SUMMARY_DIR, SHARD
+ * (i/n, README.md "Sharding": the one clock VU runs in shard 1 only, the late payers are split).
  */
 import http from 'k6/http';
 import { check, sleep } from 'k6';
@@ -41,7 +42,15 @@ import {
   scaleProfile,
 } from '../profiles.ts';
 import { parseTokens, type TokenEntry } from './lib/data.ts';
-import { ADMIN_TOKEN, arrivalScenario, baseThresholds, envNum, envStr, profileSeconds } from './lib/env.ts';
+import {
+  ADMIN_TOKEN,
+  arrivalScenario,
+  baseThresholds,
+  envNum,
+  envStr,
+  profileSeconds,
+  SHARD_OPTIONS,
+} from './lib/env.ts';
 import { awaitOrderStatus, openOrder, payAll, payAtProvider } from './lib/flow.ts';
 import { adminClock, errorCode, EXPECTED_STATUSES, get, json } from './lib/http.ts';
 import { summaryHandler } from './lib/summary.ts';
@@ -69,6 +78,7 @@ const notRevived = new Rate('expired_not_revived');
 http.setResponseCallback(http.expectedStatuses(...EXPECTED_STATUSES));
 
 export const options: Options = {
+  ...SHARD_OPTIONS,
   scenarios: {
     wave: arrivalScenario(profile, 'returningHolder'),
     clock: {

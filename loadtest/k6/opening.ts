@@ -31,7 +31,8 @@
  * CET-SET4), P99_MS (default 500), FAILED_MAX (default 0.01), MAX_VUS (default 5000), PRE_VUS,
  * PAY_URL_BASE (simulator origin seen from k6, e.g. http://gateway:8081), ADMIN_TOKEN (optional:
  * reads the test-mode clock's offset so that staleness stays right after a clock move),
- * SUMMARY_DIR (default reports/k6).
+ * SUMMARY_DIR (default reports/k6), SHARD (i/n: run shard i of n, candidates k ≡ i−1 mod n;
+ * README.md "Sharding").
  */
 import http from 'k6/http';
 import exec from 'k6/execution';
@@ -41,7 +42,15 @@ import type { Options } from 'k6/options';
 import { defaultMix, pickBehaviour, profiles, profileTotal } from '../profiles.ts';
 import { parseCandidates, type Candidate } from './lib/data.ts';
 import { subscribe } from './lib/dashboard.ts';
-import { arrivalScenario, baseThresholds, envNum, envStr, profileSeconds, scaledFromEnv } from './lib/env.ts';
+import {
+  arrivalScenario,
+  baseThresholds,
+  envNum,
+  envStr,
+  profileSeconds,
+  scaledFromEnv,
+  SHARD_OPTIONS,
+} from './lib/env.ts';
 import { candidateFlow as walkFlow } from './lib/flow.ts';
 import { clockOffsetMs, EXPECTED_STATUSES } from './lib/http.ts';
 import { summaryHandler } from './lib/summary.ts';
@@ -64,6 +73,7 @@ const behaviours = new Counter('behaviour');
 http.setResponseCallback(http.expectedStatuses(...EXPECTED_STATUSES));
 
 export const options: Options = {
+  ...SHARD_OPTIONS,
   scenarios: {
     candidates: arrivalScenario(profile, 'candidateFlow'),
     ...(WS_SUBSCRIBERS > 0

@@ -23,7 +23,8 @@
  *
  * Environment: BASE_URL, ADMIN_TOKEN (required), TOKENS (./tokens.json), CAMPUSES
  * (./campuses.json), SUBJECT_ORAL (CET-SET4), PEAK_RATE / DURATION_S / STEP_S (profile), P99_MS
- * (500), FAILED_MAX (0.01), PRE_VUS / MAX_VUS (5000), SUMMARY_DIR.
+ * (500), FAILED_MAX (0.01), PRE_VUS / MAX_VUS (5000), SUMMARY_DIR, SHARD (i/n, README.md "Sharding";
+ * every shard's setup() re-times the openings: start the shards together).
  */
 import http from 'k6/http';
 import { check } from 'k6';
@@ -33,7 +34,15 @@ import { Counter } from 'k6/metrics';
 import type { Options } from 'k6/options';
 import { profiles, profileTotal, startOf, totalArrivals } from '../profiles.ts';
 import { campusOrder, parseTokens, type TokenEntry } from './lib/data.ts';
-import { ADMIN_TOKEN, arrivalScenario, BASE_URL, baseThresholds, envStr, scaledFromEnv } from './lib/env.ts';
+import {
+  ADMIN_TOKEN,
+  arrivalScenario,
+  BASE_URL,
+  baseThresholds,
+  envStr,
+  scaledFromEnv,
+  SHARD_OPTIONS,
+} from './lib/env.ts';
 import { adminClock, errorCode, EXPECTED_STATUSES, get, json, post } from './lib/http.ts';
 import { openedIndex, spikeStarts } from './lib/schedule.ts';
 import { summaryHandler } from './lib/summary.ts';
@@ -63,6 +72,7 @@ const waiting = new Counter('oral_waiting_refresh');
 http.setResponseCallback(http.expectedStatuses(...EXPECTED_STATUSES, 403));
 
 export const options: Options = {
+  ...SHARD_OPTIONS,
   scenarios: { candidates: arrivalScenario(profile, 'oralRace') },
   thresholds: { ...baseThresholds(500, '{scenario:candidates}'), checks: ['rate>0.99'] },
 };

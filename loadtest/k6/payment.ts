@@ -19,7 +19,8 @@
  * Environment: BASE_URL, TOKENS (./tokens.json), PAY_URL_BASE, METHOD (ALIPAY, BANK or MIXED;
  * default ALIPAY), PEAK_RATE / DURATION_S / STEP_S (profile), P99_MS (500), FAILED_MAX (0.01),
  * PAID_MIN (share of orders read back PAID, default 0.99), SETTLE_P99_MS (order → PAID, default
- * 2000), STATUS_TRIES (order reads before giving up, default 10), PRE_VUS / MAX_VUS, SUMMARY_DIR.
+ * 2000), STATUS_TRIES (order reads before giving up, default 10), PRE_VUS / MAX_VUS, SUMMARY_DIR,
+ * SHARD (i/n: run shard i of n, README.md "Sharding").
  */
 import http from 'k6/http';
 import { check } from 'k6';
@@ -29,7 +30,7 @@ import { Counter, Rate } from 'k6/metrics';
 import type { Options } from 'k6/options';
 import { profiles, profileTotal } from '../profiles.ts';
 import { parseTokens, type TokenEntry } from './lib/data.ts';
-import { arrivalScenario, baseThresholds, envNum, envStr, scaledFromEnv } from './lib/env.ts';
+import { arrivalScenario, baseThresholds, envNum, envStr, scaledFromEnv, SHARD_OPTIONS } from './lib/env.ts';
 import { awaitOrderStatus, openOrder, payAtProvider, paymentSettle } from './lib/flow.ts';
 import { errorCode, EXPECTED_STATUSES } from './lib/http.ts';
 import { summaryHandler } from './lib/summary.ts';
@@ -47,6 +48,7 @@ const nothingToPay = new Counter('payment_nothing_to_pay');
 http.setResponseCallback(http.expectedStatuses(...EXPECTED_STATUSES));
 
 export const options: Options = {
+  ...SHARD_OPTIONS,
   scenarios: { payers: arrivalScenario(profile, 'payer') },
   thresholds: {
     ...baseThresholds(500, '{scenario:payers}'),

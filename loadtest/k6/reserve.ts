@@ -25,7 +25,8 @@
  * 50: P2), ADMITTED_P99_MS (answers other than 503/429, default 100: P7), SHED_MAX (highest share of
  * 503/429, default 0.01), SHED_P99_MS (shed answers must be fast, default 50), FAILED_MAX (0.01),
  * PRE_VUS / MAX_VUS (default 1000 / 5000), IDEMPOTENCY_KEYS (1: send a fresh Idempotency-Key with
- * every request, default 0), SUMMARY_DIR.
+ * every request, default 0), SUMMARY_DIR, SHARD (i/n: run shard i of n at RATE / n, README.md
+ * "Sharding").
  */
 import http from 'k6/http';
 import { check } from 'k6';
@@ -34,7 +35,7 @@ import { SharedArray } from 'k6/data';
 import { Counter, Trend } from 'k6/metrics';
 import type { Options } from 'k6/options';
 import { parseTokens, type TokenEntry } from './lib/data.ts';
-import { baseThresholds, envNum, envStr } from './lib/env.ts';
+import { baseThresholds, envNum, envStr, maxVUsFromEnv, SHARD, SHARD_OPTIONS } from './lib/env.ts';
 import { errorCode, EXPECTED_STATUSES, isShed, post } from './lib/http.ts';
 import { summaryHandler } from './lib/summary.ts';
 
@@ -42,7 +43,9 @@ const SUBJECT = envStr('SUBJECT', 'CET4');
 const RATE = envNum('RATE', 10_000);
 const DURATION_S = envNum('DURATION_S', 60);
 const IDEMPOTENCY_KEYS = envStr('IDEMPOTENCY_KEYS', '0') === '1';
-const MAX_VUS = envNum('MAX_VUS', 5000);
+const MAX_VUS = maxVUsFromEnv(5000);
+/** This instance offers RATE / n under SHARD=i/n: its share of the dropped-iterations allowance. */
+const SHARE = 1 / (SHARD?.count ?? 1);
 
 const tokens = new SharedArray<TokenEntry>('tokens', () =>
   parseTokens(open(envStr('TOKENS', './tokens.json'))),
@@ -56,6 +59,7 @@ const outcomes = new Counter('reserve_outcome');
 http.setResponseCallback(http.expectedStatuses(...EXPECTED_STATUSES));
 
 export const options: Options = {
+  ...SHARD_OPTIONS,
   scenarios: {
     reserve: {
       executor: 'constant-arrival-rate',
@@ -73,7 +77,7 @@ export const options: Options = {
     shed_rate: [`rate<${envNum('SHED_MAX', 0.01)}`],
     shed_duration: [`p(99)<${envNum('SHED_P99_MS', 50)}`],
     shed_without_retry_after: ['count<1'],
-    dropped_iterations: [`count<${Math.max(1, Math.round(RATE * DURATION_S * 0.01))}`],
+    dropped_iterations: [`count<${Math.max(1, Math.round(RATE * SHARE * DURATION_S * 0.01))}`],
   },
 };
 

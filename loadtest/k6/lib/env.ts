@@ -1,10 +1,12 @@
 /**
  * Environment and scenario building shared by the k6 scenarios: typed `__ENV` readers, the base
- * URLs, profile rescaling (PEAK_RATE / DURATION_S) and the arrival-rate scenario built from a
- * profile with `toK6Stages` / `k6StartRate` (the curves live in ../../profiles.ts only).
+ * URLs, the shard (SHARD=i/n, ./segment.ts), profile rescaling (PEAK_RATE / DURATION_S) and the
+ * arrival-rate scenario built from a profile with `toK6Stages` / `k6StartRate` (the curves live in
+ * ../../profiles.ts only).
  */
 import type { RampingArrivalRateScenario } from 'k6/options';
 import { durationOf, k6StartRate, scaleProfile, toK6Stages, type SurgeProfile } from '../../profiles.ts';
+import { shardFromText, shardMaxVUs, shardOptions } from './segment.ts';
 
 /** A number from the environment; a set but non-numeric value stops the test at init. */
 export function envNum(name: string, fallback: number): number {
@@ -25,6 +27,19 @@ export const WS_URL = `${BASE_URL.replace(/^http/, 'ws')}/ws/seats`;
 /** Admin token (ADMIN_TOKEN): only the scenarios that read or drive the test-mode clock need it. */
 export const ADMIN_TOKEN = envStr('ADMIN_TOKEN', '');
 
+/**
+ * SHARD=i/n: this instance runs shard i of n of the test (README.md "Sharding"); undefined: the
+ * whole test, or whatever `--execution-segment` says (the flags override SHARD's options).
+ */
+export const SHARD = shardFromText(__ENV.SHARD);
+/** Spread into every scenario's exported options: SHARD's execution segment, sequence and tag. */
+export const SHARD_OPTIONS = shardOptions(SHARD);
+
+/** MAX_VUS (or `fallback`), rounded up to a multiple of n under SHARD=i/n (see ./segment.ts). */
+export function maxVUsFromEnv(fallback: number): number {
+  return shardMaxVUs(envNum('MAX_VUS', fallback), SHARD);
+}
+
 /** The profile rescaled by PEAK_RATE (highest arrivals/s) and DURATION_S (length), if set. */
 export function scaledFromEnv(profile: SurgeProfile): SurgeProfile {
   const peak = __ENV.PEAK_RATE ? envNum('PEAK_RATE', 0) : undefined;
@@ -43,14 +58,15 @@ export function timeFactorFromEnv(profile: SurgeProfile): number {
 
 /**
  * A `ramping-arrival-rate` scenario following `profile` (one iteration = one arrival), stages no
- * longer than STEP_S (default 5 s), VUs from PRE_VUS / MAX_VUS.
+ * longer than STEP_S (default 5 s), VUs from PRE_VUS / MAX_VUS (MAX_VUS a multiple of n under
+ * SHARD=i/n, so that iteration k stays in shard (k mod n) + 1).
  */
 export function arrivalScenario(
   profile: SurgeProfile,
   exec: string,
   defaults: { maxVUs?: number } = {},
 ): RampingArrivalRateScenario {
-  const maxVUs = envNum('MAX_VUS', defaults.maxVUs ?? 5000);
+  const maxVUs = maxVUsFromEnv(defaults.maxVUs ?? 5000);
   return {
     executor: 'ramping-arrival-rate',
     exec,

@@ -1,12 +1,16 @@
 /**
  * `handleSummary` for every scenario: writes `reports/k6/<scenario>.json` (SUMMARY_DIR overrides the
  * folder, relative to the directory k6 runs in; it must exist: `mkdir -p reports/k6`) with the
- * scenario's name, its configuration and profile, the threshold verdicts and k6's whole summary
- * object; and prints a short text summary (thresholds, then the main metrics) on stdout, since a
- * `handleSummary` replaces k6's own end-of-test text.
+ * scenario's name, its configuration and profile, the slice of the test this instance ran (`shard`,
+ * `executionSegment`), the threshold verdicts and k6's whole summary object; and prints a short
+ * text summary (thresholds, then the main metrics) on stdout, since a `handleSummary` replaces k6's
+ * own end-of-test text. A slice's file is named after it (`opening-shard-2-of-4.json`), so that
+ * instances writing to one folder never overwrite each other.
  */
+import exec from 'k6/execution';
 import type { SurgeProfile } from '../../profiles.ts';
-import { envStr } from './env.ts';
+import { envStr, SHARD, SHARD_OPTIONS } from './env.ts';
+import { sameSegment, sliceLabel } from './segment.ts';
 
 interface MetricSummary {
   type?: string;
@@ -41,8 +45,32 @@ export interface SummaryContext {
   readonly config: Record<string, unknown>;
 }
 
+/**
+ * The segment and sequence k6 actually ran (the command-line flags override SHARD's options), or
+ * null for either when unsegmented or when this k6 does not expose them to handleSummary.
+ */
+function segmentRun(): { executionSegment: string | null; executionSegmentSequence: string | null } {
+  try {
+    const options = exec.test.options;
+    return {
+      executionSegment: options.executionSegment ?? null,
+      executionSegmentSequence: options.executionSegmentSequence ?? null,
+    };
+  } catch {
+    return { executionSegment: null, executionSegmentSequence: null };
+  }
+}
+
 export function summaryHandler(ctx: SummaryContext): (data: SummaryData) => Record<string, string> {
   return (data) => {
+    const ran = segmentRun();
+    // With both SHARD and --execution-segment, k6 runs the flag's segment: name the file after it.
+    const overridden =
+      SHARD !== undefined &&
+      ran.executionSegment !== null &&
+      !sameSegment(ran.executionSegment, SHARD_OPTIONS.executionSegment ?? '0:1');
+    const shard = overridden ? undefined : SHARD;
+    const label = sliceLabel(shard, ran.executionSegment);
     const metrics = data.metrics ?? {};
     const verdicts: Record<string, Record<string, boolean>> = {};
     let ok = true;
@@ -58,14 +86,24 @@ export function summaryHandler(ctx: SummaryContext): (data: SummaryData) => Reco
     const report = {
       scenario: ctx.scenario,
       generatedAt: new Date().toISOString(),
+      shard: shard ? { index: shard.index, count: shard.count } : null,
+      ...ran,
       thresholdsOk: ok,
       thresholds: verdicts,
       config: ctx.config,
       profile: ctx.profile ? { name: ctx.profile.name, points: ctx.profile.points } : null,
       k6: data,
     };
+    const slice = shard
+      ? ` (shard ${shard.index}/${shard.count})`
+      : label
+        ? ` (${ran.executionSegment})`
+        : '';
     const text = [
-      `\n${ctx.scenario}: thresholds ${ok ? 'PASSED' : 'FAILED'}`,
+      `\n${ctx.scenario}${slice}: thresholds ${ok ? 'PASSED' : 'FAILED'}`,
+      ...(overridden
+        ? [`  note: k6 ran ${ran.executionSegment} (command line), not SHARD=${__ENV.SHARD}`]
+        : []),
       ...Object.entries(verdicts).flatMap(([name, exprs]) =>
         Object.entries(exprs).map(([expr, passed]) => `  ${passed ? 'ok  ' : 'FAIL'} ${name} ${expr}`),
       ),
@@ -75,6 +113,7 @@ export function summaryHandler(ctx: SummaryContext): (data: SummaryData) => Reco
       '',
     ].join('\n');
     const dir = envStr('SUMMARY_DIR', 'reports/k6').replace(/\/+$/, '');
-    return { [`${dir}/${ctx.scenario}.json`]: JSON.stringify(report, null, 2), stdout: text };
+    const file = `${dir}/${ctx.scenario}${label ? `-${label}` : ''}.json`;
+    return { [file]: JSON.stringify(report, null, 2), stdout: text };
   };
 }
