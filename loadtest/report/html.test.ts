@@ -383,6 +383,95 @@ describe('renderReportHtml', () => {
     expect(page).toContain('never (seats left at the end)');
   });
 
+  it('shows the phases: work, latency and CPU per reservation by process tree, server first', () => {
+    expect(html).not.toContain('<h2>Phases</h2>');
+    const latency = { count: 1_000, p50Ms: 5, p90Ms: 9, p99Ms: 40, maxMs: 90 };
+    const page = renderReportHtml(
+      syntheticReport({
+        phases: [
+          {
+            name: 'preOpening',
+            fromS: 0,
+            toS: 10.3,
+            requests: 2_000,
+            reservations: 0,
+            latency,
+            cpuSeconds: { gateway: 1, generator: 0.5 },
+            cpuPerReservationUs: null,
+          },
+          {
+            name: 'openingMinute',
+            fromS: 10.3,
+            toS: 70.3,
+            requests: 150_000,
+            reservations: 12_000,
+            latency: { ...latency, p99Ms: 120 },
+            cpuSeconds: { gateway: 30, 'redis <7001>': 6, generator: 9, other: 1 },
+            cpuPerReservationUs: {
+              server: 3_000,
+              gateway: 2_500,
+              'redis <7001>': 500,
+              generator: 750,
+              other: 83,
+            },
+          },
+        ],
+      }),
+    );
+    const section = page.slice(
+      page.indexOf('<h2>Phases</h2>'),
+      page.indexOf('</section>', page.indexOf('<h2>Phases</h2>')),
+    );
+    expect(section).toMatch(
+      /<th>server CPU µs\/reservation<\/th><th>gateway CPU µs\/reservation<\/th><th>redis &lt;7001&gt; CPU µs\/reservation<\/th><th>generator CPU µs\/reservation<\/th><th>other CPU µs\/reservation<\/th>/,
+    );
+    expect(section).toContain(
+      '<tr><th>the opening minute</th><td>10.3–70.3</td><td>150,000</td><td>12,000</td><td>5</td><td>120</td><td>3,000</td><td>2,500</td><td>500</td><td>750</td><td>83</td></tr>',
+    );
+    expect(section).toContain(
+      '<tr><th>pre-opening logins</th><td>0–10.3</td><td>2,000</td><td>0</td><td>5</td><td>40</td><td>—</td>',
+    );
+    expect(page).not.toMatch(FORBIDDEN);
+  });
+
+  it('shows each load generator’s footprint, and which shards a merged report adds up', () => {
+    expect(html).not.toContain('<h2>Load generators</h2>');
+    expect(html).not.toContain('class="note shards"');
+    const startDelay = { count: 1_500, p50Ms: 0.2, p90Ms: 1, p99Ms: 14, maxMs: 60 };
+    const generator = {
+      candidates: 15_000,
+      heapBaselineBytes: 50_000_000,
+      heapPeakBytes: 56_000_000,
+      heapBytesPerCandidate: 400,
+      maxWalking: 4_000,
+      walkingPeak: 3_100,
+      backlogPeak: 250,
+      startDelay,
+      method: 'heap after gc',
+    };
+    const shardInfo = { count: 2, candidates: 15_000, totalCandidates: 30_000, seed: 42, zeroAtMs: 1 };
+    const page = renderReportHtml(
+      syntheticReport({
+        generators: [
+          { ...generator, shard: 1 },
+          { ...generator, shard: 2 },
+        ],
+        mergedFrom: [
+          { ...shardInfo, index: 1 },
+          { ...shardInfo, index: 2 },
+        ],
+      }),
+    );
+    expect(page).toContain(
+      '<p class="note shards">merged from 2 shards (1/2: 15,000 candidates, 2/2: 15,000 candidates) of a run of 30,000 candidates, seed 42</p>',
+    );
+    expect(page).toContain(
+      '<tr><th>shard 2</th><td>15,000</td><td>400</td><td>56 MB</td><td>3,100 / 4,000</td><td>250</td><td>14</td><td>heap after gc</td></tr>',
+    );
+    const oneShard = renderReportHtml(syntheticReport({ shard: { ...shardInfo, index: 2 } }));
+    expect(oneShard).toContain('shard 2/2 of a sharded run: 15,000 of 30,000 candidates, seed 42');
+  });
+
   it('compares with a baseline side by side, with ratios', () => {
     const baseline = syntheticReport({
       target: 'baseline',

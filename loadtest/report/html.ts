@@ -6,7 +6,15 @@
  * is HTML-escaped, and a missing value shows as "—" or a "no data" chart, never as NaN.
  */
 import { barChart, escapeHtml, formatSeconds, lineChart, type LineSeries } from './svg.ts';
-import type { LatencySummary, RunReport, SeatSeries, TimelinePoint, WaitingRoomReport } from './types.ts';
+import type {
+  LatencySummary,
+  PhaseFigures,
+  PhaseName,
+  RunReport,
+  SeatSeries,
+  TimelinePoint,
+  WaitingRoomReport,
+} from './types.ts';
 
 export interface RenderOptions {
   /** A baseline run to compare with, side by side. */
@@ -599,6 +607,119 @@ function durabilitySection(report: RunReport): string {
   return `<section><h2>Durability${failover ? ' and failover' : ''}</h2>${parts.join('\n')}</section>`;
 }
 
+/** How a phase (phases.ts) is called on the page. */
+const PHASE_TITLES: Readonly<Record<PhaseName, string>> = {
+  preOpening: 'pre-opening logins',
+  openingMinute: 'the opening minute',
+  sellOut: 'until sell-out',
+  paymentTail: 'payment tail and expiry',
+};
+
+/** P3: a load generator holds at most this much heap per candidate. */
+const HEAP_PER_CANDIDATE_TARGET_BYTES = 500;
+
+/**
+ * The CPU columns of the phases table: `server` (the system under test) first, the trees by name,
+ * then the load generator and the rest of the box.
+ */
+function cpuColumns(phases: readonly PhaseFigures[]): string[] {
+  const keys = new Set(phases.flatMap((phase) => Object.keys(phase.cpuPerReservationUs ?? {})));
+  const last = ['generator', 'other'];
+  const rank = (key: string): number =>
+    key === 'server' ? 0 : last.includes(key) ? 2 + last.indexOf(key) : 1;
+  return [...keys].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+}
+
+/** Each phase's work, latency and CPU per reservation (issue 15 item 3). */
+function phasesSection(report: RunReport): string {
+  const phases = report.phases;
+  if (!phases || phases.length === 0) return '';
+  const columns = cpuColumns(phases);
+  const rows = phases.map((phase) => {
+    const none = phase.latency.count === 0;
+    return [
+      PHASE_TITLES[phase.name] ?? phase.name,
+      `${fmt(phase.fromS)}–${fmt(phase.toS)}`,
+      fmt(phase.requests),
+      fmt(phase.reservations),
+      none ? '—' : fmt(phase.latency.p50Ms),
+      none ? '—' : fmt(phase.latency.p99Ms),
+      ...columns.map((key) => fmt(phase.cpuPerReservationUs?.[key])),
+    ];
+  });
+  const note =
+    columns.length > 0
+      ? 'CPU µs per reservation by process tree, from the run’s cumulative CPU series; server is every tree but the load generator’s and other (the rest of the box). — : no seat taken in the phase, or no CPU sample around it.'
+      : 'No CPU series in this run: no CPU per reservation.';
+  return (
+    `<section><h2>Phases</h2><p class="note">A second counts in the phase that holds its start; ` +
+    `reservations are seats taken (written and oral holds answered 2xx).</p>` +
+    table(
+      [
+        'phase',
+        'from–to s',
+        'requests',
+        'reservations',
+        'p50 ms',
+        'p99 ms',
+        ...columns.map((key) => `${key} CPU µs/reservation`),
+      ],
+      rows,
+    ) +
+    `<p class="note">${h(note)}</p></section>`
+  );
+}
+
+/** What each load generator held (P3) and how far behind the arrival curve it fell. */
+function generatorsSection(report: RunReport): string {
+  const generators = report.generators;
+  if (!generators || generators.length === 0) return '';
+  const rows = generators.map((g) => [
+    g.shard === null ? 'whole run' : `shard ${g.shard}`,
+    fmt(g.candidates),
+    fmt(g.heapBytesPerCandidate),
+    fmt(g.heapPeakBytes / 1e6, ' MB'),
+    `${fmt(g.walkingPeak)} / ${fmt(g.maxWalking)}`,
+    fmt(g.backlogPeak),
+    g.startDelay.count > 0 ? fmt(g.startDelay.p99Ms) : '—',
+    g.method,
+  ]);
+  return (
+    `<section><h2>Load generators</h2><p class="note">Heap per candidate is (peak − baseline) ÷ candidates; ` +
+    `P3 allows ${fmt(HEAP_PER_CANDIDATE_TARGET_BYTES)} bytes. Start delay: how long a candidate due by the arrival curve waited for its generator.</p>` +
+    table(
+      [
+        'generator',
+        'candidates',
+        'heap bytes/candidate',
+        'peak heap',
+        'walking peak / cap',
+        'backlog peak',
+        'start delay p99 ms',
+        'measured by',
+      ],
+      rows,
+    ) +
+    '</section>'
+  );
+}
+
+/** One line saying which shards a merged report adds up, or which shard this report is. */
+function shardsLine(report: RunReport): string {
+  const shards = report.mergedFrom;
+  if (shards && shards.length > 0) {
+    const slices = shards.map((s) => `${s.index}/${s.count}: ${fmt(s.candidates)} candidates`).join(', ');
+    const first = shards[0]!;
+    return `<p class="note shards">merged from ${shards.length} shards (${h(slices)}) of a run of ${fmt(first.totalCandidates)} candidates, seed ${h(String(first.seed))}</p>`;
+  }
+  const shard = report.shard;
+  if (!shard) return '';
+  return (
+    `<p class="note shards">shard ${shard.index}/${shard.count} of a sharded run: ${fmt(shard.candidates)} of ${fmt(shard.totalCandidates)} candidates, seed ${h(String(shard.seed))}; ` +
+    'the whole run’s report is every shard’s merged (npm run report -- merge)</p>'
+  );
+}
+
 /** The whole page for one run (and an optional baseline to compare with). */
 export function renderReportHtml(report: RunReport, options: RenderOptions = {}): string {
   const title = `Load test ${report.profile} (${report.target}), ${report.startedAt}`;
@@ -624,15 +745,18 @@ export function renderReportHtml(report: RunReport, options: RenderOptions = {})
 </head>
 <body>
 <header><h1>${h(title)}</h1>
-<p class="note">profile ${h(report.profile)} · target ${h(report.target)} · started ${h(report.startedAt)} · ${h(formatSeconds(report.durationS))} · report version ${h(String(report.version))}</p></header>
+<p class="note">profile ${h(report.profile)} · target ${h(report.target)} · started ${h(report.startedAt)} · ${h(formatSeconds(report.durationS))} · report version ${h(String(report.version))}</p>
+${shardsLine(report)}</header>
 ${verdictBox(report)}
 <section><h2>Headline</h2>${headlineTable(report)}</section>
 ${options.compare ? compareTable(report, options.compare) : ''}
 <section><h2>Over time</h2>
 ${charts(report)}
 </section>
+${phasesSection(report)}
 ${waitingRoomSection(report)}
 ${durabilitySection(report)}
+${generatorsSection(report)}
 <section><h2>Latency by step</h2>${table(['step', 'count', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms'], latencyRows)}</section>
 <section><h2>Outcomes</h2>${table(
     ['outcome', 'candidates', 'share'],

@@ -216,6 +216,95 @@ export interface RunReport {
   readonly failover?: FailoverFigures;
   /** Commands each Redis node processed during the run, per second (runs on a Redis Cluster). */
   readonly redisNodes?: readonly RedisNodeThroughput[];
+  /** This run is one slice of a sharded run (`--shard i/n`, issue 15); absent: the whole run. */
+  readonly shard?: ShardInfo;
+  /** A merged run (`npm run report -- merge`): the shards it was merged from. */
+  readonly mergedFrom?: readonly ShardInfo[];
+  /** The run's HDR histograms and per-second counts, what a merge adds up (issue 15). */
+  readonly histograms?: RunHistograms;
+  /** The load generator's own footprint (P3): one entry per generator process. */
+  readonly generators?: readonly GeneratorFigures[];
+  /** Cumulative CPU-seconds per process tree, sampled during the run (/proc; Linux only). */
+  readonly cpuSeries?: readonly CpuPoint[];
+  /** The phases a planner reasons about (issue 15 item 3). */
+  readonly phases?: readonly PhaseFigures[];
+}
+
+/** One slice of a sharded run (loadtest/shard.ts). */
+export interface ShardInfo {
+  /** 1-based: this is shard `index` of `count`. */
+  readonly index: number;
+  readonly count: number;
+  /** Candidates in this slice, and in the whole run. */
+  readonly candidates: number;
+  readonly totalCandidates: number;
+  readonly seed: number;
+  /** Wall-clock instant (epoch ms) of t = 0, the same for every shard of one run. */
+  readonly zeroAtMs: number;
+}
+
+/**
+ * HDR histograms (values in µs, hdr-histogram-js's compressed base64 encoding) and per-second
+ * counts of a run: merged shard by shard, never by averaging percentiles.
+ */
+export interface RunHistograms {
+  readonly all: string;
+  readonly byStep: Readonly<Record<string, string>>;
+  /** By how the answer counts: ok, refused, shed, queued, failed (recorder.ts AnswerKind). */
+  readonly byKind: Readonly<Record<string, string>>;
+  readonly staleness: string;
+  /** How long a candidate due by the arrival curve waited for the generator to start it. */
+  readonly startDelay: string;
+  /** Per second of the run (index = t): all answers and the admitted ones; null: none. */
+  readonly perSecond: readonly {
+    readonly latency: string | null;
+    readonly admitted: string | null;
+  }[];
+  /** Answers per second (index = t) of each step. */
+  readonly stepSeconds: Readonly<Record<string, readonly number[]>>;
+  /** Seats taken per second (index = t): written and oral holds answered 2xx. */
+  readonly reservationSeconds: readonly number[];
+}
+
+/** One load generator process: what it held (heap + ArrayBuffers), measured every few seconds. */
+export interface GeneratorFigures {
+  readonly shard: number | null;
+  readonly candidates: number;
+  /** Before the world's candidates were loaded (after a full GC where --expose-gc allows). */
+  readonly heapBaselineBytes: number;
+  readonly heapPeakBytes: number;
+  /** (peak − baseline) ÷ candidates: P3 allows 500. */
+  readonly heapBytesPerCandidate: number;
+  /** Candidates walking at once at most (the generator's cap), and the most that did. */
+  readonly maxWalking: number;
+  readonly walkingPeak: number;
+  /** Candidates due by the curve but not yet started, at most (kept as a count, no state). */
+  readonly backlogPeak: number;
+  readonly startDelay: LatencySummary;
+  /** How the heap was read. */
+  readonly method: string;
+}
+
+/** Cumulative CPU-seconds per process tree at `t` seconds into the run. */
+export interface CpuPoint {
+  readonly t: number;
+  readonly cpuSeconds: Readonly<Record<string, number>>;
+}
+
+export type PhaseName = 'preOpening' | 'openingMinute' | 'sellOut' | 'paymentTail';
+
+/** One phase of the run: [fromS, toS) seconds from its start. */
+export interface PhaseFigures {
+  readonly name: PhaseName;
+  readonly fromS: number;
+  readonly toS: number;
+  readonly requests: number;
+  readonly reservations: number;
+  readonly latency: LatencySummary;
+  /** CPU-seconds per process tree in the phase (null: no CPU series). */
+  readonly cpuSeconds: Readonly<Record<string, number>> | null;
+  /** CPU µs per reservation by process tree (null: no series, or no reservation in the phase). */
+  readonly cpuPerReservationUs: Readonly<Record<string, number>> | null;
 }
 
 /** What `AcknowledgedLedger.check` (loadtest/runner/acknowledged.ts) found. */

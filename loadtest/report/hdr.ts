@@ -1,0 +1,52 @@
+/**
+ * The runner's latency histograms (hdr-histogram-js, microseconds, 2 significant digits) and their
+ * stored form: compressed base64 (HdrHistogram's own encoding), what report.json carries so that
+ * shard reports merge exactly (issue 15: histograms are added, percentiles are never averaged).
+ */
+import {
+  build,
+  decodeFromCompressedBase64,
+  encodeIntoCompressedBase64,
+  type Histogram,
+} from 'hdr-histogram-js';
+import type { LatencySummary } from './types.ts';
+
+/** A latency histogram in microseconds, as every runner figure keeps one. */
+export const newHistogram = (): Histogram =>
+  build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 600_000_000,
+    numberOfSignificantValueDigits: 2,
+  });
+
+export function summarise(histogram: Histogram): LatencySummary {
+  if (histogram.totalCount === 0) return { count: 0, p50Ms: 0, p90Ms: 0, p99Ms: 0, maxMs: 0 };
+  const ms = (us: number): number => Math.round(us / 10) / 100;
+  return {
+    count: histogram.totalCount,
+    p50Ms: ms(histogram.getValueAtPercentile(50)),
+    p90Ms: ms(histogram.getValueAtPercentile(90)),
+    p99Ms: ms(histogram.getValueAtPercentile(99)),
+    maxMs: ms(histogram.maxValue),
+  };
+}
+
+export function encodeHistogram(histogram: Histogram): string {
+  return encodeIntoCompressedBase64(histogram);
+}
+
+/** A stored histogram back; a RangeError when the text is not one. */
+export function decodeHistogram(encoded: string): Histogram {
+  try {
+    return decodeFromCompressedBase64(encoded);
+  } catch (error) {
+    throw new RangeError(`not an HDR histogram (${error instanceof Error ? error.message : String(error)})`);
+  }
+}
+
+/** The sum of stored histograms (absent ones skipped): an empty histogram when none. */
+export function mergeEncoded(encoded: Iterable<string | null | undefined>): Histogram {
+  const sum = newHistogram();
+  for (const one of encoded) if (one) sum.add(decodeHistogram(one));
+  return sum;
+}
