@@ -10,7 +10,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 
 interface ProcessTime {
   readonly ppid: number;
-  /** utime + stime, in clock ticks. */
+  /** utime + stime + cutime + cstime (its own and its waited-for children's), in clock ticks. */
   readonly ticks: number;
 }
 
@@ -47,8 +47,15 @@ export function sampleProcesses(): CpuSample | null {
     if (!Number.isInteger(pid)) continue;
     try {
       const fields = statFields(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-      // ppid is field 4 of stat(5), utime 14, stime 15: here [1], [11], [12]
-      processes.set(pid, { ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) });
+      // ppid is field 4 of stat(5), utime 14, stime 15, cutime 16, cstime 17: here [1], [11]–[14].
+      // Children that ended and were waited for count in their parent (cutime, cstime): a load
+      // generator's shard processes or a PostgreSQL backend that exits before the last sample
+      // would otherwise take their CPU with them. (Such a child's CPU from before the first sample
+      // then counts in the window too: its whole life lands in the parent's cutime at once.)
+      processes.set(pid, {
+        ppid: Number(fields[1]),
+        ticks: Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]),
+      });
     } catch {
       // the process ended between readdir and read
     }

@@ -24,11 +24,20 @@
  * not given), --kill-master-at S (with it: kill -9 of the province's master S seconds into the run,
  * the promotion timed and the acknowledged writes read back: the report's "failover" block; this is
  * `npm run demo:cluster`). With --gateways N the first process sweeps, all of them drain.
+ *
+ * Sharded load generation (issue 15): --shards N runs N generator processes on this host, each a
+ * slice of the candidates (loadtest/shard.ts), merged into one report with I1–I5 checked once
+ * (<out>/run.json, <out>/shard-i/report.json, <out>/report.json). --shard i/n --attach run.json is
+ * one such process (what --shards starts; on other hosts, with run.json's zeroAtMs set).
+ * --max-walking N caps the candidates walking at once per process (default 4 × connections; no cap
+ * with a waiting room); the others wait as a count, their start delay reported.
  */
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { profiles, type ProfileName } from '../loadtest/profiles.ts';
-import { headline, runLoadtest } from '../loadtest/runner/harness.ts';
+import { generatorLines, headline, runLoadtest } from '../loadtest/runner/harness.ts';
+import { runShardProcess } from '../loadtest/runner/shardRun.ts';
+import { parseShard } from '../loadtest/shard.ts';
 
 const { values } = parseArgs({
   options: {
@@ -51,6 +60,10 @@ const { values } = parseArgs({
     cluster: { type: 'boolean', default: false },
     'kill-master-at': { type: 'string' },
     'check-acknowledged': { type: 'boolean', default: false },
+    shards: { type: 'string', default: '1' },
+    shard: { type: 'string' },
+    attach: { type: 'string' },
+    'max-walking': { type: 'string' },
   },
   strict: true,
 });
@@ -62,7 +75,31 @@ function numberArg(name: string, raw: string | undefined, min: number): number {
   return value;
 }
 
+/** `--shard i/n --attach run.json`: one slice of a sharded run (loadtest/runner/shardRun.ts). */
+async function shardMain(shardText: string): Promise<number> {
+  if (!values.attach) {
+    throw new RangeError(
+      '--shard i/n needs --attach run.json (written by a coordinator: npm run loadtest -- --shards n …)',
+    );
+  }
+  const report = await runShardProcess({
+    runFile: values.attach,
+    shard: parseShard(shardText),
+    out: values.out ?? 'reports/loadtest',
+    ...(values['max-walking'] ? { maxWalking: numberArg('max-walking', values['max-walking'], 1) } : {}),
+    say: (line) => void process.stderr.write(`${line}\n`),
+  });
+  const t = report.totals;
+  process.stderr.write(
+    `shard ${report.shard!.index}/${report.shard!.count}: ${t.candidatesFinished}/${report.shard!.candidates} candidates, ${t.requests} requests, errors ${t.errors}\n${generatorLines(report).join('\n')}\n`,
+  );
+  return report.invariants.ok ? 0 : 1;
+}
+
 async function main(): Promise<number> {
+  if (values.shard !== undefined) return shardMain(values.shard);
+  if (values.attach !== undefined)
+    throw new RangeError('--attach is for a shard process: give --shard i/n too');
   const profile = values.profile as ProfileName;
   if (!(profile in profiles))
     throw new RangeError(`--profile must be one of ${Object.keys(profiles).join(', ')}`);
@@ -91,6 +128,7 @@ async function main(): Promise<number> {
       plantOversell: values['plant-oversell'] ?? false,
       waitingRoom,
       checkAcknowledged: values['check-acknowledged'] ?? false,
+      ...(values['max-walking'] ? { maxWalking: numberArg('max-walking', values['max-walking'], 1) } : {}),
       // candidates still walking after the profile: by default as long again as the profile
       straggleTimeoutS: values['straggle-timeout']
         ? numberArg('straggle-timeout', values['straggle-timeout'], 0)
@@ -98,6 +136,7 @@ async function main(): Promise<number> {
     },
     threads,
     gateways: numberArg('gateways', values.gateways, 1),
+    shards: numberArg('shards', values.shards, 1),
     // every process drains the streams (two writers share the consumer group); one sweeps
     systemEnv: (index) => (index > 0 ? { START_SWEEPER: '0' } : {}),
     ...(values.cluster || values['kill-master-at'] !== undefined

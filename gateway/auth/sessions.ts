@@ -175,16 +175,25 @@ export class Sessions {
    * Sessions for many accounts at once (one INSERT, one Redis pipeline): for seeding load tests
    * with candidates who logged in before the opening.
    */
-  async createMany(accountIds: readonly string[]): Promise<Session[]> {
+  async createMany(
+    accountIds: readonly string[],
+    /**
+     * The token's secret part (TOKEN_BYTES) per account; random unless given. A load test derives
+     * it from a run key so that its shard processes can rebuild the tokens instead of storing them.
+     */
+    secretOf: (accountId: string) => Buffer = () => randomBytes(TOKEN_BYTES),
+  ): Promise<Session[]> {
     if (accountIds.length === 0) return [];
     for (const accountId of accountIds) {
       if (!ACCOUNT_ID.test(accountId)) throw new Error(`not an account id: ${accountId}`);
     }
     const createdAt = this.now();
     const expiresAt = createdAt + this.lifetimeMs;
-    const tokens = accountIds.map(
-      (accountId) => `${accountId}.${randomBytes(TOKEN_BYTES).toString('base64url')}`,
-    );
+    const tokens = accountIds.map((accountId) => {
+      const secret = secretOf(accountId);
+      if (secret.length !== TOKEN_BYTES) throw new Error(`a session secret is ${TOKEN_BYTES} bytes`);
+      return `${accountId}.${secret.toString('base64url')}`;
+    });
     const refs = tokens.map((token) => this.refOf(token)!);
     await execute(
       this.db,

@@ -32,6 +32,13 @@ export interface FlowContext {
   readonly queue?: QueueContext;
   /** Notes every write acknowledged to the candidate, to be read back after the run (acknowledged.ts). */
   readonly acknowledged?: AcknowledgedLedger;
+  /**
+   * Waits that hold no request (for the opening, for a turn in the line): the generator does not
+   * count a candidate parked in one as walking (run.ts runArrivals). Default: just the wait.
+   */
+  readonly park?: <T>(wait: Promise<T>) => Promise<T>;
+  /** A seat (written or oral) was acknowledged: the phases' unit of work. */
+  readonly reserved?: () => void;
   onViolation(message: string): void;
 }
 
@@ -103,7 +110,8 @@ export async function walkCandidate(
   /** Waits for a turn in the waiting room; null when the candidate may go on. */
   const takeTurn = async (): Promise<string | null> => {
     if (!ctx.queue) return null;
-    const passed = await waitForPass(ctx.queue, token, provinceCode, behaviour, key());
+    const waiting = waitForPass(ctx.queue, token, provinceCode, behaviour, key());
+    const passed = await (ctx.park ? ctx.park(waiting) : waiting);
     if (passed === 'admitted' || passed === 'notActive') return null;
     return passed === 'abandoned' ? 'abandonedInQueue' : `failed:queue:${passed}`;
   };
@@ -120,7 +128,10 @@ export async function walkCandidate(
   const turn = await takeTurn();
   if (turn !== null) return turn;
   const early = ctx.opensAtPerfMs - performance.now();
-  if (early > 0) await sleep(early + ctx.random() * 300);
+  if (early > 0) {
+    const opening = sleep(early + ctx.random() * 300);
+    await (ctx.park ? ctx.park(opening) : opening);
+  }
 
   const saved = await gated((idempotencyKey) =>
     client.call('bind', 'POST', '/api/v1/registration', {
@@ -170,6 +181,7 @@ export async function walkCandidate(
   }
   if (written.status !== 201) return written.code === 'SOLD_OUT' ? 'writtenSoldOut' : `failed:written`;
   ctx.acknowledged?.written(token, subject);
+  ctx.reserved?.();
 
   let oralHeld = false;
   const oralSubject = ORAL_OF[subject];
@@ -225,7 +237,10 @@ async function raceForOral(
       ),
     );
     const held = shots.some((s) => s.status === 201);
-    if (held) ctx.acknowledged?.oral(token, subject, ctx.botCampusId);
+    if (held) {
+      ctx.acknowledged?.oral(token, subject, ctx.botCampusId);
+      ctx.reserved?.();
+    }
     return held;
   }
   const listed = await client.call('oralCampuses', 'GET', `/api/v1/oral/campuses?subject=${subject}`, {
@@ -245,6 +260,7 @@ async function raceForOral(
     });
     if (taken.status === 201) {
       ctx.acknowledged?.oral(token, subject, choice.campusId);
+      ctx.reserved?.();
       return true;
     }
     if (taken.code === 'EXTERNAL_ORAL_NOT_ALLOWED' || taken.code === 'WRITTEN_REQUIRED') return false;

@@ -15,7 +15,7 @@ import { startRedisCluster, type RedisCluster } from '../../devstack/cluster.ts'
 import { startStack, type Stack } from '../../devstack/stack.ts';
 import { renderReportHtml } from '../report/html.ts';
 import type { RunReport } from '../report/types.ts';
-import { runSurge, type SurgeOptions } from './run.ts';
+import { runShardedSurge, runSurge, type SurgeOptions } from './run.ts';
 import { ONE_ADDRESS_LIMITS, spawnSystem, type SpawnedSystem } from './system.ts';
 
 /** The surge's settings that do not depend on the system under test. */
@@ -29,6 +29,7 @@ export type HarnessSurgeOptions = Omit<
   | 'adminToken'
   | 'gatewayThreads'
   | 'progress'
+  | 'cpuRoots'
 >;
 
 export interface LoadtestOptions {
@@ -49,6 +50,11 @@ export interface LoadtestOptions {
   readonly cluster?: { readonly killMasterAtS?: number };
   /** Extra environment of the i-th `npm start` process (0-based), e.g. START_SWEEPER=0. */
   readonly systemEnv?: (index: number) => NodeJS.ProcessEnv;
+  /**
+   * Load generator processes (issue 15): more than 1 runs the surge sharded (run.ts
+   * runShardedSurge): this process prepares, samples and judges; n child processes walk the slices.
+   */
+  readonly shards?: number;
   /** Where report.json and report.html go. */
   readonly out: string;
   readonly env?: NodeJS.ProcessEnv;
@@ -67,6 +73,8 @@ interface Stores {
   readonly databaseUrl: string;
   /** The private cluster this run started (`cluster` asked for, no REDIS_CLUSTER_NODES given). */
   readonly cluster?: RedisCluster;
+  /** Pids of the private servers this run started (their CPU is followed by name). */
+  readonly pids?: { readonly redis?: number; readonly postgres?: number };
   release(): Promise<void>;
 }
 
@@ -116,7 +124,16 @@ async function openOtherStores(
     const stack: Stack = await startStack({ redis: needRedis, postgres: !databaseUrl, quiet: true });
     redisUrl ||= stack.redisUrl;
     databaseUrl ||= stack.databaseUrl;
-    return { redisUrl, redisClusterNodes, databaseUrl, release: () => stack.stop() };
+    return {
+      redisUrl,
+      redisClusterNodes,
+      databaseUrl,
+      pids: {
+        ...(stack.redis ? { redis: stack.redis.pid } : {}),
+        ...(stack.postgres ? { postgres: stack.postgres.pid } : {}),
+      },
+      release: () => stack.stop(),
+    };
   }
   // a database of its own on the given server, dropped after the run
   const name = `loadtest_${randomBytes(4).toString('hex')}`;
@@ -167,11 +184,15 @@ export async function runLoadtest(options: LoadtestOptions): Promise<LoadtestRun
       }
       const system = systems[0]!;
       const killAtS = options.cluster?.killMasterAtS;
-      report = await runSurge({
+      const cpuRoots: Record<string, number> = {
+        ...Object.fromEntries(
+          systems.map((running, i) => [i === 0 ? 'system' : `system${i + 1}`, running.pid]),
+        ),
+        ...(stores.pids?.redis ? { redis: stores.pids.redis } : {}),
+        ...(stores.pids?.postgres ? { postgres: stores.pids.postgres } : {}),
+      };
+      const surge: SurgeOptions = {
         ...options.surge,
-        ...(stores.cluster && killAtS !== undefined
-          ? { fault: { atS: killAtS, inject: killProvinceMaster(stores.cluster, waitReplicas(systemEnv)) } }
-          : {}),
         base: system.base,
         otherBases: systems.slice(1).map((other) => other.base),
         redisUrl: stores.redisUrl,
@@ -181,8 +202,23 @@ export async function runLoadtest(options: LoadtestOptions): Promise<LoadtestRun
         adminToken,
         // every gateway's threads: the report's per-thread figures are the whole system's
         gatewayThreads: systems.reduce((sum, running) => sum + (running.threads || options.threads), 0),
+        cpuRoots,
         progress: say,
-      });
+      };
+      report =
+        (options.shards ?? 1) > 1
+          ? await runShardedSurge({ ...surge, shards: options.shards!, out: options.out })
+          : await runSurge({
+              ...surge,
+              ...(stores.cluster && killAtS !== undefined
+                ? {
+                    fault: {
+                      atS: killAtS,
+                      inject: killProvinceMaster(stores.cluster, waitReplicas(systemEnv)),
+                    },
+                  }
+                : {}),
+            });
     } finally {
       await Promise.all(systems.map((running) => running.stop()));
     }
@@ -264,6 +300,8 @@ export function headline(run: LoadtestRun): string {
     `  dashboards ${report.dashboards.subscribers}: ${report.dashboards.messages} updates, staleness p99 ${report.dashboards.staleness.p99Ms} ms`,
     `  writer lag p99 ${report.writer.lagP99Ms ?? '-'} ms, at most ${report.writer.lagMaxEvents ?? '-'} events behind`,
     ...openingLines(report),
+    ...generatorLines(report),
+    ...phaseLines(report),
     ...durabilityLines(report),
     `  invariants I1–I5: ${report.invariants.ok ? 'PASS' : 'FAIL'} ${JSON.stringify(report.invariants.checked)}`,
     ...report.invariants.violations.slice(0, 20).map((v) => `    ✗ ${v}`),
@@ -310,4 +348,24 @@ function openingLines(report: RunReport): string[] {
     `  fairness (P8): ${mark(o.waitedWithoutPosition === 0)} ${o.waitedWithoutPosition} waited without a position  ${mark(o.orderInversions === 0)} ${o.orderInversions} order inversions after the opening (Kendall tau ${room.order.kendallTau ?? '-'} over ${room.order.passages})`,
     `                 draw ${room.prequeue.drawVerified ? 'verified from the revealed seed' : 'NOT verified'}, PREQUEUE χ² p = ${o.prequeueChiSquareP ?? '- (too few)'}; ETA error p90 ${o.etaErrorP90Pct ?? '-'} % (${room.etaErrorPct.samples} ETAs, ${room.etaErrorPct.window === 'afterFirstMinute' ? 'after the first minute' : 'all: the line lasted under a minute'})`,
   ];
+}
+
+/** The load generators' footprint (P3: ≤ 500 bytes of heap per candidate). */
+export function generatorLines(report: RunReport): string[] {
+  return (report.generators ?? []).map((g) => {
+    const mark = g.heapBytesPerCandidate <= 500 ? '✓' : '✗';
+    return `  generator${g.shard === null ? '' : ` ${g.shard}`} (P3): ${mark} ${g.heapBytesPerCandidate} bytes of heap per candidate (${g.candidates} candidates, peak ${(g.heapPeakBytes / 2 ** 20).toFixed(1)} MiB over a baseline of ${(g.heapBaselineBytes / 2 ** 20).toFixed(1)} MiB); walking at most ${g.walkingPeak} (cap ${g.maxWalking < 0 ? 'none' : g.maxWalking}), backlog at most ${g.backlogPeak}, start delay p99 ${g.startDelay.p99Ms} ms`;
+  });
+}
+
+/** Latency and server CPU per reservation by phase (issue 15 item 3). */
+function phaseLines(report: RunReport): string[] {
+  return (report.phases ?? []).map((p) => {
+    const cpu = p.cpuPerReservationUs
+      ? `; CPU per reservation ${Object.entries(p.cpuPerReservationUs)
+          .map(([k, v]) => `${k} ${v} µs`)
+          .join(', ')}`
+      : '';
+    return `  phase ${p.name} [${p.fromS}, ${p.toS}) s: ${p.requests} requests, ${p.reservations} seats, p50 ${p.latency.p50Ms} ms, p99 ${p.latency.p99Ms} ms${cpu}`;
+  });
 }

@@ -5,16 +5,11 @@
  * records request or response bodies (they hold personal data).
  */
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
-import { build as buildHistogram, type Histogram } from 'hdr-histogram-js';
-import type { LatencySummary, TimelinePoint } from '../report/types.ts';
+import type { Histogram } from 'hdr-histogram-js';
+import { encodeHistogram, newHistogram, summarise } from '../report/hdr.ts';
+import type { LatencySummary, RunHistograms, TimelinePoint } from '../report/types.ts';
 
-/** A latency histogram in microseconds, as every runner figure keeps one. */
-export const newHistogram = (): Histogram =>
-  buildHistogram({
-    lowestDiscernibleValue: 1,
-    highestTrackableValue: 600_000_000,
-    numberOfSignificantValueDigits: 2,
-  });
+export { newHistogram, summarise };
 
 /**
  * How an answer counts: a success, a refusal the flow expects, shed by admission control, sent to
@@ -26,6 +21,12 @@ const SLOW_ADMITTED_MS = 200;
 
 export type AnswerKind = 'ok' | 'refused' | 'shed' | 'queued' | 'failed';
 
+/**
+ * One second of the run. While it is the current second its histograms record; once the clock has
+ * moved past it, it is closed: its summaries are computed, its histograms kept only in their stored
+ * form (a few hundred bytes instead of ~13 KB each), so a long run's memory does not grow with its
+ * length (issue 15, P3).
+ */
 interface Second {
   offered: number;
   started: number;
@@ -33,30 +34,27 @@ interface Second {
   errors: number;
   shed: number;
   inFlight: number;
-  latency: Histogram;
+  latency: Histogram | null;
   /** Latency of the answers the gateway served (admitted, P7). */
-  admitted: Histogram;
+  admitted: Histogram | null;
   /** Admitted answers slower than P7's 200 ms, by step (which steps broke a second's p99). */
   slow: Record<string, number> | null;
   queued: number;
-  staleness: Histogram;
+  staleness: Histogram | null;
+  /** Once closed: the summaries and the stored histograms. */
+  closed: {
+    latency: LatencySummary | null;
+    admittedP99Ms: number | null;
+    stalenessP99Ms: number | null;
+    latencyEncoded: string | null;
+    admittedEncoded: string | null;
+  } | null;
+  reservations: number;
   writerLagEvents: number | null;
   writerLagMs: number | null;
   /** The load generator's own event-loop delay in this second (ms): p99 and max. */
   loopDelayP99Ms: number | null;
   loopDelayMaxMs: number | null;
-}
-
-export function summarise(histogram: Histogram): LatencySummary {
-  if (histogram.totalCount === 0) return { count: 0, p50Ms: 0, p90Ms: 0, p99Ms: 0, maxMs: 0 };
-  const ms = (us: number): number => Math.round(us / 10) / 100;
-  return {
-    count: histogram.totalCount,
-    p50Ms: ms(histogram.getValueAtPercentile(50)),
-    p90Ms: ms(histogram.getValueAtPercentile(90)),
-    p99Ms: ms(histogram.getValueAtPercentile(99)),
-    maxMs: ms(histogram.maxValue),
-  };
 }
 
 /** The same summary of plain values (already in the unit wanted): nearest-rank percentiles. */
@@ -77,6 +75,8 @@ export class RunRecorder {
   /** Latency by how the answer counts: admitted (ok + refused) vs. shed vs. failed (P7). */
   private readonly byKind = new Map<AnswerKind, Histogram>();
   private readonly stalenessAll = newHistogram();
+  /** How long candidates due by the curve waited for the generator to start them (µs). */
+  private readonly startDelays = newHistogram();
   readonly answers = new Map<string, number>();
   readonly outcomes = new Map<string, number>();
   requests = 0;
@@ -104,6 +104,39 @@ export class RunRecorder {
     return this.seconds[this.secondIndex(atMs)]!;
   }
 
+  /** A second's histograms (reopened if an answer still lands in a closed one: then recorded late). */
+  private open(second: Second): { latency: Histogram; admitted: Histogram; staleness: Histogram } {
+    second.latency ??= newHistogram();
+    second.admitted ??= newHistogram();
+    second.staleness ??= newHistogram();
+    return second as { latency: Histogram; admitted: Histogram; staleness: Histogram };
+  }
+
+  /** Summarises a second the clock has left and keeps its histograms only in their stored form. */
+  private close(second: Second): void {
+    if (second.latency === null && second.closed !== null) return;
+    const has = (h: Histogram | null): h is Histogram => h !== null && h.totalCount > 0;
+    const previous = second.closed;
+    second.closed = {
+      latency: has(second.latency) ? summarise(second.latency) : (previous?.latency ?? null),
+      admittedP99Ms: has(second.admitted)
+        ? summarise(second.admitted).p99Ms
+        : (previous?.admittedP99Ms ?? null),
+      stalenessP99Ms: has(second.staleness)
+        ? summarise(second.staleness).p99Ms
+        : (previous?.stalenessP99Ms ?? null),
+      latencyEncoded: has(second.latency)
+        ? encodeHistogram(second.latency)
+        : (previous?.latencyEncoded ?? null),
+      admittedEncoded: has(second.admitted)
+        ? encodeHistogram(second.admitted)
+        : (previous?.admittedEncoded ?? null),
+    };
+    second.latency = null;
+    second.admitted = null;
+    second.staleness = null;
+  }
+
   private secondIndex(atMs = performance.now()): number {
     const index = Math.max(0, Math.floor((atMs - this.startedAtMs) / 1000));
     while (this.seconds.length <= index) {
@@ -113,6 +146,7 @@ export class RunRecorder {
         closing.loopDelayMaxMs = Math.round(this.loop.max / 1e4) / 100;
         this.loop.reset();
       }
+      if (closing) this.close(closing);
       this.seconds.push({
         offered: 0,
         started: 0,
@@ -125,6 +159,8 @@ export class RunRecorder {
         slow: null,
         queued: 0,
         staleness: newHistogram(),
+        closed: null,
+        reservations: 0,
         writerLagEvents: null,
         writerLagMs: null,
         loopDelayP99Ms: null,
@@ -138,9 +174,16 @@ export class RunRecorder {
     this.second(atMs).offered += count;
   }
 
-  started(): void {
+  /** A candidate starts walking, `delayMs` after the curve made it due (the generator's backlog). */
+  started(delayMs = 0): void {
     this.candidatesStarted += 1;
     this.second().started += 1;
+    this.startDelays.recordValue(Math.max(1, Math.round(delayMs * 1000)));
+  }
+
+  /** A seat (written or oral) acknowledged to a candidate: the phases' unit of work. */
+  reserved(): void {
+    this.second().reservations += 1;
   }
 
   finished(outcome: string): void {
@@ -161,7 +204,8 @@ export class RunRecorder {
     const second = this.seconds[index]!;
     second.completed += 1;
     second.inFlight = this.inFlight;
-    second.latency.recordValue(us);
+    const histograms = this.open(second);
+    histograms.latency.recordValue(us);
     this.all.recordValue(us);
     let ofKind = this.byKind.get(kind);
     if (!ofKind) this.byKind.set(kind, (ofKind = newHistogram()));
@@ -180,7 +224,7 @@ export class RunRecorder {
       this.queued += 1;
       second.queued += 1;
     } else if (label !== 'network') {
-      second.admitted.recordValue(us);
+      histograms.admitted.recordValue(us);
       if (latencyMs >= SLOW_ADMITTED_MS) (second.slow ??= {})[step] = (second.slow[step] ?? 0) + 1;
     }
     if (kind === 'failed') {
@@ -192,7 +236,7 @@ export class RunRecorder {
   staleness(ms: number): void {
     this.dashboardMessages += 1;
     const us = Math.max(1, Math.round(Math.max(0, ms) * 1000));
-    this.second().staleness.recordValue(us);
+    this.open(this.second()).staleness.recordValue(us);
     this.stalenessAll.recordValue(us);
   }
 
@@ -211,14 +255,17 @@ export class RunRecorder {
       completed: s.completed,
       offered: s.offered,
       started: s.started,
-      p99Ms: s.latency.totalCount > 0 ? summarise(s.latency).p99Ms : null,
+      p99Ms:
+        s.latency && s.latency.totalCount > 0
+          ? summarise(s.latency).p99Ms
+          : (s.closed?.latency?.p99Ms ?? null),
     };
   }
 
   timeline(): TimelinePoint[] {
+    for (const s of this.seconds) this.close(s);
     return this.seconds.map((s, t) => {
-      const latency = s.latency.totalCount > 0 ? summarise(s.latency) : null;
-      const staleness = s.staleness.totalCount > 0 ? summarise(s.staleness) : null;
+      const latency = s.closed?.latency ?? null;
       return {
         t,
         offered: s.offered,
@@ -227,13 +274,13 @@ export class RunRecorder {
         errors: s.errors,
         shed: s.shed,
         queued: s.queued,
-        admittedP99Ms: s.admitted.totalCount > 0 ? summarise(s.admitted).p99Ms : null,
+        admittedP99Ms: s.closed?.admittedP99Ms ?? null,
         ...(s.slow ? { slowAdmitted: s.slow } : {}),
         p50Ms: latency?.p50Ms ?? null,
         p90Ms: latency?.p90Ms ?? null,
         p99Ms: latency?.p99Ms ?? null,
         inFlight: s.inFlight,
-        stalenessP99Ms: staleness?.p99Ms ?? null,
+        stalenessP99Ms: s.closed?.stalenessP99Ms ?? null,
         writerLagEvents: s.writerLagEvents,
         writerLagMs: s.writerLagMs,
         generatorLoopDelayP99Ms: s.loopDelayP99Ms,
@@ -268,6 +315,39 @@ export class RunRecorder {
       if (histogram) merged.add(histogram);
     }
     return summarise(merged);
+  }
+
+  startDelaySummary(): LatencySummary {
+    return summarise(this.startDelays);
+  }
+
+  /** The run's histograms and per-second counts in their stored form (a merge adds them up). */
+  histograms(): RunHistograms {
+    for (const s of this.seconds) this.close(s);
+    const encodeAll = (map: ReadonlyMap<string, Histogram>): Record<string, string> =>
+      Object.fromEntries(
+        [...map].sort(([a], [b]) => a.localeCompare(b)).map(([k, h]) => [k, encodeHistogram(h)]),
+      );
+    return {
+      all: encodeHistogram(this.all),
+      byStep: encodeAll(this.byStep),
+      byKind: encodeAll(this.byKind),
+      staleness: encodeHistogram(this.stalenessAll),
+      startDelay: encodeHistogram(this.startDelays),
+      perSecond: this.seconds.map((s) => ({
+        latency: s.closed?.latencyEncoded ?? null,
+        admitted: s.closed?.admittedEncoded ?? null,
+      })),
+      stepSeconds: Object.fromEntries(
+        [...this.stepSeconds]
+          .sort(([a], [b]) => a.localeCompare(b))
+          .map(([step, counts]) => [
+            step,
+            Array.from({ length: this.seconds.length }, (_, t) => counts[t] ?? 0),
+          ]),
+      ),
+      reservationSeconds: this.seconds.map((s) => s.reservations),
+    };
   }
 
   stalenessSummary(): LatencySummary {

@@ -10,6 +10,9 @@
  * connection to Redis is a single node or a Redis Cluster (`redisClusterNodes`, issue 14), the same
  * as the system's.
  */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import type { Redis } from 'ioredis';
 import { Engine } from '../../engine/engine.ts';
 import { PROVINCE_CODES } from '../../engine/provinces.ts';
@@ -53,6 +56,12 @@ import {
 } from './probes.ts';
 import { surgeReport } from './surgeReport.ts';
 import { prepareSurgeWorld, SURGE_PASSWORD, type SurgeWorld } from './world.ts';
+import { candidateSeed, globalIndex, shardDue, xorshift } from '../shard.ts';
+import { phasesOf } from '../report/phases.ts';
+import type { CpuPoint, GeneratorFigures, TimelinePoint } from '../report/types.ts';
+import { mergeReports } from '../report/merge.ts';
+import { CpuSeries, HeapWatch } from './footprint.ts';
+import { spawnShards, type ShardedRunFile, type SpawnedShards } from './shards.ts';
 
 /** Engine time at which the surge's province opens (an autumn registration). */
 export const SURGE_OPENS_AT = Date.UTC(2026, 8, 1, 1, 0, 0);
@@ -112,6 +121,22 @@ export interface SurgeOptions {
     }): Promise<Omit<FailoverFigures, 'acknowledgedLost'>>;
   };
   readonly progress?: (line: string) => void;
+  /**
+   * Candidates walking at once at most (issue 15): those due beyond it wait as a count (no state)
+   * until one finishes, their wait recorded as the start delay. Candidates waiting for the opening
+   * or in the waiting room do not count (they hold no request). Default: 4 × connections, or no
+   * cap with a waiting room (whose watchers each hold a socket, as a browser does).
+   */
+  readonly maxWalking?: number;
+  /**
+   * Test and bench knob: stop starting candidates this many seconds in (a partial run: the ones
+   * never started are a violation of the run, said as such).
+   */
+  readonly stopStartingAfterS?: number;
+  /** Process trees whose CPU the report follows (/proc), e.g. { system: pid, redis: pid }. */
+  readonly cpuRoots?: Readonly<Record<string, number>>;
+  /** Key of the preseeded sessions' secrets (world.ts); random when not given. */
+  readonly sessionKey?: Buffer;
 }
 
 /** The profile stretched to `durationS` and scaled so that its arrivals add up to `candidates`. */
@@ -138,24 +163,24 @@ interface Stores {
 }
 
 /** What the surge runs on: the scaled profile, when registration opens, the province's world. */
-interface Prepared {
+export interface Prepared {
   readonly profile: SurgeProfile;
   readonly openingS: number;
   readonly world: SurgeWorld;
 }
 
 /** Engine time as this process sees it: wall time plus the driven clock's offset (set at the start). */
-interface EngineTime {
+export interface EngineTime {
   offsetMs: number;
 }
 
 /** The recorder of the run, once it exists: dashboards connect (and may measure) before it does. */
-interface RecorderRef {
+export interface RecorderRef {
   recorder: RunRecorder | null;
 }
 
 /** The run under way: its start, its recorder, its HTTP client and the flow's shared context. */
-interface Started {
+export interface Started {
   readonly startedPerf: number;
   readonly startedAt: string;
   readonly recorder: RunRecorder;
@@ -166,6 +191,8 @@ interface Started {
   /** What the candidates saw of the waiting room (when the run has one). */
   readonly queueLog: QueueLog | null;
   readonly acknowledged: AcknowledgedLedger | null;
+  /** Candidates parked (waiting for the opening or in the line): they do not count as walking. */
+  readonly parked: { count: number };
 }
 
 /** Step 1: the profile scaled to the run, and the province's world in PostgreSQL and Redis. */
@@ -181,6 +208,7 @@ async function prepare(options: SurgeOptions, stores: Stores, say: Say): Promise
     seed: options.seed,
     opensAtMs: SURGE_OPENS_AT,
     preseededSessions: options.preseededSessions,
+    sessionKey: options.sessionKey ?? randomBytes(32),
     log: say,
   });
   return { profile, openingS, world };
@@ -275,21 +303,38 @@ async function start(
   const startedPerf = performance.now();
   await clock.set({ nowMs: SURGE_OPENS_AT - Math.round(prepared.openingS * 1000) });
   time.offsetMs = Number((await stores.redis.get(clockKey(options.namespace))) ?? 0);
-  const startedAt = new Date().toISOString();
+  return startedRun(options, prepared, time, recorderRef, startedPerf);
+}
+
+/** The recorder, the client and the flow's context of a run whose t = 0 is `startedPerf`. */
+export function startedRun(
+  options: Pick<
+    SurgeOptions,
+    | 'base'
+    | 'otherBases'
+    | 'connections'
+    | 'seed'
+    | 'waitingRoom'
+    | 'durationS'
+    | 'straggleTimeoutS'
+    | 'checkAcknowledged'
+    | 'fault'
+    | 'oralShare'
+  >,
+  prepared: Prepared,
+  time: EngineTime,
+  recorderRef: RecorderRef,
+  startedPerf: number,
+): Started {
+  const startedAt = new Date(Date.now() - (performance.now() - startedPerf)).toISOString();
   const recorder = new RunRecorder(startedPerf);
   recorderRef.recorder = recorder;
   const client = new SurgeClient([options.base, ...(options.otherBases ?? [])], recorder, {
     connections: options.connections,
   });
   const flowViolations: string[] = [];
-  let seed = options.seed >>> 0 || 1;
-  const random = (): number => {
-    // xorshift32: deterministic behaviours for a given seed
-    seed ^= seed << 13;
-    seed ^= seed >>> 17;
-    seed ^= seed << 5;
-    return (seed >>> 0) / 4_294_967_296;
-  };
+  // the run's own stream; each candidate draws from its own (runArrivals), the same in every split
+  const random = xorshift(options.seed >>> 0 || 1);
   const oralSeats = [...prepared.world.capacity].filter(([key]) => key.endsWith('|CET-SET4'));
   const botCampusId = oralSeats.sort((a, b) => b[1] - a[1])[0]?.[0].split('|')[0] ?? null;
   const queueLog = (options.waitingRoom ?? 'off') === 'off' ? null : new QueueLog(SURGE_OPENS_AT);
@@ -304,8 +349,18 @@ async function start(
       }
     : undefined;
   const acknowledged = options.checkAcknowledged || options.fault ? new AcknowledgedLedger() : null;
+  const parked = { count: 0 };
   const ctx: FlowContext = {
     client,
+    park: async (wait) => {
+      parked.count += 1;
+      try {
+        return await wait;
+      } finally {
+        parked.count -= 1;
+      }
+    },
+    reserved: () => recorder.reserved(),
     ...(acknowledged ? { acknowledged } : {}),
     opensAtPerfMs: startedPerf + prepared.openingS * 1000,
     oralShare: options.oralShare,
@@ -316,7 +371,18 @@ async function start(
       if (!client.halted) flowViolations.push(message);
     },
   };
-  return { startedPerf, startedAt, recorder, client, ctx, random, flowViolations, queueLog, acknowledged };
+  return {
+    startedPerf,
+    startedAt,
+    recorder,
+    client,
+    ctx,
+    random,
+    flowViolations,
+    queueLog,
+    acknowledged,
+    parked,
+  };
 }
 
 /**
@@ -396,35 +462,106 @@ function startSamplers(options: SurgeOptions, engine: Engine, world: SurgeWorld,
   });
 }
 
+/** What the generator did with the arrivals: how far it fell behind the curve, at most. */
+export interface ArrivalFigures {
+  readonly offered: number;
+  readonly walkers: Set<Promise<void>>;
+  readonly maxWalking: number;
+  readonly walkingPeak: number;
+  readonly backlogPeak: number;
+  /** Candidates of the slice never started (the run stopped starting them: stopStartingAfterS). */
+  readonly notStarted: number;
+}
+
+/** The violation a partial run (stopStartingAfterS) is marked with. */
+export function notStartedViolation(
+  count: number,
+  options: Pick<SurgeOptions, 'stopStartingAfterS'>,
+): string {
+  return `run: ${count} candidates never started (the generator stopped starting them after ${options.stopStartingAfterS} s)`;
+}
+
+/** The default cap on candidates walking at once (SurgeOptions.maxWalking). */
+export function defaultMaxWalking(options: Pick<SurgeOptions, 'connections' | 'waitingRoom'>): number {
+  return (options.waitingRoom ?? 'off') === 'off' ? 4 * options.connections : Number.POSITIVE_INFINITY;
+}
+
 /**
- * Step 5: open-loop arrivals. Every 10 ms, start whoever the curve says is due by now; the
- * schedule never waits for the server. Returns the candidates offered and those still walking.
+ * When candidate `k` of the whole run is due (seconds into it): the first moment the curve's
+ * arrivals reach k + 1 (a bisection of totalArrivals to the millisecond).
  */
-async function runArrivals(
-  options: SurgeOptions,
+function dueAtS(profile: SurgeProfile, k: number, endS: number): number {
+  let low = 0;
+  let high = endS;
+  while (high - low > 0.001) {
+    const mid = (low + high) / 2;
+    if (Math.round(totalArrivals(profile, 0, mid)) >= k + 1) high = mid;
+    else low = mid;
+  }
+  return high;
+}
+
+/**
+ * Step 5: open-loop arrivals. Every 10 ms, whoever the curve says is due by now (of this process's
+ * slice: loadtest/shard.ts) is due; the schedule never waits for the server. Due candidates start
+ * walking at once while fewer than `maxWalking` walk; the others wait as a count, each started as
+ * soon as a walker finishes, its delay since it was due recorded (issue 15: a waiting candidate
+ * costs no memory; a million of them used to be a million pending requests). Each candidate draws
+ * its behaviour and every random choice of its walk from its own stream (the run's seed and its
+ * index), so it walks the same in every split of the run.
+ */
+export async function runArrivals(
+  options: Pick<
+    SurgeOptions,
+    | 'candidates'
+    | 'durationS'
+    | 'seed'
+    | 'mix'
+    | 'maxWalking'
+    | 'connections'
+    | 'waitingRoom'
+    | 'stopStartingAfterS'
+  >,
   prepared: Prepared,
   run: Started,
   tick: ProgressTick,
   say: Say,
-): Promise<{ offered: number; walkers: Set<Promise<void>> }> {
+  heap?: HeapWatch,
+): Promise<ArrivalFigures> {
   const { profile, openingS, world } = prepared;
-  const { startedPerf, recorder, ctx, random } = run;
+  const { startedPerf, recorder, ctx, parked } = run;
   const mix = options.mix ?? defaultMix;
+  const maxWalking = options.maxWalking ?? defaultMaxWalking(options);
   const walkers = new Set<Promise<void>>();
+  let offered = 0;
   let next = 0;
+  let walkingPeak = 0;
+  let backlogPeak = 0;
   const profileEndS = durationOf(profile);
+  const sharded =
+    world.shard.count > 1 ? ` (shard ${world.shard.index}/${world.shard.count}: ${world.shardCount})` : '';
   say(
-    `surge: profile ${profile.name}, ${options.candidates} candidates over ${options.durationS} s, peak ${Math.round(peakRate(profile))}/s, opening at t=${openingS.toFixed(1)} s`,
+    `surge: profile ${profile.name}, ${options.candidates} candidates${sharded} over ${options.durationS} s, peak ${Math.round(peakRate(profile))}/s, opening at t=${openingS.toFixed(1)} s`,
   );
   for (;;) {
-    const elapsedS = (performance.now() - startedPerf) / 1000;
-    const due = Math.min(world.count, Math.round(totalArrivals(profile, 0, Math.min(elapsedS, profileEndS))));
-    if (due > next) recorder.offered(due - next);
-    while (next < due) {
-      const index = next++;
-      recorder.started();
+    const now = performance.now();
+    const elapsedS = (now - startedPerf) / 1000;
+    const wholeDue = Math.min(
+      world.count,
+      Math.round(totalArrivals(profile, 0, Math.min(elapsedS, profileEndS))),
+    );
+    const due = Math.min(world.shardCount, shardDue(wholeDue, world.shard));
+    if (due > offered) {
+      recorder.offered(due - offered);
+      offered = due;
+    }
+    while (next < due && walkers.size - parked.count < maxWalking) {
+      const k = globalIndex(next++, world.shard);
+      const delayMs = Math.max(0, now - startedPerf - dueAtS(profile, k, profileEndS) * 1000);
+      recorder.started(delayMs);
+      const random = xorshift(candidateSeed(options.seed, k));
       const behaviour = pickBehaviour(mix, random());
-      const walker = walkCandidate(ctx, world.candidate(index), behaviour)
+      const walker = walkCandidate({ ...ctx, random }, world.candidate(k), behaviour)
         .catch((error: unknown) => `failed:${error instanceof Error ? error.name : 'error'}`)
         .then((outcome) => {
           recorder.finished(outcome);
@@ -432,23 +569,29 @@ async function runArrivals(
         });
       walkers.add(walker);
     }
+    walkingPeak = Math.max(walkingPeak, walkers.size - parked.count);
+    backlogPeak = Math.max(backlogPeak, due - next);
+    heap?.maybeSample();
     tick(elapsedS, walkers.size);
-    if (elapsedS >= profileEndS && next >= due) break;
+    if (elapsedS >= profileEndS && next >= world.shardCount) break;
+    if (options.stopStartingAfterS !== undefined && elapsedS >= options.stopStartingAfterS) break;
     await sleep(10);
   }
-  return { offered: next, walkers };
+  return { offered, walkers, maxWalking, walkingPeak, backlogPeak, notStarted: world.shardCount - next };
 }
 
 /** Step 6: waits for the candidates still walking, up to the straggle timeout; returns how many are left. */
-async function waitForStragglers(
-  options: SurgeOptions,
+export async function waitForStragglers(
+  options: Pick<SurgeOptions, 'straggleTimeoutS'>,
   run: Started,
   walkers: ReadonlySet<Promise<void>>,
   tick: ProgressTick,
+  heap?: HeapWatch,
 ): Promise<number> {
   const straggleDeadline = performance.now() + (options.straggleTimeoutS ?? 120) * 1000;
   while (walkers.size > 0 && performance.now() < straggleDeadline) {
     await sleep(250);
+    heap?.maybeSample();
     tick((performance.now() - run.startedPerf) / 1000, walkers.size);
   }
   const stragglers = walkers.size;
@@ -551,6 +694,7 @@ export async function runSurge(options: SurgeOptions): Promise<RunReport> {
   };
   let dashboards: Dashboards | null = null;
   try {
+    const heap = new HeapWatch();
     const prepared = await prepare(options, stores, say);
     await warmUp(options, prepared.world);
     const time: EngineTime = { offsetMs: 0 };
@@ -565,10 +709,14 @@ export async function runSurge(options: SurgeOptions): Promise<RunReport> {
     // every node's commands, master or replica (a Cluster only)
     const nodesBefore = isCluster(redis) ? await readNodeStats(redis) : null;
 
+    const cpu = new CpuSeries({ ...options.cpuRoots, generator: process.pid }, run.startedPerf).start();
     const tick = progressTicker(run.recorder, samplers, say);
     const fault = injectFault(options, run, prepared.world.provinceCode, say);
-    const { offered, walkers } = await runArrivals(options, prepared, run, tick, say);
-    const stragglers = await waitForStragglers(options, run, walkers, tick);
+    const arrivals = await runArrivals(options, prepared, run, tick, say, heap);
+    const { offered, walkers } = arrivals;
+    const stragglers = await waitForStragglers(options, run, walkers, tick, heap);
+    const cpuSeries = cpu.stop();
+    if (arrivals.notStarted > 0) run.flowViolations.push(notStartedViolation(arrivals.notStarted, options));
     const durationS = (performance.now() - run.startedPerf) / 1000;
     const injected = await fault;
     const commands = (await overMasters(redis, commandsProcessed)) - commandsBefore;
@@ -623,13 +771,209 @@ export async function runSurge(options: SurgeOptions): Promise<RunReport> {
       writerEventsPerSec: Math.round(events / (durationS + verdict.drainMs / 1000)),
       verdict,
     });
+    const histograms = run.recorder.histograms();
     return {
       ...report,
+      ...footprintSections({
+        report,
+        prepared,
+        histograms,
+        cpuSeries,
+        generator: heap.figures({
+          shard: null,
+          candidates: prepared.world.shardCount,
+          maxWalking: arrivals.maxWalking,
+          walkingPeak: arrivals.walkingPeak,
+          backlogPeak: arrivals.backlogPeak,
+          startDelay: run.recorder.startDelaySummary(),
+        }),
+      }),
       ...(acknowledged ? { acknowledged } : {}),
       ...(injected ? { failover: { ...injected, acknowledgedLost: acknowledged?.lost ?? 0 } } : {}),
       ...(redisNodes ? { redisNodes } : {}),
     };
   } finally {
+    await dashboards?.close();
+    redis.disconnect();
+    await stores.db.end();
+  }
+}
+
+/**
+ * The report's issue-15 sections of one generator's run: its histograms (what a merge adds), its
+ * footprint, the CPU series and the phases.
+ */
+export function footprintSections(facts: {
+  readonly report: RunReport;
+  readonly prepared: Prepared;
+  readonly histograms: ReturnType<RunRecorder['histograms']>;
+  readonly cpuSeries: readonly CpuPoint[];
+  readonly generator: GeneratorFigures;
+}): Pick<RunReport, 'histograms' | 'generators' | 'cpuSeries' | 'phases'> {
+  const { report, prepared, histograms, cpuSeries } = facts;
+  return {
+    histograms,
+    generators: [facts.generator],
+    cpuSeries,
+    phases: phasesOf({
+      openingS: prepared.openingS,
+      sellOutS: report.sellOutS,
+      durationS: report.durationS,
+      histograms,
+      cpuSeries,
+    }),
+  };
+}
+
+/**
+ * The coordinator of a sharded run on this host (issue 15; shardRun.ts): prepares the world once,
+ * writes <out>/run.json, starts `shards` generator processes on it, gives them one t = 0, samples
+ * the seats, the writer's lag and every process tree's CPU meanwhile, then checks I1–I5 once and
+ * returns the shards' reports merged (loadtest/report/merge.ts) with its own samples.
+ */
+export async function runShardedSurge(
+  options: SurgeOptions & { readonly shards: number; readonly out: string; readonly poolThreads: number },
+): Promise<RunReport> {
+  const say = options.progress ?? (() => undefined);
+  if ((options.waitingRoom ?? 'off') !== 'off') {
+    throw new RangeError(
+      '--shards: a waiting room is not supported (its fairness figures need every ticket in one log)',
+    );
+  }
+  if (options.fault || options.checkAcknowledged || options.plantOversell) {
+    throw new RangeError(
+      '--shards: --kill-master-at, --check-acknowledged and --plant-oversell need one generator',
+    );
+  }
+  const redis = openRedis(
+    { redisUrl: options.redisUrl, redisClusterNodes: options.redisClusterNodes ?? '' },
+    { enableAutoPipelining: true, maxRetriesPerRequest: null },
+  );
+  const stores: Stores = {
+    redis,
+    engine: new Engine(redis, { namespace: options.namespace }),
+    db: createPool(options.databaseUrl, { max: 8, applicationName: 'loadtest' }),
+  };
+  let dashboards: Dashboards | null = null;
+  let shards: SpawnedShards | null = null;
+  try {
+    const sessionKey = options.sessionKey ?? randomBytes(32);
+    const prepared = await prepare({ ...options, sessionKey }, stores, say);
+    await warmUp(options, prepared.world);
+    const time: EngineTime = { offsetMs: 0 };
+    const recorderRef: RecorderRef = { recorder: null };
+    dashboards = await attachDashboards(options, prepared.world, time, recorderRef, say);
+    const runFile: ShardedRunFile = {
+      version: 1,
+      base: options.base,
+      otherBases: options.otherBases ?? [],
+      redisUrl: options.redisUrl,
+      redisClusterNodes: options.redisClusterNodes ?? '',
+      databaseUrl: options.databaseUrl,
+      namespace: options.namespace,
+      adminToken: options.adminToken,
+      provinceCode: prepared.world.provinceCode,
+      profile: options.profile,
+      candidates: options.candidates,
+      durationS: options.durationS,
+      seed: options.seed,
+      shards: options.shards,
+      preseededSessions: options.preseededSessions,
+      oralShare: options.oralShare,
+      gatewayThreads: options.gatewayThreads,
+      poolThreads: options.poolThreads,
+      connections: options.connections,
+      straggleTimeoutS: options.straggleTimeoutS ?? 120,
+      ...(options.stopStartingAfterS !== undefined ? { stopStartingAfterS: options.stopStartingAfterS } : {}),
+      sessionKey: sessionKey.toString('hex'),
+      zeroAtMs: 0,
+    };
+    mkdirSync(options.out, { recursive: true });
+    const runPath = path.join(options.out, 'run.json');
+    writeFileSync(runPath, `${JSON.stringify(runFile, null, 2)}\n`);
+    shards = spawnShards(runPath, options.shards, options.out, say, options.maxWalking);
+    await shards.ready;
+    say(`${options.shards} shards ready`);
+    // t = 0 a second from now: every shard is told before, the clock is set at it
+    const zeroAtMs = Date.now() + 1_000;
+    shards.start(zeroAtMs);
+    await sleep(zeroAtMs - Date.now());
+    const run = await start(options, stores, prepared, time, recorderRef);
+    const samplers = startSamplers(options, stores.engine, prepared.world, run);
+    const streams = stores.engine.keys.allStreams(PROVINCE_CODES);
+    const commandsBefore = await overMasters(redis, commandsProcessed);
+    const eventsBefore = await overMasters(redis, (node) => streamLengths(node, streams));
+    const cpu = new CpuSeries({ ...options.cpuRoots, generator: process.pid }, run.startedPerf).start();
+    const shardReports = await shards.done;
+    const durationS = (performance.now() - run.startedPerf) / 1000;
+    const cpuSeries = cpu.stop();
+    const commands = (await overMasters(redis, commandsProcessed)) - commandsBefore;
+    const events = (await overMasters(redis, (node) => streamLengths(node, streams))) - eventsBefore;
+    const verdict = await judge(options, stores, prepared.world, [], 0, dashboards, say);
+    await samplers.stop();
+    await run.client.close();
+    // the coordinator's own view: seats, sell-out, writer lag, dashboards, Redis and the writer
+    const own = surgeReport({
+      waitingRoom: null,
+      options,
+      profile: prepared.profile,
+      openingS: prepared.openingS,
+      capacity: prepared.world.capacity,
+      startedAt: run.startedAt,
+      durationS,
+      recorder: run.recorder,
+      series: samplers.series,
+      offered: 0,
+      dashboards,
+      commands,
+      events,
+      writerEventsPerSec: Math.round(events / (durationS + verdict.drainMs / 1000)),
+      verdict,
+    });
+    const merged = mergeReports(shardReports, {
+      ok: verdict.ok,
+      violations: verdict.violations,
+      checked: verdict.checked,
+    });
+    const finished = Math.max(1, merged.totals.candidatesFinished);
+    const withOwn: RunReport = {
+      ...merged,
+      seats: own.seats,
+      sellOutS: own.sellOutS,
+      dashboards: { ...own.dashboards, messages: own.dashboards.messages + merged.dashboards.messages },
+      writer: own.writer,
+      measured: {
+        ...merged.measured,
+        redisOpsPerSec: own.measured.redisOpsPerSec,
+        writerEventsPerSec: own.measured.writerEventsPerSec,
+        redisOpsPerCandidate: Math.round((commands / finished) * 100) / 100,
+        eventsPerCandidate: Math.round((events / finished) * 100) / 100,
+      },
+      timeline: merged.timeline.map((point: TimelinePoint) => {
+        const mine = own.timeline[point.t];
+        return mine
+          ? {
+              ...point,
+              writerLagEvents: mine.writerLagEvents,
+              writerLagMs: mine.writerLagMs,
+              stalenessP99Ms: mine.stalenessP99Ms,
+            }
+          : point;
+      }),
+      cpuSeries,
+    };
+    return {
+      ...withOwn,
+      phases: phasesOf({
+        openingS: prepared.openingS,
+        sellOutS: withOwn.sellOutS,
+        durationS: withOwn.durationS,
+        histograms: withOwn.histograms!,
+        cpuSeries,
+      }),
+    };
+  } finally {
+    shards?.stop();
     await dashboards?.close();
     redis.disconnect();
     await stores.db.end();
