@@ -182,12 +182,16 @@ export function spawnShards(
       }),
     );
   }
+  const done = Promise.all(exits);
+  // handled here too: a shard that dies while the coordinator awaits something else must not be an
+  // unhandled rejection (the process would end at once and leave the system under test running)
+  done.catch(() => undefined);
   return {
     ready: Promise.all(readies).then(() => undefined),
     start(zeroAtMs) {
       for (const child of children) child.stdin?.write(`START ${zeroAtMs}\n`);
     },
-    done: Promise.all(exits),
+    done,
     stop() {
       for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
     },
