@@ -80,6 +80,8 @@ interface OrderState {
 const MAX_BODY_BYTES = 16 * 1024;
 const MAX_DELIVERIES_KEPT = 20;
 const ATTEMPT_TIMEOUT_MS = 10_000;
+/** The longest Retry-After a delivery waits before its next attempt. */
+const MAX_RETRY_AFTER_MS = 5_000;
 
 class HttpProblem extends Error {
   constructor(
@@ -184,6 +186,7 @@ export async function startPaymentSimulator(options: PaymentSimulatorOptions): P
       );
       let status = 0;
       let answer = '';
+      let retryAfterMs = 0;
       try {
         const response = await fetch(url, {
           method: 'POST',
@@ -193,6 +196,10 @@ export async function startPaymentSimulator(options: PaymentSimulatorOptions): P
         });
         status = response.status;
         answer = await response.text();
+        retryAfterMs = Math.min(
+          MAX_RETRY_AFTER_MS,
+          Number(response.headers.get('retry-after') ?? 0) * 1000 || 0,
+        );
       } catch (error) {
         answer = error instanceof Error ? error.message : String(error);
       }
@@ -202,7 +209,9 @@ export async function startPaymentSimulator(options: PaymentSimulatorOptions): P
       if (state.deliveries.length > MAX_DELIVERIES_KEPT) state.deliveries.shift();
       const transient = status === 0 || status === 429 || status >= 500;
       if (!transient) break;
-      if (attempt < attempts) await pause(100 * 3 ** (attempt - 1));
+      // a gateway that sheds the notification says when to come back (Retry-After): honoured, as a
+      // provider's retry schedule is long; otherwise 100 ms, 300 ms, …
+      if (attempt < attempts) await pause(Math.max(100 * 3 ** (attempt - 1), retryAfterMs));
     }
     return last!;
   };
