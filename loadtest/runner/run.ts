@@ -124,8 +124,11 @@ export interface SurgeOptions {
   /**
    * Candidates walking at once at most (issue 15): those due beyond it wait as a count (no state)
    * until one finishes, their wait recorded as the start delay. Candidates waiting for the opening
-   * or in the waiting room do not count (they hold no request). Default: 4 × connections, or no
-   * cap with a waiting room (whose watchers each hold a socket, as a browser does).
+   * or in the waiting room do not count (they hold no request; walking and parked together stay
+   * under PARKED_BOUND × the cap). One waiting out a Retry-After does count: parking those too let
+   * 4 × as many walk, and the gateway shed twice as many answers for the same candidates started
+   * per second (bench:harness, 2026-12-07). Default: 4 × connections, or no cap with a waiting
+   * room (whose watchers each hold a socket, as a browser does).
    */
   readonly maxWalking?: number;
   /**
@@ -329,6 +332,15 @@ export function startedRun(
   const startedAt = new Date(Date.now() - (performance.now() - startedPerf)).toISOString();
   const recorder = new RunRecorder(startedPerf);
   recorderRef.recorder = recorder;
+  const parked = { count: 0 };
+  const park = async <T>(wait: Promise<T>): Promise<T> => {
+    parked.count += 1;
+    try {
+      return await wait;
+    } finally {
+      parked.count -= 1;
+    }
+  };
   const client = new SurgeClient([options.base, ...(options.otherBases ?? [])], recorder, {
     connections: options.connections,
   });
@@ -349,17 +361,9 @@ export function startedRun(
       }
     : undefined;
   const acknowledged = options.checkAcknowledged || options.fault ? new AcknowledgedLedger() : null;
-  const parked = { count: 0 };
   const ctx: FlowContext = {
     client,
-    park: async (wait) => {
-      parked.count += 1;
-      try {
-        return await wait;
-      } finally {
-        parked.count -= 1;
-      }
-    },
+    park,
     reserved: () => recorder.reserved(),
     ...(acknowledged ? { acknowledged } : {}),
     opensAtPerfMs: startedPerf + prepared.openingS * 1000,
@@ -481,6 +485,13 @@ export function notStartedViolation(
   return `run: ${count} candidates never started (the generator stopped starting them after ${options.stopStartingAfterS} s)`;
 }
 
+/**
+ * Walking and parked candidates together stay under this many times the cap: a candidate parked
+ * (waiting for the opening or in the line) holds no request but still its walk's
+ * state, so a server that sheds most answers cannot grow the generator's heap without bound.
+ */
+const PARKED_BOUND = 4;
+
 /** The default cap on candidates walking at once (SurgeOptions.maxWalking). */
 export function defaultMaxWalking(options: Pick<SurgeOptions, 'connections' | 'waitingRoom'>): number {
   return (options.waitingRoom ?? 'off') === 'off' ? 4 * options.connections : Number.POSITIVE_INFINITY;
@@ -555,7 +566,11 @@ export async function runArrivals(
       recorder.offered(due - offered);
       offered = due;
     }
-    while (next < due && walkers.size - parked.count < maxWalking) {
+    while (
+      next < due &&
+      walkers.size - parked.count < maxWalking &&
+      walkers.size < PARKED_BOUND * maxWalking
+    ) {
       const k = globalIndex(next++, world.shard);
       const delayMs = Math.max(0, now - startedPerf - dueAtS(profile, k, profileEndS) * 1000);
       recorder.started(delayMs);
