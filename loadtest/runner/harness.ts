@@ -15,7 +15,8 @@ import { startRedisCluster, type RedisCluster } from '../../devstack/cluster.ts'
 import { startStack, type Stack } from '../../devstack/stack.ts';
 import { renderReportHtml } from '../report/html.ts';
 import type { RunReport } from '../report/types.ts';
-import { runShardedSurge, runSurge, type SurgeOptions } from './run.ts';
+import { runShardedSurge } from './coordinator.ts';
+import { runSurge, type SurgeOptions } from './run.ts';
 import { ONE_ADDRESS_LIMITS, spawnSystem, type SpawnedSystem } from './system.ts';
 
 /** The surge's settings that do not depend on the system under test. */
@@ -51,7 +52,7 @@ export interface LoadtestOptions {
   /** Extra environment of the i-th `npm start` process (0-based), e.g. START_SWEEPER=0. */
   readonly systemEnv?: (index: number) => NodeJS.ProcessEnv;
   /**
-   * Load generator processes (issue 15): more than 1 runs the surge sharded (run.ts
+   * Load generator processes (issue 15): more than 1 runs the surge sharded (coordinator.ts
    * runShardedSurge): this process prepares, samples and judges; n child processes walk the slices.
    */
   readonly shards?: number;

@@ -11,8 +11,6 @@
  * as the system's.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import type { Redis } from 'ioredis';
 import { Engine } from '../../engine/engine.ts';
 import { PROVINCE_CODES } from '../../engine/provinces.ts';
@@ -58,10 +56,8 @@ import { surgeReport } from './surgeReport.ts';
 import { prepareSurgeWorld, SURGE_PASSWORD, type SurgeWorld } from './world.ts';
 import { candidateSeed, globalIndex, shardDue, xorshift } from '../shard.ts';
 import { phasesOf } from '../report/phases.ts';
-import type { CpuPoint, GeneratorFigures, TimelinePoint } from '../report/types.ts';
-import { mergeReports } from '../report/merge.ts';
+import type { CpuPoint, GeneratorFigures } from '../report/types.ts';
 import { CpuSeries, HeapWatch } from './footprint.ts';
-import { spawnShards, type ShardedRunFile, type SpawnedShards } from './shards.ts';
 
 /** Engine time at which the surge's province opens (an autumn registration). */
 export const SURGE_OPENS_AT = Date.UTC(2026, 8, 1, 1, 0, 0);
@@ -159,7 +155,7 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 type Say = (line: string) => void;
 
 /** The run's own connections to the system's stores. */
-interface Stores {
+export interface Stores {
   readonly redis: RedisClient;
   readonly engine: Engine;
   readonly db: Pool;
@@ -199,7 +195,7 @@ export interface Started {
 }
 
 /** Step 1: the profile scaled to the run, and the province's world in PostgreSQL and Redis. */
-async function prepare(options: SurgeOptions, stores: Stores, say: Say): Promise<Prepared> {
+export async function prepare(options: SurgeOptions, stores: Stores, say: Say): Promise<Prepared> {
   const profile = surgeProfile(options.profile, options.candidates, options.durationS);
   const openingS = openingOffsetS(options.profile, options.durationS);
   const world = await prepareSurgeWorld({
@@ -223,7 +219,7 @@ async function prepare(options: SurgeOptions, stores: Stores, say: Say): Promise
  * and room reads, through every app thread of every gateway; nothing of it is recorded. The
  * candidates used log in again in the surge (a second session of theirs changes nothing).
  */
-async function warmUp(options: SurgeOptions, world: SurgeWorld): Promise<void> {
+export async function warmUp(options: SurgeOptions, world: SurgeWorld): Promise<void> {
   for (const base of [options.base, ...(options.otherBases ?? [])]) await warmUpGateway(base, world);
 }
 
@@ -262,7 +258,7 @@ async function warmUpGateway(base: string, world: SurgeWorld): Promise<void> {
 }
 
 /** Step 2: the dashboards' WebSocket subscribers (none when not asked for). */
-async function attachDashboards(
+export async function attachDashboards(
   options: SurgeOptions,
   world: SurgeWorld,
   time: EngineTime,
@@ -295,7 +291,7 @@ async function attachDashboards(
  * Step 3: the start. The driven clock is set so that engine time reaches the opening `openingS`
  * seconds into the run; the recorder, the client and the flow context start with it.
  */
-async function start(
+export async function start(
   options: SurgeOptions,
   stores: Stores,
   prepared: Prepared,
@@ -453,7 +449,12 @@ async function waitingRoomSection(
 }
 
 /** Step 4: seats and writer lag, sampled once a second until stopped (probes.ts). */
-function startSamplers(options: SurgeOptions, engine: Engine, world: SurgeWorld, run: Started): Samplers {
+export function startSamplers(
+  options: SurgeOptions,
+  engine: Engine,
+  world: SurgeWorld,
+  run: Started,
+): Samplers {
   return sampleSeatsAndLag({
     engine,
     base: options.base,
@@ -622,7 +623,7 @@ export async function waitForStragglers(
 }
 
 /** Step 7: the planted fault if asked for, then I1–I5, reconcile and the dashboards (verdict.ts). */
-async function judge(
+export async function judge(
   options: SurgeOptions,
   stores: Stores,
   world: SurgeWorld,
@@ -650,7 +651,10 @@ async function judge(
  * Cluster each node counts its own commands and holds its own shards' streams; a node asked about
  * a stream it does not hold answers MOVED, which streamLengths counts as no stream.
  */
-async function overMasters(redis: RedisClient, read: (node: Redis) => Promise<number>): Promise<number> {
+export async function overMasters(
+  redis: RedisClient,
+  read: (node: Redis) => Promise<number>,
+): Promise<number> {
   const counts = await Promise.all(masterNodes(redis).map(read));
   return counts.reduce((sum, count) => sum + count, 0);
 }
@@ -838,159 +842,4 @@ export function footprintSections(facts: {
       cpuSeries,
     }),
   };
-}
-
-/**
- * The coordinator of a sharded run on this host (issue 15; shardRun.ts): prepares the world once,
- * writes <out>/run.json, starts `shards` generator processes on it, gives them one t = 0, samples
- * the seats, the writer's lag and every process tree's CPU meanwhile, then checks I1–I5 once and
- * returns the shards' reports merged (loadtest/report/merge.ts) with its own samples.
- */
-export async function runShardedSurge(
-  options: SurgeOptions & { readonly shards: number; readonly out: string; readonly poolThreads: number },
-): Promise<RunReport> {
-  const say = options.progress ?? (() => undefined);
-  if ((options.waitingRoom ?? 'off') !== 'off') {
-    throw new RangeError(
-      '--shards: a waiting room is not supported (its fairness figures need every ticket in one log)',
-    );
-  }
-  if (options.fault || options.checkAcknowledged || options.plantOversell) {
-    throw new RangeError(
-      '--shards: --kill-master-at, --check-acknowledged and --plant-oversell need one generator',
-    );
-  }
-  const redis = openRedis(
-    { redisUrl: options.redisUrl, redisClusterNodes: options.redisClusterNodes ?? '' },
-    { enableAutoPipelining: true, maxRetriesPerRequest: null },
-  );
-  const stores: Stores = {
-    redis,
-    engine: new Engine(redis, { namespace: options.namespace }),
-    db: createPool(options.databaseUrl, { max: 8, applicationName: 'loadtest' }),
-  };
-  let dashboards: Dashboards | null = null;
-  let shards: SpawnedShards | null = null;
-  try {
-    const sessionKey = options.sessionKey ?? randomBytes(32);
-    const prepared = await prepare({ ...options, sessionKey }, stores, say);
-    await warmUp(options, prepared.world);
-    const time: EngineTime = { offsetMs: 0 };
-    const recorderRef: RecorderRef = { recorder: null };
-    dashboards = await attachDashboards(options, prepared.world, time, recorderRef, say);
-    const runFile: ShardedRunFile = {
-      version: 1,
-      base: options.base,
-      otherBases: options.otherBases ?? [],
-      redisUrl: options.redisUrl,
-      redisClusterNodes: options.redisClusterNodes ?? '',
-      databaseUrl: options.databaseUrl,
-      namespace: options.namespace,
-      adminToken: options.adminToken,
-      provinceCode: prepared.world.provinceCode,
-      profile: options.profile,
-      candidates: options.candidates,
-      durationS: options.durationS,
-      seed: options.seed,
-      shards: options.shards,
-      preseededSessions: options.preseededSessions,
-      oralShare: options.oralShare,
-      gatewayThreads: options.gatewayThreads,
-      poolThreads: options.poolThreads,
-      connections: options.connections,
-      straggleTimeoutS: options.straggleTimeoutS ?? 120,
-      ...(options.stopStartingAfterS !== undefined ? { stopStartingAfterS: options.stopStartingAfterS } : {}),
-      sessionKey: sessionKey.toString('hex'),
-      zeroAtMs: 0,
-    };
-    mkdirSync(options.out, { recursive: true });
-    const runPath = path.join(options.out, 'run.json');
-    writeFileSync(runPath, `${JSON.stringify(runFile, null, 2)}\n`);
-    shards = spawnShards(runPath, options.shards, options.out, say, options.maxWalking);
-    await shards.ready;
-    say(`${options.shards} shards ready`);
-    // t = 0 a second from now: every shard is told before, the clock is set at it
-    const zeroAtMs = Date.now() + 1_000;
-    shards.start(zeroAtMs);
-    await sleep(zeroAtMs - Date.now());
-    const run = await start(options, stores, prepared, time, recorderRef);
-    const samplers = startSamplers(options, stores.engine, prepared.world, run);
-    const streams = stores.engine.keys.allStreams(PROVINCE_CODES);
-    const commandsBefore = await overMasters(redis, commandsProcessed);
-    const eventsBefore = await overMasters(redis, (node) => streamLengths(node, streams));
-    const cpu = new CpuSeries({ ...options.cpuRoots, generator: process.pid }, run.startedPerf).start();
-    const shardReports = await shards.done;
-    const durationS = (performance.now() - run.startedPerf) / 1000;
-    const cpuSeries = cpu.stop();
-    const commands = (await overMasters(redis, commandsProcessed)) - commandsBefore;
-    const events = (await overMasters(redis, (node) => streamLengths(node, streams))) - eventsBefore;
-    const verdict = await judge(options, stores, prepared.world, [], 0, dashboards, say);
-    await samplers.stop();
-    await run.client.close();
-    // the coordinator's own view: seats, sell-out, writer lag, dashboards, Redis and the writer
-    const own = surgeReport({
-      waitingRoom: null,
-      options,
-      profile: prepared.profile,
-      openingS: prepared.openingS,
-      capacity: prepared.world.capacity,
-      startedAt: run.startedAt,
-      durationS,
-      recorder: run.recorder,
-      series: samplers.series,
-      offered: 0,
-      dashboards,
-      commands,
-      events,
-      writerEventsPerSec: Math.round(events / (durationS + verdict.drainMs / 1000)),
-      verdict,
-    });
-    const merged = mergeReports(shardReports, {
-      ok: verdict.ok,
-      violations: verdict.violations,
-      checked: verdict.checked,
-    });
-    const finished = Math.max(1, merged.totals.candidatesFinished);
-    const withOwn: RunReport = {
-      ...merged,
-      seats: own.seats,
-      sellOutS: own.sellOutS,
-      dashboards: { ...own.dashboards, messages: own.dashboards.messages + merged.dashboards.messages },
-      writer: own.writer,
-      measured: {
-        ...merged.measured,
-        redisOpsPerSec: own.measured.redisOpsPerSec,
-        writerEventsPerSec: own.measured.writerEventsPerSec,
-        redisOpsPerCandidate: Math.round((commands / finished) * 100) / 100,
-        eventsPerCandidate: Math.round((events / finished) * 100) / 100,
-      },
-      timeline: merged.timeline.map((point: TimelinePoint) => {
-        const mine = own.timeline[point.t];
-        return mine
-          ? {
-              ...point,
-              writerLagEvents: mine.writerLagEvents,
-              writerLagMs: mine.writerLagMs,
-              stalenessP99Ms: mine.stalenessP99Ms,
-            }
-          : point;
-      }),
-      cpuSeries,
-    };
-    return {
-      ...withOwn,
-      phases: phasesOf({
-        openingS: prepared.openingS,
-        sellOutS: withOwn.sellOutS,
-        durationS: withOwn.durationS,
-        histograms: withOwn.histograms!,
-        cpuSeries,
-      }),
-    };
-  } finally {
-    shards?.stop();
-    await dashboards?.close();
-    redis.disconnect();
-    await stores.db.end();
-  }
 }

@@ -3,7 +3,7 @@
  * slice of the candidates (loadtest/shard.ts) on the same clock; their reports merge into one
  * (loadtest/report/merge.ts) and I1–I5 are checked once, on the merged run.
  *
- * - The coordinator (`npm run loadtest -- --shards n`, run.ts runShardedSurge) prepares the world
+ * - The coordinator (`npm run loadtest -- --shards n`, coordinator.ts runShardedSurge) prepares the world
  *   once, writes <out>/run.json (this file's ShardedRunFile), starts n shard processes
  *   (`spawnShards`), tells them t = 0 once all are ready, samples seats, writer lag and CPU, and
  *   judges the stores after the last has finished.

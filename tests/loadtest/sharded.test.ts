@@ -14,7 +14,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderReportHtml } from '../../loadtest/report/html.ts';
 import type { RunReport } from '../../loadtest/report/types.ts';
-import { runShardedSurge } from '../../loadtest/runner/run.ts';
+import { runShardedSurge } from '../../loadtest/runner/coordinator.ts';
 import { startSurgeTarget, type SurgeTarget } from '../support/surge.ts';
 
 const CANDIDATES = 50_000;
