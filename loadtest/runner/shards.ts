@@ -118,8 +118,8 @@ export interface SpawnedShards {
 
 /**
  * Starts the n shard processes of a run file on this host (node --expose-gc, so their heap figures
- * are read after a full GC), forwarding their progress: shard 1's every line, the others' lines
- * other than the per-second progress.
+ * are read after a full GC), forwarding their progress: every line but the per-second progress,
+ * which only the lowest shard still running forwards.
  */
 export function spawnShards(
   runFile: string,
@@ -131,6 +131,8 @@ export function spawnShards(
   const children: ChildProcess[] = [];
   const readies: Promise<void>[] = [];
   const exits: Promise<RunReport>[] = [];
+  /** Shards still running: the lowest one's per-second progress is forwarded. */
+  const running = new Set(Array.from({ length: count }, (_, i) => i + 1));
   for (let index = 1; index <= count; index++) {
     const dir = path.join(out, `shard-${index}`);
     rmSync(path.join(dir, 'report.json'), { force: true });
@@ -164,14 +166,15 @@ export function spawnShards(
     );
     createInterface({ input: child.stdout }).on('line', (line) => {
       if (line === 'READY') readyResolve();
-      else if (index === 1 || !line.startsWith('t=')) say(`[shard ${index}] ${line}`);
+      else if (!line.startsWith('t=') || index === Math.min(...running)) say(`[shard ${index}] ${line}`);
     });
     createInterface({ input: child.stderr }).on('line', (line) => {
-      if (index === 1 || !line.startsWith('t=')) say(`[shard ${index}] ${line}`);
+      if (!line.startsWith('t=') || index === Math.min(...running)) say(`[shard ${index}] ${line}`);
     });
     exits.push(
       new Promise<RunReport>((resolve, reject) => {
         child.on('exit', (code, signal) => {
+          running.delete(index);
           readyReject(new Error(`shard ${index} exited (${code ?? signal}) before it was ready`));
           try {
             resolve(JSON.parse(readFileSync(path.join(dir, 'report.json'), 'utf8')) as RunReport);
