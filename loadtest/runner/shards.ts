@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { environmentWith } from '../../config/index.ts';
 import { Engine } from '../../engine/engine.ts';
 import { openRedis } from '../../engine/redisClient.ts';
 import { createPool } from '../../db/pool.ts';
@@ -153,7 +154,8 @@ export function spawnShards(
         dir,
         ...(maxWalking !== undefined ? ['--max-walking', String(maxWalking)] : []),
       ],
-      { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } },
+      // the node flags are the ones above, not the coordinator's NODE_OPTIONS
+      { stdio: ['pipe', 'pipe', 'pipe'], env: environmentWith({ NODE_OPTIONS: '' }) },
     );
     children.push(child);
     let readyResolve: () => void = () => undefined;
