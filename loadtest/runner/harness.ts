@@ -173,8 +173,18 @@ export async function runLoadtest(options: LoadtestOptions): Promise<LoadtestRun
     PAYMENT_SIMULATOR_PORT: '0',
     ...ONE_ADDRESS_LIMITS,
   };
+  const systems: SpawnedSystem[] = [];
+  // Ctrl-C or a SIGTERM mid-run: stop what the run started (the systems, then the private stores)
+  // before exiting, instead of leaving the system under test running without its stores
+  const onSignal = (signal: NodeJS.Signals): void => {
+    say(`${signal}: stopping the system under test and the private stores…`);
+    void Promise.allSettled(systems.map((running) => running.stop()))
+      .then(() => stores.release())
+      .finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
-    const systems: SpawnedSystem[] = [];
     let report: RunReport;
     try {
       // one after the other: the first applies the migrations, the others find them done
@@ -230,6 +240,8 @@ export async function runLoadtest(options: LoadtestOptions): Promise<LoadtestRun
     writeFileSync(htmlPath, renderReportHtml(report));
     return { report, jsonPath, htmlPath };
   } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     await stores.release();
   }
 }

@@ -116,6 +116,15 @@ export async function runShardProcess(options: ShardProcessOptions): Promise<Run
   };
   process.stdout.write('READY\n');
   const zeroAtMs = await zeroInstant(run);
+  if (run.zeroAtMs === 0) {
+    // told t = 0 by a coordinator on this host: when it is gone (its end of stdin closes), so is
+    // the run this shard belongs to
+    process.stdin.once('end', () => {
+      say(`shard ${shard.index}/${shard.count}: the coordinator is gone; stopping`);
+      process.exit(1);
+    });
+    process.stdin.resume();
+  }
   const startedPerf = performance.now() + (zeroAtMs - Date.now());
   await sleep(Math.max(0, startedPerf - performance.now()));
   const started = startedRun(surge, prepared, { offsetMs: 0 }, { recorder: null }, startedPerf);
