@@ -199,7 +199,14 @@ export async function walkCandidate(
   // a late payer pays after the hold deadline: the order stays PENDING in this run, its items
   // expire 12 h later (R22) and a payment arriving then ends LATE_REFUND (R23; tests/persistence)
   if (behaviour === 'latePayer') return 'latePayer';
-  const paid = await client.callUrl('pay', String(order.body.payUrl), { result: 'SUCCESS' });
+  let paid = await client.callUrl('pay', String(order.body.payUrl), { result: 'SUCCESS' });
+  // 502 NOT_ACKNOWLEDGED: the gateway shed the provider's every delivery of the notification (its
+  // 503s under load); the person pays again a moment later, which re-delivers the same trade (the
+  // gateway counts it once), as a real provider keeps re-notifying for hours
+  for (let again = 0; paid.status === 502 && again < 2; again++) {
+    await sleep(1_000 + ctx.random() * 1_000);
+    paid = await client.callUrl('pay', String(order.body.payUrl), { result: 'SUCCESS' });
+  }
   if (paid.status !== 200) return 'failed:pay';
   const status = await client.call(
     'paymentStatus',
