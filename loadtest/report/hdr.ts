@@ -50,3 +50,15 @@ export function mergeEncoded(encoded: Iterable<string | null | undefined>): Hist
   for (const one of encoded) if (one) sum.add(decodeHistogram(one));
   return sum;
 }
+
+/** The best average of `windowS` consecutive seconds. */
+export function peakRateOf(counts: readonly number[], windowS: number): number {
+  let best = 0;
+  let sum = 0;
+  for (let i = 0; i < counts.length; i++) {
+    sum += counts[i] ?? 0;
+    if (i >= windowS) sum -= counts[i - windowS] ?? 0;
+    best = Math.max(best, sum / Math.min(windowS, i + 1));
+  }
+  return Math.round(best);
+}

@@ -10,7 +10,7 @@
  */
 import type { Histogram } from 'hdr-histogram-js';
 import { ReportInputError } from './inputError.ts';
-import { decodeHistogram, encodeHistogram, newHistogram, summarise } from './hdr.ts';
+import { decodeHistogram, encodeHistogram, newHistogram, summarise, peakRateOf } from './hdr.ts';
 import { phasesOf } from './phases.ts';
 import type {
   AcknowledgedCheck,
@@ -398,18 +398,6 @@ function addRecords(records: readonly Readonly<Record<string, number>>[]): Recor
 function maxOrNull(values: readonly (number | null)[]): number | null {
   const known = values.filter((v): v is number => v !== null);
   return known.length > 0 ? Math.max(...known) : null;
-}
-
-/** RunRecorder.peakRate over stored counts: the best average of `windowS` consecutive seconds. */
-export function peakRateOf(counts: readonly number[], windowS: number): number {
-  let best = 0;
-  let sum = 0;
-  for (let i = 0; i < counts.length; i++) {
-    sum += counts[i] ?? 0;
-    if (i >= windowS) sum -= counts[i - windowS] ?? 0;
-    best = Math.max(best, sum / Math.min(windowS, i + 1));
-  }
-  return Math.round(best);
 }
 
 const round2 = (value: number): number => Math.round(value * 100) / 100;

@@ -6,10 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { Engine } from '../../engine/engine.ts';
 import { PROVINCE_CODES } from '../../engine/provinces.ts';
-import { openRedis } from '../../engine/redisClient.ts';
-import { createPool } from '../../db/pool.ts';
 import { mergeReports } from '../report/merge.ts';
 import { phasesOf } from '../report/phases.ts';
 import type { RunReport, TimelinePoint } from '../report/types.ts';
@@ -19,6 +16,7 @@ import { commandsProcessed, streamLengths } from './probes.ts';
 import {
   attachDashboards,
   judge,
+  openSurgeStores,
   overMasters,
   prepare,
   start,
@@ -26,7 +24,6 @@ import {
   warmUp,
   type EngineTime,
   type RecorderRef,
-  type Stores,
   type SurgeOptions,
 } from './run.ts';
 import { spawnShards, type ShardedRunFile, type SpawnedShards } from './shards.ts';
@@ -54,15 +51,8 @@ export async function runShardedSurge(
       '--shards: --kill-master-at, --check-acknowledged and --plant-oversell need one generator',
     );
   }
-  const redis = openRedis(
-    { redisUrl: options.redisUrl, redisClusterNodes: options.redisClusterNodes ?? '' },
-    { enableAutoPipelining: true, maxRetriesPerRequest: null },
-  );
-  const stores: Stores = {
-    redis,
-    engine: new Engine(redis, { namespace: options.namespace }),
-    db: createPool(options.databaseUrl, { max: 8, applicationName: 'loadtest' }),
-  };
+  const stores = openSurgeStores(options);
+  const { redis } = stores;
   let dashboards: Dashboards | null = null;
   let shards: SpawnedShards | null = null;
   try {

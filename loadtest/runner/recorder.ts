@@ -6,7 +6,7 @@
  */
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import type { Histogram } from 'hdr-histogram-js';
-import { encodeHistogram, newHistogram, summarise } from '../report/hdr.ts';
+import { encodeHistogram, newHistogram, peakRateOf, summarise } from '../report/hdr.ts';
 import type { LatencySummary, RunHistograms, TimelinePoint } from '../report/types.ts';
 
 export { newHistogram, summarise };
@@ -360,14 +360,7 @@ export class RunRecorder {
       step === null
         ? this.seconds.map((s) => s.completed)
         : Array.from(this.stepSeconds.get(step) ?? [], (c) => c ?? 0);
-    let best = 0;
-    let sum = 0;
-    for (let i = 0; i < counts.length; i++) {
-      sum += counts[i] ?? 0;
-      if (i >= windowS) sum -= counts[i - windowS] ?? 0;
-      best = Math.max(best, sum / Math.min(windowS, i + 1));
-    }
-    return Math.round(best);
+    return peakRateOf(counts, windowS);
   }
 
   /** Count of answers of one step (for per-candidate averages). */

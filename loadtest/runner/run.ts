@@ -700,17 +700,25 @@ function nodeThroughput(
   });
 }
 
-export async function runSurge(options: SurgeOptions): Promise<RunReport> {
-  const say = options.progress ?? (() => undefined);
+/** The run's own connections to the system's stores (a single node or a Redis Cluster). */
+export function openSurgeStores(
+  options: Pick<SurgeOptions, 'redisUrl' | 'redisClusterNodes' | 'namespace' | 'databaseUrl'>,
+): Stores {
   const redis = openRedis(
     { redisUrl: options.redisUrl, redisClusterNodes: options.redisClusterNodes ?? '' },
     { enableAutoPipelining: true, maxRetriesPerRequest: null },
   );
-  const stores: Stores = {
+  return {
     redis,
     engine: new Engine(redis, { namespace: options.namespace }),
     db: createPool(options.databaseUrl, { max: 8, applicationName: 'loadtest' }),
   };
+}
+
+export async function runSurge(options: SurgeOptions): Promise<RunReport> {
+  const say = options.progress ?? (() => undefined);
+  const stores = openSurgeStores(options);
+  const { redis } = stores;
   let dashboards: Dashboards | null = null;
   try {
     const heap = new HeapWatch();
