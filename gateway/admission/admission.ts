@@ -69,10 +69,12 @@ export class Admission {
   /**
    * Admits a request of `cls` (returns the in-flight count it started with, to hand back to
    * `release`) or refuses it (null). At least one request of any class is always admitted on an
-   * idle thread, whatever the share says.
+   * idle thread, whatever the share says. An `exempt` request (a route's `admitAlways`) is refused
+   * only at the thread's ceiling (MAX_IN_FLIGHT), whatever the adaptive limit is now.
    */
-  tryAcquire(cls: PriorityClass, now = performance.now()): number | null {
-    const cap = Math.max(1, Math.floor(this.limiter.limit * CLASS_SHARE[cls]));
+  tryAcquire(cls: PriorityClass, now = performance.now(), exempt = false): number | null {
+    const share = Math.max(1, Math.floor(this.limiter.limit * CLASS_SHARE[cls]));
+    const cap = exempt ? Math.max(share, this.limiter.ceiling) : share;
     const window = this.window(now);
     if (this.current >= cap) {
       this.shedByClass[cls]++;

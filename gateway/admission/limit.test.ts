@@ -175,4 +175,22 @@ describe('Admission priority classes', () => {
     expect(admission.tryAcquire('standard')).toBeNull();
     expect(admission.tryAcquire('critical')).toBe(12);
   });
+
+  it('admits an exempt request (a payment notification) past every share, up to the ceiling', () => {
+    // the adaptive limit has come down to 8: critical may fill 10, an exempt request the ceiling
+    const admission = new Admission({ initial: 8, min: 4, max: 40 });
+    let critical = 0;
+    for (let i = 0; i < 20; i++) if (admission.tryAcquire('critical') !== null) critical++;
+    expect(critical).toBe(10);
+    let exempt = 0;
+    for (let i = 0; i < 50; i++)
+      if (admission.tryAcquire('critical', performance.now(), true) !== null) exempt++;
+    expect(exempt).toBe(30);
+    expect(admission.inFlight).toBe(40);
+    expect(admission.stats().shed.critical).toBe(10 + 20);
+    // static: never below the class's own share (MAX_IN_FLIGHT 5: critical may have 6)
+    const fixed = new Admission({ adaptive: false, max: 5 });
+    for (let i = 0; i < 6; i++) expect(fixed.tryAcquire('critical', 0, true)).toBe(i + 1);
+    expect(fixed.tryAcquire('critical', 0, true)).toBeNull();
+  });
 });

@@ -101,6 +101,11 @@ export class AdaptiveLimit {
     this.estimate = this.options.adaptive ? clamp(initial, min, max) : max;
   }
 
+  /** The most requests ever in flight (`max`: MAX_IN_FLIGHT), whatever the limit is now. */
+  get ceiling(): number {
+    return this.options.max;
+  }
+
   /** The whole number of requests that may be in flight now. */
   get limit(): number {
     return Math.floor(this.estimate);

@@ -115,3 +115,59 @@ describe('mountRoutes: rules counted in the engine script (issue 13, P2)', () =>
     );
   });
 });
+
+describe('admission at the route: a payment notification is admitted past the adaptive limit', () => {
+  it('sheds the critical burst beyond its share, never an admitAlways route below the ceiling', async () => {
+    const uws = loadNativeUws();
+    const app = uws.App();
+    // the adaptive limit has come down to 4 (an opening): critical may fill 5, the ceiling is 64
+    const admission = new Admission({ initial: 4, min: 4, max: 64 });
+    const release: (() => void)[] = [];
+    const held = () =>
+      new Promise<ReturnType<typeof ok>>((resolve) => release.push(() => resolve(ok({ held: true }))));
+    const plain = route({
+      method: 'POST',
+      path: '/hold',
+      summary: 'a reservation',
+      auth: 'none',
+      priority: 'critical',
+      responses: { 200: 'held' },
+      handler: held,
+    });
+    const notify = route({
+      method: 'POST',
+      path: '/notify',
+      summary: 'a provider notification',
+      auth: 'none',
+      priority: 'critical',
+      admitAlways: true,
+      responses: { 200: 'acknowledged' },
+      handler: held,
+    });
+    mountRoutes(app, [plain, notify], { ...deps, admission });
+    const port = await new Promise<number>((resolve, reject) =>
+      app.listen('127.0.0.1', 0, (socket) =>
+        socket ? resolve(uws.us_socket_local_port(socket)) : reject(new Error('cannot listen')),
+      ),
+    );
+    const post = (path: string) =>
+      fetch(`http://127.0.0.1:${port}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{}',
+      });
+    try {
+      const holds = Array.from({ length: 10 }, () => post('/hold'));
+      await expect.poll(() => release.length).toBe(5);
+      const notifications = Array.from({ length: 20 }, () => post('/notify'));
+      await expect.poll(() => release.length).toBe(25);
+      for (const resolve of release) resolve();
+      const holdStatuses = (await Promise.all(holds)).map((r) => r.status).sort();
+      expect(holdStatuses).toEqual([...Array(5).fill(200), ...Array(5).fill(503)]);
+      expect((await Promise.all(notifications)).map((r) => r.status)).toEqual(Array(20).fill(200));
+      expect(admission.stats().shed.critical).toBe(5);
+    } finally {
+      app.close();
+    }
+  });
+});

@@ -85,6 +85,7 @@ const NO_BODY = Buffer.alloc(0);
 interface MountedRoute extends AccessRoute, RequestShape {
   readonly def: RouteDef;
   readonly priority: PriorityClass;
+  readonly admitAlways: boolean;
   readonly paramNames: readonly string[];
   readonly bodyLimit: number;
   /** The rules its handler counts in its engine script (RouteDef.countedInScript). */
@@ -126,6 +127,7 @@ function prepareRoute(def: RouteDef, deps: MountDeps): MountedRoute {
     rules,
     scriptLimits: scriptLimitsOf(rules.inScript, deps.rateLimiter, rateLimited),
     priority,
+    admitAlways: def.admitAlways === true,
     paramNames: paramNames(def.path),
     expectsBody: def.method === 'POST' || def.method === 'PUT',
     rawBody: def.rawBody === true,
@@ -189,7 +191,7 @@ interface Slot {
  */
 function admit(route: MountedRoute, admission: Admission, answer: Answer): Slot | null {
   const at = performance.now();
-  const startedWith = admission.tryAcquire(route.priority, at);
+  const startedWith = admission.tryAcquire(route.priority, at, route.admitAlways);
   if (startedWith !== null) return { startedWith, at };
   route.shed.inc();
   answer(

@@ -93,6 +93,13 @@ export interface RouteDef<
    */
   readonly priority?: PriorityClass;
   /**
+   * Admitted whatever the adaptive limit is now, up to the thread's ceiling (MAX_IN_FLIGHT): a
+   * provider's payment notification. It carries money already taken, its rate is bounded by the
+   * orders the gateway admitted, and shedding it only delays it by the provider's retry schedule
+   * (minutes for a real one), while the paid seats count down to their hold deadline (R22, R23).
+   */
+  readonly admitAlways?: boolean;
+  /**
    * Rate-limit rules applied before the handler, by name (gateway/app.ts `rateLimitRules`); a name
    * the table lacks stops mountRoutes (gateway/http/access.ts `rulesOf`).
    */

@@ -107,6 +107,7 @@ export function paymentRoutes(services: Services): RouteDef[] {
       tags: ['payments'],
       auth: 'none',
       priority: 'critical',
+      admitAlways: true,
       rawBody: true,
       responses: {
         200: '"success" (text/plain), also for duplicates and replays',
