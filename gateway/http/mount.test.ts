@@ -5,6 +5,7 @@
  * the gateway tests under tests/gateway drive the pipeline over HTTP.)
  */
 import { Redis } from 'ioredis';
+import type { us_listen_socket } from 'uWebSockets.js';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Admission } from '../admission/admission.ts';
@@ -145,11 +146,10 @@ describe('admission at the route: a payment notification is admitted past the ad
       handler: held,
     });
     mountRoutes(app, [plain, notify], { ...deps, admission });
-    const port = await new Promise<number>((resolve, reject) =>
-      app.listen('127.0.0.1', 0, (socket) =>
-        socket ? resolve(uws.us_socket_local_port(socket)) : reject(new Error('cannot listen')),
-      ),
+    const listening = await new Promise<us_listen_socket>((resolve, reject) =>
+      app.listen('127.0.0.1', 0, (socket) => (socket ? resolve(socket) : reject(new Error('cannot listen')))),
     );
+    const port = uws.us_socket_local_port(listening);
     const post = (path: string) =>
       fetch(`http://127.0.0.1:${port}${path}`, {
         method: 'POST',
@@ -167,7 +167,7 @@ describe('admission at the route: a payment notification is admitted past the ad
       expect((await Promise.all(notifications)).map((r) => r.status)).toEqual(Array(20).fill(200));
       expect(admission.stats().shed.critical).toBe(5);
     } finally {
-      app.close();
+      uws.us_listen_socket_close(listening);
     }
   });
 });
