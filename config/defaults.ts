@@ -50,7 +50,7 @@ export const DEFAULTS = {
     // its threads may run at a lower priority (nice, LANE_KDF_NICE); 0 by default: nice 10 in the
     // demo, 3 runs each alternating (2026-12-07), gave no steadier opening (worst second 498 / 210 /
     // 215 ms against 242 / 231 / 189 ms, ETA error p90 118 / 150 / 75 % against 68 / 80 / 73 %)
-    password: { deadlineMs: 50, maxQueue: 512, nice: 0 },
+    password: { deadlineMs: 50, maxQueue: 512, nice: 0, budgetMs: 0 },
     eligibility: { threads: 1, deadlineMs: 100, maxQueue: 512 },
     // a roster chunk may wait longer: an import is not an interactive request
     roster: { threads: 1, deadlineMs: 30_000, maxQueue: 512 },

@@ -68,7 +68,10 @@ function lane<Threads extends TSchema>(
 function kdfLane<Threads extends TSchema>(threads: Threads) {
   return Type.Composite([
     lane('password', threads, 'LANE_KDF_DEADLINE_MS'),
-    Type.Object({ nice: int('LANE_KDF_NICE', 0, 19, DEFAULTS.lanes.password.nice) }),
+    Type.Object({
+      nice: int('LANE_KDF_NICE', 0, 19, DEFAULTS.lanes.password.nice),
+      budgetMs: int('LANE_KDF_BUDGET_MS', 0, 600_000, DEFAULTS.lanes.password.budgetMs),
+    }),
   ]);
 }
 

@@ -135,6 +135,41 @@ describe('Lane', () => {
     expect(Math.max(...last)).toBeLessThanOrEqual(30);
   });
 
+  it('with a budget, lets fewer tasks wait as the service time grows, and drops one that would end late', async () => {
+    let clock = 0;
+    const finishers: (() => void)[] = [];
+    const execute = () => new Promise<unknown>((resolve) => finishers.push(() => resolve('done')));
+    const settle = () => new Promise((resolve) => setImmediate(resolve));
+    const lane = new Lane(
+      options({ deadlineMs: 1_000, targetWaitMs: 1_000, budgetMs: 90 }),
+      execute,
+      () => clock,
+    );
+    // a first task of 20 ms: the service time is 20, so a task may wait up to 70 ms (3 behind one)
+    const first = lane.run({});
+    clock += 20;
+    finishers.shift()!();
+    await first;
+    const running = lane.run({});
+    const waiting = Promise.allSettled([lane.run({}), lane.run({}), lane.run({})]);
+    await expect(lane.run({})).rejects.toMatchObject({ reason: 'predicted' }); // 4 × 20 + 20 > 90
+    // the running task takes 60 ms: the smoothed service time grows to 28 ms
+    clock += 60;
+    finishers.shift()!();
+    await running;
+    await settle();
+    expect(lane.stats().serviceMs).toBeCloseTo(28, 5);
+    // the head waited 60 ms and started (60 + 28 ≤ 90); when it ends the next two have waited 90 ms
+    // and would end past the budget: they are dropped unrun, not served late
+    clock += 30;
+    finishers.shift()!();
+    await settle();
+    const outcomes = await waiting;
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'rejected']);
+    expect(lane.stats().shed.deadline).toBe(2);
+    lane.close();
+  });
+
   it('refuses when the queue bound is reached', async () => {
     const lane = new Lane(options({ maxQueue: 2, deadlineMs: 10_000, targetWaitMs: 10_000 }), timed);
     const all = [0, 1, 2].map((value) => lane.run({ ms: 20, value }));

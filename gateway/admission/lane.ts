@@ -9,6 +9,10 @@
  *   soon will, and running it would only delay the tasks behind it;
  * - **predicted wait**: a task whose predicted wait (tasks ahead ÷ concurrency × the measured
  *   service time) exceeds the bound is refused on arrival, not after waiting for nothing;
+ * - **budget** (optional): a task whose wait so far plus the measured service time would pass
+ *   `budgetMs` is refused on arrival or dropped unrun when its turn comes: when the service time
+ *   grows (a hash on cores shared with everything else), fewer tasks may wait, so what is served
+ *   still ends within the budget;
  * - **CoDel**: while the shortest wait seen over an interval stays above `targetWaitMs`, the queue
  *   is a standing queue (arrivals outpace service for good), and the bound for new arrivals drops
  *   from the deadline to the target, so the standing queue drains instead of every task waiting
@@ -34,6 +38,8 @@ export interface LaneOptions {
   readonly intervalMs: number;
   /** Hard bound on waiting tasks. */
   readonly maxQueue: number;
+  /** A task's wait plus the measured service time never passes this (ms); absent or 0: no budget. */
+  readonly budgetMs?: number;
 }
 
 export class LaneOverloaded extends Error {
@@ -122,7 +128,8 @@ export class Lane {
     if (queued >= this.options.maxQueue) return Promise.reject(this.refuse('full', this.predictWait(queued)));
     const predicted = this.predictWait(queued);
     const bound = this.dropping ? this.options.targetWaitMs : this.options.deadlineMs;
-    if (predicted > bound) return Promise.reject(this.refuse('predicted', predicted));
+    if (predicted > bound || this.overBudget(predicted))
+      return Promise.reject(this.refuse('predicted', predicted));
     return new Promise<Result>((resolve, reject) => {
       this.queue.push({ task, enqueuedAt: now, resolve: resolve as (value: unknown) => void, reject });
       this.armTimer();
@@ -152,6 +159,12 @@ export class Lane {
   close(): void {
     this.disarmTimer();
     while (this.queued > 0) this.take()!.reject(new LaneOverloaded(this.options.name, 'full', 1));
+  }
+
+  /** Whether a task that has waited (or will wait) `waitMs` would end past the budget. */
+  private overBudget(waitMs: number): boolean {
+    const budget = this.options.budgetMs ?? 0;
+    return budget > 0 && this.serviceMs !== null && waitMs + this.serviceMs > budget;
   }
 
   /** How long a task arriving behind `ahead` waiting tasks is expected to wait (ms). */
@@ -233,9 +246,14 @@ export class Lane {
     }
   }
 
-  /** Refuses, oldest first, every waiting task that has reached its deadline. */
+  /**
+   * Refuses, oldest first, every waiting task that has reached its deadline or, started now, would
+   * end past its budget.
+   */
   private expire(now: number): void {
-    while (this.queued > 0 && now - this.queue[this.head]!.enqueuedAt >= this.options.deadlineMs) {
+    while (this.queued > 0) {
+      const waited = now - this.queue[this.head]!.enqueuedAt;
+      if (waited < this.options.deadlineMs && !this.overBudget(waited)) break;
       const late = this.take()!;
       this.noteWait(now - late.enqueuedAt, now);
       late.reject(this.refuse('deadline', this.predictWait(this.queued)));

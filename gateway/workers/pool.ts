@@ -32,6 +32,8 @@ export interface LaneSettings {
   readonly maxQueue: number;
   /** The lane's threads' scheduling priority (nice, 0–19; 0 or absent: the process's). */
   readonly nice?: number;
+  /** A task's wait plus the measured service time never passes this (ms; 0 or absent: no budget). */
+  readonly budgetMs?: number;
 }
 
 /** Each lane's defaults (config/defaults.ts): the KDF leaves a core to the event loops. */
@@ -99,6 +101,7 @@ export class WorkerPool implements TaskRunner {
           targetWaitMs: Math.max(1, Math.floor(settings.deadlineMs / 4)),
           intervalMs: Math.max(100, Math.floor(settings.deadlineMs / 2)),
           maxQueue: settings.maxQueue,
+          budgetMs: settings.budgetMs ?? 0,
         },
         (task) => piscina.run(task),
       );
