@@ -72,9 +72,16 @@ describe('loadConfig', () => {
       ROSTER_THREADS: '2',
       LANE_ELIGIBILITY_DEADLINE_MS: '250',
       LANE_KDF_NICE: '4',
+      LANE_KDF_BUDGET_MS: '90',
     });
     expect(config.lanes).toEqual({
-      password: { threads: 3, deadlineMs: DEFAULTS.lanes.password.deadlineMs, maxQueue: 7, nice: 4 },
+      password: {
+        threads: 3,
+        deadlineMs: DEFAULTS.lanes.password.deadlineMs,
+        maxQueue: 7,
+        nice: 4,
+        budgetMs: 90,
+      },
       eligibility: { threads: 1, deadlineMs: 250, maxQueue: 7 },
       roster: { threads: 2, deadlineMs: DEFAULTS.lanes.roster.deadlineMs, maxQueue: 7 },
     });
