@@ -10,7 +10,7 @@
  */
 import type { Histogram } from 'hdr-histogram-js';
 import { ReportInputError } from './inputError.ts';
-import { decodeHistogram, encodeHistogram, newHistogram, summarise, peakRateOf } from './hdr.ts';
+import { decodeHistogram, encodeHistogram, newHistogram, summarise, peakRateOf, withinMax } from './hdr.ts';
 import { phasesOf } from './phases.ts';
 import type {
   AcknowledgedCheck,
@@ -218,7 +218,9 @@ function summaryOf(
 ): LatencySummary {
   const summary = summarise(histogram);
   const maxima = shardSummaries.filter((s) => s !== undefined && s.count > 0).map((s) => s!.maxMs);
-  return summary.count > 0 && maxima.length > 0 ? { ...summary, maxMs: Math.max(...maxima) } : summary;
+  return summary.count > 0 && maxima.length > 0
+    ? withinMax({ ...summary, maxMs: Math.max(...maxima) })
+    : summary;
 }
 
 function sortedKeys(records: readonly Readonly<Record<string, unknown>>[]): string[] {

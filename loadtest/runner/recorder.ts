@@ -6,7 +6,7 @@
  */
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import type { Histogram } from 'hdr-histogram-js';
-import { encodeHistogram, newHistogram, peakRateOf, summarise } from '../report/hdr.ts';
+import { encodeHistogram, newHistogram, peakRateOf, summarise, withinMax } from '../report/hdr.ts';
 import type { LatencySummary, RunHistograms, TimelinePoint } from '../report/types.ts';
 
 export { newHistogram, summarise };
@@ -297,10 +297,10 @@ export class RunRecorder {
   } {
     const byStep: Record<string, LatencySummary> = {};
     for (const [step, histogram] of [...this.byStep].sort(([a], [b]) => a.localeCompare(b))) {
-      byStep[step] = summarise(histogram);
+      byStep[step] = withinMax(summarise(histogram));
     }
     return {
-      all: summarise(this.all),
+      all: withinMax(summarise(this.all)),
       byStep,
       admitted: this.latencyOf(['ok', 'refused', 'failed']),
       shed: this.latencyOf(['shed']),
@@ -314,11 +314,11 @@ export class RunRecorder {
       const histogram = this.byKind.get(kind);
       if (histogram) merged.add(histogram);
     }
-    return summarise(merged);
+    return withinMax(summarise(merged));
   }
 
   startDelaySummary(): LatencySummary {
-    return summarise(this.startDelays);
+    return withinMax(summarise(this.startDelays));
   }
 
   /** The run's histograms and per-second counts in their stored form (a merge adds them up). */
@@ -351,7 +351,7 @@ export class RunRecorder {
   }
 
   stalenessSummary(): LatencySummary {
-    return summarise(this.stalenessAll);
+    return withinMax(summarise(this.stalenessAll));
   }
 
   /** Highest average rate of a step's answers over `windowS` consecutive seconds (all steps: null). */
