@@ -26,7 +26,7 @@ import {
   IdTypeSchema,
   lookupCandidate,
   NameSchema,
-  requireReady,
+  readyWithReview,
 } from './registration.ts';
 
 const Ticket = Type.String({ minLength: 1, maxLength: 32 });
@@ -146,8 +146,7 @@ export function reviewRoutes(services: Services): RouteDef[] {
       handler: async (ctx) => {
         const accountId = ctx.accountId!;
         const { ticketNumber, idType, idNumber, name } = ctx.body;
-        await requireReady(services, accountId);
-        const existing = await engine.review(accountId);
+        const existing = await readyWithReview(services, accountId);
         if (existing) throw existingRefusal(existing);
         const named = idType !== undefined || idNumber !== undefined || name !== undefined;
         let target = await boundTarget(accountId, existing);
@@ -215,8 +214,7 @@ export function reviewRoutes(services: Services): RouteDef[] {
       },
       handler: async (ctx) => {
         const accountId = ctx.accountId!;
-        await requireReady(services, accountId);
-        const existing = await engine.review(accountId);
+        const existing = await readyWithReview(services, accountId);
         if (!existing) throw new ApiError('REVIEW_NOT_FOUND');
         if (existing.status === 'APPROVED') throw new ApiError('REVIEW_APPROVED_FINAL');
         if (existing.status === 'PENDING') throw new ApiError('REVIEW_PENDING');
