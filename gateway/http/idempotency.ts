@@ -87,6 +87,16 @@ export interface IdempotencyOptions {
 
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
 
+/** A request's claim on its Idempotency-Key (IdempotencyStore.claimOf). */
+export interface IdempotencyClaim {
+  /** Where the key's answer lives: the SHA-256 of the Idempotency-Key, never the key itself. */
+  readonly redisKey: string;
+  /** The request's fingerprint. */
+  readonly hash: string;
+  /** The key the answer is sealed with. */
+  readonly sealKey: Buffer;
+}
+
 export class IdempotencyStore {
   private readonly inProgressMs: number;
   private readonly retainMs: number;
@@ -103,61 +113,64 @@ export class IdempotencyStore {
     this.keys = new GatewayKeys(options.namespace);
   }
 
-  /** The request's fingerprint: an HMAC keyed by the Idempotency-Key (see the module's comment). */
-  static requestHash(
+  /**
+   * Everything a request's Idempotency-Key gives, derived once (keys, fingerprint, Redis key) for
+   * `begin`, `complete` and `abandon`: the fingerprint is an HMAC keyed by the Idempotency-Key
+   * (see the module's comment).
+   */
+  claimOf(
     scope: string,
     idempotencyKey: string,
     method: string,
     path: string,
     body: Buffer,
-  ): string {
-    return createHmac('sha256', keysOf(scope, idempotencyKey).fingerprint)
+  ): IdempotencyClaim {
+    const keys = keysOf(scope, idempotencyKey);
+    const hash = createHmac('sha256', keys.fingerprint)
       .update(method)
       .update('\n')
       .update(path)
       .update('\n')
       .update(body)
       .digest('base64url');
-  }
-
-  private key(scope: string, idempotencyKey: string): string {
     const digest = createHash('sha256').update(idempotencyKey).digest('base64url').slice(0, 32);
-    return this.keys.idempotency(scope, digest);
+    return { redisKey: this.keys.idempotency(scope, digest), hash, sealKey: keys.seal };
   }
 
-  async begin(scope: string, idempotencyKey: string, requestHash: string): Promise<IdempotencyStart> {
-    const key = this.key(scope, idempotencyKey);
-    const marker = JSON.stringify({ h: requestHash, s: 'P' } satisfies Stored);
+  async begin(claim: IdempotencyClaim): Promise<IdempotencyStart> {
+    const marker = JSON.stringify({ h: claim.hash, s: 'P' } satisfies Stored);
     // SET … NX GET (Redis ≥ 7): claims the key, or returns what is there, in one round trip
-    const previous = (await this.redis.call('SET', key, marker, 'NX', 'GET', 'PX', this.inProgressMs)) as
-      string | null;
+    const previous = (await this.redis.call(
+      'SET',
+      claim.redisKey,
+      marker,
+      'NX',
+      'GET',
+      'PX',
+      this.inProgressMs,
+    )) as string | null;
     if (previous === null) return { state: 'fresh' };
     const stored = JSON.parse(previous) as Stored;
-    if (stored.h !== requestHash) return { state: 'conflict' };
+    if (stored.h !== claim.hash) return { state: 'conflict' };
     if (stored.s === 'P' || !stored.e) return { state: 'in-progress' };
-    return { state: 'replay', reply: unseal(keysOf(scope, idempotencyKey).seal, stored.e) };
+    return { state: 'replay', reply: unseal(claim.sealKey, stored.e) };
   }
 
-  async complete(scope: string, idempotencyKey: string, requestHash: string, reply: Reply): Promise<void> {
-    const key = this.key(scope, idempotencyKey);
+  async complete(claim: IdempotencyClaim, reply: Reply): Promise<void> {
     if (reply.status >= 500) {
-      await this.redis.del(key);
+      await this.redis.del(claim.redisKey);
       return;
     }
     await this.redis.set(
-      key,
-      JSON.stringify({
-        h: requestHash,
-        s: 'D',
-        e: seal(keysOf(scope, idempotencyKey).seal, reply),
-      } satisfies Stored),
+      claim.redisKey,
+      JSON.stringify({ h: claim.hash, s: 'D', e: seal(claim.sealKey, reply) } satisfies Stored),
       'PX',
       reply.status >= 400 ? this.refusalRetainMs : this.retainMs,
     );
   }
 
   /** The handler threw: let a retry run again. */
-  async abandon(scope: string, idempotencyKey: string): Promise<void> {
-    await this.redis.del(this.key(scope, idempotencyKey));
+  async abandon(claim: IdempotencyClaim): Promise<void> {
+    await this.redis.del(claim.redisKey);
   }
 }

@@ -35,7 +35,7 @@ import {
 import { parseRequest, readBody, type RequestShape } from './body.ts';
 import { requestSubject } from './clientAddress.ts';
 import { FailureWindow } from './failureWindow.ts';
-import { IdempotencyStore, MAX_IDEMPOTENCY_KEY_LENGTH } from './idempotency.ts';
+import { IdempotencyStore, MAX_IDEMPOTENCY_KEY_LENGTH, type IdempotencyClaim } from './idempotency.ts';
 import type { RateLimitRule } from './rateLimit.ts';
 import { errorReply, watchResponse, writeReply, type ResponseState } from './reply.ts';
 import type { Method, Reply, RequestContext, RouteDef, ScriptLimit } from './route.ts';
@@ -205,7 +205,7 @@ function admit(route: MountedRoute, admission: Admission, answer: Answer): Slot 
 type IdempotencyStep =
   | { readonly kind: 'none' }
   | { readonly kind: 'replay'; readonly reply: Reply }
-  | { readonly kind: 'claimed'; readonly scope: string; readonly key: string; readonly hash: string };
+  | { readonly kind: 'claimed'; readonly claim: IdempotencyClaim };
 
 /** Step idempotency: the first answer to replay, a claim on the key, or nothing to do. */
 async function claimIdempotencyKey(
@@ -226,8 +226,8 @@ async function claimIdempotencyKey(
   }
   const scope = access.accountId ?? `ip:${request.ip}`;
   const path = `${def.path}?${JSON.stringify(request.params)}`;
-  const hash = IdempotencyStore.requestHash(scope, key, def.method, path, rawBody);
-  const start = await store.begin(scope, key, hash);
+  const claim = store.claimOf(scope, key, def.method, path, rawBody);
+  const start = await store.begin(claim);
   if (start.state === 'conflict') throw new ApiError('IDEMPOTENCY_KEY_REUSED');
   if (start.state === 'in-progress') throw new ApiError('IDEMPOTENCY_IN_PROGRESS');
   if (start.state === 'replay') {
@@ -236,7 +236,7 @@ async function claimIdempotencyKey(
       reply: { ...start.reply, headers: { ...start.reply.headers, 'idempotent-replayed': 'true' } },
     };
   }
-  return { kind: 'claimed', scope, key, hash };
+  return { kind: 'claimed', claim };
 }
 
 /** Step handler: the route's reply; its refusals (4xx) answered from the error table. */
@@ -283,7 +283,7 @@ async function serve(
       ip: request.ip,
       accountId: access.accountId,
       now: access.now,
-      ...(claim.kind === 'claimed' ? { requestTag: claim.hash.slice(0, 16) } : {}),
+      ...(claim.kind === 'claimed' ? { requestTag: claim.claim.hash.slice(0, 16) } : {}),
       scriptLimits: route.scriptLimits,
       log: deps.log,
     });
@@ -291,7 +291,7 @@ async function serve(
       // the state change is done: a failure to store its answer must not turn it into a 500 (the
       // retry finds it through the request tag, REL4)
       await deps.idempotency
-        .complete(claim.scope, claim.key, claim.hash, reply)
+        .complete(claim.claim, reply)
         .catch((error: unknown) => deps.log.warn({ err: error }, 'idempotent answer not stored'));
     }
     answer(reply);
@@ -301,7 +301,7 @@ async function serve(
       deps.log.error({ err: error, route: route.def.path, method: route.def.method }, 'request failed');
     }
     if (claim.kind === 'claimed') {
-      await deps.idempotency.abandon(claim.scope, claim.key).catch(() => undefined);
+      await deps.idempotency.abandon(claim.claim).catch(() => undefined);
     }
     answer(errorReply(apiError));
   } finally {
