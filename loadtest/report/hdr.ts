@@ -48,6 +48,11 @@ export function withinMax(summary: LatencySummary): LatencySummary {
   };
 }
 
+/** `summarise` for a summary shown with its maximum: a live histogram's (see `withinMax`). */
+export function summariseWithinMax(histogram: Histogram): LatencySummary {
+  return withinMax(summarise(histogram));
+}
+
 export function encodeHistogram(histogram: Histogram): string {
   return encodeIntoCompressedBase64(histogram);
 }

@@ -6,7 +6,7 @@
  */
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import type { Histogram } from 'hdr-histogram-js';
-import { encodeHistogram, newHistogram, peakRateOf, summarise, withinMax } from '../report/hdr.ts';
+import { encodeHistogram, newHistogram, peakRateOf, summarise, summariseWithinMax } from '../report/hdr.ts';
 import type { LatencySummary, RunHistograms, TimelinePoint } from '../report/types.ts';
 
 export { newHistogram, summarise };
@@ -297,10 +297,10 @@ export class RunRecorder {
   } {
     const byStep: Record<string, LatencySummary> = {};
     for (const [step, histogram] of [...this.byStep].sort(([a], [b]) => a.localeCompare(b))) {
-      byStep[step] = withinMax(summarise(histogram));
+      byStep[step] = summariseWithinMax(histogram);
     }
     return {
-      all: withinMax(summarise(this.all)),
+      all: summariseWithinMax(this.all),
       byStep,
       admitted: this.latencyOf(['ok', 'refused', 'failed']),
       shed: this.latencyOf(['shed']),
@@ -314,11 +314,11 @@ export class RunRecorder {
       const histogram = this.byKind.get(kind);
       if (histogram) merged.add(histogram);
     }
-    return withinMax(summarise(merged));
+    return summariseWithinMax(merged);
   }
 
   startDelaySummary(): LatencySummary {
-    return withinMax(summarise(this.startDelays));
+    return summariseWithinMax(this.startDelays);
   }
 
   /** The run's histograms and per-second counts in their stored form (a merge adds them up). */
@@ -351,7 +351,7 @@ export class RunRecorder {
   }
 
   stalenessSummary(): LatencySummary {
-    return withinMax(summarise(this.stalenessAll));
+    return summariseWithinMax(this.stalenessAll);
   }
 
   /** Highest average rate of a step's answers over `windowS` consecutive seconds (all steps: null). */

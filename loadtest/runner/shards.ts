@@ -166,13 +166,14 @@ export function spawnShards(
         readyReject = reject;
       }),
     );
+    const forward = (line: string): void => {
+      if (!line.startsWith('t=') || index === Math.min(...running)) say(`[shard ${index}] ${line}`);
+    };
     createInterface({ input: child.stdout }).on('line', (line) => {
       if (line === 'READY') readyResolve();
-      else if (!line.startsWith('t=') || index === Math.min(...running)) say(`[shard ${index}] ${line}`);
+      else forward(line);
     });
-    createInterface({ input: child.stderr }).on('line', (line) => {
-      if (!line.startsWith('t=') || index === Math.min(...running)) say(`[shard ${index}] ${line}`);
-    });
+    createInterface({ input: child.stderr }).on('line', forward);
     exits.push(
       new Promise<RunReport>((resolve, reject) => {
         child.on('exit', (code, signal) => {
