@@ -148,6 +148,19 @@ export async function connectRedis(redis: RedisClient): Promise<void> {
   }
 }
 
+/**
+ * PSUBSCRIBEs once the connection is ready. ioredis 5 writes a (p)subscribe at once while a new
+ * connection is between its TCP connect and its ready check (status `connect`, while it sends
+ * CLIENT SETINFO); the check's INFO is then refused in subscriber mode, the connection starts
+ * again, and comes back `ready` without the subscription and without an error to the caller: every
+ * message after it is lost (a gateway thread's queue pushes were, in a demo run of 2026-12-07).
+ * Waiting for `ready` first closes that window; later reconnects resubscribe after their check.
+ */
+export async function psubscribeWhenReady(redis: RedisClient, pattern: string): Promise<void> {
+  await connectRedis(redis);
+  await redis.psubscribe(pattern);
+}
+
 /** Every key matching `pattern`, with SCAN (never KEYS) on every master. */
 export async function scanKeys(redis: RedisClient, pattern: string, count = 1000): Promise<string[]> {
   const keys: string[] = [];

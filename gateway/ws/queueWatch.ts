@@ -13,6 +13,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Engine } from '../../engine/engine.ts';
+import { psubscribeWhenReady } from '../../engine/redisClient.ts';
 import {
   countersFromAnswer,
   ticketView,
@@ -74,7 +75,7 @@ export class QueueWatch {
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
-    await this.subscriber.psubscribe(this.options.engine.keys.queueChannelPattern());
+    await psubscribeWhenReady(this.subscriber, this.options.engine.keys.queueChannelPattern());
   }
 
   async close(): Promise<void> {

@@ -31,6 +31,7 @@ import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { TemplatedApp } from 'uWebSockets.js';
 import type { Engine } from '../../engine/engine.ts';
+import { psubscribeWhenReady } from '../../engine/redisClient.ts';
 import { systemClock, type Clock } from '../clock.ts';
 import { MAINLAND_PROVINCE_CODES } from '../../engine/idNumber.ts';
 import { isSubject, seatColor, type SeatColor, type Subject } from '../../engine/subjects.ts';
@@ -196,7 +197,7 @@ export class SeatHub {
 
   /** Subscribes and loads the campus map; resolves once changes are being received. */
   async start(): Promise<void> {
-    await this.subscriber.psubscribe(this.engine.keys.seatChannelPattern());
+    await psubscribeWhenReady(this.subscriber, this.engine.keys.seatChannelPattern());
     await this.refreshCampuses();
   }
 

@@ -20,6 +20,7 @@ import { startStack } from '../../devstack/stack.ts';
 import { Engine, HOUR_MS, expireDue, type Subject } from '../../engine/index.ts';
 import { checkInvariants } from '../../engine/invariants.ts';
 import { loadWorld } from '../../engine/loader.ts';
+import { psubscribeWhenReady } from '../../engine/redisClient.ts';
 import { generateWorld } from '../seed/generate.ts';
 import { openingNowOf, walkCandidate, type WalkOp } from './engineWalk.ts';
 
@@ -78,7 +79,7 @@ export async function runEngineSurge(options: EngineSurgeOptions): Promise<numbe
     const subscriber = new Redis(stack.redisUrl);
     let seatMessages = 0;
     subscriber.on('pmessage', () => void seatMessages++);
-    await subscriber.psubscribe(engine.keys.seatChannelPattern());
+    await psubscribeWhenReady(subscriber, engine.keys.seatChannelPattern());
 
     const roster = [...generated.roster()];
     const fees = world.fees;

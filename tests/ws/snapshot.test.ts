@@ -24,6 +24,8 @@ import { sleep, waitFor } from '../support/wait.ts';
 import { SeatClient } from './harness.ts';
 
 class FakeSubscriber extends EventEmitter {
+  /** Ready from the start (the hub subscribes once its connection is: psubscribeWhenReady). */
+  readonly status = 'ready';
   async psubscribe(): Promise<number> {
     return 1;
   }
