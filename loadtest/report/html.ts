@@ -6,6 +6,7 @@
  * is HTML-escaped, and a missing value shows as "—" or a "no data" chart, never as NaN.
  */
 import { barChart, escapeHtml, formatSeconds, lineChart, type LineSeries } from './svg.ts';
+import { stallsInSecond } from './redisStalls.ts';
 import type {
   LatencySummary,
   PhaseFigures,
@@ -525,6 +526,19 @@ function waitingRoomSection(report: RunReport): string {
       color: '#999',
       dashed: true,
     },
+    // what held every Redis answer in that second (a run written before the watch has none)
+    ...(report.redisStalls
+      ? [
+          {
+            name: `Redis stall (ms, ≥ ${report.redisStalls.thresholdMs})`,
+            points: report.timeline.map((p): [number, number] => [
+              p.t,
+              Math.max(0, ...stallsInSecond(report.redisStalls, p.t).map((s) => s.ms)),
+            ]),
+            dashed: true,
+          },
+        ]
+      : []),
   ];
   const keeper = room.keeper ?? [];
   // a report written before the keeper was sampled has no such chart

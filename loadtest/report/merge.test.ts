@@ -381,6 +381,26 @@ describe('mergeReports: two shards are the unsharded run', () => {
     expect(shifted.durationS).toBe(whole.durationS);
   });
 
+  it('lists the one Redis’s stalls once, on the merged clock', () => {
+    const stall = (atS: number, ms: number) => ({
+      atS,
+      node: '127.0.0.1:7000',
+      event: 'aof-fsync-always',
+      ms,
+    });
+    const late = reportOf(sliceOf(2, 2), { shard: shardInfo(2, 2, ZERO_AT_MS + 1_000), shiftS: 1 });
+    const merged2 = mergeReports([
+      { ...shard1, redisStalls: { thresholdMs: 20, events: [stall(12.4, 310), stall(30.4, 45)] } },
+      // the same stall as shard 2 saw it, one second later on its own clock, and one of its own
+      { ...late, redisStalls: { thresholdMs: 20, events: [stall(11.4, 310), stall(40.4, 25)] } },
+    ]);
+    expect(merged2.redisStalls).toEqual({
+      thresholdMs: 20,
+      events: [stall(12.4, 310), stall(30.4, 45), stall(41.4, 25)],
+    });
+    expect(mergeReports([shard1, shard2]).redisStalls).toBeUndefined();
+  });
+
   it('merges three shards too', () => {
     const three = [1, 2, 3].map((index) => reportOf(sliceOf(index, 3), { shard: shardInfo(index, 3) }));
     const merged3 = mergeReports(three);

@@ -18,6 +18,8 @@ import type {
   LatencySummary,
   MeasuredCapacity,
   OpeningFigures,
+  RedisStall,
+  RedisStalls,
   RunHistograms,
   RunReport,
   ShardInfo,
@@ -570,6 +572,26 @@ function firstOf<T>(parts: readonly ShardPart[], pick: (report: RunReport) => T 
   return parts.map((part) => pick(part.report)).find((value) => value !== undefined);
 }
 
+/**
+ * Every shard watched the same Redis: its stalls are one list, each moved onto the merged clock
+ * and kept once (a stall both shards saw has the same node, event and second).
+ */
+function redisStallsOf(parts: readonly ShardPart[]): RedisStalls | undefined {
+  const watched = parts.filter((part) => part.report.redisStalls !== undefined);
+  if (watched.length === 0) return undefined;
+  const events = new Map<string, RedisStall>();
+  for (const part of watched) {
+    for (const stall of part.report.redisStalls!.events) {
+      const atS = Math.round((stall.atS + part.shiftS) * 10) / 10;
+      events.set(`${stall.node} ${stall.event} ${Math.round(atS)}`, { ...stall, atS });
+    }
+  }
+  return {
+    thresholdMs: Math.max(...watched.map((part) => part.report.redisStalls!.thresholdMs)),
+    events: [...events.values()].sort((a, b) => a.atS - b.atS || b.ms - a.ms),
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // The merge
 // ---------------------------------------------------------------------------------------------
@@ -596,6 +618,7 @@ export function mergeReports(reports: readonly RunReport[], verdict?: InvariantV
   const acknowledged = acknowledgedOf(parts);
   const failover = firstOf(parts, (report) => report.failover);
   const redisNodes = firstOf(parts, (report) => report.redisNodes);
+  const redisStalls = redisStallsOf(parts);
   // shard 1's options but its own slice ("shard": "1/2", when the runner writes it)
   const options = Object.fromEntries(Object.entries(first.options).filter(([key]) => key !== 'shard'));
   const sellOutS = sellOuts.length > 0 ? Math.min(...sellOuts) : null;
@@ -642,6 +665,7 @@ export function mergeReports(reports: readonly RunReport[], verdict?: InvariantV
     ...(acknowledged ? { acknowledged } : {}),
     ...(failover ? { failover } : {}),
     ...(redisNodes ? { redisNodes } : {}),
+    ...(redisStalls ? { redisStalls } : {}),
     mergedFrom: parts.map((part) => part.shard),
     histograms,
     ...(generators.length > 0 ? { generators } : {}),

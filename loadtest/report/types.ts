@@ -228,6 +228,23 @@ export interface RunReport {
   readonly cpuSeries?: readonly CpuPoint[];
   /** The phases a planner reasons about (issue 15 item 3). */
   readonly phases?: readonly PhaseFigures[];
+  /** What Redis's latency monitor saw during the run (loadtest/runner/redisStalls.ts). */
+  readonly redisStalls?: RedisStalls;
+}
+
+/** One event of Redis's latency monitor: the worst of its second (e.g. `aof-fsync-always`). */
+export interface RedisStall {
+  /** Seconds from the start of the run to the second Redis stamped it with, as it ended (1 s resolution). */
+  readonly atS: number;
+  readonly node: string;
+  readonly event: string;
+  readonly ms: number;
+}
+
+export interface RedisStalls {
+  /** The monitor's threshold during the run (ms): shorter stalls are not recorded. */
+  readonly thresholdMs: number;
+  readonly events: readonly RedisStall[];
 }
 
 /** One slice of a sharded run (loadtest/shard.ts). */

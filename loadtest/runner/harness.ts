@@ -14,9 +14,10 @@ import { createPool, quoteIdent } from '../../db/pool.ts';
 import { startRedisCluster, type RedisCluster } from '../../devstack/cluster.ts';
 import { startStack, type Stack } from '../../devstack/stack.ts';
 import { renderReportHtml } from '../report/html.ts';
-import type { RunReport } from '../report/types.ts';
+import type { RedisStall, RunReport } from '../report/types.ts';
 import { runShardedSurge } from './coordinator.ts';
 import { runSurge, type SurgeOptions } from './run.ts';
+import { stallsInSecond } from '../report/redisStalls.ts';
 import { ONE_ADDRESS_LIMITS, spawnSystem, type SpawnedSystem } from './system.ts';
 
 /** The surge's settings that do not depend on the system under test. */
@@ -337,6 +338,13 @@ function durabilityLines(report: RunReport): string[] {
     lines.push(
       `  acknowledged writes read back: ${ack.checked}, lost ${ack.lost} ${JSON.stringify(ack.lostByKind)}`,
     );
+  if (report.redisStalls) {
+    const { thresholdMs, events } = report.redisStalls;
+    const worst = events.reduce<RedisStall | null>((w, s) => (w === null || s.ms > w.ms ? s : w), null);
+    lines.push(
+      `  Redis latency monitor (≥ ${thresholdMs} ms): ${events.length} ${events.length === 1 ? 'stall' : 'stalls'}${worst ? `, worst ${worst.ms} ms ${worst.event} at t = ${worst.atS} s` : ''}`,
+    );
+  }
   if (report.redisNodes) {
     lines.push(
       `  Redis nodes (commands/s): ${report.redisNodes.map((n) => `${n.node} ${n.role} ${n.commandsPerSec}`).join(', ')}`,
@@ -355,9 +363,14 @@ function openingLines(report: RunReport): string[] {
   const t = room.tickets;
   const worst = report.timeline.find((point) => point.admittedP99Ms === p99);
   const loop = worst?.generatorLoopDelayMaxMs;
+  const stalls = worst ? stallsInSecond(report.redisStalls, worst.t) : [];
+  const inIt = [
+    ...(loop != null ? [`the generator's own loop delay up to ${loop} ms`] : []),
+    ...stalls.map((s) => `Redis ${s.event} ${s.ms} ms`),
+  ];
   return [
     `  waiting room (${room.mode}): ${t.total} tickets (${t.prequeued} before the opening, ${t.joinedAfterOpening} after), ${t.admitted} admitted, ${t.abandoned} left the line; wait p50 ${room.waitS.p50Ms} s, p99 ${room.waitS.p99Ms} s`,
-    `  opening (P7): ${mark(p99 !== null && p99 < 200)} admitted p99 < 200 ms in every second (worst ${p99 ?? '-'} ms${loop != null ? `, t = ${worst!.t} s, the generator's own loop delay up to ${loop} ms in it` : ''})  ${mark(o.maxAnswerMs <= 2_000)} no answer slower than 2 s (slowest ${o.maxAnswerMs} ms)`,
+    `  opening (P7): ${mark(p99 !== null && p99 < 200)} admitted p99 < 200 ms in every second (worst ${p99 ?? '-'} ms${worst ? `, t = ${worst.t} s` : ''}${inIt.length > 0 ? `, ${inIt.join(', ')} in it` : ''})  ${mark(o.maxAnswerMs <= 2_000)} no answer slower than 2 s (slowest ${o.maxAnswerMs} ms)`,
     `  fairness (P8): ${mark(o.waitedWithoutPosition === 0)} ${o.waitedWithoutPosition} waited without a position  ${mark(o.orderInversions === 0)} ${o.orderInversions} order inversions after the opening (Kendall tau ${room.order.kendallTau ?? '-'} over ${room.order.passages})`,
     `                 draw ${room.prequeue.drawVerified ? 'verified from the revealed seed' : 'NOT verified'}, PREQUEUE χ² p = ${o.prequeueChiSquareP ?? '- (too few)'}; ETA error p90 ${o.etaErrorP90Pct ?? '-'} % (${room.etaErrorPct.samples} ETAs, ${room.etaErrorPct.window === 'afterFirstMinute' ? 'after the first minute' : 'all: the line lasted under a minute'})`,
   ];

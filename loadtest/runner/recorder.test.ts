@@ -15,11 +15,18 @@ describe('RunRecorder', () => {
     await sleep(1_100);
     recorder.requestStarted();
     recorder.answered('login', 12, '200', 'ok'); // the second second: the first one closes
-    const [first, second] = recorder.timeline();
+    await sleep(1_000); // an idle second
+    recorder.requestStarted();
+    recorder.answered('login', 12, '200', 'ok'); // the third second: the second one closes
+    const [first, second, third] = recorder.timeline();
     expect(first!.admittedP99Ms).toBeCloseTo(12, 0);
-    expect(first!.generatorLoopDelayMaxMs).toBeGreaterThanOrEqual(100);
+    // the delay past the timer's tick: the 150 ms block, not the block plus the 10 ms resolution
+    expect(first!.generatorLoopDelayMaxMs).toBeGreaterThanOrEqual(130);
+    expect(first!.generatorLoopDelayMaxMs).toBeLessThan(158);
     expect(first!.generatorLoopDelayP99Ms).toBeGreaterThan(0);
+    // an idle loop reads (close to) no delay, not its 10 ms resolution
+    expect(second!.generatorLoopDelayMaxMs).toBeLessThan(8);
     // the second still running has no figure yet
-    expect(second!.generatorLoopDelayMaxMs).toBeNull();
+    expect(third!.generatorLoopDelayMaxMs).toBeNull();
   });
 });

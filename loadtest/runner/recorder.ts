@@ -27,6 +27,14 @@ export type AnswerKind = 'ok' | 'refused' | 'shed' | 'queued' | 'failed';
  * form (a few hundred bytes instead of ~13 KB each), so a long run's memory does not grow with its
  * length (issue 15, P3).
  */
+/** The generator's loop-delay timer ticks this often (ms). */
+const LOOP_RESOLUTION_MS = 10;
+
+/** A loop-delay reading (ns, the whole interval between ticks) as the delay past the tick (ms). */
+function delayPastResolutionMs(intervalNs: number): number {
+  return Math.max(0, Math.round(intervalNs / 1e4 - LOOP_RESOLUTION_MS * 100) / 100);
+}
+
 interface Second {
   offered: number;
   started: number;
@@ -91,9 +99,11 @@ export class RunRecorder {
   /**
    * The generator's event-loop delay: an answer that arrives while the loop is busy is timed when
    * the loop gets to it, so a second's latency includes up to this much of the generator's own
-   * delay (the clients of a real opening are separate machines).
+   * delay (the clients of a real opening are separate machines). Node records the whole interval
+   * between its timer's ticks, so an idle loop reads the resolution (10.0–10.2 ms): the figures
+   * here are past it (`delayPastResolutionMs`).
    */
-  private readonly loop: IntervalHistogram = monitorEventLoopDelay({ resolution: 10 });
+  private readonly loop: IntervalHistogram = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
 
   constructor(private readonly startedAtMs: number) {
     this.loop.enable();
@@ -142,8 +152,8 @@ export class RunRecorder {
     while (this.seconds.length <= index) {
       const closing = this.seconds[this.seconds.length - 1];
       if (closing && closing.loopDelayP99Ms === null && this.loop.count > 0) {
-        closing.loopDelayP99Ms = Math.round(this.loop.percentile(99) / 1e4) / 100;
-        closing.loopDelayMaxMs = Math.round(this.loop.max / 1e4) / 100;
+        closing.loopDelayP99Ms = delayPastResolutionMs(this.loop.percentile(99));
+        closing.loopDelayMaxMs = delayPastResolutionMs(this.loop.max);
         this.loop.reset();
       }
       if (closing) this.close(closing);

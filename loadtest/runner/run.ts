@@ -42,6 +42,7 @@ import { QueueLog, type QueueContext } from './queue.ts';
 import { drawOrder, commitmentOf } from '../../engine/queueDraw.ts';
 import type { WaitingRoomReport } from '../report/types.ts';
 import { RunRecorder } from './recorder.ts';
+import { RedisStallWatch } from './redisStalls.ts';
 import { judgeRun } from './verdict.ts';
 import {
   commandsProcessed,
@@ -715,6 +716,9 @@ export function openSurgeStores(
   };
 }
 
+/** Redis stalls shorter than this are not listed in the report (its latency monitor's threshold). */
+const REDIS_STALL_THRESHOLD_MS = 20;
+
 export async function runSurge(options: SurgeOptions): Promise<RunReport> {
   const say = options.progress ?? (() => undefined);
   const stores = openSurgeStores(options);
@@ -737,12 +741,18 @@ export async function runSurge(options: SurgeOptions): Promise<RunReport> {
     const nodesBefore = isCluster(redis) ? await readNodeStats(redis) : null;
 
     const cpu = new CpuSeries({ ...options.cpuRoots, generator: process.pid }, run.startedPerf).start();
+    const stallWatch = await RedisStallWatch.start(
+      redis,
+      REDIS_STALL_THRESHOLD_MS,
+      Date.parse(run.startedAt),
+    );
     const tick = progressTicker(run.recorder, samplers, say);
     const fault = injectFault(options, run, prepared.world.provinceCode, say);
     const arrivals = await runArrivals(options, prepared, run, tick, say, heap);
     const { offered, walkers } = arrivals;
     const stragglers = await waitForStragglers(options, run, walkers, tick, heap);
     const cpuSeries = cpu.stop();
+    const redisStalls = await stallWatch.stop();
     if (arrivals.notStarted > 0) run.flowViolations.push(notStartedViolation(arrivals.notStarted, options));
     const durationS = (performance.now() - run.startedPerf) / 1000;
     const injected = await fault;
@@ -818,6 +828,7 @@ export async function runSurge(options: SurgeOptions): Promise<RunReport> {
       ...(acknowledged ? { acknowledged } : {}),
       ...(injected ? { failover: { ...injected, acknowledgedLost: acknowledged?.lost ?? 0 } } : {}),
       ...(redisNodes ? { redisNodes } : {}),
+      redisStalls,
     };
   } finally {
     await dashboards?.close();
