@@ -195,25 +195,23 @@ export class Sessions {
       return `${accountId}.${secret.toString('base64url')}`;
     });
     const refs = tokens.map((token) => this.refOf(token)!);
-    await execute(
-      this.db,
-      `INSERT INTO sessions (token_hash, account_id, created_at, expires_at)
-       SELECT h, a, $3, $4 FROM unnest($1::bytea[], $2::bigint[]) AS t(h, a)`,
-      [refs.map((ref) => ref.hash), accountIds, new Date(createdAt), new Date(expiresAt)],
-    );
-    if (refs.length === 1) {
-      await this.redis.set(refs[0]!.key, `${accountIds[0]}:${expiresAt}`, 'PX', this.lifetimeMs);
-    } else {
-      // many accounts' keys (one hash tag each): one pipeline per shard on a Redis Cluster (issue 14)
-      await execKeyed(
-        this.redis,
-        refs.map((ref, i) => ({
-          key: ref.key,
-          add: (p) => p.set(ref.key, `${accountIds[i]}:${expiresAt}`, 'PX', this.lifetimeMs),
-        })),
-      );
+    // PostgreSQL and Redis at once (one round trip fewer per login): a token is answered only once
+    // both hold its session, so when either fails nobody has it; the quota's revocations wait for
+    // both, so a login that fails revokes nothing
+    const [stored, cached] = await Promise.allSettled([
+      execute(
+        this.db,
+        `INSERT INTO sessions (token_hash, account_id, created_at, expires_at)
+         SELECT h, a, $3, $4 FROM unnest($1::bytea[], $2::bigint[]) AS t(h, a)`,
+        [refs.map((ref) => ref.hash), accountIds, new Date(createdAt), new Date(expiresAt)],
+      ),
+      this.cacheAndCount(accountIds, refs, createdAt, expiresAt),
+    ]);
+    if (stored.status === 'rejected' || cached.status === 'rejected') {
+      await this.forgetUnanswered(accountIds, refs).catch(() => undefined);
+      throw stored.status === 'rejected' ? stored.reason : (cached as PromiseRejectedResult).reason;
     }
-    await this.keepQuota(accountIds, refs, createdAt);
+    if (cached.value.length > 0) await this.revokeForQuota(cached.value);
     const expires = new Date(expiresAt).toISOString();
     return tokens.map((token, i) => ({ token, accountId: accountIds[i]!, expiresAt: expires }));
   }
@@ -224,19 +222,29 @@ export class Sessions {
   }
 
   /**
-   * Lists the new sessions with their accounts' live ones and revokes, per account, the oldest
-   * beyond the quota: only sessions created before `createdAt`, never one of these.
+   * Caches the new sessions (their Redis entries, one hash tag per account: one pipeline per shard
+   * on a Redis Cluster, issue 14) and lists them with their accounts' live ones; answers, per
+   * account, the oldest beyond the quota to revoke: only sessions created before `createdAt`,
+   * never one of these.
    */
-  private async keepQuota(accountIds: readonly string[], refs: readonly TokenRef[], createdAt: number) {
+  private async cacheAndCount(
+    accountIds: readonly string[],
+    refs: readonly TokenRef[],
+    createdAt: number,
+    expiresAt: number,
+  ): Promise<{ accountId: string; hex: string }[]> {
     const created = new Map<string, Set<string>>();
     refs.forEach((ref, i) => {
       const own = created.get(accountIds[i]!) ?? new Set<string>();
       own.add(ref.hash.toString('hex'));
       created.set(accountIds[i]!, own);
     });
-    const answers = await execKeyed(
-      this.redis,
-      [...created].flatMap(([accountId, own]): KeyedCommand[] => {
+    const answers = await execKeyed(this.redis, [
+      ...refs.map((ref, i): KeyedCommand => ({
+        key: ref.key,
+        add: (p) => p.set(ref.key, `${accountIds[i]}:${expiresAt}`, 'PX', this.lifetimeMs),
+      })),
+      ...[...created].flatMap(([accountId, own]): KeyedCommand[] => {
         const key = this.liveKey(accountId);
         return [
           { key, add: (p) => p.zadd(key, ...[...own].flatMap((hex) => [createdAt, hex])) },
@@ -245,12 +253,12 @@ export class Sessions {
           { key, add: (p) => p.zrange(key, 0, -1, 'WITHSCORES') },
         ];
       }),
-    );
+    ]);
+    const failed = answers.find(([error]) => error !== null)?.[0];
+    if (failed) throw failed;
     const revoked: { accountId: string; hex: string }[] = [];
     [...created].forEach(([accountId, own], i) => {
-      const [error, listed] = answers[4 * i + 3] ?? [null, []];
-      if (error) throw error;
-      const flat = listed as string[];
+      const flat = (answers[refs.length + 4 * i + 3]?.[1] ?? []) as string[];
       let excess = flat.length / 2 - this.maxLivePerAccount;
       // oldest first; a session as new as these is never revoked by them
       for (let j = 0; j < flat.length && excess > 0; j += 2) {
@@ -260,7 +268,21 @@ export class Sessions {
         excess -= 1;
       }
     });
-    if (revoked.length > 0) await this.revokeForQuota(revoked);
+    return revoked;
+  }
+
+  /** The Redis side of sessions whose tokens were never answered (a failed creation). */
+  private async forgetUnanswered(accountIds: readonly string[], refs: readonly TokenRef[]): Promise<void> {
+    await execKeyed(
+      this.redis,
+      refs.flatMap((ref, i): KeyedCommand[] => {
+        const live = this.liveKey(accountIds[i]!);
+        return [
+          { key: ref.key, add: (p) => p.del(ref.key) },
+          { key: live, add: (p) => p.zrem(live, ref.hash.toString('hex')) },
+        ];
+      }),
+    );
   }
 
   /** PostgreSQL first, then a short-lived marker: a refill racing this cannot revive the session. */

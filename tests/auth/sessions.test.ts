@@ -383,4 +383,46 @@ describe('a quota of live sessions per account (issue 16 item 2)', () => {
     expect(await live([...burst.map((s) => s.token), after])).toBe(3);
     expect(DEFAULTS.maxLiveSessionsPerAccount).toBe(20);
   });
+
+  it('a login whose PostgreSQL write fails answers no token, keeps nothing in Redis and revokes nothing', async () => {
+    const [row] = await query<{ account_id: string }>(
+      f.db,
+      `INSERT INTO accounts (email, password_hash) VALUES ('failed-login@example.edu.cn', '$argon2id$placeholder')
+       RETURNING account_id::text`,
+    );
+    const owner = row!.account_id;
+    const clock = { now: f.clock.now };
+    const options = { redis: f.redis, keys: f.keys, now: () => clock.now, maxLivePerAccount: 2 };
+    const sessions = new Sessions({ db: f.db, ...options });
+    const kept = [(await sessions.create(owner)).token];
+    clock.now += 1_000;
+    kept.push((await sessions.create(owner)).token);
+    // PostgreSQL refuses the next session's row (Redis is written at the same time: one round trip)
+    const refusing = Object.create(f.db) as typeof f.db;
+    refusing.query = (async (text: string, ...rest: unknown[]) => {
+      if (text.includes('INSERT INTO sessions')) throw new Error('planted: PostgreSQL refused the row');
+      return (f.db.query as (...args: unknown[]) => unknown)(text, ...rest);
+    }) as typeof f.db.query;
+    const failing = new Sessions({ db: refusing, ...options });
+    const cachedBefore = await scanKeysOf(owner);
+    clock.now += 1_000;
+    await expect(failing.create(owner)).rejects.toThrow(/planted/);
+    // the two sessions before it stay live (over the quota of 2, the third would have revoked one)
+    for (const token of kept) expect(await sessions.authenticate(token)).toBe(owner);
+    for (const token of kept) expect((await sessionRow(token))?.revoked).toBe(false);
+    expect(await scanKeysOf(owner)).toEqual(cachedBefore);
+    expect(await f.redis.zcard(f.keys.liveSessions(owner))).toBe(2);
+  });
 });
+
+/** The cache entries of an account's sessions in Redis. */
+async function scanKeysOf(owner: string): Promise<string[]> {
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, page] = await f.redis.scan(cursor, 'MATCH', `${f.keys.session(owner, '')}*`, 'COUNT', 1000);
+    keys.push(...page);
+    cursor = next;
+  } while (cursor !== '0');
+  return keys.sort();
+}
