@@ -28,7 +28,6 @@ import {
   isAdminToken,
   rulesOf,
   scriptLimitsOf,
-  type Access,
   type AccessDeps,
   type AccessRoute,
 } from './access.ts';
@@ -211,7 +210,8 @@ type IdempotencyStep =
 async function claimIdempotencyKey(
   def: RouteDef,
   request: IncomingRequest,
-  access: Access,
+  /** Whose keys these are: the session's account, or the client's address (`ip:…`). */
+  scope: string,
   rawBody: Buffer,
   store: IdempotencyStore,
 ): Promise<IdempotencyStep> {
@@ -224,7 +224,6 @@ async function claimIdempotencyKey(
       },
     });
   }
-  const scope = access.accountId ?? `ip:${request.ip}`;
   const path = `${def.path}?${JSON.stringify(request.params)}`;
   const claim = store.claimOf(scope, key, def.method, path, rawBody);
   const start = await store.begin(claim);
@@ -262,12 +261,32 @@ async function serve(
   let claim: IdempotencyStep = { kind: 'none' };
   try {
     const parsed = parseRequest(route, rawBody, request.queryString);
-    const access = await checkAccess(
+    const checked = checkAccess(
       route,
       { authorization: request.headers.authorization, ip: request.ip },
       deps,
     );
-    claim = await claimIdempotencyKey(route.def, request, access, rawBody, deps.idempotency);
+    // a route without a session has its key's scope (the address) before access is checked: the
+    // claim goes beside the check (one round trip fewer, e.g. per login); the check still answers
+    // first, and a claim made for a request it refuses is given up
+    const early =
+      route.def.auth === 'none'
+        ? claimIdempotencyKey(route.def, request, `ip:${request.ip}`, rawBody, deps.idempotency)
+        : null;
+    early?.catch(() => undefined);
+    const access = await checked.catch(async (error: unknown) => {
+      const made = await early?.catch(() => null);
+      if (made?.kind === 'claimed') await deps.idempotency.abandon(made.claim).catch(() => undefined);
+      throw error;
+    });
+    claim = await (early ??
+      claimIdempotencyKey(
+        route.def,
+        request,
+        access.accountId ?? `ip:${request.ip}`,
+        rawBody,
+        deps.idempotency,
+      ));
     if (claim.kind === 'replay') {
       answer(claim.reply);
       return;

@@ -336,3 +336,40 @@ describe('REL4: the stored answer is lost (a gateway or Redis died between the h
     expect(statusAndCode(await me.written('CET4'))).toEqual([409, 'ALREADY_REGISTERED']);
   });
 });
+
+describe('a claim beside the access check (routes without a session)', () => {
+  let limited: TestGateway;
+  beforeAll(async () => {
+    limited = await startTestGateway({ RATE_LOGIN_PER_IP_PER_MINUTE: '8' });
+  }, 120_000);
+  afterAll(async () => {
+    await limited?.close();
+  });
+
+  it('a login the rate limit refuses keeps no claim on its key; the ones served keep their answers', async () => {
+    const me = await signUp(limited.http);
+    const idempotencyKeys = async () => (await scanKeys(limited.redis, `${limited.namespace}:idem:*`)).length;
+    const before = await idempotencyKeys();
+    // one captcha for all: the first login spends it, the next ones are refused CAPTCHA_FAILED, an
+    // answer kept under their keys like any other; then the address's limit answers 429
+    const captcha = await limited.http.get('/api/v1/captcha');
+    const body = {
+      login: me.phone,
+      password: me.password,
+      captchaId: captcha.body.captchaId,
+      captchaAnswer: captcha.body.testAnswer,
+    };
+    const statuses: number[] = [];
+    for (let i = 0; i < 12 && !statuses.includes(429); i++) {
+      statuses.push(
+        (await limited.http.post('/api/v1/sessions', body, { idempotencyKey: `limited-${i}` })).status,
+      );
+    }
+    const answered = statuses.filter((status) => status !== 429).length;
+    expect(statuses[0]).toBe(200);
+    expect(answered).toBeGreaterThan(1);
+    expect(statuses.at(-1)).toBe(429);
+    // the refused login's claim (made while its access was checked) was given up
+    expect(await idempotencyKeys()).toBe(before + answered);
+  });
+});
