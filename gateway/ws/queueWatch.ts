@@ -8,6 +8,11 @@
  * (at most one per `coalesceMs`) and a socket gets a message only when its ticket's view changed;
  * the current ticket is sent first on subscribe.
  *
+ * A channel that falls silent for `silenceMs` while tickets are watched may have lost its
+ * subscription without a word (a connection replaced, a Cluster node gone): the watched provinces'
+ * counters are then read from Redis and pushed when they changed, so that a watcher never waits for
+ * a pass the channel failed to bring.
+ *
  * It never throws out of a callback; a failed read or push is logged and retried on the next tick.
  */
 import type { Cluster, Redis } from 'ioredis';
@@ -43,6 +48,14 @@ export interface QueueWatchOptions {
   readonly log: Logger;
   readonly coalesceMs: number;
   readonly subscriber?: Redis | Cluster;
+  /** How long the channel may stay silent before watched counters are read from Redis (default 2 s). */
+  readonly silenceMs?: number;
+}
+
+const DEFAULT_SILENCE_MS = 2_000;
+
+function sameCounters(a: RoomCounters, b: RoomCounters): boolean {
+  return (Object.keys(a) as (keyof RoomCounters)[]).every((key) => a[key] === b[key]);
 }
 
 export class QueueWatch {
@@ -53,10 +66,16 @@ export class QueueWatch {
   private readonly subscriber: Redis | Cluster;
   private started = false;
   private closed = false;
+  /** When the channel last brought a message (performance.now()). */
+  private heardAt = performance.now();
+  private watchdog: ReturnType<typeof setInterval> | undefined;
+  /** Times the counters read after a silence differed from the channel's: messages it lost. */
+  private missed = 0;
 
   constructor(private readonly options: QueueWatchOptions) {
     this.subscriber = options.subscriber ?? options.engine.redis.duplicate();
     this.subscriber.on('pmessage', (_pattern: string, channel: string, message: string) => {
+      this.heardAt = performance.now();
       try {
         const provinceCode = /\{p([0-9]{2})\}/.exec(channel)?.[1];
         if (!provinceCode) return;
@@ -76,10 +95,40 @@ export class QueueWatch {
     if (this.started) return;
     this.started = true;
     await psubscribeWhenReady(this.subscriber, this.options.engine.keys.queueChannelPattern());
+    const silenceMs = this.options.silenceMs ?? DEFAULT_SILENCE_MS;
+    this.watchdog = setInterval(() => void this.readAfterSilence(silenceMs), silenceMs);
+    this.watchdog.unref();
+  }
+
+  /** After `silenceMs` without a message: each watched province's counters from Redis, pushed if they changed. */
+  private async readAfterSilence(silenceMs: number): Promise<void> {
+    if (this.closed || performance.now() - this.heardAt < silenceMs) return;
+    for (const [provinceCode, ids] of this.byProvince) {
+      if (ids.size === 0) continue;
+      try {
+        const counters = await this.options.room.counters(provinceCode);
+        const known = this.counters.get(provinceCode);
+        if (known && sameCounters(known, counters)) continue;
+        if (this.missed++ % 100 === 0) {
+          this.options.log.warn(
+            { provinceCode, missed: this.missed },
+            'queue watch: the channel was silent and the room had changed: read from Redis',
+          );
+        }
+        this.counters.set(provinceCode, counters);
+        this.schedule(provinceCode);
+      } catch (error) {
+        this.options.log.warn(
+          { err: error, provinceCode },
+          'queue watch: counters read after silence failed',
+        );
+      }
+    }
   }
 
   async close(): Promise<void> {
     this.closed = true;
+    clearInterval(this.watchdog);
     for (const timer of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
     try {
