@@ -261,32 +261,29 @@ async function serve(
   let claim: IdempotencyStep = { kind: 'none' };
   try {
     const parsed = parseRequest(route, rawBody, request.queryString);
-    const checked = checkAccess(
-      route,
-      { authorization: request.headers.authorization, ip: request.ip },
-      deps,
-    );
+    const byAddress = `ip:${request.ip}`;
     // a route without a session has its key's scope (the address) before access is checked: the
     // claim goes beside the check (one round trip fewer, e.g. per login); the check still answers
-    // first, and a claim made for a request it refuses is given up
-    const early =
+    // first, and a claim made for a request it refuses is given up below, as any failed request's
+    const [checked, early] = await Promise.allSettled([
+      checkAccess(route, { authorization: request.headers.authorization, ip: request.ip }, deps),
       route.def.auth === 'none'
-        ? claimIdempotencyKey(route.def, request, `ip:${request.ip}`, rawBody, deps.idempotency)
-        : null;
-    early?.catch(() => undefined);
-    const access = await checked.catch(async (error: unknown) => {
-      const made = await early?.catch(() => null);
-      if (made?.kind === 'claimed') await deps.idempotency.abandon(made.claim).catch(() => undefined);
-      throw error;
-    });
-    claim = await (early ??
-      claimIdempotencyKey(
+        ? claimIdempotencyKey(route.def, request, byAddress, rawBody, deps.idempotency)
+        : null,
+    ]);
+    if (early.status === 'fulfilled' && early.value !== null) claim = early.value;
+    if (checked.status === 'rejected') throw checked.reason;
+    if (early.status === 'rejected') throw early.reason;
+    const access = checked.value;
+    if (early.value === null) {
+      claim = await claimIdempotencyKey(
         route.def,
         request,
-        access.accountId ?? `ip:${request.ip}`,
+        access.accountId ?? byAddress,
         rawBody,
         deps.idempotency,
-      ));
+      );
+    }
     if (claim.kind === 'replay') {
       answer(claim.reply);
       return;

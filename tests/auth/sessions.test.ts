@@ -18,18 +18,23 @@ let accountId: string;
 
 beforeAll(async () => {
   f = await newAuthFixture();
-  const [row] = await query<{ account_id: string }>(
-    f.db,
-    `INSERT INTO accounts (email, password_hash) VALUES ('sessions@example.edu.cn', '$argon2id$placeholder')
-     RETURNING account_id::text`,
-  );
-  if (row === undefined) throw new Error('no account');
-  accountId = row.account_id;
+  accountId = await newAccount('sessions@example.edu.cn');
 });
 
 afterAll(async () => {
   await f?.close();
 });
+
+/** An account row (its password is never checked here); its id. */
+async function newAccount(email: string): Promise<string> {
+  const [row] = await query<{ account_id: string }>(
+    f.db,
+    `INSERT INTO accounts (email, password_hash) VALUES ($1, '$argon2id$placeholder') RETURNING account_id::text`,
+    [email],
+  );
+  if (row === undefined) throw new Error('no account');
+  return row.account_id;
+}
 
 const sha256 = (token: string): Buffer => createHash('sha256').update(token).digest();
 const secretOf = (token: string): string => token.slice(token.indexOf('.') + 1);
@@ -325,12 +330,7 @@ describe('R1: sessions', () => {
 
 describe('a quota of live sessions per account (issue 16 item 2)', () => {
   it('a new session revokes the oldest beyond the quota, never itself nor one as new; Redis keeps their markers briefly', async () => {
-    const [row] = await query<{ account_id: string }>(
-      f.db,
-      `INSERT INTO accounts (email, password_hash) VALUES ('quota@example.edu.cn', '$argon2id$placeholder')
-       RETURNING account_id::text`,
-    );
-    const owner = row!.account_id;
+    const owner = await newAccount('quota@example.edu.cn');
     const clock = { now: f.clock.now };
     const sessions = new Sessions({
       db: f.db,
@@ -385,12 +385,7 @@ describe('a quota of live sessions per account (issue 16 item 2)', () => {
   });
 
   it('a login whose PostgreSQL write fails answers no token, keeps nothing in Redis and revokes nothing', async () => {
-    const [row] = await query<{ account_id: string }>(
-      f.db,
-      `INSERT INTO accounts (email, password_hash) VALUES ('failed-login@example.edu.cn', '$argon2id$placeholder')
-       RETURNING account_id::text`,
-    );
-    const owner = row!.account_id;
+    const owner = await newAccount('failed-login@example.edu.cn');
     const clock = { now: f.clock.now };
     const options = { redis: f.redis, keys: f.keys, now: () => clock.now, maxLivePerAccount: 2 };
     const sessions = new Sessions({ db: f.db, ...options });

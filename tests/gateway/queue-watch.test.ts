@@ -3,7 +3,10 @@
  * Redis: one thread watches more tickets than it pushes in one turn of its event loop (the draw
  * makes every watched PREQUEUE ticket stale at once), and every watcher still gets its drawn place,
  * exactly once, with the position the draw gave it; a flush never pushes an older view after a
- * newer one (a later tick's admission arrives as ADMITTED, never followed by WAITING).
+ * newer one (a later tick's admission arrives as ADMITTED, never followed by WAITING). And a
+ * subscription lost without a word (as ioredis's ready check once lost one, or a Cluster node
+ * gone) leaves no watcher waiting for its pass: after the channel's silence the watch reads the
+ * room's counters itself and pushes the admission.
  */
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,9 +22,21 @@ import {
   openWindow,
   type TestEngine,
 } from '../support/engine.ts';
+import { FakeSubscriber } from '../support/fakeSubscriber.ts';
 import { waitFor } from '../support/wait.ts';
 
 const OPENS = T0 + HOUR_MS;
+/** A keeper's tick that admits up to `n` at once. */
+const admitUpTo = (n: number) => ({
+  targetActive: n,
+  ratePerSec: 0,
+  burst: n,
+  maxBatch: n,
+  drainGraceMs: 5_000,
+  saturated: null,
+  rateTauMs: 5_000,
+  plan: 10,
+});
 /** More than one slice of the watch's flush (FLUSH_SLICE = 200), so the flush spans several turns. */
 const WATCHERS = 450;
 
@@ -34,13 +49,15 @@ beforeAll(async () => {
   t = await newTestEngine({ queueIdleMs: 30_000 });
   room = new WaitingRoom(t.engine, sealKeyFrom(Buffer.alloc(32, 7)));
   await loadFixture(t.engine, {
-    calendar: [openWindow('21', OPENS, OPENS + 7 * 24 * HOUR_MS)],
-    campuses: [campus({ campusId: 'c21', provinceCode: '21' })],
+    calendar: ['21', '22'].map((code) => openWindow(code, OPENS, OPENS + 7 * 24 * HOUR_MS)),
+    campuses: ['21', '22'].map((code) => campus({ campusId: `c${code}`, provinceCode: code })),
   });
-  await room.setup(
-    { provinceCode: '21', mode: 'opening', preQueueMinutes: 30, passMinutes: 15, maxAdmitPerMinute: null },
-    T0,
-  );
+  for (const provinceCode of ['21', '22']) {
+    await room.setup(
+      { provinceCode, mode: 'opening', preQueueMinutes: 30, passMinutes: 15, maxAdmitPerMinute: null },
+      T0,
+    );
+  }
   watch = new QueueWatch({
     engine: t.engine,
     room,
@@ -96,20 +113,7 @@ describe('watched tickets at the draw', () => {
 
     // the first 100 are admitted by a tick: they hear ADMITTED, and nothing after it goes backwards
     now = OPENS + 1_000;
-    const tick = await room.tick(
-      '21',
-      {
-        targetActive: 100,
-        ratePerSec: 0,
-        burst: 100,
-        maxBatch: 100,
-        drainGraceMs: 5_000,
-        saturated: null,
-        rateTauMs: 5_000,
-        plan: 10,
-      },
-      now,
-    );
+    const tick = await room.tick('21', admitUpTo(100), now);
     expect(tick.admitted).toBe(100);
     await waitFor(() => order.slice(0, 100).every((id) => inbox.get(id)!.at(-1)!.state === 'ADMITTED'), {
       timeoutMs: 10_000,
@@ -125,5 +129,40 @@ describe('watched tickets at the draw', () => {
       timeoutMs: 10_000,
       message: 'the next in line told it is first',
     });
+  });
+});
+
+describe('a silent queue channel', () => {
+  it('does not keep a watcher from its pass: the counters are read after the silence', async () => {
+    const at = OPENS + 1_000;
+    const deaf = new QueueWatch({
+      engine: t.engine,
+      room,
+      clock: { now: async () => at },
+      log: pino({ level: 'silent' }),
+      coalesceMs: 20,
+      subscriber: new FakeSubscriber().asRedis(), // nobody emits on it
+      silenceMs: 200,
+    });
+    await deaf.start();
+    try {
+      const joined = await room.join('acct22', '22', at);
+      if (!joined.ok) throw new Error(`join refused: ${joined.code}`);
+      const states: string[] = [];
+      const watching = await deaf.watch(joined.ticket.ticketId, 'acct22', (json) => {
+        states.push((JSON.parse(json) as { ticket: { state: string } }).ticket.state);
+      });
+      expect(watching).toBe(true);
+      expect(states).toEqual(['WAITING']);
+      expect((await room.tick('22', admitUpTo(10), at)).admitted).toBe(1);
+      // the tick's message went to a channel this watch never hears
+      await waitFor(() => states.at(-1) === 'ADMITTED', {
+        timeoutMs: 5_000,
+        message: 'the admission pushed after the silence',
+      });
+      expect(states).toEqual(['WAITING', 'ADMITTED']);
+    } finally {
+      await deaf.close();
+    }
   });
 });

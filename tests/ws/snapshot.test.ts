@@ -8,8 +8,6 @@
  *    reading, whole and in order, once it reads again: sent while the buffer allows, resumed on
  *    `drain`, never dropped (which would close the socket).
  */
-import { EventEmitter } from 'node:events';
-import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterEach, expect, it } from 'vitest';
 import type { Engine } from '../../engine/engine.ts';
@@ -20,20 +18,9 @@ import { loadNativeUws } from '../../gateway/http/uws.ts';
 import { GatewayMetrics } from '../../gateway/metrics.ts';
 import { SeatHub } from '../../gateway/ws/seatHub.ts';
 import { registerSeatSockets, type SeatSockets } from '../../gateway/ws/seats.ts';
+import { FakeSubscriber } from '../support/fakeSubscriber.ts';
 import { sleep, waitFor } from '../support/wait.ts';
 import { SeatClient } from './harness.ts';
-
-class FakeSubscriber extends EventEmitter {
-  /** Ready from the start (the hub subscribes once its connection is: psubscribeWhenReady). */
-  readonly status = 'ready';
-  async psubscribe(): Promise<number> {
-    return 1;
-  }
-  async quit(): Promise<'OK'> {
-    return 'OK';
-  }
-  disconnect(): void {}
-}
 
 interface FakeServer {
   readonly url: string;
@@ -68,7 +55,7 @@ async function startFakeServer(maxBackpressure: number): Promise<FakeServer> {
     engine,
     coalesceMs: 0,
     log,
-    subscriber: subscriber as unknown as Redis,
+    subscriber: subscriber.asRedis(),
     provinces: ['11'],
   });
   await hub.start();
