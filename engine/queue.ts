@@ -56,6 +56,8 @@ export interface RoomState {
   readonly head: number;
   /** Measured admissions per second (smoothed); 0 before any. */
   readonly rate: number;
+  /** The rate's trend (admissions/s gained per second). */
+  readonly trend: number;
   /** The keeper's planned admissions per second (the ETA's fallback). */
   readonly plan: number;
   readonly commitment: string;
@@ -102,6 +104,8 @@ export interface RoomCounters {
   readonly late: number;
   readonly head: number;
   readonly rate: number;
+  /** The rate's trend (admissions/s gained per second, Holt's linear method). */
+  readonly trend: number;
   readonly plan: number;
   readonly passMs: number;
 }
@@ -117,6 +121,8 @@ export interface TickParams {
   /** `auto` rooms: whether admission is saturated; null: unknown (leave as is). */
   readonly saturated: boolean | null;
   readonly rateTauMs: number;
+  /** The smoothing of the rate's trend. */
+  readonly trendTauMs: number;
   readonly plan: number;
 }
 
@@ -189,6 +195,7 @@ export function countersFromAnswer(raw: unknown): RoomCounters {
     late: Number(r.late ?? 0),
     head: Number(r.head ?? 0),
     rate: Number(r.rate ?? 0),
+    trend: Number(r.trend ?? 0),
     plan: Number(r.plan ?? 0),
     passMs: Number(r.passMs ?? 0),
   };
@@ -203,7 +210,7 @@ export function ticketView(ticket: TicketRecord, room: RoomCounters, now: number
   else if (ticket.state === 'W') {
     state = 'WAITING';
     position = Math.max(1, ticket.seq - room.head);
-    eta = etaSeconds(position, room.rate, room.plan);
+    eta = etaSeconds(position, room.rate, room.plan, room.trend);
   } else if (ticket.state === 'A' && ticket.passExpiresAt > now) {
     state = 'ADMITTED';
     position = 0;
@@ -302,6 +309,7 @@ export class WaitingRoom {
       late,
       head,
       rate: Number(fields.rate ?? 0),
+      trend: Number(fields.trend ?? 0),
       plan: Number(fields.plan ?? 0),
       commitment: fields.commit,
       seed: fields.seed ?? null,
@@ -351,7 +359,7 @@ export class WaitingRoom {
   }
 
   async counters(provinceCode: string): Promise<RoomCounters> {
-    const [mode, phase, n, drawn, late, head, rate, plan, passMs] = await this.engine.redis.hmget(
+    const [mode, phase, n, drawn, late, head, rate, trend, plan, passMs] = await this.engine.redis.hmget(
       this.keys(provinceCode).room,
       'mode',
       'phase',
@@ -360,10 +368,11 @@ export class WaitingRoom {
       'late',
       'head',
       'rate',
+      'trend',
       'plan',
       'passMs',
     );
-    return countersFromAnswer({ mode, phase, n, drawn, late, head, rate, plan, passMs });
+    return countersFromAnswer({ mode, phase, n, drawn, late, head, rate, trend, plan, passMs });
   }
 
   /** The published draw, once done: the seed and every PREQUEUE ticket with its place. */
@@ -442,6 +451,7 @@ export class WaitingRoom {
         params.saturated === null ? '' : params.saturated ? '1' : '0',
         params.rateTauMs,
         Math.round(params.plan * 1000) / 1000,
+        params.trendTauMs,
       ],
     );
     if (!answer.ok) throw new EngineError(`tickQueue refused ${answer.code}`);

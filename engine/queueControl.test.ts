@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { admissionPace, etaSeconds, gatewayView, nextTargetActive, type ThreadLoad } from './queueControl.ts';
+import {
+  admissionPace,
+  departureRate,
+  ETA_TREND_HORIZON_S,
+  etaSeconds,
+  gatewayView,
+  nextTargetActive,
+  type ThreadLoad,
+} from './queueControl.ts';
 
 const load = (overrides: Partial<ThreadLoad> = {}): ThreadLoad => ({
   at: 1000,
@@ -88,5 +96,32 @@ describe('the waiting room closed loop', () => {
     expect(etaSeconds(120, 100, 0)).toBe(1); // 1.2 s: not 2
     expect(etaSeconds(150, 100, 0)).toBe(2);
     expect(etaSeconds(1, 100, 0)).toBe(1); // 0.01 s: the next tick, shown as 1
+  });
+
+  it('a line whose rate grows is served sooner than its rate so far says; a falling trend is not followed', () => {
+    // 10/s growing by 2/s each second: 10t + t² = 200 at t = 10 s (not 20)
+    expect(etaSeconds(200, 10, 0, 2)).toBe(10);
+    expect(etaSeconds(200, 10, 0, 0)).toBe(20);
+    expect(etaSeconds(200, 10, 0, -2)).toBe(20);
+    // the growth is followed for the horizon only, then the rate reached is held
+    const h = ETA_TREND_HORIZON_S;
+    const served = 10 * h + h * h; // within the horizon at 2/s²
+    expect(etaSeconds(served + (10 + 2 * h) * 30, 10, 0, 2)).toBe(h + 30);
+    // before anything is measured the plan decides, trend or not
+    expect(etaSeconds(100, 0, 4, 3)).toBe(25);
+  });
+
+  it('the departure rate follows the slots given back within about a second', () => {
+    let rate = departureRate(undefined, 0, 0);
+    expect(rate).toEqual({ perSec: 0, at: 0 });
+    // 20 slots a second, in ticks of 250 ms, from nothing: most of the way in a second
+    for (let at = 250; at <= 1_000; at += 250) rate = departureRate(rate, 5, at);
+    expect(rate.perSec).toBeGreaterThan(20 * 0.6);
+    expect(rate.perSec).toBeLessThan(20);
+    for (let at = 1_250; at <= 5_000; at += 250) rate = departureRate(rate, 5, at);
+    expect(rate.perSec).toBeCloseTo(20, 0);
+    // a tick at the same instant changes nothing; a negative count (slots taken, not given) is none
+    expect(departureRate(rate, 50, 5_000)).toEqual(rate);
+    expect(departureRate(rate, -3, 6_000).perSec).toBeLessThan(rate.perSec);
   });
 });

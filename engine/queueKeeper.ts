@@ -11,6 +11,7 @@ import type { Engine } from './engine.ts';
 import { WaitingRoom, type TickResult } from './queue.ts';
 import {
   admissionPace,
+  departureRate,
   DEFAULT_CONTROL,
   DEFAULT_PACE,
   gatewayView,
@@ -34,6 +35,8 @@ export interface KeeperOptions {
   readonly drainGraceMs?: number;
   /** The smoothing of the measured admission rate (the ETA's denominator). */
   readonly rateTauMs?: number;
+  /** The smoothing of that rate's trend. */
+  readonly trendTauMs?: number;
   /** How admissions follow the measured rate (engine/queueControl.ts admissionPace; tickMs is intervalMs). */
   readonly pace?: Partial<Omit<PaceOptions, 'tickMs'>>;
   readonly onError?: (error: unknown) => void;
@@ -80,6 +83,8 @@ export class QueueKeeper {
   private readonly targets = new Map<string, number>();
   /** Per room, the slots held right after the last tick's admissions. */
   private readonly filled = new Map<string, number>();
+  /** Per room, slots given back per second (a short average: the pace's base while the line grows). */
+  private readonly departures = new Map<string, { perSec: number; at: number }>();
   private readonly control: ControlOptions;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
@@ -136,12 +141,16 @@ export class QueueKeeper {
       );
       this.targets.set(provinceCode, target);
       const cap = state.maxAdmitPerMinute === null ? 0 : state.maxAdmitPerMinute / 60;
-      // at most an eighth of the target per tick: empty slots (the opening) fill over two seconds of
-      // ticks, not in one burst of simultaneous bindings
-      const maxBatch = Math.min(this.options.maxBatch ?? 500, Math.max(5, Math.ceil(target / 8)));
+      // at most an eighth of the target per tick before the line's rate is measured: empty slots (the
+      // opening) fill over two seconds of ticks, not in one burst of simultaneous bindings; a quarter
+      // after, when the pace spreads admissions (an eighth let the line refill only half the target a
+      // second, barely above its departures, so the target grew once a second at most)
+      const share = state.rate > 0 ? 4 : 8;
+      const maxBatch = Math.min(this.options.maxBatch ?? 500, Math.max(5, Math.ceil(target / share)));
       const idleS = this.engine.queueIdleMs / 1000;
+      const departed = this.departures.get(provinceCode);
       const pace = admissionPace(
-        { rate: state.rate, targetActive: target, filled, cap, maxBatch },
+        { rate: Math.max(state.rate, departed?.perSec ?? 0), targetActive: target, filled, cap, maxBatch },
         { ...DEFAULT_PACE, ...this.options.pace, tickMs: this.options.intervalMs },
       );
       const result = await this.room.tick(
@@ -152,13 +161,18 @@ export class QueueKeeper {
           maxBatch,
           drainGraceMs: this.options.drainGraceMs ?? 10_000,
           saturated: view.health === 'down' ? true : view.health === 'up' ? false : null,
-          rateTauMs: this.options.rateTauMs ?? 5_000,
+          rateTauMs: this.options.rateTauMs ?? 3_000,
+          trendTauMs: this.options.trendTauMs ?? 5_000,
           // before the line's pace is measured: every slot turning over in a quarter of the idle time
           plan: cap > 0 ? Math.min(cap, (4 * target) / idleS) : (4 * target) / idleS,
         },
         now,
       );
       this.filled.set(provinceCode, result.active);
+      this.departures.set(
+        provinceCode,
+        departureRate(departed, filled - (result.active - result.admitted), now),
+      );
       reports.push({ ...result, provinceCode, targetActive: target, health: view.health });
     }
     this.last = reports;

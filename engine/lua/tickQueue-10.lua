@@ -14,9 +14,12 @@
   ARGV[5] idleMs (an admitted candidate's slot until it acts)  ARGV[6] maxBatch
   ARGV[7] drainGraceMs  ARGV[8] auto mode: '1' saturated, '0' not, '' unknown
   ARGV[9] rateTauMs (the service rate's smoothing)  ARGV[10] plan (planned admissions/s)
+  ARGV[11] trendTauMs (the smoothing of the rate's trend)
   The rate (the ETA's denominator) is the slots given back per second while people wait: in a line
   that is served as slots free, admissions follow departures, and a burst that merely fills empty
-  slots (at the opening) says nothing about how fast the line moves after it.
+  slots (at the opening) says nothing about how fast the line moves after it. Its trend (admissions/s
+  gained per second) is kept beside it, Holt's linear method: a line whose rate grows (the keeper
+  growing the target once logins stop) is served faster than its average so far says.
   Returns ok {admitted, lapsed, head, waiting, active, rate, phase, live}
   Emits QUEUE_CLOSED, QUEUE_ACTIVATED, QUEUE_LAPSED, QUEUE_ADMITTED, QUEUE_DRAINED (payloads declared in engine/outbox.ts)
 ]]
@@ -27,6 +30,7 @@ local now = tonumber(nowText)
 local targetActive, ratePerSec, burst = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local idleMs, maxBatch, drainGraceMs = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local saturated, rateTauMs, plan = ARGV[8], tonumber(ARGV[9]), tonumber(ARGV[10])
+local trendTauMs = tonumber(ARGV[11])
 
 --@include result
 --@include events
@@ -127,15 +131,21 @@ if k > 0 then
   })
 end
 
--- the service rate, measured once a second while people wait (the ETA's denominator); an
--- exponential average over rateTauMs, so that an ETA does not jump with one slow second
+-- the service rate, measured once a second while people wait (the ETA's denominator): an
+-- exponential average over rateTauMs, so that an ETA does not jump with one slow second, of what
+-- was measured against what the level and its trend predicted; the trend an average over trendTauMs
 if now - rateAt >= 1000 then
   if waitingBefore > 0 and departedSince > 0 then
-    local instant = departedSince * 1000 / (now - rateAt)
+    local dt = now - rateAt
+    local instant = departedSince * 1000 / dt
     if room.rate == 0 then
       room.rate = instant
+      room.trend = 0
     else
-      room.rate = room.rate + (1 - math.exp(-(now - rateAt) / rateTauMs)) * (instant - room.rate)
+      local predicted = math.max(0, room.rate + room.trend * dt / 1000)
+      local level = predicted + (1 - math.exp(-dt / rateTauMs)) * (instant - predicted)
+      room.trend = room.trend + (1 - math.exp(-dt / trendTauMs)) * ((level - room.rate) * 1000 / dt - room.trend)
+      room.rate = level
     end
   end
   rateAt = now
@@ -156,11 +166,11 @@ else
 end
 
 room.plan = plan
-redis.call('HSET', roomKey, 'head', room.head, 'tokens', tokens, 'tokensAt', tokensAt, 'rate', room.rate,
+redis.call('HSET', roomKey, 'head', room.head, 'tokens', tokens, 'tokensAt', tokensAt, 'rate', room.rate, 'trend', room.trend,
   'rateAt', rateAt, 'since', departedSince, 'emptySince', emptySince, 'plan', plan, 'lastActive', active,
   'target', targetActive)
-redis.call('PUBLISH', channel, cjson.encode({ room = roomView(room), at = now, admitted = k }))
+redis.call('PUBLISH', channel, cjson.encode({ room = roomView(room), at = now, admitted = math.max(0, k) }))
 return ok({
-  admitted = k, lapsed = #lapsed, head = room.head, waiting = waiting, active = active, rate = room.rate,
+  admitted = math.max(0, k), lapsed = #lapsed, head = room.head, waiting = waiting, active = active, rate = room.rate,
   phase = room.phase, live = live,
 })

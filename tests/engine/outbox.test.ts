@@ -17,7 +17,7 @@ import {
   payloadError,
   type EventType,
 } from '../../engine/outbox.ts';
-import { WaitingRoom, type TickParams } from '../../engine/queue.ts';
+import { WaitingRoom } from '../../engine/queue.ts';
 import { sealKeyFrom } from '../../engine/queueDraw.ts';
 import { decideReview, deleteReview, editReview, submitReview } from '../../engine/reviews.ts';
 import {
@@ -28,6 +28,7 @@ import {
   loadFixture,
   newTestEngine,
   openWindow,
+  tickParams,
   type TestEngine,
 } from '../support/engine.ts';
 
@@ -110,16 +111,7 @@ async function emitEverything(): Promise<void> {
 async function emitWaitingRoom(): Promise<void> {
   const room = new WaitingRoom(t.engine, sealKeyFrom(Buffer.alloc(32, 1)));
   const opens = T0 + HOUR_MS;
-  const tick: TickParams = {
-    targetActive: 100,
-    ratePerSec: 0,
-    burst: 100,
-    maxBatch: 100,
-    drainGraceMs: 1_000,
-    saturated: null,
-    rateTauMs: 10_000,
-    plan: 1,
-  };
+  const tick = tickParams({ targetActive: 100, burst: 100, maxBatch: 100, drainGraceMs: 1_000 });
   await loadFixture(t.engine, {
     calendar: [openWindow('12', opens), openWindow('13', T0 - HOUR_MS)],
     campuses: [

@@ -14,7 +14,7 @@ import { Engine } from '../../engine/engine.ts';
 import { checkQueueInvariants } from '../../engine/queueInvariants.ts';
 import { WaitingRoom, type TicketRecord } from '../../engine/queue.ts';
 import { drawOrder, sealKeyFrom } from '../../engine/queueDraw.ts';
-import { HOUR_MS, T0, campus, loadFixture, openWindow } from '../support/engine.ts';
+import { HOUR_MS, T0, campus, loadFixture, openWindow, tickParams } from '../support/engine.ts';
 import { redisUrl } from '../support/env.ts';
 
 const OPENS = T0 + HOUR_MS;
@@ -174,16 +174,7 @@ async function freshRoom() {
   return { engine, room, cleanup };
 }
 
-const tickParams = (target: number) => ({
-  targetActive: target,
-  ratePerSec: 0,
-  burst: 1000,
-  maxBatch: 1000,
-  drainGraceMs: 10 * HOUR_MS,
-  saturated: null,
-  rateTauMs: 10_000,
-  plan: 1,
-});
+const tickUpTo = (target: number) => tickParams({ targetActive: target, drainGraceMs: 10 * HOUR_MS });
 
 describe('the waiting room against a model', () => {
   it('every step leaves each ticket where the model says, and the invariants hold', async () => {
@@ -215,7 +206,7 @@ describe('the waiting room against a model', () => {
                 model.draw(order);
               }
             } else if (op.kind === 'tick') {
-              await room.tick('11', tickParams(op.target), now);
+              await room.tick('11', tickUpTo(op.target), now);
               model.tick(op.target, now);
             } else {
               // an order gives the slot back (createOrder's release, without the registration)
@@ -253,7 +244,7 @@ describe('the waiting room against a model', () => {
       const now = OPENS + 1;
       for (let i = 0; i < 4; i++) await room.join(`acct${i}`, '11', now);
       await room.advanceDraw('11', now);
-      await room.tick('11', tickParams(1), now);
+      await room.tick('11', tickUpTo(1), now);
       const clean: { invariant: string; message: string }[] = [];
       await checkQueueInvariants(engine, '11', clean);
       expect(clean).toEqual([]);

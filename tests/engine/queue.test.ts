@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bind } from '../../engine/binding.ts';
-import { WaitingRoom, type TickParams } from '../../engine/queue.ts';
+import { WaitingRoom, ticketView } from '../../engine/queue.ts';
 import { commitmentOf, drawOrder, sealKeyFrom } from '../../engine/queueDraw.ts';
 import { decodeEvent } from '../../engine/events.ts';
 import {
@@ -18,6 +18,7 @@ import {
   newTestEngine,
   openWindow,
   snapshot,
+  tickParams,
   type TestEngine,
 } from '../support/engine.ts';
 
@@ -25,17 +26,7 @@ const SEAL_KEY = sealKeyFrom(Buffer.alloc(32, 3));
 const OPENS = T0 + HOUR_MS;
 const MINUTE = 60_000;
 
-const tick = (overrides: Partial<TickParams> = {}): TickParams => ({
-  targetActive: 1000,
-  ratePerSec: 0,
-  burst: 1000,
-  maxBatch: 1000,
-  drainGraceMs: 5_000,
-  saturated: null,
-  rateTauMs: 10_000,
-  plan: 1,
-  ...overrides,
-});
+const tick = tickParams;
 
 let t: TestEngine;
 let room: WaitingRoom;
@@ -145,6 +136,8 @@ describe('an opening room', () => {
     expect(stillWaiting.seq - counters.head).toBe(31);
     // no more slots: nothing admitted until one is given back
     expect((await room.tick('14', tick({ targetActive: 10 }), OPENS + 1250)).admitted).toBe(0);
+    // a target cut below the slots held admits none (and says 0, not how far below it is)
+    expect((await room.tick('14', tick({ targetActive: 4 }), OPENS + 1500)).admitted).toBe(0);
     const rest = await room.tick('14', tick(), OPENS + 2000);
     expect(rest.admitted).toBe(32);
     expect((await room.ticketOf('late2', '14'))!.state).toBe('A');
@@ -314,5 +307,69 @@ describe('concurrency', () => {
     const ordered = byId.sort((x, y) => x!.seq - y!.seq);
     for (let i = 1; i < ordered.length; i++)
       expect(ordered[i]!.joinedAt).toBeGreaterThanOrEqual(ordered[i - 1]!.joinedAt);
+  });
+});
+
+describe("the line's measured rate (the ETA's denominator)", () => {
+  /**
+   * A room (opening passed) with 1,500 in line, ticked every 250 ms for 12 s by a keeper whose target
+   * follows `targetAt(second)`; each admitted candidate stays idle, so its slot comes back a second
+   * later (queueIdleMs): the line's departures follow the target a second behind.
+   */
+  async function lineServed(code: string, targetAt: (second: number) => number) {
+    const fast = await newTestEngine({ queueIdleMs: 1_000 });
+    try {
+      const line = new WaitingRoom(fast.engine, SEAL_KEY);
+      await loadFixture(fast.engine, {
+        calendar: [openWindow(code, T0 - MINUTE, T0 + HOUR_MS)],
+        campuses: [campus({ campusId: `c${code}`, provinceCode: code })],
+      });
+      await line.setup(
+        {
+          provinceCode: code,
+          mode: 'opening',
+          preQueueMinutes: 30,
+          passMinutes: 15,
+          maxAdmitPerMinute: null,
+        },
+        T0 - 2 * MINUTE,
+      );
+      await line.join('first', code, T0); // closes the (empty) PREQUEUE
+      await Promise.all(Array.from({ length: 1_500 }, (_, i) => line.join(`r${i}`, code, T0 + 1 + i)));
+      let now = T0 + 2_000;
+      for (let ms = 0; ms <= 12_000; ms += 250) {
+        now = T0 + 2_000 + ms;
+        const params = tick({
+          targetActive: targetAt(Math.floor(ms / 1000)),
+          rateTauMs: 3_000,
+          trendTauMs: 5_000,
+        });
+        await line.tick(code, params, now);
+      }
+      const counters = await line.counters(code);
+      const last = (await line.ticketOf('r1499', code))!;
+      return { counters, view: ticketView(last, counters, now) };
+    } finally {
+      await fast.close();
+    }
+  }
+
+  it('a steady line: the rate of its departures, no trend, ETA = position ÷ rate', async () => {
+    const { counters, view } = await lineServed('21', () => 40);
+    expect(counters.rate).toBeGreaterThan(40 * 0.85);
+    expect(counters.rate).toBeLessThan(40 * 1.15);
+    expect(Math.abs(counters.trend)).toBeLessThan(1);
+    expect(view.state).toBe('WAITING');
+    expect(Math.abs(view.etaSeconds! - view.position! / counters.rate)).toBeLessThanOrEqual(1);
+  });
+
+  it('a growing line (the target +5 a second): a trend near 5/s², and an ETA shorter than position ÷ rate', async () => {
+    const { counters, view } = await lineServed('22', (second) => 10 + 5 * second);
+    // departures a second behind the target: about 60/s at the end, the average lagging
+    expect(counters.rate).toBeGreaterThan(40);
+    expect(counters.rate).toBeLessThan(70);
+    expect(counters.trend).toBeGreaterThan(2.5);
+    expect(counters.trend).toBeLessThan(7.5);
+    expect(view.etaSeconds!).toBeLessThan(view.position! / counters.rate - 2);
   });
 });

@@ -20,6 +20,7 @@ import {
   loadFixture,
   newTestEngine,
   openWindow,
+  tickParams,
   type TestEngine,
 } from '../support/engine.ts';
 import { FakeSubscriber } from '../support/fakeSubscriber.ts';
@@ -27,16 +28,8 @@ import { waitFor } from '../support/wait.ts';
 
 const OPENS = T0 + HOUR_MS;
 /** A keeper's tick that admits up to `n` at once. */
-const admitUpTo = (n: number) => ({
-  targetActive: n,
-  ratePerSec: 0,
-  burst: n,
-  maxBatch: n,
-  drainGraceMs: 5_000,
-  saturated: null,
-  rateTauMs: 5_000,
-  plan: 10,
-});
+const admitUpTo = (n: number) =>
+  tickParams({ targetActive: n, burst: n, maxBatch: n, rateTauMs: 5_000, trendTauMs: 5_000, plan: 10 });
 /** More than one slice of the watch's flush (FLUSH_SLICE = 200), so the flush spans several turns. */
 const WATCHERS = 450;
 

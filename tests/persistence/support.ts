@@ -15,7 +15,7 @@ import type { EngineRedis } from '../../engine/scripts.ts';
 import type { TickParams } from '../../engine/queue.ts';
 import type { Campus } from '../../engine/world.ts';
 import { freshDatabase } from '../support/pg.ts';
-import { snapshot } from '../support/engine.ts';
+import { snapshot, tickParams } from '../support/engine.ts';
 import { waitFor } from '../support/wait.ts';
 
 export interface PersistenceDb {
@@ -221,13 +221,9 @@ export function spawnWriter(
 }
 
 /** A waiting room's tick for the tests: up to 3 active, admissions not paced, a 10 s rate average. */
-export const TEST_TICK: TickParams = {
+export const TEST_TICK: TickParams = tickParams({
   targetActive: 3,
-  ratePerSec: 0,
   burst: 100,
   maxBatch: 100,
   drainGraceMs: 60_000,
-  saturated: null,
-  rateTauMs: 10_000,
-  plan: 1,
-};
+});

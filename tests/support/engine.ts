@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis, type Cluster } from 'ioredis';
 import { Engine, HOUR_MS, bind, type EngineOptions } from '../../engine/index.ts';
+import type { TickParams } from '../../engine/queue.ts';
 import { decodeEvent } from '../../engine/events.ts';
 import { checkInvariants } from '../../engine/invariants.ts';
 import type { Campus, CalendarEntry } from '../../engine/world.ts';
@@ -140,4 +141,23 @@ export async function bindOrThrow(
   });
   if (!outcome.ok) throw new Error(`bind ${input.candidateId}: ${outcome.code}`);
   return ref;
+}
+
+/**
+ * A waiting room's tick for the tests: up to 1,000 active at once, admissions not paced, the rate
+ * and its trend averaged over 10 s; `overrides` change what a test is about.
+ */
+export function tickParams(overrides: Partial<TickParams> = {}): TickParams {
+  return {
+    targetActive: 1_000,
+    ratePerSec: 0,
+    burst: 1_000,
+    maxBatch: 1_000,
+    drainGraceMs: 5_000,
+    saturated: null,
+    rateTauMs: 10_000,
+    trendTauMs: 10_000,
+    plan: 1,
+    ...overrides,
+  };
 }

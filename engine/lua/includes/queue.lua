@@ -7,7 +7,7 @@
 local T_ACCOUNT, T_STATE, T_SEQ, T_JOINED, T_ADMITTED, T_PASS = 1, 2, 3, 4, 5, 6
 
 local ROOM_FIELDS = {
-  'mode', 'preMs', 'passMs', 'phase', 'n', 'drawn', 'late', 'head', 'auto', 'rate', 'plan', 'lastJoin',
+  'mode', 'preMs', 'passMs', 'phase', 'n', 'drawn', 'late', 'head', 'auto', 'rate', 'plan', 'lastJoin', 'trend',
 }
 
 local function loadRoom(roomKey)
@@ -16,7 +16,7 @@ local function loadRoom(roomKey)
     mode = v[1] or 'off', preMs = tonumber(v[2]) or 0, passMs = tonumber(v[3]) or 900000,
     phase = v[4] or 'PRE', n = tonumber(v[5]) or 0, drawn = tonumber(v[6]) or 0, late = tonumber(v[7]) or 0,
     head = tonumber(v[8]) or 0, auto = v[9] == '1', rate = tonumber(v[10]) or 0, plan = tonumber(v[11]) or 0,
-    lastJoin = tonumber(v[12]) or 0,
+    lastJoin = tonumber(v[12]) or 0, trend = tonumber(v[13]) or 0,
   }
 end
 
@@ -24,7 +24,7 @@ end
 local function roomView(room)
   return {
     mode = room.mode, phase = room.phase, n = room.n, drawn = room.drawn, late = room.late, head = room.head,
-    rate = room.rate, plan = room.plan, passMs = room.passMs,
+    rate = room.rate, trend = room.trend, plan = room.plan, passMs = room.passMs,
   }
 end
 
