@@ -6,6 +6,9 @@
  * - admission followed the line: every ticket before the head is admitted (or lapsed), none after;
  * - no ticket admitted twice, and the admitted batches follow each other without a gap (events);
  * - every active slot belongs to an admitted ticket.
+ * The room must be at rest while it is checked (the line drained, or no keeper ticking): its keys
+ * are read one after another. A line that moved meanwhile (a run that timed out with people still
+ * in line) is reported as that, once, instead of the mismatches its moving parts would show.
  */
 import type { Engine } from './engine.ts';
 import { decodeEvent } from './events.ts';
@@ -45,8 +48,8 @@ export async function checkQueueInvariants(
   const q = engine.keys.province(provinceCode).queue;
   const room = await engine.redis.hgetall(q.room);
   if (!room.commit) return { tickets: 0, admitted: 0 };
-  const say = (message: string) =>
-    violations.push({ invariant: 'QUEUE', message: `${provinceCode} ${message}` });
+  const found: string[] = [];
+  const say = (message: string) => found.push(message);
   const n = Number(room.n ?? 0);
   const head = Number(room.head ?? 0);
   const phase = room.phase ?? 'PRE';
@@ -142,6 +145,16 @@ export async function checkQueueInvariants(
       cursor = `(${page[page.length - 1]![0]}`;
     }
     if (nextSeq - 1 !== head) say(`the events admitted ${nextSeq - 1}, the room says ${head}`);
+  }
+  const headAfter = Number((await engine.redis.hget(q.room, 'head')) ?? 0);
+  const report = (message: string) =>
+    violations.push({ invariant: 'QUEUE', message: `${provinceCode} ${message}` });
+  if (headAfter !== head) {
+    report(
+      `the line moved while it was checked (head ${head} → ${headAfter}): its checks need the room at rest`,
+    );
+  } else {
+    found.forEach(report);
   }
   return { tickets: tickets.size, admitted };
 }

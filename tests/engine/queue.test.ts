@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bind } from '../../engine/binding.ts';
 import { WaitingRoom, ticketView } from '../../engine/queue.ts';
 import { commitmentOf, drawOrder, sealKeyFrom } from '../../engine/queueDraw.ts';
+import { checkQueueInvariants } from '../../engine/queueInvariants.ts';
 import { decodeEvent } from '../../engine/events.ts';
 import {
   HOUR_MS,
@@ -307,6 +308,40 @@ describe('concurrency', () => {
     const ordered = byId.sort((x, y) => x!.seq - y!.seq);
     for (let i = 1; i < ordered.length; i++)
       expect(ordered[i]!.joinedAt).toBeGreaterThanOrEqual(ordered[i - 1]!.joinedAt);
+  });
+});
+
+describe('the line invariants', () => {
+  it('a line that moves while it is checked is reported as that, once, not as mismatches', async () => {
+    await provinceWith('24', 'opening', T0 - MINUTE);
+    await room.join('first', '24', T0); // closes the (empty) PREQUEUE
+    await Promise.all(Array.from({ length: 600 }, (_, i) => room.join(`m${i}`, '24', T0 + 1 + i)));
+    let now = T0 + 1_000;
+    const admitFive = async () => {
+      now += 250;
+      await room.tick('24', tick({ targetActive: 1_000, maxBatch: 5, burst: 5 }), now);
+    };
+    await admitFive();
+    // at rest: nothing to say
+    const quiet: { invariant: string; message: string }[] = [];
+    await checkQueueInvariants(t.engine, '24', quiet);
+    expect(quiet).toEqual([]);
+    // a keeper still ticking (a run that timed out with people in line): the room's keys are read
+    // one after another while batches are admitted between the reads
+    let checking = true;
+    const ticking = (async () => {
+      while (checking) await admitFive();
+    })();
+    const moving: { invariant: string; message: string }[] = [];
+    await checkQueueInvariants(t.engine, '24', moving);
+    checking = false;
+    await ticking;
+    expect(moving).toHaveLength(1);
+    expect(moving[0]!.message).toMatch(/^24 the line moved while it was checked \(head \d+ → \d+\)/);
+    // at rest again: nothing to say
+    const after: { invariant: string; message: string }[] = [];
+    await checkQueueInvariants(t.engine, '24', after);
+    expect(after).toEqual([]);
   });
 });
 
