@@ -175,15 +175,15 @@ export function admissionPace(
   return { ratePerSec: rate, burst: Math.max(1, (2 * rate * options.tickMs) / 1000) };
 }
 
-/** How quickly the pace's departure rate follows the line (ms): a second, against the ETA's 5. */
+/** How quickly the pace's departure rate follows the line (ms): a second, against the ETA's 3. */
 export const DEPARTURE_TAU_MS = 1_000;
 
 /**
  * The slots given back per second, averaged over about a second: `departed` since the previous
- * tick (`previous.at`). The pace's base: the room's measured rate (the ETA's, averaged over 5 s)
- * trails a growing line by about half (a line that grows 10 % a second, averaged over 5 s, reads
- * 1 ÷ 1.5 of its rate), and a pace of 1.5 × that rate could then only just refill the slots that
- * freed, so the target could grow no faster than that lag allowed.
+ * tick (`previous.at`). The pace's base, beside the room's measured rate (the ETA's, an average
+ * that trails a growing line): paced from a 5 s average alone, admissions fell below the slots that
+ * freed once the first admitted candidates left, the slots held fell, and the target, which grows
+ * only in a tick whose slots were full, stopped growing (tests/engine/queue-keeper.test.ts).
  */
 export function departureRate(
   previous: { readonly perSec: number; readonly at: number } | undefined,
@@ -205,9 +205,10 @@ export const ETA_TREND_HORIZON_S = 60;
  * place at the measured admission rate (the room's smoothed level) growing by its measured trend
  * (admissions/s per second; only growth counts, for at most ETA_TREND_HORIZON_S), or at the keeper's
  * planned rate before anything was measured. A line whose rate grows (the target grows back once
- * the latecomers' logins stop) is served faster than its rate so far says: the ETAs after the first
- * minute of three demos, replayed offline against the admissions that followed, p90 error 196 / 108 %
- * with the level alone, 109–127 / 50 % with its trend (engine/lua/tickQueue-10.lua).
+ * the latecomers' logins stop) is served faster than its rate so far says: the ETAs shown after the
+ * first minute of 10 demo runs, replayed offline against the admissions that followed, p90 error
+ * 108–404 % with a 5 s average alone, 50–320 % with the trend, lower in every run
+ * (engine/lua/tickQueue-10.lua).
  * Never null for a waiting ticket: a position always comes with an ETA. Rounded to the nearest
  * second, at least 1 while a place is ahead: rounding up added up to a whole second to every ETA,
  * which near the front of the line is most of the wait (an offline replay of one demo's 75,634

@@ -143,8 +143,8 @@ export class QueueKeeper {
       const cap = state.maxAdmitPerMinute === null ? 0 : state.maxAdmitPerMinute / 60;
       // at most an eighth of the target per tick before the line's rate is measured: empty slots (the
       // opening) fill over two seconds of ticks, not in one burst of simultaneous bindings; a quarter
-      // after, when the pace spreads admissions (an eighth let the line refill only half the target a
-      // second, barely above its departures, so the target grew once a second at most)
+      // after, when the pace spreads admissions (in a keeper trace of one demo with an eighth, every
+      // tick of the regrowth admitted exactly the batch bound)
       const share = state.rate > 0 ? 4 : 8;
       const maxBatch = Math.min(this.options.maxBatch ?? 500, Math.max(5, Math.ceil(target / share)));
       const idleS = this.engine.queueIdleMs / 1000;
