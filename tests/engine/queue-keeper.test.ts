@@ -11,15 +11,7 @@ import { WaitingRoom } from '../../engine/queue.ts';
 import type { ThreadLoad } from '../../engine/queueControl.ts';
 import { sealKeyFrom } from '../../engine/queueDraw.ts';
 import { QueueKeeper } from '../../engine/queueKeeper.ts';
-import {
-  HOUR_MS,
-  T0,
-  campus,
-  loadFixture,
-  newTestEngine,
-  openWindow,
-  type TestEngine,
-} from '../support/engine.ts';
+import { T0, newTestEngine, openedLine, type TestEngine } from '../support/engine.ts';
 
 const SEAL_KEY = sealKeyFrom(Buffer.alloc(32, 5));
 const CODE = '23';
@@ -59,17 +51,8 @@ async function healthyGateways(): Promise<void> {
 
 describe('the queue keeper', () => {
   it('lets a healthy line grow from 40 to at least 130 active within 12 s, admitting in arrival order', async () => {
-    await loadFixture(t.engine, {
-      calendar: [openWindow(CODE, T0 - 60_000, T0 + HOUR_MS)],
-      campuses: [campus({ campusId: `c${CODE}`, provinceCode: CODE })],
-    });
     const room = new WaitingRoom(t.engine, SEAL_KEY);
-    await room.setup(
-      { provinceCode: CODE, mode: 'opening', preQueueMinutes: 30, passMinutes: 15, maxAdmitPerMinute: null },
-      T0 - 120_000,
-    );
-    await room.join('first', CODE, T0); // closes the (empty) PREQUEUE
-    await Promise.all(Array.from({ length: 4_000 }, (_, i) => room.join(`k${i}`, CODE, T0 + 1 + i)));
+    await openedLine(t.engine, room, CODE, 4_000, 'k');
 
     let clock = T0 + 5_000;
     const keeper = new QueueKeeper(t.engine, SEAL_KEY, {

@@ -18,6 +18,7 @@ import {
   loadFixture,
   newTestEngine,
   openWindow,
+  openedLine,
   snapshot,
   tickParams,
   type TestEngine,
@@ -313,9 +314,7 @@ describe('concurrency', () => {
 
 describe('the line invariants', () => {
   it('a line that moves while it is checked is reported as that, once, not as mismatches', async () => {
-    await provinceWith('24', 'opening', T0 - MINUTE);
-    await room.join('first', '24', T0); // closes the (empty) PREQUEUE
-    await Promise.all(Array.from({ length: 600 }, (_, i) => room.join(`m${i}`, '24', T0 + 1 + i)));
+    await openedLine(t.engine, room, '24', 600, 'm');
     let now = T0 + 1_000;
     const admitFive = async () => {
       now += 250;
@@ -355,22 +354,7 @@ describe("the line's measured rate (the ETA's denominator)", () => {
     const fast = await newTestEngine({ queueIdleMs: 1_000 });
     try {
       const line = new WaitingRoom(fast.engine, SEAL_KEY);
-      await loadFixture(fast.engine, {
-        calendar: [openWindow(code, T0 - MINUTE, T0 + HOUR_MS)],
-        campuses: [campus({ campusId: `c${code}`, provinceCode: code })],
-      });
-      await line.setup(
-        {
-          provinceCode: code,
-          mode: 'opening',
-          preQueueMinutes: 30,
-          passMinutes: 15,
-          maxAdmitPerMinute: null,
-        },
-        T0 - 2 * MINUTE,
-      );
-      await line.join('first', code, T0); // closes the (empty) PREQUEUE
-      await Promise.all(Array.from({ length: 1_500 }, (_, i) => line.join(`r${i}`, code, T0 + 1 + i)));
+      await openedLine(fast.engine, line, code, 1_500, 'r');
       let now = T0 + 2_000;
       for (let ms = 0; ms <= 12_000; ms += 250) {
         now = T0 + 2_000 + ms;

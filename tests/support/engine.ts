@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis, type Cluster } from 'ioredis';
 import { Engine, HOUR_MS, bind, type EngineOptions } from '../../engine/index.ts';
-import type { TickParams } from '../../engine/queue.ts';
+import type { TickParams, WaitingRoom } from '../../engine/queue.ts';
 import { decodeEvent } from '../../engine/events.ts';
 import { checkInvariants } from '../../engine/invariants.ts';
 import type { Campus, CalendarEntry } from '../../engine/world.ts';
@@ -160,4 +160,30 @@ export function tickParams(overrides: Partial<TickParams> = {}): TickParams {
     plan: 1,
     ...overrides,
   };
+}
+
+/**
+ * A province whose opening room opened a minute before T0 and a line behind it: the first joiner
+ * ('first', at T0) closes the empty PREQUEUE, then `waiting` accounts `${prefix}0`, `${prefix}1`, …
+ * join in that order.
+ */
+export async function openedLine(
+  engine: Engine,
+  room: WaitingRoom,
+  provinceCode: string,
+  waiting: number,
+  prefix: string,
+): Promise<void> {
+  await loadFixture(engine, {
+    calendar: [openWindow(provinceCode, T0 - 60_000, T0 + HOUR_MS)],
+    campuses: [campus({ campusId: `c${provinceCode}`, provinceCode })],
+  });
+  await room.setup(
+    { provinceCode, mode: 'opening', preQueueMinutes: 30, passMinutes: 15, maxAdmitPerMinute: null },
+    T0 - 120_000,
+  );
+  await room.join('first', provinceCode, T0);
+  await Promise.all(
+    Array.from({ length: waiting }, (_, i) => room.join(`${prefix}${i}`, provinceCode, T0 + 1 + i)),
+  );
 }
