@@ -5,6 +5,7 @@
  */
 import type { us_listen_socket } from 'uWebSockets.js';
 import { hostname } from 'node:os';
+import { freePort } from '../devstack/ports.ts';
 import { threadId } from 'node:worker_threads';
 import { Admission } from './admission/admission.ts';
 import { LoadReporter } from './admission/report.ts';
@@ -27,6 +28,9 @@ export interface GatewayApp {
 
 /** Session tokens refused per client address and minute (per app thread) before PostgreSQL is spared. */
 const UNKNOWN_TOKENS_PER_MINUTE = 60;
+
+/** Ports tried by a gateway asked for port 0 before it gives up. */
+const LISTEN_ATTEMPTS = 5;
 
 export function rateLimitRules(services: Services): Record<string, RateLimitRule> {
   const limits = services.config.rateLimits;
@@ -123,16 +127,19 @@ export function createGatewayApp(services: Services, options: RouteOptions = {})
       // sessions are answered from this thread's memory only once it hears of revocations
       await services.auth.sessions.ready();
       loadReporter.start();
-      return new Promise((resolve, reject) => {
-        app.listen(host, port, (socket) => {
-          if (!socket) {
-            reject(new Error(`cannot listen on ${host}:${port}`));
-            return;
-          }
-          listenSocket = socket;
-          resolve(uws.us_socket_local_port(socket));
-        });
-      });
+      const bind = (at: number) =>
+        new Promise<us_listen_socket | false>((resolve) => app.listen(host, at, resolve));
+      let tried = port;
+      let socket = port === 0 ? false : await bind(port);
+      // port 0: a port found free just now, tried again if another process took it meanwhile.
+      // (uWS gives a socket on port 0 no SO_REUSEPORT, so the other threads could not join it.)
+      for (let attempt = 0; port === 0 && !socket && attempt < LISTEN_ATTEMPTS; attempt++) {
+        tried = await freePort({ host: host === '0.0.0.0' ? '127.0.0.1' : host });
+        socket = await bind(tried);
+      }
+      if (!socket) throw new Error(`cannot listen on ${host}:${tried}`);
+      listenSocket = socket;
+      return uws.us_socket_local_port(socket);
     },
     async shutdown(graceMs = 10_000) {
       if (listenSocket) uws.us_listen_socket_close(listenSocket);

@@ -14,7 +14,6 @@ import { WorkerPool } from './workers/pool.ts';
 import { osThreadId } from './osThread.ts';
 import { LANE_WAIT_BUCKETS_MS } from './admission/lane.ts';
 import { servePool } from './workers/remote.ts';
-import { freePort } from '../devstack/ports.ts';
 import { KeySpace } from '../engine/keys.ts';
 import { PROVINCE_CODES } from '../engine/provinces.ts';
 import { openRedis, type RedisClient } from '../engine/redisClient.ts';
@@ -89,11 +88,11 @@ export function laneMetricsText(pool: WorkerPool): string {
 }
 
 export async function startGateway(config: Config, log: Logger): Promise<RunningGateway> {
-  const port =
-    config.port === 0
-      ? await freePort({ host: config.host === '0.0.0.0' ? '127.0.0.1' : config.host })
-      : config.port;
-  const threadConfig: Config = { ...config, port };
+  // Asked for port 0, thread 0 finds a free port just before it listens (gateway/app.ts) and the
+  // other threads join it (SO_REUSEPORT). A port found free here, before the threads had started,
+  // was taken by another process meanwhile in one CI run ('cannot listen on 127.0.0.1:38769').
+  let port = config.port;
+  const threadConfig: Config = config;
   const pool = new WorkerPool({ lanes: config.lanes });
   const mainThreadId = osThreadId();
   const appThreadIds: (number | null)[] = Array.from({ length: config.threads }, () => null);
@@ -182,6 +181,11 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
         if (message.type === 'ready') {
           appThreadIds[index] = message.osThreadId;
           worker.off('message', onMessage);
+          if (index === 0 && config.port === 0) {
+            port = message.port;
+            for (const other of workers.slice(1))
+              other.postMessage({ type: 'listen-on', port } satisfies ToThread);
+          }
           resolve();
         } else if (message.type === 'failed')
           reject(new Error(`gateway thread ${index}: ${message.message}`));

@@ -21,6 +21,8 @@ export interface ThreadData {
 
 export type ToThread =
   | { readonly type: 'shutdown'; readonly graceMs: number }
+  /** The port thread 0 got from the kernel, for the other threads of a gateway asked for port 0. */
+  | { readonly type: 'listen-on'; readonly port: number }
   | { readonly type: 'collect-metrics'; readonly id: number }
   | { readonly type: 'metrics-text'; readonly id: number; readonly text: string };
 
@@ -51,8 +53,15 @@ async function run(): Promise<void> {
         post({ type: 'metrics-request', id });
       }),
   });
+  let portOfThreadZero: (port: number) => void = () => undefined;
+  const sharedPort =
+    data.config.port === 0 && data.index > 0
+      ? new Promise<number>((resolve) => (portOfThreadZero = resolve))
+      : Promise.resolve(data.config.port);
   parentPort?.on('message', (message: ToThread) => {
-    if (message.type === 'collect-metrics') {
+    if (message.type === 'listen-on') {
+      portOfThreadZero(message.port);
+    } else if (message.type === 'collect-metrics') {
       void services.metrics.registry
         .getMetricsAsJSON()
         .then((metrics) => post({ type: 'metrics-part', id: message.id, metrics }));
@@ -70,7 +79,7 @@ async function run(): Promise<void> {
       })();
     }
   });
-  const port = await gateway.listen(data.config.host, data.config.port);
+  const port = await gateway.listen(data.config.host, await sharedPort);
   log.info({ port, thread: data.index }, 'gateway thread listening');
   post({ type: 'ready', port, osThreadId: osThreadId() });
 }

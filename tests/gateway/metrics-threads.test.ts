@@ -11,7 +11,7 @@
  * and serving but never answers a collection. (Ending it with worker.terminate() would abort the
  * whole process: uWS's handles are still open when the thread's loop closes.)
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, environmentWith } from '../../config/index.ts';
@@ -123,4 +123,23 @@ describe('/metrics with an app thread gone (issue 16 item 13)', () => {
     });
     expect(health.status).toBe(200);
   }, 90_000);
+});
+
+/** Sockets of this process listening on `port` (IPv4), from /proc/net/tcp: state 0A is LISTEN. */
+function listeningSockets(port: number): number {
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  return readFileSync('/proc/net/tcp', 'utf8')
+    .split('\n')
+    .slice(1)
+    .filter((line) => {
+      const [, local, , state] = line.trim().split(/\s+/);
+      return state === '0A' && local?.endsWith(`:${hexPort}`);
+    }).length;
+}
+
+describe('a gateway asked for port 0', () => {
+  it('listens with every app thread on the port the kernel gave thread 0, not on one found free beforehand', () => {
+    expect(gateway.port).toBeGreaterThan(0);
+    expect(listeningSockets(gateway.port)).toBe(2);
+  });
 });
