@@ -7,7 +7,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { environmentWith, systemNodeArgs } from '../../config/index.ts';
-import { freePort } from '../../devstack/ports.ts';
 
 /**
  * Every simulated candidate of one load generator comes from one address (127.0.0.1, or the
@@ -44,14 +43,15 @@ export async function spawnSystem(
   env: NodeJS.ProcessEnv,
   options: SpawnOptions = {},
 ): Promise<SpawnedSystem> {
-  const port = await freePort();
   const extra = systemNodeArgs();
+  // PORT=0: the gateway finds a port just before it listens and says which over the IPC channel; a
+  // port found free here could be taken (by another test's system, even) before the child listened
   const child = spawn(
     process.execPath,
     ['--max-semi-space-size=64', ...extra, '--import', 'tsx', 'scripts/start.ts'],
     {
-      env: environmentWith({ HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env, PORT: String(port) }),
-      stdio: ['ignore', options.output ? 'pipe' : 'inherit', options.output ? 'pipe' : 'inherit'],
+      env: environmentWith({ HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env, PORT: '0' }),
+      stdio: ['ignore', options.output ? 'pipe' : 'inherit', options.output ? 'pipe' : 'inherit', 'ipc'],
     },
   );
   if (options.output) {
@@ -60,6 +60,26 @@ export async function spawnSystem(
     child.stderr?.on('data', (chunk: Buffer) => forward(chunk.toString('utf8')));
   }
   const stop = (): Promise<void> => stopChild(child);
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error('the system under test did not start listening')),
+      options.readyTimeoutMs ?? 90_000,
+    );
+    child.on('message', (message: { type?: string; port?: number }) => {
+      if (message.type === 'listening' && typeof message.port === 'number') {
+        clearTimeout(timer);
+        child.disconnect();
+        resolve(message.port);
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the system under test exited (${code}) before it listened`));
+    });
+  }).catch(async (error: unknown) => {
+    await stop();
+    throw error;
+  });
   const base = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + (options.readyTimeoutMs ?? 90_000);
   for (;;) {
