@@ -6,7 +6,8 @@
  *                                     an existing claim is settled first (below);
  *   2. bindCandidate (province shard) bind the candidate to (account, token) unless it is bound;
  *                                     refuses a fenced token;
- *   3. finalizeClaim (account shard)  on success; on refusal, releaseClaim (compensation).
+ *   3. finalizeClaim (account shard)  on success, not waited for; on refusal, releaseClaim
+ *                                     (compensation).
  * At every instant a candidate names at most one account (one record per candidate) and an
  * account names at most one candidate (one claim per account); a claim counts only while the
  * province side confirms it with the same token. A claim left pending by a crashed caller is
@@ -206,7 +207,11 @@ export async function bind(
       'QUEUE_PASS_REQUIRED',
     ] as const);
   }
-  await finalizeClaim(engine, input.accountId, token);
+  // Step 3 is not waited for: a pending claim that the province side confirms with its token
+  // already counts (I2: boundCandidate, the invariant checker), later commands on this connection
+  // see it finalized (Redis runs one connection's commands in order), and one left pending by a
+  // lost connection is finalized by the next settleClaim. The answer is one round trip sooner.
+  finalizeClaim(engine, input.accountId, token).catch(() => undefined);
   return {
     ok: true,
     registration: decodeRegistration(input.provinceCode, answer.record),
