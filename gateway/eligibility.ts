@@ -76,8 +76,10 @@ export interface QueryOptions {
   /**
    * The account's CET6 review application (engine/reviews.ts, `engine.review(accountId)`), if any.
    * It counts only for its own candidate: APPROVED opens CET6 (R4); its status is reported (R13).
+   * A promise is awaited only once the record is found, so that the caller's own reads can run
+   * beside the lookup; when it rejects, so does the query, with its reason.
    */
-  readonly review?: AccountReview | null;
+  readonly review?: AccountReview | null | Promise<AccountReview | null>;
 }
 
 export interface BatchOptions {
@@ -108,7 +110,7 @@ type Pending =
   | {
       readonly kind: 'query';
       readonly input: IdentityInput;
-      readonly review: AccountReview | null;
+      readonly review: AccountReview | null | Promise<AccountReview | null>;
       resolve(answer: EligibilityAnswer | EligibilityRefusal): void;
       reject(error: unknown): void;
     }
@@ -289,11 +291,16 @@ export class EligibilityService {
       );
       items.forEach(({ pending, identity }, i) => {
         const match = matches[i] ?? null;
-        pending.resolve(
-          match === null
-            ? { ok: false, code: 'CANDIDATE_NOT_FOUND' }
-            : answerFor(match, identity, pending.review),
-        );
+        // each answer as soon as its own review is read: one slow read holds no other item
+        Promise.resolve(pending.review)
+          .then((review) =>
+            pending.resolve(
+              match === null
+                ? { ok: false, code: 'CANDIDATE_NOT_FOUND' }
+                : answerFor(match, identity, review),
+            ),
+          )
+          .catch((reason: unknown) => pending.reject(reason));
       });
     } catch (error) {
       for (const { pending } of items) pending.reject(error);

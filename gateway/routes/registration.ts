@@ -83,6 +83,25 @@ export async function readyWithReview(services: Services, accountId: string): Pr
   return review;
 }
 
+/**
+ * R1, R2, then R3, R4, R9: the candidate named by `identity`, for an account that may register. The
+ * lookup (the identity check in its lane, then PostgreSQL) runs beside the readiness check and the
+ * review's read, which it needs only at its end: one step fewer one after another for the
+ * eligibility query and the binding. Its answer is used only once the account is ready: a refusal of
+ * R1 or R2 comes first, as before, and with nothing of the record.
+ */
+async function readyLookup(
+  services: Services,
+  accountId: string,
+  identity: IdentityInput,
+): Promise<EligibilityAnswer> {
+  const review = readyWithReview(services, accountId);
+  const answer = lookupCandidate(services, identity, review);
+  answer.catch(() => undefined); // answered below, once the account may register
+  await review;
+  return answer;
+}
+
 /** An identity or lookup refusal of the eligibility service, as the API answers it. */
 export function eligibilityError(refusal: EligibilityRefusal): ApiError {
   switch (refusal.code) {
@@ -101,7 +120,7 @@ export function eligibilityError(refusal: EligibilityRefusal): ApiError {
 export async function lookupCandidate(
   services: Services,
   identity: IdentityInput,
-  review: ReviewView | null,
+  review: ReviewView | null | Promise<ReviewView | null>,
 ): Promise<EligibilityAnswer> {
   const answer = await services.eligibility.query(identity, { review });
   if (!answer.ok) throw eligibilityError(answer);
@@ -238,7 +257,7 @@ export function registrationRoutes(services: Services): RouteDef[] {
       },
       handler: async (ctx) => {
         const accountId = ctx.accountId!;
-        const answer = await lookupCandidate(services, ctx.body, await readyWithReview(services, accountId));
+        const answer = await readyLookup(services, accountId, ctx.body);
         // API.md: a candidate bound to another account is shown to no one else (I2: one account each)
         const { provinceCode, candidateId } = answer.candidate;
         const bound = await engine.registration(provinceCode, candidateId);
@@ -269,9 +288,8 @@ export function registrationRoutes(services: Services): RouteDef[] {
       },
       handler: async (ctx) => {
         const accountId = ctx.accountId!;
-        const review = await readyWithReview(services, accountId);
         const { idType, idNumber, name } = ctx.body;
-        const answer = await lookupCandidate(services, { idType, idNumber, name }, review);
+        const answer = await readyLookup(services, accountId, { idType, idNumber, name });
         const { candidate } = answer;
         const outcome = await bind(engine, {
           accountId,

@@ -402,6 +402,33 @@ describe('micro-batching', () => {
     expect(normaliseName(found[0]!.candidate.name)).toBe(normaliseName(seeded[0]!.name));
   });
 
+  it('takes the review as a promise read beside the lookup: each answer waits for its own only', async () => {
+    let approve!: (review: { candidateId: string; status: 'APPROVED' }) => void;
+    const slowReview = new Promise<{ candidateId: string; status: 'APPROVED' }>(
+      (resolve) => (approve = resolve),
+    );
+    const refused = Promise.reject(new Error('the account may not register'));
+    refused.catch(() => undefined); // as readyLookup's caller awaits it at once
+    // three queries in one batch: a review still being read, one whose read failed, none at all
+    const [slow, failed, plain] = [
+      pooled.query(LAGGING, { review: slowReview }),
+      pooled.query(PASS_425, { review: refused }),
+      pooled.query(FAIL_424, { review: Promise.resolve(null) }),
+    ];
+    await expect(failed).rejects.toThrow('the account may not register');
+    expect(await plain).toMatchObject({ ok: true, eligibleSubjects: ['CET4'] });
+    let settled = false;
+    void slow.finally(() => (settled = true));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(settled).toBe(false);
+    approve({ candidateId: LAGGING.candidateId, status: 'APPROVED' });
+    expect(await slow).toMatchObject({
+      ok: true,
+      eligibleSubjects: ['CET4', 'CET6'],
+      cet6Review: { offered: false, status: 'APPROVED' },
+    });
+  });
+
   it('answers a lone request without waiting for companions (the batch timer flushes it)', async () => {
     await answered(PASS_425, pooled); // warm
     const started = performance.now();

@@ -142,7 +142,7 @@ describe('POST /api/v1/eligibility/query (R3, R4, R9)', () => {
     expect(wrongName.body).toEqual(unknown.body);
   });
 
-  it('R1/R2: 401 without a session, 403 PHONE_NOT_BOUND, then 403 AGREEMENT_REQUIRED, before any lookup', async () => {
+  it('R1/R2: 401 without a session, 403 PHONE_NOT_BOUND, then 403 AGREEMENT_REQUIRED, before any lookup is answered', async () => {
     const candidate = await world.candidate();
     const anonymous = await gw.http.post(QUERY, candidate.identity);
     expect(statusAndCode(anonymous)).toEqual([401, 'UNAUTHORIZED']);
@@ -152,7 +152,7 @@ describe('POST /api/v1/eligibility/query (R3, R4, R9)', () => {
     for (const call of [
       gw.http.post(QUERY, candidate.identity, { token: noPhone }),
       gw.http.post(REGISTRATION, { ...candidate.identity, confirm: true }, { token: noPhone }),
-      // an invalid identity is not even looked at
+      // an invalid identity's refusal is not what it gets: the readiness refusal comes first
       gw.http.post(QUERY, { ...candidate.identity, idNumber: '110105200301010000' }, { token: noPhone }),
     ]) {
       expect(statusAndCode(await call)).toEqual([403, 'PHONE_NOT_BOUND']);
