@@ -36,8 +36,11 @@ export const DEFAULTS = {
     adaptive: true,
     initialLimit: 64,
     minLimit: 8,
-    // P7 allows an admitted p99 of 200 ms; the loop aims below it, with room for the client's side
-    targetP99Ms: 100,
+    // P7 allows an admitted p99 of 200 ms; the loop aims well below it, with room for the client's
+    // side. 70 against 100, 6 demo runs each alternating on 2026-12-08 (README, "Notes: P7 and P8
+    // in the demo"): P7's every-second bound in 6 of 6 runs against 2 of 6, for a slower sell-out
+    // (23–33 s after the opening against 15–23 s) and more answers shed
+    targetP99Ms: 70,
     timeoutMs: 1_000,
   },
   // an admitted candidate's slot lasts 15 s after its last gated write (its pass stays valid longer)
