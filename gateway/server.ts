@@ -92,7 +92,6 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
   // other threads join it (SO_REUSEPORT). A port found free here, before the threads had started,
   // was taken by another process meanwhile in one CI run ('cannot listen on 127.0.0.1:38769').
   let port = config.port;
-  const threadConfig: Config = config;
   const pool = new WorkerPool({ lanes: config.lanes });
   const mainThreadId = osThreadId();
   const appThreadIds: (number | null)[] = Array.from({ length: config.threads }, () => null);
@@ -150,7 +149,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Running
   const ready = Array.from({ length: config.threads }, (_, index) => {
     const { port1, port2 } = new MessageChannel();
     servePool(pool, port1);
-    const data: ThreadData = { entry: THREAD_ENTRY, config: threadConfig, index, poolPort: port2 };
+    const data: ThreadData = { entry: THREAD_ENTRY, config, index, poolPort: port2 };
     const worker = new Worker(BOOTSTRAP, {
       // the parent's profiling flags (e.g. SYSTEM_NODE_ARGS="--cpu-prof …") reach the app threads too
       execArgv: [...process.execArgv.filter((arg) => arg.startsWith('--cpu-prof')), '--import', 'tsx'],

@@ -21,7 +21,7 @@ export interface ThreadData {
 
 export type ToThread =
   | { readonly type: 'shutdown'; readonly graceMs: number }
-  /** The port thread 0 got from the kernel, for the other threads of a gateway asked for port 0. */
+  /** The port thread 0 listens on, for the other threads of a gateway asked for port 0. */
   | { readonly type: 'listen-on'; readonly port: number }
   | { readonly type: 'collect-metrics'; readonly id: number }
   | { readonly type: 'metrics-text'; readonly id: number; readonly text: string };
