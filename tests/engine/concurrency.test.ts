@@ -20,6 +20,7 @@ import { checkInvariants } from '../../engine/invariants.ts';
 import { redisUrl } from '../support/env.ts';
 import {
   HOUR_MS,
+  afterSentCommands,
   T0,
   campus,
   loadFixture,
@@ -212,6 +213,7 @@ async function bindAtOnce(attempts: readonly { candidateId: string; accountId: s
       }),
     ),
   );
+  await afterSentCommands(engines);
   return { order, outcomes };
 }
 
