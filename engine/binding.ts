@@ -208,10 +208,10 @@ export async function bind(
     ] as const);
   }
   // Step 3 is not waited for: a pending claim that the province side confirms with its token
-  // already counts (I2: boundCandidate, the invariant checker), later commands on this connection
-  // see it finalized (Redis runs one connection's commands in order), and one left pending by a
-  // lost connection is finalized by the next settleClaim. The answer is one round trip sooner.
-  finalizeClaim(engine, input.accountId, token).catch(() => undefined);
+  // already counts (I2: boundCandidate, settleClaim, the invariant checker), and one left pending by
+  // a lost connection is finalized by the next settleClaim. The answer is one round trip sooner;
+  // engine.idle() waits for it (a closing connection, a test reading the claims elsewhere).
+  engine.background(finalizeClaim(engine, input.accountId, token));
   return {
     ok: true,
     registration: decodeRegistration(input.provinceCode, answer.record),

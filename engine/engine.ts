@@ -135,6 +135,8 @@ export class Engine {
   readonly claimStaleMs: number;
   readonly queueIdleMs: number;
   readonly replicaWait: ReplicaWait | undefined;
+  /** Work sent without its caller waiting for it (`background`), until it settles. */
+  private readonly unsettled = new Set<Promise<void>>();
 
   constructor(
     readonly redis: EngineRedis,
@@ -147,6 +149,30 @@ export class Engine {
     this.queueIdleMs = options.queueIdleMs ?? DEFAULTS.queue.idleMs;
     this.replicaWait = options.replicaWait;
     defineEngineCommands(redis);
+  }
+
+  /**
+   * Lets `work` finish without its caller waiting for it (a binding's step 3: engine/binding.ts);
+   * its failure is the protocol's to recover, not the caller's. `idle()` waits for all of it.
+   */
+  background(work: Promise<unknown>): void {
+    const settled: Promise<void> = work
+      .then(
+        () => undefined,
+        () => undefined,
+      )
+      .finally(() => this.unsettled.delete(settled));
+    this.unsettled.add(settled);
+  }
+
+  /**
+   * Resolves once the work handed to `background` so far has settled: before this engine's
+   * connection closes, and in tests that read what it wrote through another connection (with
+   * REDIS_WAIT_REPLICAS a script may still wait in the group commit's queue, so a round trip on the
+   * connection would not be enough).
+   */
+  async idle(): Promise<void> {
+    while (this.unsettled.size > 0) await Promise.all([...this.unsettled]);
   }
 
   /** Runs a script and reads its JSON answer; refusals must be among `allowed`. */

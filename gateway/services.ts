@@ -101,6 +101,8 @@ export function createServices(config: Config, tasks: TaskRunner, log: Logger): 
     queue: new WaitingRoom(engine, sealKeyFrom(idKeys.encryptionKey)),
     boundCache: new LRUCache<string, BoundRef>({ max: 200_000 }),
     async close() {
+      // the bindings' finalize steps, sent without waiting, reach Redis before its connection ends
+      await engine.idle();
       // the session cache's subscriber connection first: the thread keeps no handle open
       await auth.sessions.close();
       await db.end();

@@ -20,7 +20,6 @@ import { checkInvariants } from '../../engine/invariants.ts';
 import { redisUrl } from '../support/env.ts';
 import {
   HOUR_MS,
-  afterSentCommands,
   T0,
   campus,
   loadFixture,
@@ -213,7 +212,9 @@ async function bindAtOnce(attempts: readonly { candidateId: string; accountId: s
       }),
     ),
   );
-  await afterSentCommands(engines);
+  // a binding's step 3 is sent without waiting (engine/binding.ts): wait for it before reading the
+  // claims through another connection
+  await Promise.all(engines.map((engine) => engine.idle()));
   return { order, outcomes };
 }
 

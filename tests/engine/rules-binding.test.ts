@@ -150,6 +150,24 @@ describe('R5/R6 registration window', () => {
 });
 
 describe('R6/I2 one account ↔ one candidate', () => {
+  it("sends step 3 without waiting; idle() waits for the engine's background work, failed or not", async () => {
+    const outcome = await bind(t.engine, input({ accountId: 'a9', candidateId: 'c9' }));
+    expect(outcome.ok).toBe(true);
+    await t.engine.idle();
+    expect(await readClaim(t.engine, 'a9')).toMatchObject({ state: 'BOUND', candidateId: 'c9' });
+
+    let finish!: () => void;
+    t.engine.background(new Promise<void>((resolve) => (finish = resolve)));
+    t.engine.background(Promise.reject(new Error('a lost connection')));
+    let idle = false;
+    const waited = t.engine.idle().then(() => (idle = true));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(idle).toBe(false);
+    finish();
+    await waited;
+    expect(idle).toBe(true);
+  });
+
   it('binds, finalizes the claim and reports the bound candidate', async () => {
     const outcome = await bind(t.engine, input({ accountId: 'a1', candidateId: 'c1' }));
     if (!outcome.ok) throw new Error(outcome.code);

@@ -95,7 +95,7 @@ export async function seedWorld(
   );
 }
 
-/** Binds candidate `<prefix><n>` to account 1000000 + n. */
+/** Binds candidate `<prefix><n>` to account 1000000 + n, its claim finalized (step 3 included). */
 export async function bindN(
   engine: Engine,
   prefix: string,
@@ -107,6 +107,7 @@ export async function bindN(
   const ref = { accountId: accountOf(n), provinceCode, candidateId: `${prefix}${n}` };
   const outcome = await bind(engine, { ...ref, campusId, snapshot: snapshot(), now });
   if (!outcome.ok) throw new Error(`bind ${ref.candidateId}: ${outcome.code}`);
+  await engine.idle();
   return ref;
 }
 

@@ -65,15 +65,6 @@ export async function seatOf(
 }
 
 /** An outbox event as the tests read it: its type and its payload, field by field. */
-/**
- * Resolves once every command sent so far on these engines' connections has run (one round trip on
- * each). A binding's step 3 is sent, not waited for (engine/binding.ts): a test that reads the
- * claims through another connection right after binding through these waits here first.
- */
-export async function afterSentCommands(engines: readonly Engine[]): Promise<void> {
-  await Promise.all(engines.map((engine) => engine.redis.ping()));
-}
-
 export interface StreamEvent {
   readonly type: string;
   readonly data: Record<string, unknown>;
