@@ -31,7 +31,7 @@ export type AnswerKind = 'ok' | 'refused' | 'shed' | 'queued' | 'failed';
 const LOOP_RESOLUTION_MS = 10;
 
 /** A loop-delay reading (ns, the whole interval between ticks) as the delay past the tick (ms). */
-function delayPastResolutionMs(intervalNs: number): number {
+export function delayPastResolutionMs(intervalNs: number): number {
   return Math.max(0, Math.round(intervalNs / 1e4 - LOOP_RESOLUTION_MS * 100) / 100);
 }
 
