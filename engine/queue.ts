@@ -68,6 +68,10 @@ export interface RoomState {
   /** Whether the gated writes need a pass now. */
   readonly active: boolean;
   readonly sealed: string;
+  /** The keeper's target of candidates active at once (null before its first tick). */
+  readonly targetActive: number | null;
+  /** Admitted candidates holding a slot at the keeper's last tick (null before it). */
+  readonly activeCandidates: number | null;
 }
 
 /** A ticket as stored: {accountId, state P|W|A|L, seq, joinedAt, admittedAt, passExpiresAt}. */
@@ -241,6 +245,54 @@ export function roomIsActive(
   return false;
 }
 
+/**
+ * A room's state from its hash, the province's calendar and its PREQUEUE (three reads, no script):
+ * what the admin stats, GET /api/v1/queue/{provinceCode} and the load runner's sampler show; `now`
+ * (engine time) decides only `active`.
+ */
+export async function readRoom(engine: Engine, provinceCode: string, now: number): Promise<RoomState | null> {
+  const keys = engine.keys.province(provinceCode).queue;
+  const calendar = engine.keys.province(provinceCode).calendar;
+  const [fields, opens, prequeued] = await Promise.all([
+    engine.redis.hgetall(keys.room),
+    engine.redis.hget(calendar, 'o'),
+    engine.redis.llen(keys.prequeue),
+  ]);
+  if (!fields.commit) return null;
+  const mode = (QUEUE_MODES as readonly string[]).includes(fields.mode ?? '')
+    ? (fields.mode as QueueMode)
+    : 'off';
+  const phase = (fields.phase ?? 'PRE') as RoomPhase;
+  const n = Number(fields.n ?? 0);
+  const late = Number(fields.late ?? 0);
+  const head = Number(fields.head ?? 0);
+  const opensAt = opens === null ? null : Number(opens);
+  const preMs = Number(fields.preMs ?? 0);
+  return {
+    provinceCode,
+    mode,
+    phase,
+    preMs,
+    passMs: Number(fields.passMs ?? 0),
+    maxAdmitPerMinute: fields.cap ? Number(fields.cap) : null,
+    n,
+    drawn: Number(fields.drawn ?? 0),
+    late,
+    head,
+    rate: Number(fields.rate ?? 0),
+    trend: Number(fields.trend ?? 0),
+    plan: Number(fields.plan ?? 0),
+    commitment: fields.commit,
+    seed: fields.seed ?? null,
+    opensAt,
+    waiting: (phase === 'PRE' ? prequeued : n) + late - head,
+    active: roomIsActive({ mode, phase, preMs, auto: fields.auto === '1' }, opensAt, now),
+    sealed: fields.sealed ?? '',
+    targetActive: fields.target === undefined ? null : Number(fields.target),
+    activeCandidates: fields.lastActive === undefined ? null : Number(fields.lastActive),
+  };
+}
+
 export class WaitingRoom {
   constructor(
     private readonly engine: Engine,
@@ -280,44 +332,7 @@ export class WaitingRoom {
   }
 
   async room(provinceCode: string, now: number): Promise<RoomState | null> {
-    const keys = this.keys(provinceCode);
-    const calendar = this.engine.keys.province(provinceCode).calendar;
-    const [fields, opens, prequeued] = await Promise.all([
-      this.engine.redis.hgetall(keys.room),
-      this.engine.redis.hget(calendar, 'o'),
-      this.engine.redis.llen(keys.prequeue),
-    ]);
-    if (!fields.commit) return null;
-    const mode = (QUEUE_MODES as readonly string[]).includes(fields.mode ?? '')
-      ? (fields.mode as QueueMode)
-      : 'off';
-    const phase = (fields.phase ?? 'PRE') as RoomPhase;
-    const n = Number(fields.n ?? 0);
-    const late = Number(fields.late ?? 0);
-    const head = Number(fields.head ?? 0);
-    const opensAt = opens === null ? null : Number(opens);
-    const preMs = Number(fields.preMs ?? 0);
-    return {
-      provinceCode,
-      mode,
-      phase,
-      preMs,
-      passMs: Number(fields.passMs ?? 0),
-      maxAdmitPerMinute: fields.cap ? Number(fields.cap) : null,
-      n,
-      drawn: Number(fields.drawn ?? 0),
-      late,
-      head,
-      rate: Number(fields.rate ?? 0),
-      trend: Number(fields.trend ?? 0),
-      plan: Number(fields.plan ?? 0),
-      commitment: fields.commit,
-      seed: fields.seed ?? null,
-      opensAt,
-      waiting: (phase === 'PRE' ? prequeued : n) + late - head,
-      active: roomIsActive({ mode, phase, preMs, auto: fields.auto === '1' }, opensAt, now),
-      sealed: fields.sealed ?? '',
-    };
+    return readRoom(this.engine, provinceCode, now);
   }
 
   /** Join (or find again) the account's place in the province's line. */

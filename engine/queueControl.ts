@@ -229,3 +229,48 @@ export function etaSeconds(position: number, rate: number, plan: number, trend =
       : horizon + (position - withinHorizon) / (rate + growth * horizon);
   return Math.max(1, Math.round(seconds));
 }
+
+const CLASSES = ['critical', 'standard', 'background'] as const;
+type ClassCounts = Record<(typeof CLASSES)[number], number>;
+
+/**
+ * The fresh load reports (`staleMs`) summed over every gateway thread: what GET
+ * /api/v1/admin/stats and the load runner's sampler show of admission control.
+ */
+export function admissionSummary(loads: readonly ThreadLoad[], wallNow: number) {
+  const fresh = loads.filter((load) => wallNow - load.at <= DEFAULT_CONTROL.staleMs);
+  const admitted: ClassCounts = { critical: 0, standard: 0, background: 0 };
+  const shed: ClassCounts = { critical: 0, standard: 0, background: 0 };
+  let limit = 0;
+  let inFlight = 0;
+  let servedPerSec = 0;
+  let p99Ms: number | null = null;
+  let criticalP99Ms: number | null = null;
+  for (const load of fresh) {
+    limit += load.limit;
+    inFlight += load.inFlight;
+    servedPerSec += load.servedPerSec;
+    if (load.p99Ms !== null) p99Ms = Math.max(p99Ms ?? 0, load.p99Ms);
+    if (load.criticalP99Ms != null) criticalP99Ms = Math.max(criticalP99Ms ?? 0, load.criticalP99Ms);
+    for (const c of CLASSES) {
+      admitted[c] += load.totals?.admitted[c] ?? 0;
+      shed[c] += load.totals?.shed[c] ?? 0;
+    }
+  }
+  const view = gatewayView(fresh, wallNow);
+  return {
+    threads: fresh.length,
+    /** The adaptive limits' sum (requests in flight at once). */
+    limit,
+    inFlight,
+    servedPerSec,
+    /** The worst thread's p99 over its last window, and of its critical requests (ms). */
+    p99Ms,
+    criticalP99Ms,
+    /** up: the waiting rooms may let more in; down: fewer; hold (engine/queueControl.ts). */
+    health: view.health,
+    /** Since each thread started (threads that stopped are no longer counted). */
+    admitted,
+    shed,
+  };
+}

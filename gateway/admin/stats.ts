@@ -4,10 +4,8 @@
  * PERSISTED_MAX_AGE_MS for the whole deployment, one PostgreSQL aggregate:
  *  - seats (Redis, live): capacity, taken (held + paid) and remaining per subject and per province,
  *    from the engine's seat counters (I1's own numbers);
- *  - streams (Redis, live): per outbox stream its length (XLEN), the writer group's pending
- *    entries (delivered, not acknowledged: XPENDING), its undelivered entries (XINFO GROUPS lag)
- *    and the age of the oldest entry not yet acknowledged, from its entry id's millisecond part
- *    against Redis's own TIME (the clock that stamped the id);
+ *  - streams (Redis, live): per outbox stream its length, the writer group's pending and
+ *    undelivered entries and the age of the oldest entry not yet acknowledged (engine/outboxLag.ts);
  *  - sweeper (Redis, live): per province the oldest due deadline not yet processed
  *    (ZRANGEBYSCORE dueSet -inf now LIMIT 0 1), and its distance to now (the gateway's clock,
  *    the admin clock in test mode, which the sweeper follows too);
@@ -27,10 +25,10 @@
  */
 import type { ChainableCommander } from 'ioredis';
 import { GatewayKeys } from '../../engine/keys.ts';
-import { WRITER_GROUP } from '../../engine/outbox.ts';
+import { outboxLag } from '../../engine/outboxLag.ts';
 import { PROVINCE_CODES } from '../../engine/provinces.ts';
 import { execKeyed, type KeyedCommand } from '../../engine/redisClient.ts';
-import { DEFAULT_CONTROL, gatewayView, type ThreadLoad } from '../../engine/queueControl.ts';
+import { admissionSummary } from '../../engine/queueControl.ts';
 import { readThreadLoads } from '../../engine/queueKeeper.ts';
 import { isSubject, type Subject } from '../../engine/subjects.ts';
 import { query } from '../../db/pool.ts';
@@ -95,129 +93,6 @@ async function seats(services: Services) {
   return { ...total, bySubject, byProvince };
 }
 
-/** XINFO GROUPS answers a flat [name, value, …] list per group. */
-function fieldsOf(flat: unknown): Record<string, unknown> {
-  const record: Record<string, unknown> = {};
-  if (Array.isArray(flat)) for (let i = 0; i + 1 < flat.length; i += 2) record[String(flat[i])] = flat[i + 1];
-  return record;
-}
-
-const idMs = (entryId: string): number => Number(entryId.slice(0, entryId.indexOf('-')));
-
-export interface StreamLag {
-  readonly stream: string;
-  readonly length: number;
-  /** Delivered to the writer group, not yet acknowledged (XPENDING). */
-  readonly pending: number;
-  /** Not yet delivered to the writer group (XINFO GROUPS lag; null when Redis cannot tell). */
-  readonly undelivered: number | null;
-  /** Age of the oldest entry the writer has not acknowledged; null when it is all caught up. */
-  readonly oldestUnprocessedAgeMs: number | null;
-  readonly groupExists: boolean;
-}
-
-async function streams(services: Services) {
-  const redis = services.redis;
-  const names = services.engine.keys.allStreams(PROVINCE_CODES);
-  const answers = await execKeyed(redis, [
-    ...names.flatMap((stream): KeyedCommand[] => [
-      { key: stream, add: (p) => p.xlen(stream) },
-      { key: stream, add: (p) => p.xinfo('GROUPS', stream) },
-      { key: stream, add: (p) => p.xpending(stream, WRITER_GROUP) },
-    ]),
-    // Redis's own clock (the one that stamped the entry ids), from any node
-    { key: names[0]!, add: (p) => p.time() },
-  ]);
-  const [timeError, time] = answers[answers.length - 1]!;
-  if (timeError) throw timeError;
-  const [seconds, micros] = time as [string, string];
-  const redisNowMs = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
-
-  interface StreamProbe {
-    stream: string;
-    length: number;
-    pending: number;
-    undelivered: number | null;
-    oldestPendingId: string | null;
-    lastDeliveredId: string | null;
-    groupExists: boolean;
-  }
-  const partials: StreamProbe[] = names.map((stream, i) => {
-    const [lengthError, length] = answers[3 * i]!;
-    if (lengthError) throw lengthError;
-    const [infoError, info] = answers[3 * i + 1]!; // "no such key" for a stream never written
-    const group = infoError
-      ? undefined
-      : (info as unknown[]).map(fieldsOf).find((g) => g.name === WRITER_GROUP);
-    const [pendingError, summary] = answers[3 * i + 2]!;
-    const pendingSummary = pendingError ? null : (summary as [number, string | null, string | null, unknown]);
-    const lag = group?.lag;
-    return {
-      stream,
-      length: Number(length),
-      pending: pendingSummary ? Number(pendingSummary[0]) : 0,
-      undelivered:
-        group === undefined ? Number(length) : lag === null || lag === undefined ? null : Number(lag),
-      oldestPendingId: pendingSummary?.[1] ?? null,
-      lastDeliveredId: group ? String(group['last-delivered-id']) : null,
-      groupExists: group !== undefined,
-    };
-  });
-
-  // the first undelivered entry of each stream that has any (a second, smaller round trip)
-  const behind = partials.filter((p) => p.length > 0 && p.undelivered !== 0);
-  const undeliveredAnswers = await execKeyed(
-    redis,
-    behind.map((probe) => ({
-      key: probe.stream,
-      add: (p) =>
-        p.xrange(
-          probe.stream,
-          probe.lastDeliveredId === null ? '-' : `(${probe.lastDeliveredId}`,
-          '+',
-          'COUNT',
-          1,
-        ),
-    })),
-  );
-  const firstUndelivered = new Map<string, string>();
-  behind.forEach((p, i) => {
-    const [error, entries] = undeliveredAnswers[i]!;
-    const entry = error ? undefined : (entries as [string, string[]][])[0];
-    if (entry) firstUndelivered.set(p.stream, entry[0]);
-  });
-
-  const byStream: StreamLag[] = partials.map((p) => {
-    const candidates = [p.oldestPendingId, firstUndelivered.get(p.stream) ?? null]
-      .filter((id): id is string => id !== null)
-      .map(idMs);
-    const oldest = candidates.length > 0 ? Math.min(...candidates) : null;
-    return {
-      stream: p.stream,
-      length: p.length,
-      pending: p.pending,
-      undelivered: p.undelivered,
-      oldestUnprocessedAgeMs: oldest === null ? null : Math.max(0, redisNowMs - oldest),
-      groupExists: p.groupExists,
-    };
-  });
-  const ages = byStream.map((s) => s.oldestUnprocessedAgeMs).filter((age): age is number => age !== null);
-  return {
-    group: WRITER_GROUP,
-    length: byStream.reduce((sum, s) => sum + s.length, 0),
-    pending: byStream.reduce((sum, s) => sum + s.pending, 0),
-    undelivered: byStream.reduce((sum, s) => sum + (s.undelivered ?? 0), 0),
-    /** The writer's lag: the oldest entry, over every stream, it has not acknowledged yet. */
-    lagMs: ages.length > 0 ? Math.max(...ages) : 0,
-    // idle streams (never written) are left out: 47 streams, mostly empty outside the surge
-    byStream: byStream
-      .filter((s) => s.length > 0 || s.groupExists)
-      .sort(
-        (a, b) => (b.oldestUnprocessedAgeMs ?? -1) - (a.oldestUnprocessedAgeMs ?? -1) || b.length - a.length,
-      ),
-  };
-}
-
 async function sweeper(services: Services, now: number) {
   const results = await execKeyed(
     services.redis,
@@ -249,61 +124,13 @@ async function sweeper(services: Services, now: number) {
 
 // ------------------------------------------------------------------ admission and waiting rooms
 
-const CLASSES = ['critical', 'standard', 'background'] as const;
-type ClassCounts = Record<(typeof CLASSES)[number], number>;
-
-/** The fresh load reports (engine/queueControl.ts staleness) summed over every gateway thread. */
-export function admissionSummary(loads: readonly ThreadLoad[], wallNow: number) {
-  const fresh = loads.filter((load) => wallNow - load.at <= DEFAULT_CONTROL.staleMs);
-  const admitted: ClassCounts = { critical: 0, standard: 0, background: 0 };
-  const shed: ClassCounts = { critical: 0, standard: 0, background: 0 };
-  let limit = 0;
-  let inFlight = 0;
-  let servedPerSec = 0;
-  let p99Ms: number | null = null;
-  let criticalP99Ms: number | null = null;
-  for (const load of fresh) {
-    limit += load.limit;
-    inFlight += load.inFlight;
-    servedPerSec += load.servedPerSec;
-    if (load.p99Ms !== null) p99Ms = Math.max(p99Ms ?? 0, load.p99Ms);
-    if (load.criticalP99Ms != null) criticalP99Ms = Math.max(criticalP99Ms ?? 0, load.criticalP99Ms);
-    for (const c of CLASSES) {
-      admitted[c] += load.totals?.admitted[c] ?? 0;
-      shed[c] += load.totals?.shed[c] ?? 0;
-    }
-  }
-  const view = gatewayView(fresh, wallNow);
-  return {
-    threads: fresh.length,
-    /** The adaptive limits' sum (requests in flight at once). */
-    limit,
-    inFlight,
-    servedPerSec,
-    /** The worst thread's p99 over its last window, and of its critical requests (ms). */
-    p99Ms,
-    criticalP99Ms,
-    /** up: the waiting rooms may let more in; down: fewer; hold (engine/queueControl.ts). */
-    health: view.health,
-    /** Since each thread started (threads that stopped are no longer counted). */
-    admitted,
-    shed,
-  };
-}
-
 async function rooms(services: Services, now: number) {
   const provinces = await services.queue.provinces();
   const states = await Promise.all(provinces.map((code) => services.queue.room(code, now)));
-  const targets = await Promise.all(
-    provinces.map((code) =>
-      services.redis.hmget(services.engine.keys.province(code).queue.room, 'target', 'lastActive'),
-    ),
-  );
   const byProvince: Record<string, unknown> = {};
   let waiting = 0;
-  states.forEach((room, i) => {
+  states.forEach((room) => {
     if (!room) return;
-    const [target, active] = targets[i]!;
     waiting += room.waiting;
     byProvince[room.provinceCode] = {
       mode: room.mode,
@@ -314,8 +141,8 @@ async function rooms(services: Services, now: number) {
       admitted: room.head,
       admittedPerMinute: Math.round(room.rate * 60),
       /** Candidates admitted and holding a slot at the keeper's last tick, and its target. */
-      activeCandidates: active === null ? null : Number(active),
-      targetActive: target === null ? null : Number(target),
+      activeCandidates: room.activeCandidates,
+      targetActive: room.targetActive,
       maxAdmitPerMinute: room.maxAdmitPerMinute,
     };
   });
@@ -473,7 +300,7 @@ export function statsCollector(services: Services) {
     const [seatStats, streamStats, sweeperStats, persistedCounts, persistenceStats, loads, queue] =
       await Promise.all([
         seats(services),
-        streams(services),
+        outboxLag(services.engine),
         sweeper(services, now),
         persisted.read(services),
         persistence(services),

@@ -6,6 +6,10 @@
  */
 import type { Redis } from 'ioredis';
 import type { Engine } from '../../engine/engine.ts';
+import { outboxLag } from '../../engine/outboxLag.ts';
+import { readRoom } from '../../engine/queue.ts';
+import { admissionSummary } from '../../engine/queueControl.ts';
+import { readThreadLoads } from '../../engine/queueKeeper.ts';
 import type { RunRecorder } from './recorder.ts';
 import type { KeeperSample } from '../report/types.ts';
 
@@ -103,40 +107,23 @@ export interface Samplers {
 
 export interface SamplerOptions {
   readonly engine: Engine;
-  /** The gateway, whose /api/v1/admin/stats gives the writer's lag. */
-  readonly base: string;
-  readonly adminToken: string;
   readonly provinceCode: string;
   /** Seats of the province: campusId|subject → capacity. */
   readonly capacity: ReadonlyMap<string, number>;
   /** performance.now() at the start of the run: samples are taken on its whole seconds. */
   readonly startedPerf: number;
   readonly recorder: RunRecorder;
-  /** Also sample the province's waiting room (GET /api/v1/queue/{provinceCode}). */
+  /** Also sample the province's waiting room and the keeper's loop. */
   readonly waitingRoom?: boolean;
 }
 
-/** What GET /api/v1/admin/stats says of the keeper's loop (gateway/admin/stats.ts). */
-interface KeeperStats {
-  readonly admission?: { health?: string; limit?: number; inFlight?: number };
-  readonly queue?: {
-    byProvince?: Record<string, { targetActive?: number | null; activeCandidates?: number | null }>;
-  };
-}
-
-function keeperSample(t: number, stats: KeeperStats, provinceCode: string): KeeperSample {
-  const room = stats.queue?.byProvince?.[provinceCode];
-  return {
-    t,
-    targetActive: room?.targetActive ?? null,
-    activeCandidates: room?.activeCandidates ?? null,
-    health: stats.admission?.health ?? null,
-    limit: stats.admission?.limit ?? null,
-    inFlight: stats.admission?.inFlight ?? null,
-  };
-}
-
-/** Samples the province's seats, the writer's lag (and the waiting room) once a second until stopped. */
+/**
+ * Samples the province's seats, the writer's lag (and the waiting room, and the keeper's loop) once
+ * a second until stopped, from Redis: the same reads as GET /api/v1/admin/stats and GET
+ * /api/v1/queue/{provinceCode}, without the gateway. Through the gateway, the samples of the
+ * surge's busiest seconds were missing (admin reads are the class shed first; the 2026-12-08 demos
+ * had gaps of 12–15 s in the line's series), and so was the writer's lag at its peak.
+ */
 export function sampleSeatsAndLag(options: SamplerOptions): Samplers {
   const { engine, startedPerf, recorder } = options;
   const tracked = trackedSeats(options.capacity);
@@ -148,7 +135,13 @@ export function sampleSeatsAndLag(options: SamplerOptions): Samplers {
     while (sampling) {
       const t = Math.floor((performance.now() - startedPerf) / 1000);
       try {
-        const counts = await engine.seatCounts(options.provinceCode);
+        const [counts, lag, loads, room] = await Promise.all([
+          engine.seatCounts(options.provinceCode),
+          outboxLag(engine),
+          options.waitingRoom ? readThreadLoads(engine, Date.now(), false) : null,
+          // `now` only decides whether the room gates, which the sample does not use
+          options.waitingRoom ? readRoom(engine, options.provinceCode, Date.now()) : null,
+        ]);
         const totals = new Map<string, number>();
         for (const c of counts) {
           const key = `${c.campusId}|${c.subject}`;
@@ -156,19 +149,19 @@ export function sampleSeatsAndLag(options: SamplerOptions): Samplers {
           if (tracked.has(key)) pushPoint(series, key, t, c.remaining);
         }
         for (const [key, remaining] of totals) pushPoint(series, key, t, remaining);
-        const stats = (await fetch(`${options.base}/api/v1/admin/stats`, {
-          headers: { authorization: `Bearer ${options.adminToken}` },
-        }).then((r) => (r.ok ? r.json() : null))) as
-          (KeeperStats & { streams?: { pending: number; undelivered: number; lagMs: number } }) | null;
-        const s = stats?.streams;
-        if (s) recorder.writerLag(s.pending + s.undelivered, s.lagMs);
-        if (options.waitingRoom && stats !== null) keeper.push(keeperSample(t, stats, options.provinceCode));
-        if (options.waitingRoom) {
-          const room = (await fetch(`${options.base}/api/v1/queue/${options.provinceCode}`).then((r) =>
-            r.ok ? r.json() : null,
-          )) as { waiting: number; admittedPerMinute: number } | null;
-          if (room) queue.push([t, room.waiting, room.admittedPerMinute]);
+        recorder.writerLag(lag.pending + lag.undelivered, lag.lagMs);
+        if (loads !== null) {
+          const admission = admissionSummary(loads, Date.now());
+          keeper.push({
+            t,
+            targetActive: room?.targetActive ?? null,
+            activeCandidates: room?.activeCandidates ?? null,
+            health: admission.threads > 0 ? admission.health : null,
+            limit: admission.threads > 0 ? admission.limit : null,
+            inFlight: admission.threads > 0 ? admission.inFlight : null,
+          });
         }
+        if (room) queue.push([t, room.waiting, Math.round(room.rate * 60)]);
       } catch {
         // a missed sample is a gap in the chart, not a failure of the run
       }

@@ -458,8 +458,6 @@ export function startSamplers(
 ): Samplers {
   return sampleSeatsAndLag({
     engine,
-    base: options.base,
-    adminToken: options.adminToken,
     provinceCode: world.provinceCode,
     capacity: world.capacity,
     startedPerf: run.startedPerf,
