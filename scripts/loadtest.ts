@@ -16,9 +16,9 @@
  * --oral-share F (0.4), --threads N (gateway app threads, default: cores), --gateways N (`npm start`
  * processes on the same stores, 1), --pool-threads N (the
  * KDF lane's threads, default: the gateway's own, cores − 1), --waiting-room off|opening|auto (the
- * province's waiting room, API.md; off), --out DIR (reports/loadtest), --straggle-timeout S (how
- * long candidates still walking after the profile may take; default max(120, duration); past it
- * the run fails), --plant-oversell (test-only fault: the checker must then fail),
+ * province's waiting room, API.md; off), --out DIR (reports/loadtest), --straggle-timeout S (after
+ * the profile, how long the run waits for candidates still walking while none of them finishes;
+ * default max(120, duration); past it the run fails), --plant-oversell (test-only fault: the checker must then fail),
  * --check-acknowledged (every write acknowledged to a candidate is read back after the run),
  * --cluster (a private Redis Cluster of 3 durable masters + 3 replicas when REDIS_CLUSTER_NODES is
  * not given), --kill-master-at S (with it: kill -9 of the province's master S seconds into the run,

@@ -23,6 +23,7 @@ import { progressTicker } from './probes.ts';
 import {
   footprintSections,
   notStartedViolation,
+  stragglersViolation,
   openingOffsetS,
   runArrivals,
   startedRun,
@@ -136,9 +137,7 @@ export async function runShardProcess(options: ShardProcessOptions): Promise<Run
   const violations = [
     ...started.flowViolations,
     ...(arrivals.notStarted > 0 ? [notStartedViolation(arrivals.notStarted, surge)] : []),
-    ...(stragglers > 0
-      ? [`shard ${shard.index}/${shard.count}: ${stragglers} candidates still walking after the timeout`]
-      : []),
+    ...(stragglers > 0 ? [stragglersViolation(`shard ${shard.index}/${shard.count}`, stragglers)] : []),
   ];
   const report = surgeReport({
     options: {
