@@ -121,8 +121,9 @@ export interface SamplerOptions {
  * Samples the province's seats, the writer's lag (and the waiting room, and the keeper's loop) once
  * a second until stopped, from Redis: the same reads as GET /api/v1/admin/stats and GET
  * /api/v1/queue/{provinceCode}, without the gateway. Through the gateway, the samples of the
- * surge's busiest seconds were missing (admin reads are the class shed first; the 2026-12-08 demos
- * had gaps of 12–15 s in the line's series), and so was the writer's lag at its peak.
+ * surge's busiest seconds were missing (admin reads are the class shed first; three 2026-12-08
+ * demos had gaps of up to 18 / 15 / 4 s in the line's series), and so was the writer's lag at its
+ * peak.
  */
 export function sampleSeatsAndLag(options: SamplerOptions): Samplers {
   const { engine, startedPerf, recorder } = options;
