@@ -166,7 +166,9 @@ export function sampleSeatsAndLag(options: SamplerOptions): Samplers {
       } catch {
         // a missed sample is a gap in the chart, not a failure of the run
       }
-      await sleep(1000 - ((performance.now() - startedPerf) % 1000));
+      // to just past the next whole second: a timer may fire a millisecond early, and a sample
+      // still in the second before would replace that second's instead of taking the next one
+      await sleep(1005 - ((performance.now() - startedPerf) % 1000));
     }
   })();
   return {

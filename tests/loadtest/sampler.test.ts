@@ -19,6 +19,7 @@ import {
   openWindow,
   type TestEngine,
 } from '../support/engine.ts';
+import { waitFor } from '../support/wait.ts';
 
 const PROVINCE = '21';
 const OPENS = T0 + HOUR_MS;
@@ -76,7 +77,11 @@ describe('the run sampler', () => {
       recorder,
       waitingRoom: true,
     });
-    await new Promise((resolve) => setTimeout(resolve, 1_300));
+    // two samples, a second apart (however slow the machine is beside this test)
+    await waitFor(() => (samplers.series.get('*|CET-SET4')?.length ?? 0) >= 2, {
+      timeoutMs: 10_000,
+      message: 'samples in two seconds',
+    });
     await samplers.stop();
 
     expect(samplers.queue.length).toBeGreaterThanOrEqual(2);
