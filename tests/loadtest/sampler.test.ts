@@ -10,43 +10,23 @@ import type { ThreadLoad } from '../../engine/queueControl.ts';
 import { sealKeyFrom } from '../../engine/queueDraw.ts';
 import { RunRecorder } from '../../loadtest/runner/recorder.ts';
 import { sampleSeatsAndLag } from '../../loadtest/runner/probes.ts';
-import {
-  HOUR_MS,
-  T0,
-  campus,
-  loadFixture,
-  newTestEngine,
-  openWindow,
-  type TestEngine,
-} from '../support/engine.ts';
+import { newTestEngine, openedLine, type TestEngine } from '../support/engine.ts';
 import { waitFor } from '../support/wait.ts';
 
 const PROVINCE = '21';
-const OPENS = T0 + HOUR_MS;
 
 let t: TestEngine;
 
 beforeAll(async () => {
   t = await newTestEngine();
-  await loadFixture(t.engine, {
-    calendar: [openWindow(PROVINCE, OPENS, OPENS + 7 * 24 * HOUR_MS)],
-    campuses: [campus({ campusId: 'c21', provinceCode: PROVINCE })],
-  });
-  const room = new WaitingRoom(t.engine, sealKeyFrom(Buffer.alloc(32, 3)));
-  await room.setup(
-    {
-      provinceCode: PROVINCE,
-      mode: 'opening',
-      preQueueMinutes: 30,
-      passMinutes: 15,
-      maxAdmitPerMinute: null,
-    },
-    T0,
+  // an opened room with five tickets in line, none admitted yet (no keeper has ticked)
+  await openedLine(
+    t.engine,
+    new WaitingRoom(t.engine, sealKeyFrom(Buffer.alloc(32, 3))),
+    PROVINCE,
+    4,
+    'acct',
   );
-  for (let i = 0; i < 5; i++) {
-    const joined = await room.join(`acct${i}`, PROVINCE, OPENS - 60_000);
-    if (!joined.ok) throw new Error(`join refused: ${joined.code}`);
-  }
   // one gateway thread's load report, as it writes it twice a second
   const load: ThreadLoad = {
     at: Date.now() + 10_000, // still fresh when the sampler reads it
@@ -86,7 +66,7 @@ describe('the run sampler', () => {
 
     expect(samplers.queue.length).toBeGreaterThanOrEqual(2);
     for (const [, waiting, perMinute] of samplers.queue) {
-      expect(waiting).toBe(5); // the five PREQUEUE tickets
+      expect(waiting).toBe(5); // the five tickets in line
       expect(perMinute).toBe(0); // nobody admitted yet
     }
     expect(samplers.keeper.length).toBe(samplers.queue.length);
